@@ -1,0 +1,125 @@
+"""Settings as data: every setting has a name, an environment variable, a default and help.
+
+``Settings.from_env()`` reads ``EXPLORER_*`` variables; tests build ``Settings(...)`` directly.
+A test fails when a setting is missing from the README, so the table below is the documentation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import platformdirs
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    default: object
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("home", "EXPLORER_HOME", None,
+            "Folder for the registry database, the download store and the cache "
+            "(default: the per-user data directory, e.g. ~/.local/share/london-data-explorer)."),
+    Setting("data_dir", "EXPLORER_DATA_DIR", None,
+            "A local folder that already holds data files; resources are looked up here first "
+            "by their relative path, before the store and before any download."),
+    Setting("cache_url", "EXPLORER_CACHE_URL", "",
+            "Cache backend: empty for the filesystem cache under EXPLORER_HOME, 'simple' for "
+            "in-process memory, 'null' for none, or redis://host:port/db for a shared Redis."),
+    Setting("cache_timeout", "EXPLORER_CACHE_TIMEOUT", 86400,
+            "Seconds a loaded layer or computed payload stays in the cache."),
+    Setting("allow_private_urls", "EXPLORER_ALLOW_PRIVATE_URLS", False,
+            "Allow harvesting and downloading from loopback and private-network addresses "
+            "(refused by default: a harvested catalogue must not make the server probe its own network)."),
+    Setting("max_download_bytes", "EXPLORER_MAX_DOWNLOAD_BYTES", 512 * 1024 * 1024,
+            "Largest download accepted, in bytes; also the cap on bytes extracted from one zip member."),
+    Setting("http_timeout", "EXPLORER_HTTP_TIMEOUT", 30.0,
+            "Seconds to wait for a server to connect or send data."),
+    Setting("http_retries", "EXPLORER_HTTP_RETRIES", 3,
+            "Attempts for a download or catalogue request that fails with a network error or 5xx."),
+    Setting("offline", "EXPLORER_OFFLINE", False,
+            "Never download: resolve resources only from the local data folder and the store."),
+    Setting("harvest_bundled", "EXPLORER_HARVEST_BUNDLED", True,
+            "Harvest the bundled catalogue into an empty registry on first start."),
+)
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("london-data-explorer", appauthor=False))
+
+
+def _coerce(value: str, default: object) -> object:
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, float):
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    data_dir: Path | None = None
+    cache_url: str = ""
+    cache_timeout: int = 86400
+    allow_private_urls: bool = False
+    max_download_bytes: int = 512 * 1024 * 1024
+    http_timeout: float = 30.0
+    http_retries: int = 3
+    offline: bool = False
+    harvest_bundled: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+        if self.data_dir is not None:
+            object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is None or raw == "":
+                continue
+            default = setting.default
+            if default is None:
+                values[setting.name] = Path(raw)
+            else:
+                try:
+                    values[setting.name] = _coerce(raw, default)
+                except ValueError as exc:
+                    raise ValueError(f"{setting.env}={raw!r}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+    # Paths under EXPLORER_HOME -------------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.sqlite3"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "store"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.store_dir, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]
