@@ -1,0 +1,21 @@
+"""Read every file format of the London data folder into normalised pandas/geopandas frames.
+
+``load_file(path, resource)`` picks a reader from the resource's format (or the file name), reads
+the file, folder or zip member, and returns a :class:`Loaded`: the frame (geometry in EPSG:4326),
+its kind (table, points, polygons, lines), the CRS the file was in, and every transformation in
+words for the provenance card. Anything unreadable raises :class:`LoadError` naming the file.
+
+The readers live in small private modules: ``_tables`` (CSV/TSV/JSON records, coordinate and WKT
+columns), ``_topojson`` (an own TopoJSON decoder), ``_vector`` (GDAL through pyogrio) and
+``_geometry`` (CRS recognition, repair, reprojection).
+"""
+
+from ._base import Loaded, LoadError, numeric_columns
+from ._geometry import AREA_CRS, BNG, WGS84, crs_label, geometry_type, to_area_crs
+from ._load import load_file, normalise_format
+from ._topojson import decode_topology
+
+__all__ = [
+    "AREA_CRS", "BNG", "WGS84", "LoadError", "Loaded", "crs_label", "decode_topology",
+    "geometry_type", "load_file", "normalise_format", "numeric_columns", "to_area_crs",
+]
