@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .models import Entry
+from .synonyms import expansions, normalise
 
 SCHEMA_VERSION = 1
 
@@ -131,7 +132,7 @@ _TOKEN_RE = re.compile(r"[\w£€$%\-']+", re.UNICODE)
 
 def fts_query(text: str, mode: str = "all") -> str:
     """Turn what a person typed into a safe FTS5 query: every word quoted; the last one a prefix."""
-    words = [w.strip("-'") for w in _TOKEN_RE.findall(text)]
+    words = [w.strip("-'") for w in _TOKEN_RE.findall(normalise(text))]
     words = [w for w in words if w]
     if not words:
         return ""
@@ -139,6 +140,10 @@ def fts_query(text: str, mode: str = "all") -> str:
     if len(words[-1]) >= 2:
         parts[-1] = parts[-1] + "*"
     return (" AND " if mode == "all" else " OR ").join(parts)
+
+
+def _synonyms(entry: Entry) -> list[str]:
+    return expansions(" ".join([entry.title, entry.description, *entry.tags, entry.publisher]))
 
 
 def _now() -> str:
@@ -247,8 +252,8 @@ class Registry:
             conn.execute(
                 "INSERT INTO entries_fts(rowid, title, description, tags, publisher)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (rowid, entry.title, entry.description,
-                 " ".join(entry.tags + entry.themes), entry.publisher))
+                (rowid, normalise(entry.title), normalise(entry.description),
+                 " ".join(entry.tags + entry.themes + _synonyms(entry)), normalise(entry.publisher)))
             conn.executemany("INSERT INTO facets(entry_rowid, key, value) VALUES (?, ?, ?)",
                              [(rowid, k, v) for k, v in facet_values(entry)])
             self._bump_version(conn)

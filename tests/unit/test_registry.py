@@ -128,3 +128,16 @@ def test_json_shape_is_stable(registry):
     assert set(data) >= {"total", "results", "facets"}
     assert set(data["results"][0]) >= {"id", "title", "publisher", "score"}
     assert all({"value", "count"} == set(item) for items in data["facets"].values() for item in items)
+
+
+def test_acronyms_and_their_words_find_each_other(tmp_path):
+    reg = Registry(tmp_path / "r.sqlite3")
+    reg.upsert(make("a", "Modelled NO₂ by LSOA", "Annual mean concentrations."))
+    reg.upsert(make("b", "Index of Multiple Deprivation 2019", "Ranks of small areas."))
+    assert [h.entry.id for h in reg.search("nitrogen dioxide").hits] == ["a"]
+    assert [h.entry.id for h in reg.search("no2").hits] == ["a"]
+    assert [h.entry.id for h in reg.search("lower layer super output area").hits] == ["a"]
+    assert [h.entry.id for h in reg.search("IMD").hits] == ["b"]
+    # A word that only looks like an acronym inside another word does not expand.
+    reg.upsert(make("c", "Monoxide", "Carbon monoxide readings."))
+    assert "c" not in {h.entry.id for h in reg.search("nitrogen").hits}

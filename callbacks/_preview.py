@@ -1,0 +1,75 @@
+"""Shared by the dataset page and the map page: load a dataset and build its preview."""
+
+from __future__ import annotations
+
+from dash import html
+
+from explorer.datasets import DatasetError, LoadedDataset
+from explorer.geometry_payload import quantile_breaks
+from layouts import dataset as dataset_layout
+from layouts import map_view
+from layouts.components import notice
+
+SPATIAL_GEOGRAPHIES = {"borough", "ward", "msoa", "lsoa", "point", "site", "grid", "region",
+                       "sub-region", "london", "output-area"}
+ID_LIKE = ("code", "cd", "id", "rank", "decile", "objectid", "fid", "x_coord", "y_coord",
+           "easting", "northing", "lat", "lon", "bng_", "shape_", "hectares")
+
+
+def mappable_options(registry) -> list[dict]:
+    options = []
+    for entry in registry.all():
+        if entry.smallest_geography in SPATIAL_GEOGRAPHIES:
+            options.append({"label": entry.title, "value": entry.id})
+    return options
+
+
+def choose_variable(loaded: LoadedDataset) -> str | None:
+    """The column to colour by: the resource's hint, else a mean, else the first measure.
+
+    Boundary sets are drawn as plain areas: their numeric columns (hectares, ids) are not data.
+    """
+    options = loaded.resource.options or {}
+    hint = options.get("variable") or options.get("value_column")
+    columns = loaded.numeric_columns()
+    if hint in columns:
+        return hint
+    if loaded.geography is None and "boundaries" in loaded.entry.themes:
+        return None
+    preferred = [c for c in columns if c.lower().endswith("-mean") or c.lower().endswith("_mean")]
+    if preferred:
+        return preferred[0]
+    for col in columns:
+        if not any(tok in col.lower() for tok in ID_LIKE):
+            return col
+    return None
+
+
+def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
+                  height: str = "420px") -> tuple[list, object, object]:
+    """Return (preview children, source card, provenance panel) for a dataset."""
+    from layouts.components import source_card
+
+    try:
+        loaded = services.data.load(dataset_id, resource_id)
+    except DatasetError as exc:
+        stage = {"resolve": "The file could not be found", "load": "The file could not be read",
+                 "registry": "Not in the registry"}.get(exc.stage, "It could not be loaded")
+        return [notice([html.Strong(stage + ". "), exc.reason], "error")], None, None
+    summary = loaded.summary()
+    children: list = []
+    if loaded.is_spatial and loaded.rows:
+        variable = choose_variable(loaded) if loaded.kind == "polygons" else None
+        breaks = quantile_breaks(loaded.frame[variable]) if variable else []
+        hide = map_view.hideout(breaks)
+        unit = (loaded.resource.options or {}).get("unit") or loaded.entry.extras.get("unit")
+        children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
+                                             variable, hide, summary.get("bounds"), loaded.rows, height))
+        children.append(map_view.legend(variable, breaks, hide, unit, loaded.kind))
+    elif loaded.join_error:
+        children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
+    else:
+        children.append(html.P("This dataset is a table without geography: no map to draw.", className="muted"))
+    children.append(dataset_layout.data_table(loaded.preview(10), loaded.rows))
+    card = source_card(loaded.entry, summary["provenance"], summary["geography"])
+    return children, card, dataset_layout.provenance_panel(summary)

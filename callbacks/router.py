@@ -1,0 +1,99 @@
+"""Routing: the URL (path and query) decides the page. Paths are part of the product."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote
+
+from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from explorer.registry import FACETS
+from layouts import catalogue as catalogue_layout
+from layouts import dataset as dataset_layout
+from layouts import errors, home, map_page, themes
+
+from ._preview import mappable_options
+
+
+def parse_search(search: str | None) -> dict[str, list[str]]:
+    return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+
+
+def _first(params: dict[str, list[str]], key: str) -> str | None:
+    values = params.get(key)
+    return values[0] if values else None
+
+
+def register(app, services) -> None:
+    registry = services.registry
+    settings = services.settings
+
+    def data_note() -> str | None:
+        if settings.data_dir and settings.data_dir.is_dir():
+            return f"Files are read from the local data folder {settings.data_dir} when they are there."
+        return None
+
+    @app.callback(
+        Output("page-content", "children"),
+        Output("page-title", "data"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+        State("page-content", "children"),
+    )
+    def route(pathname: str | None, search: str | None, current):
+        path = unquote(pathname or "/").rstrip("/") or "/"
+        params = parse_search(search)
+        # The map page keeps its own state in the query string: a change there is not a new page.
+        if (path == "/map" and current is not None and ctx.triggered_id == "url"
+                and all(t["prop_id"] == "url.search" for t in ctx.triggered)):
+            raise PreventUpdate
+        if path == "/":
+            return home.home(registry, data_note()), "London Data Explorer"
+        if path == "/catalogue":
+            query = (_first(params, "q") or "").strip()[:200]
+            filters = {k: params[k] for k in FACETS if k in params}
+            try:
+                page = max(1, int(_first(params, "page") or 1))
+            except ValueError:
+                page = 1
+            size = catalogue_layout.PAGE_SIZE
+            results = registry.search(query, filters, limit=size, offset=(page - 1) * size)
+            title = f"{query} – Catalogue" if query else "Catalogue"
+            return catalogue_layout.catalogue_page(results, page), f"{title} – London Data Explorer"
+        if path.startswith("/dataset/"):
+            dataset_id = path[len("/dataset/"):]
+            entry = registry.get(dataset_id) if "/" not in dataset_id else None
+            if entry is None:
+                return errors.not_found(f"There is no dataset “{dataset_id}” in the registry."), "Not found"
+            availability = services.data.availability(dataset_id)
+            return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
+                    f"{entry.title} – London Data Explorer")
+        if path == "/map":
+            options = mappable_options(registry)
+            known = {o["value"] for o in options}
+            wanted = _first(params, "dataset")
+            warning = None
+            if wanted and wanted not in known:
+                warning = f"“{wanted}” is not a dataset that can be mapped; showing the borough boundaries instead."
+                wanted = None
+            dataset_id = wanted or "london-boroughs"
+            entry = registry.get(dataset_id)
+            res_options = [{"label": f"{r.title or r.id}", "value": r.id} for r in entry.resources] if entry else []
+            resource_id = _first(params, "resource")
+            if resource_id not in {o["value"] for o in res_options}:
+                resource_id = res_options[0]["value"] if res_options else None
+            return (map_page.map_page(options, dataset_id, res_options, resource_id, warning),
+                    "Map – London Data Explorer")
+        if path == "/themes":
+            return themes.themes_page(registry), "Themes – London Data Explorer"
+        if path.startswith("/themes/"):
+            page = themes.theme_page(registry, path[len("/themes/"):])
+            if page is not None:
+                return page, "Themes – London Data Explorer"
+        return errors.not_found(f"Nothing lives at {path}."), "Not found – London Data Explorer"
+
+    app.clientside_callback(
+        "function(title) { if (title) { document.title = title; } return window.dash_clientside.no_update; }",
+        Output("page-title", "id"),
+        Input("page-title", "data"),
+    )

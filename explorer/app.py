@@ -1,0 +1,62 @@
+"""The app factory: ``create_app(settings)`` builds a fresh Dash app with its own services.
+
+No module-level ``@dash.callback``: each feature module in ``callbacks/`` has ``register(app,
+services)``, so a second ``create_app()`` (as tests do) gets its own callbacks and registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+
+import dash
+from flask import Flask
+
+from .cache import make_cache
+from .services import Services, make_data_service, open_registry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def assets_folder() -> str:
+    """The packaged assets/ folder (works for editable and regular installs)."""
+    return str(Path(str(resources.files("assets"))))
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    settings = settings or Settings.from_env()
+    server = Flask("london_data_explorer")
+    registry = open_registry(settings)
+    cache = make_cache(settings, server)
+    services = Services(settings=settings, registry=registry,
+                        data=make_data_service(settings, registry, cache), cache=cache)
+
+    app = dash.Dash(
+        "london_data_explorer",
+        server=server,
+        title="London Data Explorer",
+        update_title=None,
+        assets_folder=assets_folder(),
+        suppress_callback_exceptions=True,
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1"},
+            {"name": "description", "content": "Search London's city data registry, map it and see where every number came from."},
+        ],
+    )
+    app.explorer = services  # type: ignore[attr-defined]
+
+    from layouts.shell import app_layout
+
+    app.layout = app_layout()
+
+    from . import api
+    api.register(server, services)
+
+    from callbacks import dataset, map_preview, router
+
+    router.register(app, services)
+    dataset.register(app, services)
+    map_preview.register(app, services)
+    return app

@@ -1,0 +1,285 @@
+"""The `explorer` command. With no sub-command it serves the app.
+
+    explorer serve [--host] [--port] [--data-dir DIR]
+    explorer catalogue harvest SOURCE [--kind lds|ckan|dcat|bundled] [--json]
+    explorer catalogue search QUERY [--facet KEY=VALUE …] [--limit N] [--json]
+    explorer catalogue show ID [--json]
+    explorer data fetch ID [--resource R] [--force]
+    explorer data load ID [--resource R] [--no-join] [--json]
+    explorer settings [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .settings import SETTINGS, Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _registry(settings: Settings, harvest_bundled: bool = True):
+    from .services import open_registry
+
+    return open_registry(settings, harvest_bundled=harvest_bundled)
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(invoke_without_command=True)
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the registry, store and cache (EXPLORER_HOME).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local folder that already holds data files (EXPLORER_DATA_DIR).")
+@click.option("--offline", is_flag=True, default=None, help="Never download (EXPLORER_OFFLINE).")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, data_dir: Path | None, offline: bool | None) -> None:
+    """London Data Explorer: a city data registry with maps, charts and provenance."""
+    try:
+        settings = Settings.from_env(home=home, data_dir=data_dir, offline=offline)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    ctx.obj = {"settings": settings}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Local folder that already holds data files.")
+@click.option("--debug", is_flag=True, help="Dash debug mode (hot reload, error overlay).")
+@click.pass_context
+def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
+          data_dir: Path | None = None, debug: bool = False) -> None:
+    """Run the app (the default command)."""
+    from .app import create_app
+
+    settings = _settings(ctx)
+    if data_dir is not None:
+        settings = settings.with_(data_dir=data_dir)
+    if settings.data_dir is not None:
+        if settings.data_dir.is_dir():
+            click.echo(f"Local data folder: {settings.data_dir} (files found there are used without a download)")
+        else:
+            click.echo(f"Warning: local data folder {settings.data_dir} does not exist", err=True)
+    else:
+        click.echo("No local data folder: datasets are downloaded from their sources when first needed.")
+    click.echo(f"Registry and store: {settings.home}")
+    app = create_app(settings)
+    click.echo(f"London Data Explorer on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=debug)
+
+
+# Catalogue -------------------------------------------------------------------------------------
+@main.group()
+def catalogue() -> None:
+    """Harvest, search and show registry entries."""
+
+
+@catalogue.command()
+@click.argument("source")
+@click.option("--kind", type=click.Choice(["lds", "ckan", "dcat", "bundled"]), default=None,
+              help="Source type (detected when omitted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) -> None:
+    """Harvest SOURCE (a file, an http(s) URL, or 'bundled') into the registry."""
+    from .harvest import HarvestError, harvest as run_harvest
+
+    settings = _settings(ctx)
+    registry = _registry(settings, harvest_bundled=False)
+    try:
+        report = run_harvest(source, registry, settings, kind=kind)
+    except HarvestError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(report.summary())
+
+
+def _parse_facets(values: tuple[str, ...]) -> dict[str, list[str]]:
+    from .registry import FACETS
+
+    filters: dict[str, list[str]] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        key = key.strip().lower()
+        if not sep or not value:
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--facet")
+        if key not in FACETS:
+            raise click.BadParameter(f"{key!r}: facets are {', '.join(FACETS)}", param_hint="--facet")
+        filters.setdefault(key, []).append(value.strip())
+    return filters
+
+
+@catalogue.command()
+@click.argument("query", required=False, default="")
+@click.option("--facet", "facets", multiple=True, metavar="KEY=VALUE",
+              help="Filter: theme, publisher, format, licence, geography, frequency, access.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def search(ctx: click.Context, query: str, facets: tuple[str, ...], limit: int, offset: int,
+           as_json: bool) -> None:
+    """Search the registry (full text over title, description, tags, publisher)."""
+    registry = _registry(_settings(ctx))
+    results = registry.search(query, _parse_facets(facets), limit=limit, offset=offset)
+    if as_json:
+        _echo_json(results.to_dict())
+        return
+    click.echo(f"{results.total} dataset{'s' if results.total != 1 else ''}"
+               + (f" for {query!r}" if query else ""))
+    for hit in results.hits:
+        e = hit.entry
+        badges = ", ".join(x for x in [e.publisher, e.licence, "/".join(e.formats),
+                                       e.smallest_geography or ""] if x)
+        click.echo(f"  {e.id:<36} {e.title}")
+        if badges:
+            click.echo(f"  {'':<36} {badges}")
+    for key, values in results.facets.items():
+        click.echo(f"{key}: " + ", ".join(f"{v} ({n})" for v, n in values[:8]))
+
+
+@catalogue.command()
+@click.argument("dataset_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, dataset_id: str, as_json: bool) -> None:
+    """Show one registry entry."""
+    from .services import entry_document
+
+    registry = _registry(_settings(ctx))
+    entry = registry.get(dataset_id)
+    if entry is None:
+        raise click.ClickException(f"no dataset {dataset_id!r} in the registry")
+    doc = entry_document(registry, entry)
+    if as_json:
+        _echo_json(doc)
+        return
+    click.echo(entry.title)
+    click.echo("=" * min(len(entry.title), 80))
+    for label, key in [("id", "id"), ("publisher", "publisher"), ("licence", "licence"),
+                       ("attribution", "attribution"), ("access", "access_level"),
+                       ("updated", "updated"), ("update frequency", "update_frequency"),
+                       ("smallest geography", "smallest_geography"), ("page", "upstream_url")]:
+        if doc.get(key):
+            click.echo(f"{label:>19}: {doc[key]}")
+    if doc.get("stale"):
+        click.echo(f"{'stale':>19}: {doc['stale']['days_old']} days old, expected every "
+                   f"{doc['stale']['expected_days']} days")
+    if entry.description:
+        click.echo("")
+        click.echo(entry.description)
+    for caveat in entry.caveats:
+        click.echo(f"Caveat: {caveat}")
+    click.echo("")
+    for res in entry.resources:
+        click.echo(f"- {res.id} [{res.format}] {res.title or ''}")
+        if res.url:
+            click.echo(f"    {res.url}")
+        if res.local_path:
+            click.echo(f"    local: {res.local_path}")
+
+
+# Data ------------------------------------------------------------------------------------------
+@main.group()
+def data() -> None:
+    """Fetch and load dataset files."""
+
+
+def _service(ctx: click.Context):
+    from .services import make_data_service
+
+    settings = _settings(ctx)
+    return make_data_service(settings, _registry(settings))
+
+
+@data.command()
+@click.argument("dataset_id")
+@click.option("--resource", "resource_id", default=None, help="Resource id (default: the first).")
+@click.option("--force", is_flag=True, help="Download again even if a copy exists.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def fetch(ctx: click.Context, dataset_id: str, resource_id: str | None, force: bool, as_json: bool) -> None:
+    """Make a dataset's file available locally (data folder, store, or download)."""
+    from .datasets import DatasetError
+
+    service = _service(ctx)
+    try:
+        resolved = service.fetch(dataset_id, resource_id, force=force)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json({"path": str(resolved.path), "provenance": resolved.provenance.to_dict()})
+    else:
+        prov = resolved.provenance
+        click.echo(f"{resolved.path}")
+        click.echo(f"  origin {prov.origin}, {prov.size:,} bytes, sha256 {prov.sha256}")
+
+
+@data.command()
+@click.argument("dataset_id")
+@click.option("--resource", "resource_id", default=None, help="Resource id (default: the first).")
+@click.option("--no-join", is_flag=True, help="Do not join tables to boundaries.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def load(ctx: click.Context, dataset_id: str, resource_id: str | None, no_join: bool, as_json: bool) -> None:
+    """Load a dataset: rows, geometry, CRS, boundary join and provenance."""
+    from .datasets import DatasetError
+
+    service = _service(ctx)
+    try:
+        loaded = service.load(dataset_id, resource_id, join=not no_join)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = loaded.summary()
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"{loaded.entry.title} [{loaded.resource.id}]")
+    click.echo(f"  rows: {summary['rows']:,}   kind: {summary['kind']}   geometry: "
+               f"{summary['geometry_type'] or '-'}   crs: {summary['crs'] or '-'}")
+    geo = summary["geography"]
+    if geo:
+        click.echo(f"  joined to {geo['boundary_set']} ({geo['level']} {geo['year']}, {geo['code_scheme']})"
+                   f" on {geo['code_column']}: {geo['matched']:,} matched, {geo['unmatched']:,} unmatched"
+                   f" ({geo['match_rate']:.1%})")
+        for warning in geo.get("warnings") or []:
+            click.echo(f"  warning: {warning}")
+    if summary["join_error"]:
+        click.echo(f"  not joined: {summary['join_error']}")
+    click.echo("  provenance:")
+    for step in summary["provenance"].get("transformations", []):
+        click.echo(f"    - {step}")
+
+
+@main.command("settings")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show_settings(ctx: click.Context, as_json: bool) -> None:
+    """Show every setting, its environment variable and its current value."""
+    settings = _settings(ctx)
+    rows = [{"name": s.name, "env": s.env, "value": getattr(settings, s.name), "help": s.help}
+            for s in SETTINGS]
+    if as_json:
+        _echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['env']:<30} {row['value']}")
+        click.echo(f"{'':<30} {row['help']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

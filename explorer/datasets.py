@@ -1,0 +1,218 @@
+"""From a registry entry to a clean, joined, provenance-carrying frame.
+
+``DataService.load(dataset_id)`` resolves the resource (local folder → store → download), reads
+it with the loaders, and when it is a table with GSS codes joins it to the boundary set its codes
+match best, recording every step in the provenance. Results are cached: in-process for speed and
+in flask-caching (filesystem or Redis) so another process does not load the same layer again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .cache import cache_key, cached
+from .models import Entry, Resource
+from .registry import Registry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class DatasetError(Exception):
+    """A dataset that cannot be loaded, with the stage that failed and a reason a person can read."""
+
+    def __init__(self, dataset_id: str, stage: str, reason: str):
+        self.dataset_id = dataset_id
+        self.stage = stage
+        self.reason = reason
+        super().__init__(f"{dataset_id}: {reason}")
+
+
+@dataclass
+class LoadedDataset:
+    entry: Entry
+    resource: Resource
+    frame: Any                      # DataFrame, or GeoDataFrame in EPSG:4326
+    kind: str                       # table | points | polygons | lines
+    geometry_type: str | None
+    source_crs: str | None
+    provenance: Any                 # explorer.provenance.Provenance
+    geography: Any = None           # explorer.geography.JoinReport when joined
+    join_error: str | None = None   # why a table with codes could not be joined
+    code_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return int(len(self.frame))
+
+    @property
+    def is_spatial(self) -> bool:
+        return "geometry" in getattr(self.frame, "columns", []) and hasattr(self.frame, "crs")
+
+    @property
+    def crs(self) -> str | None:
+        if not self.is_spatial or self.frame.crs is None:
+            return None
+        epsg = self.frame.crs.to_epsg()
+        return f"EPSG:{epsg}" if epsg else self.frame.crs.to_string()
+
+    def columns(self) -> list[str]:
+        return [str(c) for c in self.frame.columns if c != "geometry"]
+
+    def numeric_columns(self) -> list[str]:
+        from .loaders import numeric_columns
+        return numeric_columns(self.frame)
+
+    def summary(self) -> dict:
+        """The stable JSON of `explorer data load --json`."""
+        out: dict = {
+            "id": self.entry.id,
+            "title": self.entry.title,
+            "resource": self.resource.id,
+            "rows": self.rows,
+            "columns": self.columns(),
+            "numeric_columns": self.numeric_columns(),
+            "kind": self.kind,
+            "geometry_type": self.geometry_type,
+            "crs": self.crs,
+            "source_crs": self.source_crs,
+            "geography": self.geography.to_dict() if self.geography is not None else None,
+            "join_error": self.join_error,
+            "provenance": self.provenance.to_dict(),
+        }
+        if self.is_spatial and self.rows:
+            minx, miny, maxx, maxy = (float(v) for v in self.frame.total_bounds)
+            out["bounds"] = [round(minx, 6), round(miny, 6), round(maxx, 6), round(maxy, 6)]
+        return out
+
+    def preview(self, n: int = 20) -> pd.DataFrame:
+        frame = self.frame.head(n)
+        if "geometry" in frame.columns:
+            frame = pd.DataFrame(frame.drop(columns="geometry"))
+        return frame
+
+
+class DataService:
+    """Loads registry datasets; shared by the CLI, the app and the tests."""
+
+    def __init__(self, settings: Settings, registry: Registry, cache=None, resolver=None,
+                 boundaries=None, memory_items: int = 24):
+        from .geography import BoundaryRegistry
+        from .resolver import Resolver
+
+        self.settings = settings
+        self.registry = registry
+        self.cache = cache
+        self.resolver = resolver or Resolver(settings)
+        self.boundaries = boundaries or BoundaryRegistry.bundled()
+        self._memory: OrderedDict[str, LoadedDataset] = OrderedDict()
+        self._memory_items = memory_items
+        self._lock = threading.RLock()
+        self._key_locks: dict[str, threading.Lock] = {}
+
+    # ------------------------------------------------------------------------------------------
+    def entry(self, dataset_id: str) -> Entry:
+        entry = self.registry.get(dataset_id)
+        if entry is None:
+            raise DatasetError(dataset_id, "registry", f"no dataset {dataset_id!r} in the registry")
+        return entry
+
+    def fetch(self, dataset_id: str, resource_id: str | None = None, force: bool = False):
+        from .resolver import ResolveError
+
+        entry = self.entry(dataset_id)
+        try:
+            resource = entry.resource(resource_id)
+        except LookupError as exc:
+            raise DatasetError(dataset_id, "registry", str(exc)) from None
+        try:
+            return self.resolver.fetch(entry, resource.id, force=force)
+        except ResolveError as exc:
+            raise DatasetError(dataset_id, "resolve", str(exc)) from None
+
+    def availability(self, dataset_id: str) -> list[dict]:
+        entry = self.entry(dataset_id)
+        return [{"resource": r.id, **self.resolver.where(entry, r.id)} for r in entry.resources]
+
+    def load(self, dataset_id: str, resource_id: str | None = None, join: bool = True) -> LoadedDataset:
+        entry = self.entry(dataset_id)
+        try:
+            resource = entry.resource(resource_id)
+        except LookupError as exc:
+            raise DatasetError(dataset_id, "registry", str(exc)) from None
+        key = cache_key("dataset", entry.id, resource.id, join, entry.content_hash(),
+                        str(self.settings.data_dir), 1)
+        with self._lock:
+            hit = self._memory.get(key)
+            if hit is not None:
+                self._memory.move_to_end(key)
+                return hit
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one load per dataset at a time; others wait and share the result
+            with self._lock:
+                hit = self._memory.get(key)
+            if hit is not None:
+                return hit
+            result = cached(self.cache, key, lambda: self._load(entry, resource, join))
+            with self._lock:
+                self._memory[key] = result
+                while len(self._memory) > self._memory_items:
+                    self._memory.popitem(last=False)
+            return result
+
+    # ------------------------------------------------------------------------------------------
+    def _load(self, entry: Entry, resource: Resource, join: bool) -> LoadedDataset:
+        from .geography import JoinError, detect_code_columns, join_to_boundaries
+        from .loaders import LoadError, geometry_type, load_file
+        from .resolver import ResolveError
+
+        try:
+            resolved = self.resolver.resolve(entry, resource.id)
+        except ResolveError as exc:
+            raise DatasetError(entry.id, "resolve", str(exc)) from None
+        try:
+            loaded = load_file(resolved.path, resource)
+        except LoadError as exc:
+            raise DatasetError(entry.id, "load", str(exc)) from None
+        provenance = resolved.provenance
+        for step in loaded.transformations:
+            provenance = provenance.with_transformation(step)
+        frame = loaded.frame
+        kind = loaded.kind
+        report = None
+        join_error = None
+        codes = [c.column for c in detect_code_columns(pd.DataFrame(frame.drop(columns="geometry"))
+                                                        if "geometry" in frame.columns else frame)]
+        if join and kind == "table" and codes:
+            options = resource.options or {}
+            try:
+                frame, report = join_to_boundaries(
+                    frame, self.boundaries, self._boundary_frame,
+                    code_column=options.get("code_column"),
+                    boundary_set=options.get("boundary"),
+                    aggregate=options.get("aggregate"),
+                )
+                kind = "polygons"
+                provenance = provenance.with_transformation(
+                    f"joined to {report.boundary_set} ({report.level} {report.year}) on "
+                    f"{report.code_column}: {report.matched:,} matched, {report.unmatched:,} unmatched"
+                    f" ({report.match_rate:.1%})")
+            except JoinError as exc:
+                join_error = str(exc)
+            except DatasetError as exc:
+                join_error = f"the boundaries could not be loaded: {exc.reason}"
+        return LoadedDataset(
+            entry=entry, resource=resource, frame=frame, kind=kind,
+            geometry_type=geometry_type(frame), source_crs=loaded.source_crs,
+            provenance=provenance, geography=report, join_error=join_error, code_columns=codes,
+        )
+
+    def _boundary_frame(self, boundary_set):
+        loaded = self.load(boundary_set.dataset_id, boundary_set.resource_id, join=False)
+        return loaded.frame

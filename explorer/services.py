@@ -1,0 +1,50 @@
+"""Wiring shared by the CLI and the app: open the registry (harvesting the bundled catalogue into
+an empty one), build the data service, and describe an entry as a document for JSON and pages."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .models import Entry
+from .registry import Registry
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
+    """Open the registry under EXPLORER_HOME; on first start harvest the bundled catalogue."""
+    settings.ensure_dirs()
+    registry = Registry(settings.registry_path)
+    if harvest_bundled and settings.harvest_bundled and registry.get_meta("bundled_harvested") is None:
+        from .harvest import harvest
+
+        report = harvest("bundled", registry, settings)
+        registry.set_meta("bundled_harvested", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        log.info("first start: %s", report.summary().splitlines()[0])
+    return registry
+
+
+def make_data_service(settings: Settings, registry: Registry, cache=None):
+    from .datasets import DataService
+
+    return DataService(settings, registry, cache=cache)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    registry: Registry
+    data: object  # DataService
+    cache: object
+
+
+def entry_document(registry: Registry, entry: Entry) -> dict:
+    """An entry as the JSON of `catalogue show --json` and /api/datasets/<id>."""
+    doc = entry.to_dict()
+    doc["formats"] = entry.formats
+    doc["stale"] = entry.staleness()
+    doc["registry"] = registry.record(entry.id)
+    return doc

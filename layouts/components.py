@@ -1,0 +1,113 @@
+"""Small pieces shared by pages: badges, key-value lists, source cards, notices."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from explorer.models import Entry
+
+FREQUENCY_LABELS = {
+    "daily": "Updated daily", "weekly": "Updated weekly", "monthly": "Updated monthly",
+    "quarterly": "Updated quarterly", "biannual": "Updated twice a year", "annual": "Updated yearly",
+    "biennial": "Updated every 2 years", "triennial": "Updated every 3 years",
+    "irregular": "Updated irregularly", "one-off": "One-off release", "unknown": "Update frequency unknown",
+}
+
+GEOGRAPHY_LABELS = {"lsoa": "LSOA", "msoa": "MSOA", "point": "points", "site": "sites",
+                    "grid": "grid cells", "output-area": "output area"}
+
+
+def geography_label(level: str | None) -> str:
+    return GEOGRAPHY_LABELS.get(level or "", level or "")
+
+
+def coverage(entry: Entry) -> str:
+    start, end = entry.temporal_start, entry.temporal_end
+    if start and end and start != end:
+        return f"{start} – {end}"
+    return start or end or ""
+
+
+ACCESS_LABELS = {"open": "Open data", "shared": "Shared on request", "closed": "Closed"}
+
+
+def badge(text: str, kind: str = "neutral", title: str | None = None) -> html.Span:
+    return html.Span(text, className=f"badge badge--{kind}", title=title)
+
+
+def entry_badges(entry: Entry) -> list:
+    badges = [badge(ACCESS_LABELS.get(entry.access_level, entry.access_level), f"access-{entry.access_level}")]
+    if entry.licence:
+        badges.append(badge(entry.licence, "licence", "Licence"))
+    for fmt in entry.formats:
+        badges.append(badge(fmt.upper(), "format", "File format"))
+    if entry.smallest_geography:
+        badges.append(badge(f"By {geography_label(entry.smallest_geography)}", "geography", "Smallest geography"))
+    if entry.update_frequency:
+        badges.append(badge(FREQUENCY_LABELS.get(entry.update_frequency, entry.update_frequency), "frequency"))
+    stale = entry.staleness()
+    if stale:
+        badges.append(badge("Older than its update frequency", "warning",
+                            f"Last updated {stale['days_old']} days ago; expected every {stale['expected_days']} days"))
+    if entry.caveats:
+        badges.append(badge(f"{len(entry.caveats)} caveat{'s' if len(entry.caveats) != 1 else ''}", "caveat"))
+    if entry.archived:
+        badges.append(badge("Archived", "warning"))
+    return badges
+
+
+def definition_list(rows: list[tuple[str, object]], class_name: str = "facts") -> html.Dl:
+    children = []
+    for label, value in rows:
+        if value in (None, "", []):
+            continue
+        children += [html.Dt(label), html.Dd(value)]
+    return html.Dl(children, className=class_name)
+
+
+def external_link(text: str, href: str | None):
+    if not href:
+        return None
+    return html.A(text, href=href, target="_blank", rel="noopener noreferrer")
+
+
+def notice(text, kind: str = "info", role: str | None = None) -> html.Div:
+    return html.Div(text, className=f"notice notice--{kind}", role=role or ("alert" if kind == "error" else "status"))
+
+
+def source_card(entry: Entry, provenance: dict | None = None, geography: dict | None = None,
+                heading: str = "Where this comes from") -> html.Aside:
+    """The source card: publisher, licence, dates, geography, join quality, caveats, link."""
+    stale = entry.staleness()
+    updated = entry.updated or "not stated"
+    if stale:
+        updated = html.Span([entry.updated, " ", badge("stale", "warning",
+                             f"{stale['days_old']} days old; expected every {stale['expected_days']} days")])
+    rows: list[tuple[str, object]] = [
+        ("Publisher", entry.publisher or "not stated"),
+        ("Dataset", dcc.Link(entry.title, href=f"/dataset/{entry.id}")),
+        ("Licence", entry.licence or "not stated"),
+        ("Attribution", entry.attribution),
+        ("Last updated", updated),
+        ("Update frequency", FREQUENCY_LABELS.get(entry.update_frequency or "", entry.update_frequency)),
+        ("Coverage", coverage(entry)),
+        ("Smallest geography", geography_label(entry.smallest_geography)),
+    ]
+    if provenance:
+        origin = {"local": "local data folder", "store": "stored copy", "download": "downloaded"}.get(
+            provenance.get("origin"), provenance.get("origin"))
+        rows.append(("Retrieved", f"{(provenance.get('retrieved_at') or '')[:19].replace('T', ' ')} ({origin})"))
+    if geography:
+        rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"))
+        rows.append(("Join", f"{geography['matched']:,} of {geography['matched'] + geography['unmatched']:,} "
+                             f"rows matched ({geography['match_rate']:.1%})"))
+    page = external_link("Publisher's page", entry.upstream_url)
+    return html.Aside(className="source-card", **{"aria-label": heading}, children=[
+        html.H2(heading, className="source-card__title"),
+        definition_list(rows),
+        html.Div(className="source-card__caveats", children=[
+            html.H3("Caveats"),
+            html.Ul([html.Li(c) for c in entry.caveats]),
+        ]) if entry.caveats else None,
+        html.P(page) if page else None,
+    ])

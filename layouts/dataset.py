@@ -1,0 +1,166 @@
+"""The dataset page: all metadata, the source card, resources, and a preview (table + map)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import dcc, html
+
+from explorer.models import Entry
+
+from .components import (ACCESS_LABELS, FREQUENCY_LABELS, coverage, definition_list, entry_badges,
+                         external_link, geography_label, notice, source_card)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "–"
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def resources_table(entry: Entry, availability: list[dict]) -> html.Table:
+    where = {a["resource"]: a for a in availability}
+    rows = []
+    for res in entry.resources:
+        info = where.get(res.id, {})
+        status = info.get("status") or info.get("available") or "–"
+        rows.append(html.Tr([
+            html.Td(html.Code(res.id)),
+            html.Td(res.title or "–"),
+            html.Td(res.format.upper() or "–"),
+            html.Td(_size(res.size), className="num"),
+            html.Td(str(status)),
+            html.Td([external_link("file", res.url), " · " if res.url and res.upstream_url else "",
+                     external_link("publisher's download", res.upstream_url)]),
+        ]))
+    return html.Table(className="table", children=[
+        html.Caption("Files of this dataset"),
+        html.Thead(html.Tr([html.Th(h, scope="col") for h in
+                            ("Resource", "Title", "Format", "Size", "Available", "Source")])),
+        html.Tbody(rows),
+    ])
+
+
+def dataset_page(entry: Entry, registry_record: dict | None, availability: list[dict]) -> html.Div:
+    access = None
+    if entry.access_level != "open":
+        access = notice([html.Strong(ACCESS_LABELS.get(entry.access_level, entry.access_level) + ". "),
+                         entry.access_note or "Ask the publisher for access."], "warning")
+    resource_options = [{"label": f"{r.title or r.id} ({r.format.upper() or '?'})", "value": r.id}
+                        for r in entry.resources]
+    meta_rows = [
+        ("Identifier", html.Code(entry.id)),
+        ("Themes", ", ".join(entry.themes)),
+        ("Tags", ", ".join(entry.tags)),
+        ("Created", entry.created),
+        ("Updated", entry.updated),
+        ("Update frequency", FREQUENCY_LABELS.get(entry.update_frequency or "", entry.update_frequency)),
+        ("Temporal coverage", coverage(entry)),
+        ("Smallest geography", geography_label(entry.smallest_geography)),
+        ("Data quality", f"{entry.quality_score:g} / 5" if entry.quality_score is not None else None),
+        ("Licence", external_link(entry.licence, entry.licence_url) if entry.licence_url else entry.licence),
+        ("Harvested from", (registry_record or {}).get("source")),
+        ("In the registry since", ((registry_record or {}).get("first_seen") or "")[:10]),
+    ]
+    return html.Div(className="dataset", children=[
+        dcc.Store(id="dataset-id", data=entry.id),
+        html.P(dcc.Link("← Catalogue", href="/catalogue"), className="breadcrumb"),
+        html.H1(entry.title),
+        html.P(entry.publisher, className="dataset__publisher") if entry.publisher else None,
+        html.Div(entry_badges(entry), className="badges"),
+        access,
+        html.Div(className="dataset__body", children=[
+            html.Div(className="dataset__main", children=[
+                html.Section(className="section", children=[
+                    html.H2("About this dataset"),
+                    dcc.Markdown(entry.description or "_No description given by the publisher._",
+                                 className="prose", link_target="_blank"),
+                ]),
+                html.Section(className="section", **{"aria-labelledby": "preview-heading"}, children=[
+                    html.Div(className="section__head", children=[
+                        html.H2("Preview", id="preview-heading"),
+                        html.Div(className="field", children=[
+                            html.Label("File", htmlFor="dataset-resource"),
+                            dcc.Dropdown(id="dataset-resource", options=resource_options,
+                                         value=entry.resources[0].id if entry.resources else None,
+                                         clearable=False, searchable=False, className="dropdown"),
+                        ]) if len(resource_options) > 1 else dcc.Store(id="dataset-resource",
+                                                                     data=None),
+                    ]),
+                    dcc.Loading(html.Div(id="dataset-preview", className="preview"), type="dot"),
+                ]),
+                html.Section(className="section", children=[
+                    html.H2("Files"),
+                    resources_table(entry, availability),
+                ]),
+                html.Section(className="section", children=[
+                    html.H2("All metadata"),
+                    definition_list(meta_rows),
+                ]),
+            ]),
+            html.Div(className="dataset__side", children=[
+                html.Div(id="dataset-source-card", children=source_card(entry)),
+                html.Div(id="dataset-provenance"),
+            ]),
+        ]),
+    ])
+
+
+def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12) -> html.Div:
+    columns = [str(c) for c in frame.columns][:max_columns]
+    hidden = len(frame.columns) - len(columns)
+
+    def cell(value):
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return html.Td("–", className="muted")
+        if isinstance(value, float):
+            text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+            return html.Td(text, className="num")
+        if isinstance(value, int):
+            return html.Td(f"{value:,}", className="num")
+        return html.Td(str(value)[:80])
+
+    return html.Div(className="table-scroll", tabIndex="0", role="region",
+                    **{"aria-label": "Data preview table"}, children=[
+        html.Table(className="table table--data", children=[
+            html.Caption(f"First {len(frame):,} of {total_rows:,} rows"
+                         + (f"; {hidden} more columns not shown" if hidden > 0 else "")),
+            html.Thead(html.Tr([html.Th(c, scope="col") for c in columns])),
+            html.Tbody([html.Tr([cell(v) for v in row])
+                        for row in frame[frame.columns[:max_columns]].itertuples(index=False)]),
+        ]),
+    ])
+
+
+def provenance_panel(summary: dict) -> html.Section:
+    prov = summary.get("provenance") or {}
+    geo = summary.get("geography")
+    rows = [
+        ("Rows", f"{summary['rows']:,}"),
+        ("Geometry", summary.get("geometry_type") or "none (a table)"),
+        ("CRS shown", summary.get("crs")),
+        ("Source CRS", summary.get("source_crs")),
+        ("File from", {"local": "local data folder", "store": "stored download",
+                       "download": "downloaded now"}.get(prov.get("origin"), prov.get("origin"))),
+        ("Source URL", external_link(prov.get("source_url"), prov.get("source_url"))),
+        ("Retrieved", (prov.get("retrieved_at") or "")[:19].replace("T", " ")),
+        ("SHA-256", html.Code((prov.get("sha256") or "")[:16] + "…") if prov.get("sha256") else None),
+        ("Size", _size(prov.get("size"))),
+    ]
+    if geo:
+        rows += [
+            ("Joined to", f"{geo['boundary_set']} ({geo['level']} boundaries, {geo['year']})"),
+            ("Code column", html.Code(geo["code_column"])),
+            ("Matched", f"{geo['matched']:,} rows ({geo['match_rate']:.1%}); {geo['unmatched']:,} unmatched"),
+        ]
+    steps = prov.get("transformations") or []
+    return html.Section(className="provenance", **{"aria-label": "Provenance of this load"}, children=[
+        html.H2("Provenance"),
+        definition_list(rows),
+        html.Div([notice(w, "warning") for w in (geo or {}).get("warnings") or []]),
+        html.H3("What was done to it") if steps else None,
+        html.Ol([html.Li(s) for s in steps], className="steps") if steps else None,
+    ])

@@ -1,0 +1,102 @@
+"""Map previews: the dataset drawn over London's borough outlines, no tiles needed.
+
+Geometry comes by URL from /geo/<id>.geojson (compact, cached, compressed); colours come from the
+JavaScript style functions in assets/map_styles.js, parameterised by `hideout`.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import urlencode
+
+import dash_leaflet as dl
+from dash import html
+
+LONDON_CENTRE = [51.4893, -0.1441]
+# Sequential blues ending in the GLA brand blue; distinguishable in greyscale and for the
+# common colour-vision deficiencies (single hue, monotone lightness).
+SEQUENTIAL = ["#deebf7", "#9ecae1", "#4a9fd4", "#007acc", "#00405c"]
+NO_DATA = "#d9d9d9"
+POINT_COLOUR = "#d62a62"
+
+
+def view_for_bounds(bounds: list[float], width_px: int = 640, height_px: int = 400,
+                    max_zoom: int = 16) -> dict:
+    """Centre and the largest whole zoom at which [minx, miny, maxx, maxy] fits the frame."""
+    minx, miny, maxx, maxy = bounds
+
+    def merc_y(lat: float) -> float:
+        s = math.sin(math.radians(max(min(lat, 85.0), -85.0)))
+        return 0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)
+
+    lon_span = max(maxx - minx, 1e-6) / 360.0
+    lat_span = max(abs(merc_y(miny) - merc_y(maxy)), 1e-9)
+    zoom = min(math.log2(width_px / 256 / lon_span), math.log2(height_px / 256 / lat_span), max_zoom)
+    centre_lat = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (merc_y(miny) + merc_y(maxy)) / 2))))
+    return {"center": [centre_lat, (minx + maxx) / 2], "zoom": max(0, math.floor(zoom))}
+
+
+def geometry_url(dataset_id: str, resource_id: str | None = None, variable: str | None = None) -> str:
+    params = {k: v for k, v in (("resource", resource_id), ("variable", variable)) if v}
+    return f"/geo/{dataset_id}.geojson" + ("?" + urlencode(params) if params else "")
+
+
+def hideout(breaks: list[float] | None, colours: list[str] | None = None) -> dict:
+    colours = colours or SEQUENTIAL
+    n = len(breaks or []) + 1
+    return {"breaks": breaks or [], "colours": colours[-n:] if breaks else [colours[2]],
+            "nodata": NO_DATA, "point": POINT_COLOUR, "opacity": 0.8}
+
+
+def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | None = None,
+           kind: str = "polygons") -> html.Div:
+    if kind == "points" and not variable:
+        return html.Div(className="legend", children=[
+            html.Span(className="legend__swatch legend__swatch--point", style={"background": hide["point"]}),
+            " one feature"])
+    if not variable or not breaks:
+        return html.Div(className="legend", children=[
+            html.Span(className="legend__swatch", style={"background": hide["colours"][0]}), " area in the dataset"])
+    labels = []
+    edges = [None, *breaks, None]
+    for i, colour in enumerate(hide["colours"]):
+        lo, hi = edges[i], edges[i + 1]
+        if lo is None:
+            text = f"≤ {hi:,.4g}"
+        elif hi is None:
+            text = f"> {lo:,.4g}"
+        else:
+            text = f"{lo:,.4g} – {hi:,.4g}"
+        labels.append(html.Li([html.Span(className="legend__swatch", style={"background": colour}), text]))
+    labels.append(html.Li([html.Span(className="legend__swatch", style={"background": hide["nodata"]}), "no data"]))
+    title = variable + (f" ({unit})" if unit else "")
+    return html.Div(className="legend", children=[
+        html.P(title, className="legend__title"),
+        html.Ul(labels, className="legend__list"),
+        html.P("Classes: quantiles (equal numbers of areas)", className="legend__note"),
+    ])
+
+
+def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
+                variable: str | None, hide: dict, bounds: list[float] | None, rows: int,
+                height: str = "420px") -> html.Div:
+    layers = [
+        dl.GeoJSON(url=geometry_url("london-boroughs"), id=f"{map_id}-context",
+                   style={"variable": "explorer.map.outline"}, interactive=False),
+        dl.GeoJSON(url=geometry_url(dataset_id, resource_id, variable), id=f"{map_id}-layer",
+                   hideout=hide,
+                   style={"variable": "explorer.map.choropleth"},
+                   pointToLayer={"variable": "explorer.map.point"},
+                   onEachFeature={"variable": "explorer.map.tooltip"},
+                   cluster=kind == "points" and rows > 3000,
+                   superClusterOptions={"radius": 60, "maxZoom": 15},
+                   zoomToBoundsOnClick=True),
+        dl.ScaleControl(position="bottomleft", imperial=False),
+    ]
+    # Leaflet's `bounds` prop throws when set before the map has a size, so the view is computed
+    # here from the data's bounds instead.
+    frame_px = int(height.removesuffix("px")) if height.endswith("px") else 420
+    view = view_for_bounds(bounds, height_px=frame_px) if bounds else {"center": LONDON_CENTRE, "zoom": 9}
+    return html.Div(className="map-frame", children=dl.Map(
+        id=map_id, children=layers, style={"height": height}, className="map",
+        attributionControl=True, **view))
