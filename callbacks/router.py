@@ -93,7 +93,16 @@ def register(app, services) -> None:
         return errors.not_found(f"Nothing lives at {path}."), "Not found – London Data Explorer"
 
     app.clientside_callback(
-        "function(title) { if (title) { document.title = title; } return window.dash_clientside.no_update; }",
+        """function(title) {
+            if (title) { document.title = title; }
+            // At phone width the catalogue's filters start folded so results come first.
+            setTimeout(function () {
+                if (window.innerWidth < 860) {
+                    document.querySelectorAll("details.facets-drawer").forEach(function (d) { d.open = false; });
+                }
+            }, 0);
+            return window.dash_clientside.no_update;
+        }""",
         Output("page-title", "id"),
         Input("page-title", "data"),
     )

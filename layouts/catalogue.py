@@ -48,7 +48,7 @@ def _facet_label(key: str, value: str) -> str:
     return value
 
 
-def facet_panel(results: SearchResults) -> html.Nav:
+def facet_panel(results: SearchResults) -> html.Details:
     groups = []
     for key, label in FACETS.items():
         values = results.facets.get(key, [])
@@ -73,7 +73,12 @@ def facet_panel(results: SearchResults) -> html.Nav:
         groups.append(html.Details(open=bool(selected) or key in ("theme", "format", "geography"),
                                    className="facet", children=[
             html.Summary(label, className="facet__title"), html.Ul(items, className="facet__list")]))
-    return html.Nav(className="facets", **{"aria-label": "Filter results"}, children=groups)
+    active = sum(len(v) for v in results.filters.values())
+    # Open on wide screens (the summary is hidden there); a script closes it at phone width.
+    return html.Details(open=True, className="facets-drawer", children=[
+        html.Summary("Filters" + (f" ({active} on)" if active else ""), className="facets-drawer__summary"),
+        html.Nav(className="facets", **{"aria-label": "Filter results"}, children=groups),
+    ])
 
 
 def _snippet(text: str) -> list:
