@@ -32,6 +32,11 @@ def cache_config(settings: Settings) -> dict:
     if url == "null":
         return {**base, "CACHE_TYPE": "NullCache"}
     if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ValueError(f"EXPLORER_CACHE_URL={url!r} needs the redis client: "
+                             "pip install 'london-data-explorer[redis]'") from None
         return {**base, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url}
     raise ValueError(f"EXPLORER_CACHE_URL={url!r}: expected '', 'simple', 'null' or a redis:// URL")
 
