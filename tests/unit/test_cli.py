@@ -108,3 +108,30 @@ def test_fetch_offline_without_data_names_what_was_tried(run, tmp_path):
 def test_settings_lists_every_variable(run):
     out = json.loads(run("settings", "--json").output)
     assert {row["env"] for row in out} >= {"EXPLORER_HOME", "EXPLORER_DATA_DIR", "EXPLORER_CACHE_URL"}
+
+
+def test_harvest_reports_each_rejection_and_keeps_the_rest(run, tmp_path):
+    export = [
+        {"id": "good-one", "title": "Cycle counts", "sharing": "public",
+         "resources": [{"id": "a", "title": "counts.csv", "url": "https://example.org/counts.csv"}]},
+        {"id": "sneaky", "title": "Internal", "sharing": "public",
+         "resources": [{"id": "b", "title": "x", "url": "http://127.0.0.1:6379/"}]},
+        {"id": "no-title", "sharing": "public", "resources": []},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    result = run("catalogue", "harvest", str(path), "--kind", "lds", env={"EXPLORER_HOME": str(tmp_path / "h")})
+    assert "1 added" in result.output and "2 rejected" in result.output
+    assert "sneaky" in result.output and "resources[0].url" in result.output
+    assert "no-title" in result.output and "title" in result.output
+    shown = json.loads(run("catalogue", "show", "good-one", "--json", env={"EXPLORER_HOME": str(tmp_path / "h")}).output)
+    assert shown["title"] == "Cycle counts"
+
+
+def test_harvest_of_a_truncated_file_fails_cleanly(run, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('[{"id": "x", "title": "cut off', encoding="utf-8")
+    result = run("catalogue", "harvest", str(path), env={"EXPLORER_HOME": str(tmp_path / "h")}, ok=False)
+    assert result.exit_code == 1
+    assert "broken.json" in result.output
+    assert "Traceback" not in result.output
