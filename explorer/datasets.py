@@ -203,6 +203,8 @@ class DataService:
                     f"joined to {report.boundary_set} ({report.level} {report.year}) on "
                     f"{report.code_column}: {report.matched:,} matched, {report.unmatched:,} unmatched"
                     f" ({report.match_rate:.1%})")
+                for note in report.notes:
+                    provenance = provenance.with_transformation(note)
             except JoinError as exc:
                 join_error = str(exc)
             except DatasetError as exc:
