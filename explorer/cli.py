@@ -1,6 +1,6 @@
 """The `explorer` command. With no sub-command it serves the app.
 
-    explorer serve [--host] [--port] [--data-dir DIR]
+    explorer serve [--host] [--port] [--data-dir DIR] [--workers N [--threads T]]
     explorer catalogue harvest SOURCE [--kind lds|ckan|dcat|bundled] [--json]
     explorer catalogue search QUERY [--facet KEY=VALUE …] [--limit N] [--json]
     explorer catalogue show ID [--json]
@@ -58,15 +58,24 @@ def main(ctx: click.Context, home: Path | None, data_dir: Path | None, offline: 
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Local folder that already holds data files.")
 @click.option("--debug", is_flag=True, help="Dash debug mode (hot reload, error overlay).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Serve with gunicorn and this many worker processes (production); without it, "
+                   "the development server.")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="Threads per gunicorn worker (default 4; only with --workers).")
+@click.option("--access-log", is_flag=True, help="Log every request (only with --workers).")
 @click.pass_context
 def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
-          data_dir: Path | None = None, debug: bool = False) -> None:
-    """Run the app (the default command)."""
-    from .app import create_app
-
+          data_dir: Path | None = None, debug: bool = False, workers: int | None = None,
+          threads: int | None = None, access_log: bool = False) -> None:
+    """Run the app (the default command): the development server, or gunicorn with --workers."""
     settings = _settings(ctx)
     if data_dir is not None:
         settings = settings.with_(data_dir=data_dir)
+    if workers is None and (threads is not None or access_log):
+        raise click.UsageError("--threads and --access-log only apply with --workers N")
+    if workers is not None and debug:
+        raise click.UsageError("--debug is for the development server; leave out --workers to use it")
     if settings.data_dir is not None:
         if settings.data_dir.is_dir():
             click.echo(f"Local data folder: {settings.data_dir} (files found there are used without a download)")
@@ -75,6 +84,25 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
     else:
         click.echo("No local data folder: datasets are downloaded from their sources when first needed.")
     click.echo(f"Registry and store: {settings.home}")
+    if workers is not None:
+        from . import production
+
+        try:
+            production.gunicorn_options(host, port, workers, threads, access_log)
+            from .cache import cache_config
+            cache_config(settings)
+            from .security import parse_frame_ancestors
+            parse_frame_ancestors(settings.frame_ancestors)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        cache = settings.cache_url or f"filesystem under {settings.cache_dir}"
+        click.echo(f"London Data Explorer on http://{host}:{port}/ (gunicorn, {workers} worker(s); "
+                   f"cache: {cache})")
+        production.run(settings, host=host, port=port, workers=workers, threads=threads,
+                       access_log=access_log)
+        return
+    from .app import create_app
+
     app = create_app(settings)
     click.echo(f"London Data Explorer on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)

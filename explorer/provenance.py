@@ -54,6 +54,8 @@ class Provenance:
     download_sha256: str | None = None   # sha256 of the bytes downloaded (the zip, when extracted)
     download_size: int | None = None
     sidecars: list[dict] = field(default_factory=list)  # [{"name", "size", "sha256"}]
+    refresh_failed_at: str | None = None  # first failed refresh since this copy was stored
+    refresh_error: str | None = None      # why the latest refresh failed
 
     def __post_init__(self) -> None:
         if self.origin not in ORIGINS:

@@ -13,6 +13,13 @@ Lookup order for one resource of an entry:
 otherwise :class:`ResolveError` says, for that dataset and resource, what was tried and why each
 step failed. :meth:`Resolver.where` reports the same without downloading.
 
+When a stored copy can no longer be used as it is (the registry now names another URL, checksum
+or zip member) and the download that would refresh it fails (network error, HTTP error, a bad
+file), the **last stored copy is served** instead of an error, provided its files are intact, and
+its provenance says so: ``refresh_failed_at`` (the first failed attempt since it was stored, kept
+in its ``provenance.json``) and ``refresh_error``. A failed forced refresh (``fetch(force=True)``)
+still raises, but records the same on the copy it kept. A successful download clears both.
+
 Store writes are crash-safe: files are downloaded into a staging folder beside the resource's
 folder, the old ``provenance.json`` is removed, files are renamed into place, and the new
 ``provenance.json`` is written last, so a half-finished store copy is never taken as valid.
@@ -163,7 +170,13 @@ class Resolver:
             if stored is not None:
                 return stored
             tried.append(reason)
-            return self._download(entry, res, tried)
+            try:
+                return self._download(entry, res, tried)
+            except ResolveError as exc:
+                last = self._last_copy_after_failed_refresh(entry, res, exc)
+                if last is None:
+                    raise
+                return last
 
     def fetch(self, entry: Entry, resource_id: str | None = None, force: bool = False) -> Resolved:
         """Like :meth:`resolve`; with ``force=True``, download into the store again regardless
@@ -172,7 +185,12 @@ class Resolver:
             return self.resolve(entry, resource_id)
         res = self._pick(entry, resource_id)
         with self._lock(entry, res):
-            return self._download(entry, res, ["a fresh download was asked for"])
+            try:
+                return self._download(entry, res, ["a fresh download was asked for"])
+            except ResolveError as exc:
+                # Asked for explicitly, so the failure is reported; the copy kept is marked.
+                self._last_copy_after_failed_refresh(entry, res, exc)
+                raise
 
     def where(self, entry: Entry, resource_id: str | None = None) -> dict:
         """What is available where, without downloading (for "why can't it load" messages)."""
@@ -187,7 +205,9 @@ class Resolver:
             download_ok, download_reason = False, self._no_url_reason(entry)
         else:
             try:
-                check_url(res.url, allow_private=self.settings.allow_private_urls)
+                # No DNS lookup here: a page view must not wait on the network (the download
+                # itself checks every address the name resolves to).
+                check_url(res.url, allow_private=self.settings.allow_private_urls, resolve=False)
             except UnsafeURLError as exc:
                 download_ok, download_reason = False, f"the download would be refused ({exc})"
         available = "local" if local else "store" if stored else "download" if download_ok else None
@@ -266,7 +286,9 @@ class Resolver:
     def _store_folder(self, entry: Entry, res: Resource) -> Path:
         return self.settings.store_dir / _component(entry.id) / _component(res.id)
 
-    def _stored(self, entry: Entry, res: Resource) -> tuple[Resolved | None, str]:
+    def _stored(self, entry: Entry, res: Resource, current: bool = True) -> tuple[Resolved | None, str]:
+        """A valid store copy; with ``current=False`` also one the registry has moved on from
+        (another URL, checksum or member), as long as its files match its provenance."""
         folder = self._store_folder(entry, res)
         prov_path = folder / PROVENANCE_FILE
         if not prov_path.is_file():
@@ -286,7 +308,7 @@ class Resolver:
             stale.append("the registry's checksum changed")
         if res.archive_member and prov.archive_member != res.archive_member:
             stale.append("the registry names another zip member")
-        if stale:
+        if stale and current:
             return None, f"the store copy is out of date ({'; '.join(stale)})"
         main = folder / Path(prov.path).name
         problem = self._check_file(main, prov.size, prov.sha256)
@@ -296,7 +318,7 @@ class Resolver:
         sidecars: list[Path] = []
         for name in res.sidecars:
             name = sidecar_file_name(main.name, _check_sidecar_name(name, entry.id, res.id))
-            if name not in recorded:
+            if name not in recorded and current:
                 return None, f"the store copy is incomplete (sidecar {name} was not downloaded)"
         for name, record in recorded.items():
             path = folder / _safe_filename(name, "sidecar")
@@ -306,6 +328,31 @@ class Resolver:
             sidecars.append(path)
         prov = replace(prov, origin="store", path=str(main))
         return Resolved(main, prov, sidecars), ""
+
+    def _last_copy_after_failed_refresh(self, entry: Entry, res: Resource,
+                                        error: ResolveError) -> Resolved | None:
+        """After a failed download: the intact store copy, marked in its provenance.json as not
+        refreshed since the first failure; None when the failure was not a download that failed
+        (offline, no URL) or there is no intact copy."""
+        cause = error.__cause__
+        if not isinstance(cause, (DownloadError, archive.ArchiveError)):
+            return None
+        last, _ = self._stored(entry, res, current=False)
+        if last is None:
+            return None
+        folder = self._store_folder(entry, res)
+        reason = str(cause)[:500]
+        try:
+            on_disk = read_provenance(folder)
+            marked = replace(on_disk, refresh_failed_at=on_disk.refresh_failed_at or utc_now_iso(),
+                             refresh_error=reason)
+            write_provenance(marked, folder)
+        except (OSError, ValueError):
+            marked = replace(last.provenance, refresh_failed_at=last.provenance.refresh_failed_at
+                             or utc_now_iso(), refresh_error=reason)
+        prov = replace(last.provenance, refresh_failed_at=marked.refresh_failed_at,
+                       refresh_error=reason)
+        return Resolved(last.path, prov, last.sidecar_paths)
 
     def _check_file(self, path: Path, size: object, sha256: object) -> str | None:
         try:

@@ -46,6 +46,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Never download: resolve resources only from the local data folder and the store."),
     Setting("harvest_bundled", "EXPLORER_HARVEST_BUNDLED", True,
             "Harvest the bundled catalogue into an empty registry on first start."),
+    Setting("frame_ancestors", "EXPLORER_FRAME_ANCESTORS", "'self'",
+            "Who may show the app in a frame: the CSP frame-ancestors sources, space-separated "
+            "('self', 'none', or origins such as https://www.london.gov.uk); widen it to allow "
+            "embedding (?embed=1) on other sites."),
 )
 
 
@@ -75,6 +79,7 @@ class Settings:
     http_retries: int = 3
     offline: bool = False
     harvest_bundled: bool = True
+    frame_ancestors: str = "'self'"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

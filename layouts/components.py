@@ -97,6 +97,10 @@ def source_card(entry: Entry, provenance: dict | None = None, geography: dict | 
         origin = {"local": "local data folder", "store": "stored copy", "download": "downloaded"}.get(
             provenance.get("origin"), provenance.get("origin"))
         rows.append(("Retrieved", f"{(provenance.get('retrieved_at') or '')[:19].replace('T', ' ')} ({origin})"))
+        if provenance.get("refresh_failed_at"):
+            since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
+            rows.append(("Refresh", html.Span(f"could not refresh since {since}; this is the last "
+                                              "stored copy", title=provenance.get("refresh_error") or "")))
     if geography:
         rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"))
         rows.append(("Join", f"{geography['matched']:,} of {geography['matched'] + geography['unmatched']:,} "

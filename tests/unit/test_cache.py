@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from explorer.cache import cache_config, cached, make_cache
@@ -19,12 +17,6 @@ def test_filesystem_is_the_default(tmp_path):
 def test_unknown_cache_url_is_named(tmp_path):
     with pytest.raises(ValueError, match="EXPLORER_CACHE_URL='memcached://x'"):
         cache_config(Settings(home=tmp_path, cache_url="memcached://x"))
-
-
-@pytest.mark.skipif(importlib.util.find_spec("redis") is not None, reason="redis client installed")
-def test_redis_without_client_says_what_to_install(tmp_path):
-    with pytest.raises(ValueError, match=r"london-data-explorer\[redis\]"):
-        cache_config(Settings(home=tmp_path, cache_url="redis://127.0.0.1:6379/0"))
 
 
 def test_cached_computes_once_and_survives_a_broken_backend(tmp_path):

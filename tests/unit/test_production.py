@@ -1,0 +1,135 @@
+"""Production serving: `explorer serve --workers N` runs gunicorn; a killed worker is replaced while
+the other keeps serving. The server runs in a subprocess on a free port with a bounded lifetime."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from explorer import production
+from explorer.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.add(int(stat.parent.name))
+    return out
+
+
+def test_gunicorn_options():
+    options = production.gunicorn_options("0.0.0.0", 9000, workers=3, threads=2)
+    assert options["bind"] == "0.0.0.0:9000" and options["workers"] == 3 and options["threads"] == 2
+    assert options["worker_class"] == "gthread" and options["preload_app"] is False
+    assert production.gunicorn_options("::1", 9000)["bind"] == "[::1]:9000"
+    assert production.gunicorn_options()["workers"] == production.default_workers() >= 1
+    with pytest.raises(ValueError, match="--workers"):
+        production.gunicorn_options(workers=0)
+
+
+def test_serve_options_that_only_make_sense_with_workers(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["--home", str(tmp_path), "serve", "--threads", "4"])
+    assert result.exit_code == 2 and "--threads and --access-log only apply with --workers" in result.output
+    result = runner.invoke(main, ["--home", str(tmp_path), "serve", "--workers", "2", "--debug"])
+    assert result.exit_code == 2 and "--debug is for the development server" in result.output
+    result = runner.invoke(main, ["--home", str(tmp_path), "serve", "--workers", "0"])
+    assert result.exit_code == 2 and "--workers" in result.output
+
+
+@pytest.fixture
+def gunicorn(tmp_path, data_dir):
+    port = _free_port()
+    env = {**os.environ, "EXPLORER_HOME": str(tmp_path / "home"), "EXPLORER_DATA_DIR": str(data_dir),
+           "EXPLORER_CACHE_URL": "", "PYTHONPATH": str(REPO)}
+    log = open(tmp_path / "gunicorn.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "explorer.cli", "serve", "--workers", "2", "--threads", "2",
+         "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gunicorn exited: {(tmp_path / 'gunicorn.log').read_text()[-3000:]}")
+            try:
+                if requests.get(base + "/api/datasets?limit=1", timeout=5).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("gunicorn did not answer within 60 s")
+            time.sleep(0.2)
+        yield proc, base, tmp_path / "gunicorn.log"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        log.close()
+
+
+def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(gunicorn):
+    proc, base, log_path = gunicorn
+    deadline = time.monotonic() + 30
+    while len(workers := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) == 2, workers
+
+    # Production settings: compressed, hardened, long-lived static files, no debug.
+    index = requests.get(base + "/", timeout=10)
+    assert index.status_code == 200 and index.headers["Content-Encoding"] == "gzip"
+    assert index.headers["Server"].startswith("gunicorn")
+    assert "script-src 'self' 'sha256-" in index.headers["Content-Security-Policy"]
+    assert "Traceback" not in requests.get(base + "/api/datasets?limit=x", timeout=10).text
+    raw = requests.get(base + "/", headers={"Accept-Encoding": "gzip"}, timeout=10, stream=True)
+    assert gzip.decompress(raw.raw.read()).startswith(b"<!DOCTYPE html>")
+
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    statuses = []
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        with requests.Session() as session:  # a new connection each time: any worker may take it
+            statuses.append(session.get(base + "/api/datasets?q=air&limit=3", timeout=10).status_code)
+    assert statuses and set(statuses) == {200}, statuses
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = _children(proc.pid)
+        if len(now) == 2 and victim not in now:
+            break
+        time.sleep(0.1)
+    assert victim not in now and len(now) == 2 and len(now - workers) == 1, (workers, now)
+    replacement = (now - workers).pop()
+    assert requests.get(base + "/api/datasets/london-boroughs", timeout=10).status_code == 200
+    assert proc.poll() is None  # the master never went down
+    log = log_path.read_text()
+    assert f"Booting worker with pid: {replacement}" in log
