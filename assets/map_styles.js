@@ -26,6 +26,67 @@ window.explorer = Object.assign({}, window.explorer, {
       var h = (context && context.hideout) || {};
       return L.circleMarker(latlng, { radius: 4, color: "#ffffff", weight: 1, fillColor: h.point || "#d62a62", fillOpacity: 0.9 });
     },
+    hideouts: {},
+    format: function (v) {
+      if (v === null || v === undefined || Number.isNaN(v)) { return "no data"; }
+      var a = Math.abs(v);
+      return a >= 1000 ? Math.round(v).toLocaleString("en-GB") : Number(v.toPrecision(4)).toLocaleString("en-GB");
+    },
+    // Context drawn from our own data: the London outline and the Thames, so the map reads
+    // well without internet tiles.
+    context: function (feature, context) {
+      var h = (context && context.hideout) || {};
+      if (h.role === "thames") {
+        return { color: "#7fb7d9", weight: 0.5, fillColor: "#a9d3ee", fillOpacity: 0.9 };
+      }
+      return { color: "#00577d", weight: 1.5, opacity: 0.8, fill: true, fillColor: "#ffffff", fillOpacity: 0.35 };
+    },
+    layerStyle: function (feature, context) {
+      var h = (context && context.hideout) || {};
+      var m = window.explorer.map;
+      if (h.uid) { m.hideouts[h.uid] = h; }
+      if (h.pending) { return { opacity: 0, fillOpacity: 0 }; }
+      if (h.hidden) { return { opacity: 0, fillOpacity: 0, stroke: false, fill: false }; }
+      var op = h.opacity === undefined ? 0.8 : h.opacity;
+      if (h.mode === "outline") {
+        return { color: h.line || "#00577d", weight: 1.4, opacity: Math.max(op, 0.2), fill: true, fillOpacity: 0 };
+      }
+      if (h.mode === "single") {
+        return { color: "#ffffff", weight: 1, opacity: op, fillColor: h.colour, fillOpacity: op };
+      }
+      var i = feature.properties ? feature.properties._i : undefined;
+      var v = (h.values && i !== undefined) ? h.values[i] : null;
+      var fill = h.nodata || "#d9d9d9";
+      if (v !== null && v !== undefined && h.breaks && h.colours) {
+        fill = h.colours[m.classify(v, h.breaks)];
+      }
+      var point = h.kind === "points";
+      return { fillColor: fill, fillOpacity: op, color: point ? "#ffffff" : "#ffffff",
+               weight: point ? 1 : 0.4, opacity: Math.min(1, op + 0.1) };
+    },
+    layerPoint: function (feature, latlng, context) {
+      return L.circleMarker(latlng, { radius: 5, weight: 1, color: "#ffffff", fillColor: "#d62a62", fillOpacity: 0.9 });
+    },
+    layerTooltip: function (feature, layer, context) {
+      var uid = context && context.hideout ? context.hideout.uid : null;
+      var m = window.explorer.map;
+      layer.bindTooltip(function () {
+        var h = (uid && m.hideouts[uid]) || {};
+        if (h.hidden) { return ""; }
+        var p = feature.properties || {};
+        var el = document.createElement("div");
+        var name = document.createElement("strong");
+        name.textContent = p._name === null || p._name === undefined ? (p._code || "") : String(p._name);
+        el.appendChild(name);
+        if (p._code && p._name) { el.appendChild(document.createTextNode(" · " + p._code)); }
+        if (h.values && p._i !== undefined) {
+          el.appendChild(document.createElement("br"));
+          var v = h.values[p._i];
+          el.appendChild(document.createTextNode(m.format(v) + (v !== null && v !== undefined && h.unit ? " " + h.unit : "")));
+        }
+        return el;
+      }, { sticky: true });
+    },
     tooltip: function (feature, layer) {
       var p = feature.properties || {};
       var el = document.createElement("div");

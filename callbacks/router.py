@@ -10,9 +10,8 @@ from dash.exceptions import PreventUpdate
 from explorer.registry import FACETS
 from layouts import catalogue as catalogue_layout
 from layouts import dataset as dataset_layout
-from layouts import errors, home, map_page, themes
+from layouts import errors, home, themes
 
-from ._preview import mappable_options
 
 
 def parse_search(search: str | None) -> dict[str, list[str]]:
@@ -69,21 +68,9 @@ def register(app, services) -> None:
             return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
                     f"{entry.title} – London Data Explorer")
         if path == "/map":
-            options = mappable_options(registry)
-            known = {o["value"] for o in options}
-            wanted = _first(params, "dataset")
-            warning = None
-            if wanted and wanted not in known:
-                warning = f"“{wanted}” is not a dataset that can be mapped; showing the borough boundaries instead."
-                wanted = None
-            dataset_id = wanted or "london-boroughs"
-            entry = registry.get(dataset_id)
-            res_options = [{"label": f"{r.title or r.id}", "value": r.id} for r in entry.resources] if entry else []
-            resource_id = _first(params, "resource")
-            if resource_id not in {o["value"] for o in res_options}:
-                resource_id = res_options[0]["value"] if res_options else None
-            return (map_page.map_page(options, dataset_id, res_options, resource_id, warning),
-                    "Map – London Data Explorer")
+            from .map_explorer import explorer_page
+
+            return explorer_page(services, search), "Map – London Data Explorer"
         if path == "/themes":
             return themes.themes_page(registry), "Themes – London Data Explorer"
         if path.startswith("/themes/"):
@@ -98,7 +85,7 @@ def register(app, services) -> None:
             // At phone width the catalogue's filters start folded so results come first.
             setTimeout(function () {
                 if (window.innerWidth < 860) {
-                    document.querySelectorAll("details.facets-drawer").forEach(function (d) { d.open = false; });
+                    document.querySelectorAll("details.facets-drawer, details.layer-drawer").forEach(function (d) { d.open = false; });
                 }
             }, 0);
             return window.dash_clientside.no_update;

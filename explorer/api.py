@@ -109,3 +109,69 @@ def register(server: Flask, services: Services) -> None:
         body = cached(services.cache, key,
                       lambda: encode(preview_geojson(loaded.frame, loaded.kind, variable)))
         return _compressed(body, "application/geo+json")
+
+    # Map layer geometry by URL: geobuf for dash-leaflet, GeoJSON for anything else --------------
+    @server.get("/geo/<dataset_id>/<resource_id>.pbf")
+    def geo_layer_geobuf(dataset_id: str, resource_id: str):
+        return _geo_layer(services, dataset_id, resource_id, "geobuf")
+
+    @server.get("/geo/<dataset_id>/<resource_id>.geojson")
+    def geo_layer_geojson(dataset_id: str, resource_id: str):
+        return _geo_layer(services, dataset_id, resource_id, "geojson")
+
+
+GEO_MAX_AGE = 86400
+_GEO_MIMETYPES = {"geobuf": "application/x-protobuf", "geojson": "application/geo+json"}
+
+
+def _etag_matches(etag: str) -> bool:
+    header = request.if_none_match
+    if not header:
+        return False
+    return header.star_tag or etag in header or f"{etag}-gz" in header
+
+
+def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) -> Response:
+    """A layer's geometry (explorer.mapdata.geometry_payload), computed once and cached by the
+    entry's content hash: gzip when the client accepts it, a strong ETag (304 when it matches),
+    and a day of browser caching (the URL changes with nothing; the ETag with the data)."""
+    from .datasets import DatasetError
+    from .mapdata import NotMappable, geometry_payload, payload_key
+
+    if not _ID_RE.match(dataset_id):
+        return _error(400, "not a dataset id")
+    if not _ID_RE.match(resource_id):
+        return _error(400, "not a resource id")
+    data = services.data
+    try:
+        key, resource = payload_key(data, dataset_id, resource_id, fmt)
+    except DatasetError as exc:
+        return _error(404, str(exc))
+    etag = key
+    wants_gzip = "gzip" in (request.headers.get("Accept-Encoding") or "").lower()
+    if _etag_matches(etag):
+        response = Response(status=304)
+    else:
+        def compute() -> dict:
+            body = geometry_payload(data, dataset_id, resource, fmt)
+            return {"raw": body, "gz": gzip.compress(body, 9)}
+
+        try:
+            payload = cached(services.cache, key, compute)
+        except NotMappable as exc:
+            return _error(422, f"{dataset_id}/{resource}: {exc.reason}")
+        except DatasetError as exc:
+            return _error(404 if exc.stage == "registry" else 422, str(exc))
+        except Exception:  # noqa: BLE001 - a broken file is this layer's problem, not the app's
+            import logging
+            logging.getLogger(__name__).exception("geometry of %s/%s failed", dataset_id, resource)
+            return _error(500, f"{dataset_id}/{resource}: the geometry could not be prepared")
+        if wants_gzip:
+            response = Response(payload["gz"], mimetype=_GEO_MIMETYPES[fmt])
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = Response(payload["raw"], mimetype=_GEO_MIMETYPES[fmt])
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = f"public, max-age={GEO_MAX_AGE}"
+    response.set_etag(f"{etag}-gz" if wants_gzip else etag)
+    return response

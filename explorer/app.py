@@ -14,6 +14,7 @@ import dash
 from flask import Flask
 
 from .cache import make_cache
+from .security import install_security
 from .services import Services, make_data_service, open_registry
 from .settings import Settings
 
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             {"name": "description", "content": "Search London's city data registry, map it and see where every number came from."},
         ],
     )
+    install_security(app, settings)  # headers, CSP with Dash's inline-script hashes, gzip, limits
     app.explorer = services  # type: ignore[attr-defined]
 
     from layouts.shell import app_layout
@@ -54,9 +56,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from . import api
     api.register(server, services)
 
-    from callbacks import dataset, map_preview, router
+    from callbacks import dataset, map_explorer, router
 
     router.register(app, services)
     dataset.register(app, services)
-    map_preview.register(app, services)
+    map_explorer.register(app, services)
     return app

@@ -1,0 +1,458 @@
+"""Map explorer callbacks.
+
+Structure changes (add, remove, reorder) re-render the layer cards and the map's data layers.
+Style changes go through one MATCH callback per layer that returns only class breaks and colours
+(a restyle moves a few hundred bytes); the values of a variable travel once, into a per-layer store,
+and a clientside callback merges values and style into the GeoJSON's ``hideout``. The geometry is
+fetched once by URL and never sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
+
+from explorer.datasets import DatasetError
+from explorer.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
+from layouts import map_explorer as view
+from layouts.components import notice, source_card
+
+log = logging.getLogger(__name__)
+
+
+def _mapdata():
+    from explorer import mapdata
+    return mapdata
+
+
+def layer_info_safe(services, spec: LayerSpec):
+    """(info, error): a layer that cannot load gets its reason, the others go on."""
+    try:
+        info = _mapdata().layer_info(services.data, spec.dataset, spec.resource)
+    except DatasetError as exc:
+        return None, exc.reason
+    except Exception as exc:  # noqa: BLE001 - one broken layer must not break the map
+        log.exception("layer %s failed", spec.dataset)
+        return None, f"{spec.dataset} could not be prepared for the map ({type(exc).__name__})."
+    return info, info.error
+
+
+def palette_options() -> list[dict]:
+    from explorer.palettes import PALETTES
+    return [{"label": p.label + ("" if p.cvd_safe else " (not colour-blind safe)"), "value": name}
+            for name, p in PALETTES.items()]
+
+
+def build_cards(services, specs: list[LayerSpec]):
+    registry = services.registry
+    palettes = palette_options()
+    infos = []
+    cards = []
+    for position, spec in enumerate(specs):
+        info, error = layer_info_safe(services, spec)
+        if info is not None and spec.resource is None:
+            spec.resource = info.resource_id
+        if info is not None and spec.variable is None and info.kind == "polygons" and info.default_variable \
+                and "boundaries" not in (registry.get(spec.dataset).themes if registry.get(spec.dataset) else []):
+            spec.variable = info.default_variable
+        infos.append((spec, None if error else info))
+        cards.append(view.layer_card(spec, info, registry.get(spec.dataset), position, len(specs),
+                                     palettes, error))
+    return cards, infos
+
+
+def explorer_page(services, search: str | None):
+    from explorer.layers import parse_state
+
+    state = parse_state(search, lambda d: services.registry.get(d) is not None)
+    cards, infos = build_cards(services, state.layers)
+    basemaps = [{"label": b["label"], "value": k} for k, b in BASEMAPS.items()]
+    return view.explorer_page(state, cards, infos, basemaps)
+
+
+def _specs(state: dict) -> list[LayerSpec]:
+    return [LayerSpec.from_dict(d) for d in (state or {}).get("layers", [])]
+
+
+def _style_for(services, meta: dict, variable, method, classes, palette, values) -> dict:
+    from explorer.classify import METHODS, class_colours, classify, thresholds_for
+    from explorer.palettes import NO_DATA_COLOUR, palette_colours
+
+    kind = meta.get("kind")
+    if not variable:
+        if kind == "polygons":
+            return {"mode": "outline", "line": "#00577d"}
+        return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}
+    thresholds = None
+    if method == "thresholds":
+        option = (meta.get("filter") or {}).get("pollutant")
+        thresholds = thresholds_for(variable, pollutant=option, unit=meta.get("unit"))
+        if not thresholds:
+            method = "quantile"
+    result = classify(values or [], method=method or "quantile", k=int(classes or 5), thresholds=thresholds)
+    colours = class_colours(result, palette or "blues")
+    label = METHODS.get(result.method, result.method)
+    if thresholds:
+        label += ": " + "; ".join(f"{t.value:g} {t.label}" for t in thresholds)
+    return {"mode": "classes", "breaks": result.breaks, "colours": colours, "labels": result.labels,
+            "nodata": NO_DATA_COLOUR, "no_data": result.no_data, "method_label": label}
+
+
+def register(app, services) -> None:
+    registry = services.registry
+    data = services.data
+
+    # Search inside the layer panel --------------------------------------------------------
+    @app.callback(Output("layer-search-results", "children"), Input("layer-search", "value"),
+                  prevent_initial_call=True)
+    def search_layers(query):
+        from callbacks._preview import SPATIAL_GEOGRAPHIES
+
+        if not query or len(query.strip()) < 2:
+            return []
+        results = registry.search(query, limit=40)
+        items = []
+        for hit in results.hits:
+            entry = hit.entry
+            if entry.smallest_geography not in SPATIAL_GEOGRAPHIES:
+                continue
+            items.append(html.Li(html.Button(
+                [html.Span(entry.title, className="layer-search-results__title"),
+                 html.Span(entry.publisher, className="muted")],
+                id={"type": "add-layer", "index": entry.id}, className="layer-search-results__button",
+                title=f"Add {entry.title} to the map")))
+            if len(items) >= 8:
+                break
+        if not items:
+            return [html.Li("No mappable datasets match.", className="muted")]
+        return items
+
+    # Add, remove, reorder -------------------------------------------------------------------
+    @app.callback(
+        Output("map-state", "data", allow_duplicate=True),
+        Output("layer-cards", "children"),
+        Output("data-layers", "children"),
+        Output("layer-add-notice", "children"),
+        Input({"type": "add-layer", "index": ALL}, "n_clicks"),
+        Input({"type": "layer-remove", "index": ALL}, "n_clicks"),
+        Input({"type": "layer-up", "index": ALL}, "n_clicks"),
+        Input({"type": "layer-down", "index": ALL}, "n_clicks"),
+        State("map-state", "data"),
+        prevent_initial_call=True,
+    )
+    def change_structure(_add, _remove, _up, _down, state):
+        trigger = ctx.triggered_id
+        if not trigger or not any(t["value"] for t in ctx.triggered):
+            raise PreventUpdate
+        specs = _specs(state)
+        kind, key = trigger["type"], trigger["index"]
+        message = None
+        if kind == "add-layer":
+            if len(specs) >= MAX_LAYERS:
+                message = notice(f"At most {MAX_LAYERS} layers: remove one first.", "warning")
+                return no_update, no_update, no_update, message
+            spec = LayerSpec(dataset=key)
+            info, error = layer_info_safe(services, spec)
+            if error:
+                entry = registry.get(key)
+                title = entry.title if entry else key
+                return no_update, no_update, no_update, notice(
+                    [html.Strong(f"“{title}” cannot be mapped. "), error], "warning")
+            specs.insert(0, spec)
+            message = notice(f"Added “{registry.get(key).title}”.", "info")
+        else:
+            index = next((i for i, s in enumerate(specs) if s.uid == key), None)
+            if index is None:
+                raise PreventUpdate
+            if kind == "layer-remove":
+                removed = specs.pop(index)
+                entry = registry.get(removed.dataset)
+                message = notice(f"Removed “{entry.title if entry else removed.dataset}”.", "info")
+            elif kind == "layer-up" and index > 0:
+                specs[index - 1], specs[index] = specs[index], specs[index - 1]
+            elif kind == "layer-down" and index < len(specs) - 1:
+                specs[index + 1], specs[index] = specs[index], specs[index + 1]
+            else:
+                raise PreventUpdate
+        cards, infos = build_cards(services, specs)
+        new_state = dict(state or {}, layers=[s.to_dict() for s in specs])
+        return new_state, cards, view.data_layers(infos), message
+
+    # One layer's variable, time step and classes ----------------------------------------------
+    @app.callback(
+        Output({"type": "layer-values", "index": MATCH}, "data"),
+        Output({"type": "layer-style", "index": MATCH}, "data"),
+        Output({"type": "layer-legend", "index": MATCH}, "children"),
+        Input({"type": "layer-variable", "index": MATCH}, "value"),
+        Input({"type": "layer-time", "index": MATCH}, "value"),
+        Input({"type": "layer-category", "index": MATCH}, "value"),
+        Input({"type": "layer-method", "index": MATCH}, "value"),
+        Input({"type": "layer-classes", "index": MATCH}, "value"),
+        Input({"type": "layer-palette", "index": MATCH}, "value"),
+        State({"type": "layer-meta", "index": MATCH}, "data"),
+        State({"type": "layer-values", "index": MATCH}, "data"),
+    )
+    def restyle(variable, time_index, category, method, classes, palette, meta, current_values):
+        if not meta:
+            raise PreventUpdate
+        md = _mapdata()
+        steps = meta.get("steps") or []
+        step = None
+        if steps and isinstance(time_index, int) and 0 <= time_index < len(steps):
+            step = md.TimeStep(**steps[time_index])
+        filters = dict(meta.get("filter") or {})
+        series = meta.get("series") or {}
+        if category and series.get("category"):
+            filters[series["category"]] = category
+        resource = step.resource_id if step and step.resource_id else meta["resource"]
+        if step and step.variable:
+            variable = step.variable if variable else variable
+        triggered = {t["prop_id"].split(".")[0] for t in ctx.triggered} if ctx.triggered else set()
+        style_only = bool(triggered) and all('"layer-method"' in t or '"layer-classes"' in t
+                                              or '"layer-palette"' in t for t in triggered)
+        needs_values = bool(variable) or bool(series)
+        if style_only and current_values is not None:
+            values = current_values.get("values")
+            values_out = no_update
+        elif needs_values and (variable or series.get("value")):
+            try:
+                values = md.values_payload(data, meta["dataset"], resource, variable or series.get("value"),
+                                           step=step, filters=filters or None)
+            except (DatasetError, KeyError, ValueError) as exc:
+                reason = exc.reason if isinstance(exc, DatasetError) else str(exc)
+                return None, None, notice(f"These values could not be loaded: {reason}", "error")
+            values_out = {"values": values, "resource": resource}
+        else:
+            values = None
+            values_out = {"values": None, "resource": resource}
+        if series and not variable:
+            variable = series.get("value")
+        style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
+        label = variable
+        if step is not None:
+            label = f"{variable} · {step.label}" if variable else step.label
+        return values_out, style, view.legend(style, meta.get("unit"), label, meta.get("kind") or "")
+
+    # Merge values + style + opacity + visibility into hideout, in the browser -----------------
+    app.clientside_callback(
+        """function(values, style, opacity, visible, meta, id) {
+            if (!style) { return window.dash_clientside.no_update; }
+            var h = Object.assign({}, style);
+            h.uid = id.index;
+            h.values = values ? values.values : null;
+            h.opacity = (opacity === undefined || opacity === null ? 80 : opacity) / 100;
+            h.hidden = !(visible && visible.length);
+            h.kind = meta ? meta.kind : null;
+            h.unit = meta ? meta.unit : null;
+            return h;
+        }""",
+        Output({"type": "layer-geo", "index": MATCH}, "hideout"),
+        Input({"type": "layer-values", "index": MATCH}, "data"),
+        Input({"type": "layer-style", "index": MATCH}, "data"),
+        Input({"type": "layer-opacity", "index": MATCH}, "value"),
+        Input({"type": "layer-visible", "index": MATCH}, "value"),
+        State({"type": "layer-meta", "index": MATCH}, "data"),
+        State({"type": "layer-geo", "index": MATCH}, "id"),
+    )
+
+    # The year shown beside the slider ------------------------------------------------------------
+    @app.callback(
+        Output({"type": "layer-time-value", "index": MATCH}, "children"),
+        Input({"type": "layer-time", "index": MATCH}, "value"),
+        State({"type": "layer-meta", "index": MATCH}, "data"),
+    )
+    def show_step(index, meta):
+        steps = (meta or {}).get("steps") or []
+        if not isinstance(index, int) or not 0 <= index < len(steps):
+            raise PreventUpdate
+        return steps[index]["label"]
+
+    # Play through the years -------------------------------------------------------------------
+    @app.callback(
+        Output({"type": "layer-tick", "index": MATCH}, "disabled"),
+        Output({"type": "layer-play", "index": MATCH}, "children"),
+        Output({"type": "layer-time", "index": MATCH}, "value", allow_duplicate=True),
+        Input({"type": "layer-play", "index": MATCH}, "n_clicks"),
+        Input({"type": "layer-tick", "index": MATCH}, "n_intervals"),
+        State({"type": "layer-tick", "index": MATCH}, "disabled"),
+        State({"type": "layer-time", "index": MATCH}, "value"),
+        State({"type": "layer-meta", "index": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
+    def play(_clicks, _ticks, disabled, index, meta):
+        last = len((meta or {}).get("steps") or []) - 1
+        trigger = ctx.triggered_id or {}
+        if trigger.get("type") == "layer-play":
+            if disabled:  # start: from the beginning when at the end
+                start = 0 if index is None or index >= last else index
+                return False, "❚❚ Pause", start
+            return True, "▶ Play", no_update
+        if disabled or index is None:
+            raise PreventUpdate
+        if index >= last:
+            return True, "▶ Play", no_update
+        return no_update, no_update, index + 1
+
+    # Basemap ------------------------------------------------------------------------------------
+    @app.callback(Output("basemap-group", "children"), Input("basemap", "value"), prevent_initial_call=True)
+    def change_basemap(basemap):
+        return view.tile_layer(basemap)
+
+    # Keep the URL in step with the map ----------------------------------------------------------------
+    @app.callback(
+        Output("url", "search", allow_duplicate=True),
+        Output("map-state", "data", allow_duplicate=True),
+        Input({"type": "layer-variable", "index": ALL}, "value"),
+        Input({"type": "layer-method", "index": ALL}, "value"),
+        Input({"type": "layer-classes", "index": ALL}, "value"),
+        Input({"type": "layer-palette", "index": ALL}, "value"),
+        Input({"type": "layer-opacity", "index": ALL}, "value"),
+        Input({"type": "layer-visible", "index": ALL}, "value"),
+        Input({"type": "layer-time", "index": ALL}, "value"),
+        Input({"type": "layer-category", "index": ALL}, "value"),
+        Input("basemap", "value"),
+        Input("explorer-map", "zoom"),
+        Input("explorer-map", "center"),
+        State({"type": "layer-meta", "index": ALL}, "data"),
+        State({"type": "layer-meta", "index": ALL}, "id"),
+        State("map-state", "data"),
+        prevent_initial_call=True,
+    )
+    def sync_url(variables, methods, classes, palettes, opacities, visibles, times, categories,
+                 basemap, zoom, center, metas, meta_ids, state):
+        specs = {s.uid: s for s in _specs(state)}
+        order = [s.uid for s in _specs(state)]
+        by_uid = {}
+        for i, mid in enumerate(meta_ids):
+            uid = mid["index"]
+            spec = specs.get(uid)
+            if spec is None:
+                continue
+            meta = metas[i] or {}
+            spec.variable = variables[i] or None if i < len(variables) else spec.variable
+            spec.method = methods[i] or spec.method if i < len(methods) else spec.method
+            spec.classes = int(classes[i] or spec.classes) if i < len(classes) else spec.classes
+            spec.palette = palettes[i] or spec.palette if i < len(palettes) else spec.palette
+            spec.opacity = int(opacities[i]) if i < len(opacities) and opacities[i] is not None else spec.opacity
+            spec.hidden = not visibles[i] if i < len(visibles) else spec.hidden
+            steps = meta.get("steps") or []
+            if i < len(times) and isinstance(times[i], int) and steps and 0 <= times[i] < len(steps):
+                spec.step = steps[times[i]]["label"]
+            series = meta.get("series") or {}
+            if i < len(categories) and categories[i] and series.get("category"):
+                spec.filter = dict(spec.filter, **{series["category"]: categories[i]})
+            by_uid[uid] = spec
+        layers = [by_uid.get(uid, specs[uid]) for uid in order]
+        view_tuple = tuple((state or {}).get("view") or (51.4893, -0.1441, 10))
+        if center and zoom is not None:
+            lat, lon = (center["lat"], center["lng"]) if isinstance(center, dict) else center
+            view_tuple = (lat, lon, zoom)
+        map_state = MapState(layers=layers, basemap=basemap or "light", view=view_tuple)
+        new_state = dict(state or {}, layers=[s.to_dict() for s in layers], basemap=map_state.basemap,
+                         view=list(view_tuple))
+        return map_state.to_search(), new_state
+
+    # Click: every visible layer's value at that place -------------------------------------------------
+    @app.callback(
+        Output("feature-panel", "children"),
+        Input("explorer-map", "clickData"),
+        State("map-state", "data"),
+        prevent_initial_call=True,
+    )
+    def feature_panel(click, state):
+        if not click or "latlng" not in click:
+            raise PreventUpdate
+        latlng = click["latlng"]
+        lat, lon = (latlng["lat"], latlng["lng"]) if isinstance(latlng, dict) else latlng
+        specs = [s for s in _specs(state) if not s.hidden]
+        layers = [(s.dataset, s.resource, s.variable) for s in specs]
+        try:
+            hits = _mapdata().features_at(data, layers, lon, lat)
+        except Exception:  # noqa: BLE001
+            log.exception("features_at failed")
+            return notice("The values at this place could not be read.", "error")
+        if not hits:
+            return [html.H2("Nothing here", className="feature-panel__title"),
+                    html.P("No visible layer has a feature at this place.", className="muted")]
+        blocks = [html.H2("At this place", className="feature-panel__title"),
+                  html.P(f"{lat:.5f}, {lon:.5f}", className="muted")]
+        for hit in hits:
+            entry = registry.get(hit["dataset_id"])
+            if entry is None:
+                continue
+            try:
+                loaded = data.load(hit["dataset_id"], hit.get("resource_id"))
+                summary = loaded.summary()
+                card = source_card(entry, summary["provenance"], summary["geography"], heading="Source")
+            except DatasetError:
+                card = source_card(entry, heading="Source")
+            rows = [html.Tr([html.Th(k, scope="row"), html.Td(_fmt(v))]) for k, v in (hit.get("values") or {}).items()]
+            blocks.append(html.Section(className="feature", children=[
+                html.H3(hit.get("name") or entry.title, className="feature__name"),
+                html.P([entry.title, f" · {hit['code']}" if hit.get("code") else ""], className="feature__layer"),
+                html.P([html.Strong(f"{hit['variable']}: "), _fmt(hit.get("value"))], className="feature__value")
+                if hit.get("variable") else None,
+                html.Details([html.Summary("All values"), html.Table(html.Tbody(rows), className="table")])
+                if rows else None,
+                card,
+            ]))
+        return blocks
+
+    # Table view: the top visible layer's values, for keyboards and screen readers ---------------------
+    @app.callback(
+        Output("table-view", "children"),
+        Output("table-view", "hidden"),
+        Output("table-toggle", "aria-expanded"),
+        Output("table-toggle", "children"),
+        Input("table-toggle", "n_clicks"),
+        State("table-view", "hidden"),
+        State("map-state", "data"),
+        State({"type": "layer-values", "index": ALL}, "data"),
+        State({"type": "layer-values", "index": ALL}, "id"),
+        prevent_initial_call=True,
+    )
+    def table_view(_clicks, hidden, state, values, ids):
+        if not hidden:
+            return [], True, "false", "Table view"
+        specs = [s for s in _specs(state) if not s.hidden]
+        values_by_uid = {i["index"]: v for i, v in zip(ids, values)}
+        for spec in specs:
+            payload = values_by_uid.get(spec.uid) or {}
+            if not payload.get("values"):
+                continue
+            try:
+                table = _mapdata().layer_table(data, spec.dataset, payload.get("resource") or spec.resource,
+                                               payload["values"])
+            except (DatasetError, AttributeError, KeyError):
+                continue
+            entry = registry.get(spec.dataset)
+            return [view_table(entry.title if entry else spec.dataset, spec.variable, table)], False, "true", \
+                "Hide table"
+        return [html.P("No visible layer has values to list. Choose a variable for a layer.")], False, "true", \
+            "Hide table"
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "no data"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def view_table(title: str, variable: str | None, table) -> html.Div:
+    rows = [html.Tr([html.Td(str(r.name or "")), html.Td(str(r.code or "")), html.Td(_fmt(r.value), className="num")])
+            for r in table.itertuples(index=False)]
+    return html.Div(className="table-scroll table-scroll--tall", tabIndex="0", role="region",
+                    **{"aria-label": f"Values of {title}"}, children=[
+        html.Table(className="table table--data", children=[
+            html.Caption(f"{title}: {variable or 'value'} for {len(rows):,} areas, highest first"),
+            html.Thead(html.Tr([html.Th("Name", scope="col"), html.Th("Code", scope="col"),
+                                html.Th(variable or "Value", scope="col")])),
+            html.Tbody(rows),
+        ]),
+    ])

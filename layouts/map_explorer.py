@@ -1,0 +1,246 @@
+"""The map explorer page: layer panel, map, feature panel and table view.
+
+Pure functions of the state; the callbacks in callbacks/map_explorer.py fill and update them.
+Every layer's controls carry pattern-matching ids keyed by the layer's uid.
+"""
+
+from __future__ import annotations
+
+import dash_leaflet as dl
+from dash import dcc, html
+
+from explorer.layers import BASEMAPS, LayerSpec, MapState
+
+from .components import notice
+
+CONTEXT_STYLE = {"variable": "explorer.map.context"}
+METHOD_OPTIONS = [
+    {"label": "Quantiles", "value": "quantile"},
+    {"label": "Equal intervals", "value": "equal"},
+    {"label": "Natural breaks (Jenks)", "value": "jenks"},
+    {"label": "Fixed thresholds (guidelines)", "value": "thresholds"},
+]
+
+
+def lid(kind: str, uid: str) -> dict:
+    return {"type": kind, "index": uid}
+
+
+def tile_layer(basemap: str) -> list:
+    spec = BASEMAPS.get(basemap) or BASEMAPS["none"]
+    if not spec["url"]:
+        return []
+    return [dl.TileLayer(url=spec["url"], attribution=spec["attribution"], maxZoom=19,
+                         subdomains="abcd")]
+
+
+def geo_layer(spec: LayerSpec, info) -> dl.GeoJSON:
+    url = f"/geo/{spec.dataset}/{info.resource_id}.pbf"
+    return dl.GeoJSON(
+        id=lid("layer-geo", spec.uid), url=url, format="geobuf",
+        hideout={"uid": spec.uid, "pending": True},
+        style={"variable": "explorer.map.layerStyle"},
+        pointToLayer={"variable": "explorer.map.layerPoint"},
+        onEachFeature={"variable": "explorer.map.layerTooltip"},
+        cluster=bool(info.cluster),
+        superClusterOptions={"radius": 70, "maxZoom": 16},
+        zoomToBoundsOnClick=bool(info.cluster),
+    )
+
+
+def explorer_map(state: MapState, specs_infos: list[tuple[LayerSpec, object]]) -> dl.Map:
+    lat, lon, zoom = state.view
+    return dl.Map(
+        id="explorer-map", center=[lat, lon], zoom=zoom, className="map explorer__map",
+        style={"height": "100%", "minHeight": "420px"}, zoomControl=True,
+        children=[
+            dl.LayerGroup(id="basemap-group", children=tile_layer(state.basemap)),
+            dl.GeoJSON(id="context-region", url="/geo/london-region/gpkg.pbf", format="geobuf",
+                       style=CONTEXT_STYLE, hideout={"role": "region"}, interactive=False),
+            dl.LayerGroup(id="data-layers", children=data_layers(specs_infos)),
+            dl.GeoJSON(id="context-thames", url="/geo/thames/geojson.pbf", format="geobuf",
+                       style=CONTEXT_STYLE, hideout={"role": "thames"}, interactive=False),
+            dl.ScaleControl(position="bottomleft", imperial=False),
+        ],
+    )
+
+
+def data_layers(specs_infos) -> list:
+    # Leaflet draws later layers on top: the first layer in the panel is the top one.
+    return [geo_layer(spec, info) for spec, info in reversed(specs_infos) if info is not None and not info.error]
+
+
+def _dropdown(kind: str, uid: str, options, value, label: str, clearable: bool = False):
+    control_id = lid(kind, uid)
+    return html.Div(className="field field--compact", children=[
+        html.Label(label, className="field__label"),
+        dcc.Dropdown(id=control_id, options=options, value=value, clearable=clearable,
+                     searchable=len(options) > 8, className="dropdown"),
+    ])
+
+
+def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes: list[dict],
+               error: str | None = None) -> html.Li:
+    uid = spec.uid
+    title = entry.title if entry else spec.dataset
+    header = html.Div(className="layer-card__head", children=[
+        dcc.Checklist(id=lid("layer-visible", uid), options=[{"label": "", "value": "on"}],
+                      value=[] if spec.hidden else ["on"], className="layer-card__toggle",
+                      inputStyle={"width": "1.1rem", "height": "1.1rem"}),
+        html.H3(title, className="layer-card__title", title=title),
+        html.Div(className="layer-card__buttons", children=[
+            html.Button("↑", id=lid("layer-up", uid), className="icon-button", disabled=position == 0,
+                        title="Move up", **{"aria-label": f"Move {title} up"}),
+            html.Button("↓", id=lid("layer-down", uid), className="icon-button", disabled=position == total - 1,
+                        title="Move down", **{"aria-label": f"Move {title} down"}),
+            html.Button("✕", id=lid("layer-remove", uid), className="icon-button",
+                        title="Remove layer", **{"aria-label": f"Remove {title}"}),
+        ]),
+    ])
+    meta = dcc.Store(id=lid("layer-meta", uid), data={
+        "dataset": spec.dataset, "resource": info.resource_id if info else spec.resource,
+        "kind": getattr(info, "kind", None), "unit": getattr(info, "unit", None),
+        "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
+        "series": getattr(info, "series", None), "filter": spec.filter,
+    })
+    if error or info is None or info.error:
+        return html.Li(className="layer-card layer-card--error", id=lid("layer-card", uid), children=[
+            header, meta,
+            dcc.Store(id=lid("layer-values", uid)), dcc.Store(id=lid("layer-style", uid)),
+            notice(error or (info.error if info else "This layer could not be loaded."), "error"),
+        ])
+    variables = [{"label": v, "value": v} for v in info.variables]
+    variable = spec.variable if spec.variable in info.variables else None
+    if spec.variable is None and info.kind != "polygons":
+        variable = None
+    controls = []
+    if variables:
+        controls.append(_dropdown("layer-variable", uid,
+                                  [{"label": "— outline only —" if info.kind == "polygons" else "— one colour —",
+                                    "value": ""}] + variables,
+                                  variable or "", "Variable"))
+    else:
+        controls.append(dcc.Store(id=lid("layer-variable", uid), data=None))
+    series = info.series or {}
+    if series.get("categories"):
+        current = spec.filter.get(series.get("category"), series["categories"][0])
+        controls.append(_dropdown("layer-category", uid,
+                                  [{"label": str(c), "value": str(c)} for c in series["categories"]],
+                                  str(current), str(series.get("category", "Category")).capitalize()))
+    else:
+        controls.append(dcc.Store(id=lid("layer-category", uid), data=None))
+    steps = info.time_steps or []
+    if len(steps) > 1:
+        labels = [s.label for s in steps]
+        index = labels.index(spec.step) if spec.step in labels else len(steps) - 1
+        marks = {i: {"label": s.label if (i == 0 or i == len(steps) - 1 or len(steps) <= 8) else ""}
+                 for i, s in enumerate(steps)}
+        controls.append(html.Div(className="field time-field", children=[
+            html.Span("Year", className="field__label", id=lid("layer-time-label", uid)),
+            html.Div(className="time-row", children=[
+                html.Button("▶ Play", id=lid("layer-play", uid), className="button button--small",
+                            **{"aria-label": f"Play through the years of {title}"}),
+                html.Div(dcc.Slider(id=lid("layer-time", uid), min=0, max=len(steps) - 1, step=1,
+                                    value=index, marks=marks, included=False,
+                                    tooltip={"placement": "bottom", "always_visible": False}),
+                         className="time-slider"),
+                html.Output(steps[index].label, id=lid("layer-time-value", uid), className="time-value",
+                            **{"aria-live": "polite"}),
+            ]),
+            dcc.Interval(id=lid("layer-tick", uid), interval=1200, disabled=True),
+        ]))
+    else:
+        controls.append(dcc.Store(id=lid("layer-time", uid), data=None))
+    style_controls = []
+    if info.kind in ("polygons", "points") and variables:
+        style_controls = [
+            _dropdown("layer-method", uid, METHOD_OPTIONS, spec.method, "Classes"),
+            _dropdown("layer-classes", uid, [{"label": str(k), "value": k} for k in range(3, 8)],
+                      spec.classes if 3 <= spec.classes <= 7 else 5, "Number"),
+            _dropdown("layer-palette", uid, palettes, spec.palette, "Palette"),
+        ]
+    else:
+        style_controls = [dcc.Store(id=lid("layer-method", uid), data=spec.method),
+                          dcc.Store(id=lid("layer-classes", uid), data=spec.classes),
+                          dcc.Store(id=lid("layer-palette", uid), data=spec.palette)]
+    opacity = html.Div(className="field", children=[
+        html.Label("Opacity", className="field__label"),
+        dcc.Slider(id=lid("layer-opacity", uid), min=0, max=100, step=5, value=spec.opacity,
+                   marks={0: "0", 50: "50", 100: "100%"}),
+    ])
+    source = None
+    if entry is not None:
+        source = html.P(className="layer-card__source", children=[
+            "Source: ", entry.publisher or "not stated", " · ", entry.licence or "licence not stated", " · ",
+            dcc.Link("about this data", href=f"/dataset/{entry.id}"),
+        ])
+    return html.Li(className="layer-card", id=lid("layer-card", uid), children=[
+        header, meta,
+        dcc.Store(id=lid("layer-values", uid)), dcc.Store(id=lid("layer-style", uid)),
+        html.Div(controls, className="layer-card__controls"),
+        html.Div(style_controls, className="layer-card__style"),
+        opacity,
+        html.Div(id=lid("layer-legend", uid), className="legend"),
+        source,
+    ])
+
+
+def legend(style: dict, unit: str | None, variable: str | None, kind: str) -> list:
+    if not style:
+        return []
+    if style.get("mode") == "outline":
+        return [html.Span(className="legend__swatch legend__swatch--outline",
+                          style={"borderColor": style.get("line", "#00577d")}), " boundary"]
+    if style.get("mode") == "single":
+        cls = "legend__swatch legend__swatch--point" if kind == "points" else "legend__swatch"
+        return [html.Span(className=cls, style={"background": style.get("colour")}), " one feature"
+                if kind == "points" else " area"]
+    items = [html.Li([html.Span(className="legend__swatch", style={"background": colour}), label])
+             for colour, label in zip(style.get("colours", []), style.get("labels", []))]
+    items.append(html.Li([html.Span(className="legend__swatch", style={"background": style.get("nodata")}),
+                          f"no data ({style.get('no_data', 0):,})" if style.get("no_data") else "no data"]))
+    title = (variable or "") + (f" ({unit})" if unit else "")
+    return [html.P(title, className="legend__title"), html.Ul(items, className="legend__list"),
+            html.P(style.get("method_label", ""), className="legend__note")]
+
+
+def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: list[dict]) -> html.Div:
+    return html.Div(className="explorer", children=[
+        dcc.Store(id="map-state", data={"layers": [s.to_dict() for s in state.layers],
+                                        "basemap": state.basemap, "view": list(state.view)}),
+        html.Div([notice(n, "warning") for n in state.notices], id="map-notices"),
+        html.Div(className="explorer__grid", children=[
+            html.Details(open=True, className="layer-drawer", children=[
+                html.Summary("Layers", className="layer-drawer__summary"),
+                html.Section(className="layer-panel", **{"aria-label": "Layers"}, children=[
+                    html.H1("Map", className="layer-panel__title"),
+                    html.Div(className="layer-add", children=[
+                        html.Label("Add a layer from the registry", htmlFor="layer-search", className="field__label"),
+                        dcc.Input(id="layer-search", type="search", placeholder="e.g. parks, PM2.5, deprivation",
+                                  debounce=0.3, className="search-form__input", autoComplete="off"),
+                        html.Ul(id="layer-search-results", className="layer-search-results"),
+                        html.Div(id="layer-add-notice", **{"aria-live": "polite"}),
+                    ]),
+                    html.Ol(cards, id="layer-cards", className="layer-cards"),
+                    html.Div(className="field", children=[
+                        html.Span("Basemap", className="field__label", id="basemap-label"),
+                        dcc.RadioItems(id="basemap", options=basemap_options, value=state.basemap,
+                                       className="radio-list"),
+                    ]),
+                ]),
+            ]),
+            html.Div(className="explorer__main", children=[
+                html.Div(className="map-frame explorer__frame", children=explorer_map(state, specs_infos)),
+                html.Div(className="explorer__tools", children=[
+                    html.Button("Table view", id="table-toggle", className="button",
+                                **{"aria-expanded": "false", "aria-controls": "table-view"}),
+                    html.Span("Click an area or point to see every layer's value there.", className="muted"),
+                ]),
+                html.Div(id="table-view", className="table-view", hidden=True),
+            ]),
+            html.Aside(id="feature-panel", className="feature-panel", **{"aria-live": "polite",
+                                                                          "aria-label": "Values at the clicked place"},
+                       children=html.P("Click the map to see the values of every visible layer at that place, "
+                                       "with where each number comes from.", className="muted")),
+        ]),
+    ])
