@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     from . import api
     api.register(server, services)
+    from . import export_routes
+    export_routes.register(server, services)  # chart/map images and data zips
 
     from callbacks import dataset, map_explorer, router
 

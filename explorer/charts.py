@@ -715,17 +715,9 @@ def error_figure(message: str) -> go.Figure:
 
 
 def _footer(fig: go.Figure, sources: list[dict], service) -> None:
-    parts = []
-    for src in sources:
-        if src.get("role") != "data":
-            continue
-        try:
-            entry = service.entry(src["dataset_id"])
-        except Exception:
-            continue
-        text = f"{entry.publisher}: {entry.title}" + (f" ({entry.licence})" if entry.licence else "")
-        if text not in parts:
-            parts.append(text)
+    from .export.credits import collect_credits
+
+    parts = [credit.short() for credit in collect_credits(sources, service)]
     if parts:
         text = _wrap("Source: " + "; ".join(parts), 110)
         lines = text.count("<br>") + 1
@@ -736,12 +728,14 @@ def _footer(fig: go.Figure, sources: list[dict], service) -> None:
                           height=(fig.layout.height or 450) + extra)
 
 
-def build_chart(spec, service, highlight: list[str] | None = None, titled: bool = False) -> ChartResult:
+def build_chart(spec, service, highlight: list[str] | None = None, titled: bool = False,
+                footer: bool = True) -> ChartResult:
     """Build one chart of a theme. Never raises for data problems: see ``ChartResult.error``.
 
     ``highlight`` lists area or borough codes to draw in the highlight colour; ``titled`` puts the
     title, subtitle and a source line inside the figure (for exported images; pages show the title
-    as a heading instead).
+    as a heading instead). ``footer=False`` leaves out that source line (``explorer.export`` draws
+    a fuller footer of its own).
     """
     from .chart_data import Inputs
 
@@ -758,7 +752,7 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
         fig, table, labels, summary, keys = builder(spec, cd, highlight, titled)
         if cd.notes:
             summary += " Notes: " + " ".join(cd.notes)
-        if titled:
+        if titled and footer:
             _footer(fig, cd.sources, service)
         return ChartResult(figure=fig, data=table, summary=summary, sources=cd.sources, highlight_keys=keys,
                            labels=labels, notes=cd.notes, stats=cd.stats, **common)

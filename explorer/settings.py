@@ -50,6 +50,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Who may show the app in a frame: the CSP frame-ancestors sources, space-separated "
             "('self', 'none', or origins such as https://www.london.gov.uk); widen it to allow "
             "embedding (?embed=1) on other sites."),
+    Setting("public_url", "EXPLORER_PUBLIC_URL", "",
+            "The app's public address (e.g. https://data.example.london), used in the links printed "
+            "in exported images and data downloads; empty uses the address of the request "
+            "(http://127.0.0.1:8050 for the command line)."),
+    Setting("export_timeout", "EXPLORER_EXPORT_TIMEOUT", 30.0,
+            "Seconds one chart or map image may take to render before the renderer (headless "
+            "Chromium) is restarted and the request answered with an error."),
 )
 
 
@@ -80,6 +87,8 @@ class Settings:
     offline: bool = False
     harvest_bundled: bool = True
     frame_ancestors: str = "'self'"
+    public_url: str = ""
+    export_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -1,0 +1,170 @@
+"""Who to credit for an exported chart or map, and the footer drawn inside the image.
+
+An exported image is often all a reader sees, so its footer carries the source (publisher and
+dataset), the licence's attribution text, when the data was last updated and retrieved, and a link
+back to the view. The footer is a second plotly legend anchored to the figure's container (not to
+the plot area), so it sits at the bottom-left of the image whatever the axes' margins are, and it
+pushes the plot up instead of overlapping it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import plotly.graph_objects as go
+
+from .. import design
+
+FOOTER_LEGEND = "legend2"
+FOOTER_FONT_SIZE = 11
+_CHAR_PX = 6.1            # average width of a footer character at 11 px (Arial/Liberation)
+
+
+@dataclass
+class Credit:
+    dataset_id: str
+    title: str
+    publisher: str
+    licence: str
+    licence_url: str | None
+    attribution: str
+    updated: str | None
+    retrieved_at: str | None
+    source_url: str | None
+    upstream_url: str | None
+    sha256: str | None = None
+    resource_id: str | None = None
+
+    def short(self) -> str:
+        """'Publisher: Title (Licence)', the one-line form used under charts on the pages."""
+        return f"{self.publisher}: {self.title}" + (f" ({self.licence})" if self.licence else "")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def credit_for(entry, provenance: dict | None = None, resource_id: str | None = None) -> Credit:
+    prov = provenance or {}
+    return Credit(
+        dataset_id=entry.id, title=entry.title, publisher=entry.publisher or "publisher not stated",
+        licence=entry.licence or "", licence_url=entry.licence_url, attribution=(entry.attribution or "").strip(),
+        updated=entry.updated, retrieved_at=prov.get("retrieved_at"),
+        source_url=prov.get("source_url") or None, upstream_url=prov.get("upstream_url") or entry.upstream_url,
+        sha256=prov.get("sha256"), resource_id=resource_id or prov.get("resource_id"),
+    )
+
+
+def collect_credits(sources: list[dict], service, roles: tuple[str, ...] = ("data",)) -> list[Credit]:
+    """One credit per dataset among a chart's ``sources`` (as ``ChartResult.sources``)."""
+    out: list[Credit] = []
+    seen: set[str] = set()
+    for src in sources:
+        if src.get("role", "data") not in roles or src.get("dataset_id") in seen:
+            continue
+        try:
+            entry = service.entry(src["dataset_id"])
+        except Exception:  # noqa: BLE001 - a source the registry no longer has is left out
+            continue
+        seen.add(entry.id)
+        out.append(credit_for(entry, src.get("provenance"), src.get("resource_id")))
+    return out
+
+
+def _date(text: str | None) -> str | None:
+    return text[:10] if text else None
+
+
+def footer_lines(credits: list[Credit], permalink: str | None, context: list[Credit] | None = None) -> list[str]:
+    """The footer's lines: source, attribution, dates, link (each wrapped later to the width)."""
+    lines: list[str] = []
+    if credits:
+        lines.append("Source: " + "; ".join(f"{c.publisher}, {c.title}" for c in credits))
+    else:
+        lines.append("Source: not recorded")
+    attributions: list[str] = []
+    for c in list(credits) + list(context or []):
+        text = c.attribution or (f"{c.publisher}. Licence: {c.licence}" if c.licence else "")
+        if text and not text.endswith((".", "]", ")")):
+            text += "."
+        if text and text not in attributions:
+            attributions.append(text)
+    if attributions:
+        lines.append(" ".join(attributions))
+    if context:
+        lines.append("Map context: " + "; ".join(f"{c.title} ({c.publisher})" for c in context))
+    updated = sorted({d for d in (_date(c.updated) for c in credits) if d})
+    retrieved = sorted({d for d in (_date(c.retrieved_at) for c in credits) if d})
+    dates = []
+    dates.append("Data last updated " + (", ".join(updated) if updated else "not stated by the publisher"))
+    if retrieved:
+        dates.append("retrieved " + ", ".join(retrieved))
+    lines.append("; ".join(dates) + ".")
+    if permalink:
+        lines.append(f"View online: {permalink}")
+    return lines
+
+
+def wrap(text: str, chars: int) -> list[str]:
+    words, out, line = text.split(), [], ""
+    for word in words:
+        while len(word) > chars:              # a long URL is cut, not pushed off the image
+            if line:
+                out.append(line)
+                line = ""
+            out.append(word[:chars])
+            word = word[chars:]
+        if line and len(line) + 1 + len(word) > chars:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    if line:
+        out.append(line)
+    return out
+
+
+def _escape(text: str) -> str:
+    # plotly reads a small HTML subset in text: keep catalogue text literal
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def footer_text(lines: list[str], width_px: int) -> str:
+    chars = max(30, int((width_px - 24) / _CHAR_PX))
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(wrap(line, chars))
+    return "<br>".join(_escape(w) for w in wrapped)
+
+
+PAD_PX = 16               # white space between the image's edge and the title or footer
+
+
+def pad_edges(fig: go.Figure, width_px: int) -> go.Figure:
+    """Keep the title and the last tick label off the image's edges."""
+    margin = fig.layout.margin
+    fig.update_layout(margin=dict(l=max(margin.l or 0, PAD_PX), r=max(margin.r or 0, 2 * PAD_PX)))
+    if fig.layout.title.text:
+        fig.update_layout(title=dict(x=PAD_PX / width_px, xref="container", xanchor="left"))
+    return fig
+
+
+def add_footer(fig: go.Figure, lines: list[str], width_px: int) -> go.Figure:
+    """Draw ``lines`` at the bottom-left of the image, inside it, below the plot."""
+    pad_edges(fig, width_px)
+    text = footer_text(lines, width_px - 2 * PAD_PX)
+    # The main legend shows only when it did before (a second trace would switch it on).
+    listed = [t for t in fig.data if t.showlegend is not False]
+    if fig.layout.showlegend is not True and len(listed) < 2:
+        for trace in listed:
+            trace.showlegend = False
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="", legend=FOOTER_LEGEND,
+                             showlegend=True, hoverinfo="skip",
+                             marker=dict(color="rgba(0,0,0,0)", size=1)))
+    fig.update_layout(showlegend=True, **{FOOTER_LEGEND: dict(
+        title=dict(text=text, side="top", font=dict(size=FOOTER_FONT_SIZE, color=design.TEXT_MUTED,
+                                                    family=design.FONT_FAMILY)),
+        xref="container", yref="container", x=(PAD_PX - 4) / width_px, y=0.004, xanchor="left", yanchor="bottom",
+        orientation="h", bgcolor="rgba(0,0,0,0)", borderwidth=0, itemwidth=30, indentation=-4,
+        font=dict(size=2), traceorder="normal",
+    )})
+    return fig

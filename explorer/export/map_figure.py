@@ -1,0 +1,466 @@
+"""The map view of a permalink as a plotly figure that needs no tiles.
+
+Everything is drawn on British National Grid metres with equal axes: the London outline and the
+Thames (our own ``london-region`` and ``thames`` datasets) as context, each visible layer's
+polygons as one SVG path per class (even-odd fill, so holes stay holes), points and lines as
+traces. Classes and colours are computed as the map explorer computes them (same classifier, same
+palettes, same values), the legend lists each layer's classes, and a scale bar, a north arrow, the
+title and the source footer are drawn in the figure.
+
+Basemap tiles are not drawn: the export must work without a network, and the outline, the river
+and the borough boundaries carry the geography a report needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import plotly.graph_objects as go
+import shapely
+
+from .. import design
+from .credits import Credit, add_footer, credit_for, footer_lines
+
+CONTEXT_REGION = "london-region"
+CONTEXT_THAMES = "thames"
+REGION_FILL = "#f4f5f6"
+REGION_LINE = "#9aa5ad"
+THAMES_FILL = "#a9cfe6"
+OUTLINE = "#00577d"
+LEGEND_WIDTH = 0.30          # share of the image width kept for the legend
+BNG = 27700
+
+
+@dataclass
+class DrawnLayer:
+    """One layer as drawn: what the legend, the footer and the data download need."""
+    dataset_id: str
+    resource_id: str
+    title: str
+    kind: str
+    variable: str | None
+    unit: str | None
+    step: str | None
+    filters: dict
+    values: list | None
+    style: dict
+    credit: Credit
+    loaded: object = None
+    info: object = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MapExport:
+    figure: go.Figure
+    layers: list[DrawnLayer]
+    title: str
+    permalink: str
+    notices: list[str]
+    height: int
+
+
+# ------------------------------------------------------------------------------------------ geometry
+class _Geometry:
+    _items: "OrderedDict[str, tuple]" = OrderedDict()
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls, service, dataset_id: str, resource_id: str):
+        """(index, geoms in BNG metres) of a layer's features as the map draws them."""
+        from ..mapdata import geometry_payload
+
+        entry = service.entry(dataset_id)
+        key = f"{dataset_id}/{resource_id}/{entry.content_hash()}/{id(service)}"
+        with cls._lock:
+            if key in cls._items:
+                cls._items.move_to_end(key)
+                return cls._items[key]
+        doc = json.loads(geometry_payload(service, dataset_id, resource_id, "geojson"))
+        features = doc.get("features") or []
+        index = np.array([int(f["properties"]["_i"]) for f in features], dtype=int)
+        geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features]) if features \
+            else np.empty(0, dtype=object)
+        if len(geoms):
+            import geopandas as gpd
+
+            geoms = np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(BNG).values, dtype=object)
+        value = (index, geoms)
+        with cls._lock:
+            cls._items[key] = value
+            while len(cls._items) > 12:
+                cls._items.popitem(last=False)
+        return value
+
+
+def _ring_path(coords: np.ndarray) -> str:
+    pts = np.round(coords[:, :2]).astype(np.int64)
+    return "M" + "L".join(f"{x},{y}" for x, y in pts) + "Z"
+
+
+def polygons_path(geoms) -> str:
+    """One SVG path for many polygons (exterior and interior rings as subpaths)."""
+    parts: list[str] = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            continue
+        for poly in shapely.get_parts(geom):
+            if poly.geom_type != "Polygon":
+                continue
+            parts.append(_ring_path(np.asarray(poly.exterior.coords)))
+            parts.extend(_ring_path(np.asarray(r.coords)) for r in poly.interiors)
+    return "".join(parts)
+
+
+def _line_xy(geoms) -> tuple[list, list]:
+    xs: list = []
+    ys: list = []
+    for geom in geoms:
+        if geom is None or geom.is_empty:
+            continue
+        for part in shapely.get_parts(geom):
+            if part.geom_type == "Polygon":
+                part = part.exterior
+            coords = np.asarray(part.coords)
+            xs.extend(coords[:, 0].round().tolist() + [None])
+            ys.extend(coords[:, 1].round().tolist() + [None])
+    return xs, ys
+
+
+# ------------------------------------------------------------------------------------------ styling
+def layer_style(kind: str, variable: str | None, method: str, classes: int, palette: str, values,
+                pollutant: str | None = None, unit: str | None = None) -> dict:
+    """Classes and colours of a layer, by the rules of the map explorer's legend."""
+    from ..classify import METHODS, class_colours, classify, thresholds_for
+    from ..palettes import NO_DATA_COLOUR, palette_colours
+
+    if not variable:
+        if kind == "polygons":
+            return {"mode": "outline", "line": OUTLINE}
+        return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}
+    thresholds = None
+    if method == "thresholds":
+        thresholds = thresholds_for(variable, pollutant=pollutant, unit=unit)
+        if not thresholds:
+            method = "quantile"
+    result = classify(values or [], method=method or "quantile", k=int(classes or 5), thresholds=thresholds)
+    label = METHODS.get(result.method, result.method)
+    return {"mode": "classes", "breaks": result.breaks, "colours": class_colours(result, palette or "blues"),
+            "labels": result.labels, "nodata": NO_DATA_COLOUR, "no_data": result.no_data,
+            "method_label": label, "classification": result}
+
+
+def _class_index(values: list, breaks: list[float]) -> np.ndarray:
+    arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    out = np.searchsorted(np.asarray(breaks, dtype=float), arr, side="left").astype(int)
+    out[np.isnan(arr)] = -1
+    return out
+
+
+def _rgba(colour: str, opacity: float) -> str:
+    r, g, b = design.parse_hex(colour)
+    return f"rgba({r},{g},{b},{opacity:.2f})"
+
+
+# ------------------------------------------------------------------------------------------ layers
+def _resolve_layer(service, spec) -> DrawnLayer:
+    """Values and style of one permalink layer, as the map explorer would show it."""
+    from ..mapdata import layer_info, values_payload
+
+    info = layer_info(service, spec.dataset, spec.resource)
+    if info.error:
+        raise ValueError(info.error)
+    entry = service.entry(spec.dataset)
+    variable = spec.variable
+    if variable is None and info.kind == "polygons" and info.default_variable and "boundaries" not in entry.themes:
+        variable = info.default_variable
+    if variable and variable not in info.variables:
+        raise ValueError(f"{spec.dataset} has no variable {variable!r}")
+    step = None
+    if spec.step and info.time_steps:
+        step = next((s for s in info.time_steps if spec.step in (s.label, str(s.year))), None)
+        if step is None:
+            raise ValueError(f"{spec.dataset} has no year {spec.step!r}")
+    resource = step.resource_id if step and step.resource_id else info.resource_id
+    if step and step.variable and variable:
+        variable = step.variable
+    series = info.series or {}
+    filters = dict(spec.filter or {})
+    values = None
+    if variable or (series and series.get("value") and info.kind != "polygons"):
+        values = values_payload(service, spec.dataset, resource, variable or series.get("value"),
+                                step=step, filters=filters or None)
+    if series and not variable:
+        variable = series.get("value") if values is not None else None
+    if series.get("category") and series.get("categories") and series["category"] not in filters:
+        filters[series["category"]] = series["categories"][0]
+    style = layer_style(info.kind, variable, spec.method, spec.classes, spec.palette, values,
+                        pollutant=(filters.get("pollutant") or info.pollutant), unit=info.unit)
+    loaded = service.load(spec.dataset, resource)
+    credit = credit_for(entry, loaded.provenance.to_dict(), resource)
+    return DrawnLayer(dataset_id=spec.dataset, resource_id=info.resource_id, title=entry.title, kind=info.kind,
+                      variable=variable, unit=info.unit, step=step.label if step else None, filters=filters,
+                      values=values, style=style, credit=credit, loaded=loaded, info=info)
+
+
+def _draw_polygons(fig, shapes: list, legend_items: list, layer: DrawnLayer, geoms, index, opacity: float):
+    style = layer.style
+    if style["mode"] == "outline":
+        shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="above",
+                           line=dict(color=style["line"], width=1.2), fillcolor="rgba(0,0,0,0)"))
+        legend_items.append(("line", style["line"], "boundary"))
+        return
+    if style["mode"] == "single":
+        shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="above",
+                           line=dict(color="white", width=0.3), fillcolor=_rgba(style["colour"], opacity),
+                           fillrule="evenodd"))
+        legend_items.append(("box", style["colour"], "area"))
+        return
+    values = [layer.values[i] if i < len(layer.values) else None for i in index]
+    klass = _class_index(values, style["breaks"])
+    groups = [(-1, style["nodata"], "no data" + (f" ({style['no_data']:,})" if style.get("no_data") else ""))]
+    groups += [(k, c, lab) for k, (c, lab) in enumerate(zip(style["colours"], style["labels"]))]
+    for k, colour, label in groups:
+        members = geoms[klass == k]
+        if len(members):
+            shapes.append(dict(type="path", path=polygons_path(members), xref="x", yref="y", layer="above",
+                               line=dict(color=_rgba("#ffffff", 0.6), width=0.25),
+                               fillcolor=_rgba(colour, opacity), fillrule="evenodd"))
+    for k, colour, label in groups[1:] + groups[:1]:
+        if k >= 0 or style.get("no_data"):
+            legend_items.append(("box", colour, label))
+
+
+def _draw_points(fig, legend_items: list, layer: DrawnLayer, geoms, index, opacity: float, group: str):
+    xs = np.array([g.x if g is not None and g.geom_type == "Point" else np.nan for g in geoms])
+    ys = np.array([g.y if g is not None and g.geom_type == "Point" else np.nan for g in geoms])
+    style = layer.style
+    size = 4 if len(geoms) > 2000 else 7
+    if style["mode"] == "classes":
+        values = [layer.values[i] if i < len(layer.values) else None for i in index]
+        klass = _class_index(values, style["breaks"])
+        groups = [(k, c) for k, c in enumerate(style["colours"])] + [(-1, style["nodata"])]
+    else:
+        klass = np.zeros(len(geoms), dtype=int)
+        groups = [(0, style["colour"])]
+    for k, colour in groups:
+        m = klass == k
+        if m.any():
+            fig.add_trace(go.Scatter(x=xs[m], y=ys[m], mode="markers", showlegend=False, hoverinfo="skip",
+                                     marker=dict(color=colour, size=size, opacity=opacity,
+                                                 line=dict(color="white", width=0.4))))
+    if style["mode"] == "classes":
+        for (k, colour), label in zip(groups, style["labels"]):
+            legend_items.append(("dot", colour, label))
+    else:
+        legend_items.append(("dot", style["colour"], "one feature"))
+
+
+def _draw_lines(fig, legend_items: list, layer: DrawnLayer, geoms, colour: str):
+    xs, ys = _line_xy(geoms)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
+                             line=dict(color=colour, width=1.2)))
+    legend_items.append(("line", colour, "line"))
+
+
+def _legend_traces(fig, group: str, title: str, items: list):
+    for kind, colour, label in items:
+        symbol = {"box": "square", "dot": "circle", "line": "square-open"}[kind]
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, legendgroup=group,
+                                 legendgrouptitle=dict(text=title), showlegend=True, hoverinfo="skip",
+                                 marker=dict(symbol=symbol, color=colour, size=13,
+                                             line=dict(color=design.AXIS_LINE if kind == "box" else colour,
+                                                       width=0.6 if kind == "box" else 2))))
+
+
+# ------------------------------------------------------------------------------------------ decorations
+def _nice_length(metres: float) -> float:
+    for value in (100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 25000, 50000):
+        if value >= metres:
+            return value
+    return 100000
+
+
+def _scale_bar(fig, x0: float, x1: float, y0: float, y1: float):
+    length = _nice_length((x1 - x0) / 5)
+    left = x0 + (x1 - x0) * 0.04
+    base = y0 + (y1 - y0) * 0.04
+    tick = (y1 - y0) * 0.012
+    line = dict(color=design.TEXT, width=2)
+    fig.add_shape(type="rect", x0=left - length * 0.08, x1=left + length * 1.08, y0=base - tick * 1.2,
+                  y1=base + tick * 4.2, xref="x", yref="y", line=dict(width=0),
+                  fillcolor="rgba(255,255,255,0.8)")
+    fig.add_shape(type="line", x0=left, x1=left + length, y0=base, y1=base, xref="x", yref="y", line=line)
+    for x in (left, left + length / 2, left + length):
+        fig.add_shape(type="line", x0=x, x1=x, y0=base, y1=base + tick, xref="x", yref="y", line=line)
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    fig.add_annotation(x=left + length / 2, y=base + tick, xref="x", yref="y", text=label, showarrow=False,
+                       yanchor="bottom", font=dict(size=12, color=design.TEXT))
+
+
+def _north_arrow(fig):
+    # the arrow's head is at (x, y), its tail at (ax, ay): pointing up, grid north
+    fig.add_annotation(x=0.96, y=0.93, ax=0.96, ay=0.82, xref="x domain", yref="y domain",
+                       axref="x domain", ayref="y domain", text="", showarrow=True, arrowhead=2,
+                       arrowsize=1.4, arrowwidth=2.5, arrowcolor=design.TEXT, standoff=0, startstandoff=0)
+    fig.add_annotation(x=0.96, y=0.935, xref="x domain", yref="y domain", text="<b>N</b>", showarrow=False,
+                       yanchor="bottom", font=dict(size=15, color=design.TEXT))
+
+
+def _extent(view, region_bounds, plot_w: float, plot_h: float) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) in BNG metres: London when the link shows all of it, else the link's view."""
+    from pyproj import Transformer
+
+    lat, lon, zoom = view
+    if zoom <= 10.5 and region_bounds is not None:
+        x0, y0, x1, y1 = region_bounds
+        pad = 0.03 * max(x1 - x0, y1 - y0)
+        x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    else:
+        cx, cy = Transformer.from_crs(4326, BNG, always_xy=True).transform(lon, lat)
+        metres_per_px = 156543.03392 * math.cos(math.radians(lat)) / (2 ** zoom)
+        half_w, half_h = plot_w * metres_per_px / 2, plot_h * metres_per_px / 2
+        x0, x1, y0, y1 = cx - half_w, cx + half_w, cy - half_h, cy + half_h
+    # match the plot's aspect ratio so the axes show exactly this extent
+    w, h = x1 - x0, y1 - y0
+    if w / h < plot_w / plot_h:
+        grow = (h * plot_w / plot_h - w) / 2
+        x0, x1 = x0 - grow, x1 + grow
+    else:
+        grow = (w * plot_h / plot_w - h) / 2
+        y0, y1 = y0 - grow, y1 + grow
+    return x0, x1, y0, y1
+
+
+def map_title(layers: list[DrawnLayer]) -> str:
+    if not layers:
+        return "Map of London"
+    top = next((l for l in layers if l.variable), layers[0])
+    if top.variable:
+        what = top.variable + (f" ({top.unit})" if top.unit else "")
+        extra = [top.step] if top.step and top.step not in top.variable else []
+        extra += [str(v) for v in top.filters.values()]
+        return f"{top.title}: {what}" + (f", {', '.join(extra)}" if extra else "")
+    return " and ".join(l.title for l in layers[:3])
+
+
+def build_map(service, search: str | None, width: int, height: int, base_url: str | None = None,
+              title: str | None = None) -> MapExport:
+    """The figure of the map view named by a permalink query string (``?layer=…&view=…``)."""
+    from ..layers import parse_state
+    from .chart_image import DEFAULT_BASE_URL, ExportUnavailable
+
+    state = parse_state(search, lambda d: service.registry.get(d) is not None)
+    notices = list(state.notices)
+    drawn: list[DrawnLayer] = []
+    for spec in state.layers:
+        if spec.hidden:
+            continue
+        try:
+            drawn.append((_resolve_layer(service, spec), spec))
+        except Exception as exc:  # noqa: BLE001 - one broken layer is a notice, the map goes on
+            reason = getattr(exc, "reason", None) or str(exc)
+            notices.append(f"{spec.dataset} was left out: {reason}")
+    if not drawn:
+        raise ExportUnavailable("the map has no visible layer that can be drawn"
+                                + (f" ({'; '.join(notices)})" if notices else ""))
+    layers = [d for d, _ in drawn]
+    permalink = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/map{state.to_search()}"
+    title = title or map_title(layers)
+
+    design.register_template()
+    fig = go.Figure()
+    context: list[Credit] = []
+    shapes: list[dict] = []
+    region_bounds = None
+    for ds, fill, line in ((CONTEXT_REGION, REGION_FILL, REGION_LINE),):
+        try:
+            _, geoms = _Geometry.get(service, ds, None)
+            region_bounds = shapely.total_bounds(geoms)
+            shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="below",
+                               fillcolor=fill, line=dict(color=line, width=1), fillrule="evenodd"))
+            context.append(credit_for(service.entry(ds)))
+        except Exception as exc:  # noqa: BLE001
+            notices.append(f"The London outline could not be drawn: {getattr(exc, 'reason', exc)}")
+    footer = footer_lines([l.credit for l in layers], permalink, context=None)
+    plot_w = width * (1 - LEGEND_WIDTH) - 24
+    plot_h = height - 90 - 15 * (len(footer) + 2) - 40
+    x0, x1, y0, y1 = _extent(state.view, region_bounds, plot_w, max(200, plot_h))
+
+    # Data layers: the first in the panel is drawn last (on top), as on the map.
+    for index_in_panel, (layer, spec) in reversed(list(enumerate(drawn))):
+        group = f"layer{index_in_panel}"
+        legend_items: list = []
+        index, geoms = _Geometry.get(service, layer.dataset_id, layer.resource_id)
+        opacity = max(0.1, spec.opacity / 100)
+        if layer.kind == "polygons":
+            _draw_polygons(fig, shapes, legend_items, layer, geoms, index, opacity)
+        elif layer.kind == "points":
+            _draw_points(fig, legend_items, layer, geoms, index, opacity, group)
+        else:
+            _draw_lines(fig, legend_items, layer, geoms, design.series_colour(index_in_panel))
+        heading = layer.title
+        if layer.variable:
+            heading += f"<br>{layer.variable}" + (f" ({layer.unit})" if layer.unit else "")
+            if layer.step and layer.step not in layer.variable:
+                heading += f", {layer.step}"
+        if layer.style.get("method_label"):
+            layer.notes.append(f"classes: {layer.style['method_label']}")
+        _legend_traces(fig, group, _wrap_html(heading, 34), legend_items)
+    try:
+        _, thames = _Geometry.get(service, CONTEXT_THAMES, None)
+        shapes.append(dict(type="path", path=polygons_path(thames), xref="x", yref="y", layer="above",
+                           fillcolor=THAMES_FILL, line=dict(color="#5e9cc4", width=0.6), fillrule="evenodd"))
+        context.append(credit_for(service.entry(CONTEXT_THAMES)))
+    except Exception as exc:  # noqa: BLE001
+        notices.append(f"The Thames could not be drawn: {getattr(exc, 'reason', exc)}")
+
+    fig.update_layout(shapes=shapes)
+    _scale_bar(fig, x0, x1, y0, y1)
+    _north_arrow(fig)
+    axis = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
+    fig.update_xaxes(range=[x0, x1], domain=[0, 1 - LEGEND_WIDTH], constrain="domain", **axis)
+    fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain", **axis)
+    fig.update_layout(
+        template=design.TEMPLATE_NAME, width=width, height=height, autosize=False,
+        title=dict(text=f"<b>{_escape(title)}</b>", x=0, xref="container", y=0.985, yref="container",
+                   yanchor="top", font=dict(size=18)),
+        margin=dict(t=60 + 22 * (len(_wrap_html(title, int(width / 10)).split("<br>")) - 1), l=16, r=16, b=20),
+        plot_bgcolor="white",
+        legend=dict(orientation="v", x=1 - LEGEND_WIDTH + 0.03, xanchor="left", y=1, yanchor="top",
+                    groupclick="toggleitem", tracegroupgap=14, font=dict(size=12),
+                    grouptitlefont=dict(size=12, color=design.TEXT)),
+    )
+    footer = footer_lines([l.credit for l in layers], permalink, context=context)
+    add_footer(fig, footer, width)
+    return MapExport(figure=fig, layers=layers, title=title, permalink=permalink, notices=notices, height=height)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _wrap_html(text: str, chars: int) -> str:
+    from .credits import wrap
+
+    return "<br>".join(_escape(line) for part in str(text).split("<br>") for line in wrap(part, chars))
+
+
+def export_map(search: str | None, fmt: str, size, service, renderer, base_url: str | None = None,
+               title: str | None = None):
+    """The map view as PNG, SVG or PDF bytes (an :class:`~.chart_image.ExportedImage`)."""
+    from .chart_image import ExportedImage, check_format
+    from .sizes import check_pixels
+
+    fmt = check_format(fmt)
+    height = size.height or round(size.width * 0.9)
+    size = size.with_height(height)
+    check_pixels(size)
+    result = build_map(service, search, size.width, height, base_url=base_url, title=title)
+    content = renderer.render(result.figure, fmt, size.width, height, size.scale)
+    return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale)

@@ -1,0 +1,126 @@
+"""HTTP routes for exports: chart and map images, and data zips with provenance.
+
+    /export/chart/<theme>/<chart>.<png|svg|pdf>?preset=a4|slide|square&width=&height=&scale=&highlight=
+    /export/map.<png|svg|pdf>?<the map's permalink query>&preset=&width=&height=&scale=&title=
+    /download/chart/<theme>/<chart>.zip?highlight=
+    /download/layer.zip?<the map's permalink query>
+
+Unknown themes, charts or formats are a JSON 404, impossible sizes a 400, data that cannot be drawn
+a 422, a render that timed out a 503 (the renderer has restarted; the next request works).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+
+from .export.chart_image import ExportNotFound, ExportUnavailable, check_format, export_chart
+from .export.renderer import RenderError, RenderTimeout, shared_renderer
+from .export.sizes import SizeError, resolve_size
+
+log = logging.getLogger(__name__)
+
+
+def _error(status: int, message: str) -> Response:
+    response = jsonify({"error": message, "status": status})
+    response.status_code = status
+    return response
+
+
+def _file(content: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(content, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _size():
+    args = request.args
+    return resolve_size(args.get("preset"), args.get("width"), args.get("height"), args.get("scale"))
+
+
+def _highlight() -> list[str]:
+    return [h for h in request.args.getlist("highlight") if h][:50]
+
+
+def _map_query() -> str:
+    """The permalink part of the query string (the size options are not part of the view)."""
+    keep = [(k, v) for k, vs in request.args.lists() for v in vs
+            if k not in ("preset", "width", "height", "scale", "title")]
+    from urllib.parse import urlencode
+
+    return "?" + urlencode(keep, safe=",:~")
+
+
+def _guarded(fn):
+    try:
+        return fn()
+    except ExportNotFound as exc:
+        return _error(404, exc.reason)
+    except SizeError as exc:
+        return _error(400, str(exc))
+    except ExportUnavailable as exc:
+        return _error(422, exc.reason)
+    except RenderTimeout as exc:
+        return _error(503, str(exc))
+    except RenderError as exc:
+        log.warning("export failed: %s", exc)
+        return _error(500, str(exc))
+
+
+def register(server: Flask, services) -> None:
+    settings = services.settings
+
+    def base_url() -> str:
+        return (getattr(settings, "public_url", "") or request.host_url).rstrip("/")
+
+    def renderer():
+        return shared_renderer(getattr(settings, "export_timeout", None))
+
+    @server.get("/export/chart/<theme>/<chart>.<fmt>")
+    def export_chart_image(theme: str, chart: str, fmt: str):
+        def run():
+            image = export_chart(theme, chart, check_format(fmt), _size(), services.data, renderer(),
+                                 base_url=base_url(), highlight=_highlight())
+            return _file(image.content, image.mimetype, image.filename)
+
+        return _guarded(run)
+
+    @server.get("/export/map.<fmt>")
+    def export_map_image(fmt: str):
+        from .export.map_figure import export_map
+
+        def run():
+            title = (request.args.get("title") or "").strip()[:200] or None
+            image = export_map(_map_query(), check_format(fmt), _size(), services.data, renderer(),
+                               base_url=base_url(), title=title)
+            return _file(image.content, image.mimetype, image.filename)
+
+        return _guarded(run)
+
+    @server.get("/download/chart/<theme>/<chart>.zip")
+    def download_chart(theme: str, chart: str):
+        from .export.data_package import chart_package
+
+        def run():
+            package = chart_package(theme, chart, services.data, base_url=base_url(), highlight=_highlight())
+            return _file(package.content, "application/zip", package.filename)
+
+        return _guarded(run)
+
+    @server.get("/download/layer.zip")
+    def download_layer():
+        from .export.data_package import layer_package
+
+        def run():
+            package = layer_package(_map_query(), services.data, base_url=base_url())
+            return _file(package.content, "application/zip", package.filename)
+
+        return _guarded(run)
+
+    @server.route("/export/<path:rest>")
+    @server.route("/download/<path:rest>")
+    def export_not_found(rest: str):
+        return _error(404, "no such export: use /export/chart/<theme>/<chart>.<png|svg|pdf>, "
+                           "/export/map.<png|svg|pdf>, /download/chart/<theme>/<chart>.zip or /download/layer.zip")
