@@ -309,5 +309,10 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{'':<30} {row['help']}")
 
 
+from .export.commands import export_group  # noqa: E402 - `explorer export chart|map|theme`
+
+main.add_command(export_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

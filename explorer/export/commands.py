@@ -1,0 +1,172 @@
+"""`explorer export …`: chart and map images from the command line, one at a time or a theme at once.
+
+    explorer export chart THEME CHART [--format png|svg|pdf] [--preset a4|slide|square]
+                                      [--width W --height H --scale S] [-o FILE]
+    explorer export map --url PERMALINK [--format …] [--preset …] [-o FILE]
+    explorer export theme THEME -o DIR [--format …] [--preset …]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+
+from .sizes import FORMATS, PRESETS
+
+_size_options = [
+    click.option("--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True),
+    click.option("--preset", type=click.Choice(list(PRESETS)), default="a4", show_default=True,
+                 help="a4: A4 report width; slide: 16:9; square."),
+    click.option("--width", type=int, default=None, help="Width in pixels (overrides the preset)."),
+    click.option("--height", type=int, default=None, help="Height in pixels (overrides the preset)."),
+    click.option("--scale", type=float, default=None, help="PNG pixel scale for print (2 ≈ 190 dpi at A4 width)."),
+    click.option("--base-url", default=None, help="Address printed in the image's link (EXPLORER_PUBLIC_URL)."),
+]
+
+
+def size_options(fn):
+    for option in reversed(_size_options):
+        fn = option(fn)
+    return fn
+
+
+def _context(ctx: click.Context):
+    from ..services import make_data_service, open_registry
+
+    settings = ctx.obj["settings"]
+    return settings, make_data_service(settings, open_registry(settings))
+
+
+def _size(preset, width, height, scale):
+    from .sizes import SizeError, resolve_size
+
+    try:
+        return resolve_size(preset, width, height, scale)
+    except SizeError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _renderer(settings):
+    from .renderer import Renderer
+
+    return Renderer(timeout=settings.export_timeout)
+
+
+def _fail(exc: Exception):
+    raise click.ClickException(getattr(exc, "reason", None) or str(exc)) from None
+
+
+def _errors() -> tuple:
+    from .chart_image import ExportNotFound, ExportUnavailable
+    from .renderer import RenderError
+    from .sizes import SizeError
+
+    return (ExportNotFound, ExportUnavailable, RenderError, SizeError)
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export chart and map images (PNG, SVG, PDF) with their sources drawn inside."""
+
+
+@export_group.command("chart")
+@click.argument("theme")
+@click.argument("chart")
+@size_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default THEME-CHART.FORMAT here).")
+@click.pass_context
+def export_chart_command(ctx, theme, chart, fmt, preset, width, height, scale, base_url, output):
+    """Export one chart of a theme."""
+    from .chart_image import export_chart
+
+    settings, service = _context(ctx)
+    renderer = _renderer(settings)
+    try:
+        image = export_chart(theme, chart, fmt, _size(preset, width, height, scale), service, renderer,
+                             base_url=base_url or settings.public_url or None)
+    except _errors() as exc:
+        _fail(exc)
+    finally:
+        renderer.close()
+    path = output or Path(image.filename)
+    path.write_bytes(image.content)
+    click.echo(f"{path} ({image.width}×{image.height} px, scale {image.scale:g}, {len(image.content):,} bytes)")
+
+
+@export_group.command("map")
+@click.option("--url", required=True, help="The map's permalink (or just its ?query).")
+@size_options
+@click.option("--title", default=None, help="Title drawn above the map (default: from the top layer).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default map.FORMAT here).")
+@click.pass_context
+def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, title, output):
+    """Export the map view of a permalink."""
+    from .map_figure import export_map
+
+    parts = urlsplit(url)
+    if parts.path and parts.path.rstrip("/") not in ("/map", "map", "") and not parts.path.endswith("/map"):
+        raise click.BadParameter(f"not a map link: {url[:80]!r} (expected …/map?layer=…)", param_hint="--url")
+    if not base_url and parts.scheme and parts.netloc:
+        base_url = f"{parts.scheme}://{parts.netloc}"
+    settings, service = _context(ctx)
+    renderer = _renderer(settings)
+    try:
+        image = export_map("?" + parts.query, fmt, _size(preset, width, height, scale), service, renderer,
+                           base_url=base_url or settings.public_url or None, title=title)
+    except _errors() as exc:
+        _fail(exc)
+    finally:
+        renderer.close()
+    path = output or Path(image.filename)
+    path.write_bytes(image.content)
+    click.echo(f"{path} ({image.width}×{image.height} px, scale {image.scale:g}, {len(image.content):,} bytes)")
+
+
+@export_group.command("theme")
+@click.argument("theme")
+@click.option("-o", "--output", "folder", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the images into (created if missing).")
+@size_options
+@click.pass_context
+def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, base_url):
+    """Export every chart of a theme, with a progress bar; a chart that fails is reported, the rest go on."""
+    from tqdm import tqdm
+
+    from .chart_image import export_chart, find_chart
+
+    from ..themes import load_themes
+
+    settings, service = _context(ctx)
+    themes = load_themes()
+    match = next((t for t in themes if t.slug == theme), None)
+    if match is None:
+        try:
+            find_chart(theme, "any", themes)   # raises, naming the themes there are
+        except _errors() as exc:
+            _fail(exc)
+    size = _size(preset, width, height, scale)
+    folder.mkdir(parents=True, exist_ok=True)
+    renderer = _renderer(settings)
+    failed = []
+    written = 0
+    try:
+        for spec in tqdm(match.charts, desc=f"Exporting {theme}", unit="chart", file=click.get_text_stream("stderr")):
+            try:
+                image = export_chart(theme, spec.id, fmt, size, service, renderer,
+                                     base_url=base_url or settings.public_url or None, themes=themes)
+            except _errors() as exc:
+                failed.append(f"{spec.id}: {getattr(exc, 'reason', None) or exc}")
+                continue
+            (folder / image.filename).write_bytes(image.content)
+            written += 1
+    finally:
+        renderer.close()
+    click.echo(f"{written} of {len(match.charts)} charts of {theme} written to {folder}")
+    for line in failed:
+        click.echo(f"  failed: {line}", err=True)
+    if failed:
+        raise SystemExit(1)
