@@ -44,12 +44,17 @@ window.explorer = Object.assign({}, window.explorer, {
     layerStyle: function (feature, context) {
       var h = (context && context.hideout) || {};
       var m = window.explorer.map;
-      if (h.uid) { m.hideouts[h.uid] = h; }
+      // dash-leaflet drops a hideout that arrives before the layer's geometry has loaded, so the
+      // callbacks also leave the latest hideout here and a layer that loads late picks it up.
+      if (h.uid) {
+        if (h.pending && m.hideouts[h.uid] && !m.hideouts[h.uid].pending) { h = m.hideouts[h.uid]; }
+        else { m.hideouts[h.uid] = h; }
+      }
       if (h.pending) { return { opacity: 0, fillOpacity: 0 }; }
-      if (h.hidden) { return { opacity: 0, fillOpacity: 0, stroke: false, fill: false }; }
+      if (h.hidden || h.compared) { return { opacity: 0, fillOpacity: 0, stroke: false, fill: false }; }
       var op = h.opacity === undefined ? 0.8 : h.opacity;
       if (h.mode === "outline") {
-        return { color: h.line || "#00577d", weight: 1.4, opacity: Math.max(op, 0.2), fill: true, fillOpacity: 0 };
+        return { color: h.line || "#1d2b36", weight: 2, opacity: Math.max(op, 0.2), fill: true, fillOpacity: 0 };
       }
       if (h.mode === "single") {
         return { color: "#ffffff", weight: 1, opacity: op, fillColor: h.colour, fillOpacity: op };
@@ -72,7 +77,7 @@ window.explorer = Object.assign({}, window.explorer, {
       var m = window.explorer.map;
       layer.bindTooltip(function () {
         var h = (uid && m.hideouts[uid]) || {};
-        if (h.hidden) { return ""; }
+        if (h.hidden || h.compared) { return ""; }
         var p = feature.properties || {};
         var el = document.createElement("div");
         var name = document.createElement("strong");

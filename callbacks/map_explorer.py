@@ -10,6 +10,7 @@ fetched once by URL and never sent again.
 from __future__ import annotations
 
 import logging
+import re
 
 from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
@@ -83,7 +84,7 @@ def _style_for(services, meta: dict, variable, method, classes, palette, values)
     kind = meta.get("kind")
     if not variable:
         if kind == "polygons":
-            return {"mode": "outline", "line": "#00577d"}
+            return {"mode": "outline", "line": "#1d2b36"}
         return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}
     thresholds = None
     if method == "thresholds":
@@ -206,9 +207,9 @@ def register(app, services) -> None:
         series = meta.get("series") or {}
         if category and series.get("category"):
             filters[series["category"]] = category
-        resource = step.resource_id if step and step.resource_id else meta["resource"]
-        if step and step.variable:
-            variable = step.variable if variable else variable
+        # Values always line up with this layer's own geometry (feature order ``_i``): the
+        # layer's resource with the step; values_payload matches another year's file by code.
+        resource = meta["resource"]
         triggered = {t["prop_id"].split(".")[0] for t in ctx.triggered} if ctx.triggered else set()
         style_only = bool(triggered) and all('"layer-method"' in t or '"layer-classes"' in t
                                               or '"layer-palette"' in t for t in triggered)
@@ -232,20 +233,23 @@ def register(app, services) -> None:
         style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
         label = variable
         if step is not None:
-            label = f"{variable} · {step.label}" if variable else step.label
+            label = step_label(variable, step)
         return values_out, style, view.legend(style, meta.get("unit"), label, meta.get("kind") or "")
 
     # Merge values + style + opacity + visibility into hideout, in the browser -----------------
+    # In the compare view the layer on the right-hand map is hidden on the left one.
     app.clientside_callback(
-        """function(values, style, opacity, visible, meta, id) {
+        """function(values, style, opacity, visible, compare, meta, id) {
             if (!style) { return window.dash_clientside.no_update; }
             var h = Object.assign({}, style);
             h.uid = id.index;
             h.values = values ? values.values : null;
             h.opacity = (opacity === undefined || opacity === null ? 80 : opacity) / 100;
             h.hidden = !(visible && visible.length);
+            h.compared = Boolean(compare && compare.on && compare.uid === id.index);
             h.kind = meta ? meta.kind : null;
             h.unit = meta ? meta.unit : null;
+            window.explorer.map.hideouts[h.uid] = h;
             return h;
         }""",
         Output({"type": "layer-geo", "index": MATCH}, "hideout"),
@@ -253,9 +257,115 @@ def register(app, services) -> None:
         Input({"type": "layer-style", "index": MATCH}, "data"),
         Input({"type": "layer-opacity", "index": MATCH}, "value"),
         Input({"type": "layer-visible", "index": MATCH}, "value"),
+        Input("compare-state", "data"),
         State({"type": "layer-meta", "index": MATCH}, "data"),
         State({"type": "layer-geo", "index": MATCH}, "id"),
     )
+
+    # Compare: the right-hand map shows one layer, styled exactly as the panel says -------------
+    @app.callback(
+        Output("compare-state", "data"),
+        Output("compare-frame", "children"),
+        Output("compare-frame", "hidden"),
+        Output("compare-controls", "hidden"),
+        Output("compare-layer", "options"),
+        Output("compare-layer", "value"),
+        Output("compare-toggle", "children"),
+        Output("compare-toggle", "aria-pressed"),
+        Output("explorer-maps", "className"),
+        Output("main-map-caption", "children"),
+        Output("main-map-caption", "hidden"),
+        Input("compare-toggle", "n_clicks"),
+        Input("compare-layer", "value"),
+        State("compare-state", "data"),
+        State("map-state", "data"),
+        prevent_initial_call=True,
+    )
+    def compare(_clicks, chosen, current, state):
+        current = current or {}
+        specs = _specs(state)
+        on = bool(current.get("on"))
+        if ctx.triggered_id == "compare-toggle":
+            on = not on
+        closed = ({"on": False, "uid": None}, [], True, True, no_update, no_update, "Compare side by side",
+                  "false", "explorer__maps", "", True)
+        if not on:
+            return closed
+        titles = {s.dataset: (registry.get(s.dataset).title if registry.get(s.dataset) else s.dataset) for s in specs}
+        options = view.compare_options(specs, titles)
+        uids = [o["value"] for o in options]
+        uid = chosen if ctx.triggered_id == "compare-layer" and chosen in uids else current.get("uid")
+        if uid not in uids:
+            with_values = [s.uid for s in specs if s.variable]
+            uid = with_values[0] if with_values else (uids[0] if uids else None)
+        if uid is None:
+            return closed[:3] + (False, [], None, "Close compare", "true", "explorer__maps", "", True)
+        spec = next(s for s in specs if s.uid == uid)
+        info, error = layer_info_safe(services, spec)
+        label = next(o["label"] for o in options if o["value"] == uid)
+        if error or info is None:
+            frame = [notice(f"{label} cannot be shown: {error or 'not mappable'}", "error")]
+        else:
+            frame = view.compare_map(tuple((state or {}).get("view") or (51.4893, -0.1441, 10)),
+                                     (state or {}).get("basemap") or "light", spec, info, f"Right: {label}")
+        others = [o["label"] for o in options if o["value"] != uid
+                  and not next(s for s in specs if s.uid == o["value"]).hidden]
+        caption = "Left: " + ("; ".join(others) if others else "no other visible layer")
+        return ({"on": True, "uid": uid}, frame, False, False, options, uid, "Close compare", "true",
+                "explorer__maps explorer__maps--compare", caption, False)
+
+    app.clientside_callback(
+        """function(hideouts, compare, _url, ids) {
+            if (!compare || !compare.on) { return window.dash_clientside.no_update; }
+            for (var i = 0; i < ids.length; i++) {
+                if (ids[i].index === compare.uid && hideouts[i]) {
+                    var h = Object.assign({}, hideouts[i]);
+                    h.uid = compare.uid + "-compare";
+                    h.hidden = false;
+                    h.compared = false;
+                    window.explorer.map.hideouts[h.uid] = h;
+                    return h;
+                }
+            }
+            return window.dash_clientside.no_update;
+        }""",
+        Output("compare-geo", "hideout"),
+        Input({"type": "layer-geo", "index": ALL}, "hideout"),
+        Input("compare-state", "data"),
+        Input("compare-geo", "url"),  # fires when the right-hand map appears
+        State({"type": "layer-geo", "index": ALL}, "id"),
+    )
+
+    # The left map changes width when the compare view opens or closes: Leaflet must measure it
+    # again after the browser has laid the page out, keeping its centre.
+    app.clientside_callback(
+        """function(compare) {
+            return new Promise(function (resolve) { setTimeout(function () { resolve(Date.now()); }, 60); });
+        }""",
+        Output("explorer-map", "invalidateSize"),
+        Input("compare-state", "data"),
+        prevent_initial_call=True,
+    )
+
+    # The two maps move together: each follows the other unless it is already there.
+    sync = """function(center, zoom, otherCenter, otherZoom) {
+        if (!center || zoom === undefined || zoom === null) { return window.dash_clientside.no_update; }
+        var lat = Array.isArray(center) ? center[0] : center.lat;
+        var lng = Array.isArray(center) ? center[1] : center.lng;
+        if (otherCenter && otherZoom === zoom) {
+            var olat = Array.isArray(otherCenter) ? otherCenter[0] : otherCenter.lat;
+            var olng = Array.isArray(otherCenter) ? otherCenter[1] : otherCenter.lng;
+            if (Math.abs(olat - lat) < 1e-7 && Math.abs(olng - lng) < 1e-7) { return window.dash_clientside.no_update; }
+        }
+        return {center: [lat, lng], zoom: zoom, transition: "setView"};
+    }"""
+    app.clientside_callback(sync, Output("compare-map", "viewport"),
+                            Input("explorer-map", "center"), Input("explorer-map", "zoom"),
+                            State("compare-map", "center"), State("compare-map", "zoom"))
+    app.clientside_callback(sync, Output("explorer-map", "viewport"),
+                            Input("compare-map", "center"), Input("compare-map", "zoom"),
+                            State("explorer-map", "center"), State("explorer-map", "zoom"),
+                            prevent_initial_call=True)
 
     # The year shown beside the slider ------------------------------------------------------------
     @app.callback(
@@ -432,6 +542,16 @@ def register(app, services) -> None:
                 "Hide table"
         return [html.P("No visible layer has values to list. Choose a variable for a layer.")], False, "true", \
             "Hide table"
+
+
+def step_label(variable: str | None, step) -> str:
+    """The legend title for a year: NO2-2019-mean shown for 2013 reads NO2-2013-mean."""
+    if not variable:
+        return step.label
+    years = re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", variable)
+    if len(years) == 1 and step.year is not None:
+        return variable.replace(years[0], str(step.year))
+    return f"{variable} · {step.label}"
 
 
 def _fmt(value) -> str:

@@ -148,7 +148,7 @@ def default_layers() -> list[LayerSpec]:
     return [
         LayerSpec(dataset="london-boroughs"),
         LayerSpec(dataset="laei-lsoa-2021", resource="no2-2019", variable="NO2-2019-mean",
-                  method="thresholds", palette="blues"),
+                  method="quantile", palette="blues"),
     ]
 
 

@@ -230,10 +230,23 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
                 ]),
             ]),
             html.Div(className="explorer__main", children=[
-                html.Div(className="map-frame explorer__frame", children=explorer_map(state, specs_infos)),
+                dcc.Store(id="compare-state", data={"on": False, "uid": None}),
+                html.Div(id="explorer-maps", className="explorer__maps", children=[
+                    html.Div(className="map-frame explorer__frame", children=[
+                        html.P(id="main-map-caption", className="map-caption", hidden=True),
+                        explorer_map(state, specs_infos),
+                    ]),
+                    html.Div(id="compare-frame", className="map-frame explorer__frame compare-frame", hidden=True),
+                ]),
                 html.Div(className="explorer__tools", children=[
                     html.Button("Table view", id="table-toggle", className="button",
                                 **{"aria-expanded": "false", "aria-controls": "table-view"}),
+                    html.Button("Compare side by side", id="compare-toggle", className="button",
+                                **{"aria-pressed": "false", "aria-controls": "compare-frame"}),
+                    html.Div(id="compare-controls", className="compare-controls", hidden=True, children=[
+                        html.Label("Right-hand map", htmlFor="compare-layer", className="field__label"),
+                        dcc.Dropdown(id="compare-layer", clearable=False, className="dropdown compare-dropdown"),
+                    ]),
                     html.Span("Click an area or point to see every layer's value there.", className="muted"),
                 ]),
                 html.Div(id="table-view", className="table-view", hidden=True),
@@ -244,3 +257,39 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
                                        "with where each number comes from.", className="muted")),
         ]),
     ])
+
+
+def compare_options(specs: list[LayerSpec], titles: dict[str, str]) -> list[dict]:
+    """The layers the right-hand map can show, labelled as the panel lists them."""
+    options = []
+    for spec in specs:
+        label = titles.get(spec.dataset, spec.dataset)
+        detail = " · ".join(x for x in (spec.variable, spec.step) if x)
+        options.append({"label": f"{label} ({detail})" if detail else label, "value": spec.uid})
+    return options
+
+
+def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -> list:
+    """The right-hand map of the compare view: one layer, the same context, views kept in step."""
+    lat, lon, zoom = state_view
+    layer = dl.GeoJSON(
+        id="compare-geo", url=f"/geo/{spec.dataset}/{info.resource_id}.pbf", format="geobuf",
+        hideout={"uid": spec.uid + "-compare", "pending": True},
+        style={"variable": "explorer.map.layerStyle"},
+        pointToLayer={"variable": "explorer.map.layerPoint"},
+        onEachFeature={"variable": "explorer.map.layerTooltip"},
+        cluster=bool(info.cluster), superClusterOptions={"radius": 70, "maxZoom": 16},
+    )
+    return [
+        html.P(caption, className="map-caption"),
+        dl.Map(id="compare-map", center=[lat, lon], zoom=zoom, className="map explorer__map",
+               style={"height": "100%", "minHeight": "420px"}, children=[
+                   dl.LayerGroup(children=tile_layer(basemap)),
+                   dl.GeoJSON(url="/geo/london-region/gpkg.pbf", format="geobuf", style=CONTEXT_STYLE,
+                              hideout={"role": "region"}, interactive=False),
+                   layer,
+                   dl.GeoJSON(url="/geo/thames/geojson.pbf", format="geobuf", style=CONTEXT_STYLE,
+                              hideout={"role": "thames"}, interactive=False),
+                   dl.ScaleControl(position="bottomleft", imperial=False),
+               ]),
+    ]

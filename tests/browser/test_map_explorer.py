@@ -1,0 +1,228 @@
+"""The map explorer as a policy maker uses it: layers added from the registry, restyled in the
+browser without the geometry travelling again, clicked for values and sources, shared by link,
+played through the years, read as a table by keyboard, and compared side by side."""
+
+from __future__ import annotations
+
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+BOROUGH_NO2 = "layer=laei-borough:no2-2019,v:NO2-2019-mean"
+
+
+def open_map(duo, query: str) -> None:
+    duo.driver.get(f"{duo.server_url}/map?basemap=none&{query}")
+    duo.wait_for_element("#explorer-map", timeout=30)
+
+
+def wait_until(predicate, timeout: float = 30, message: str = "condition not met"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = predicate()
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - elements come and go while Dash renders
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{message} (last: {last!r})")
+
+
+def fills(duo, selector: str = "#explorer-map") -> list[str]:
+    """The fill colour of every drawn shape, in drawing order (stable while no geometry is redrawn)."""
+    return duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0] + ' .leaflet-overlay-pane path'))"
+        ".map(function (p) { return p.getAttribute('fill') + '/' + p.getAttribute('fill-opacity'); });",
+        selector)
+
+
+def geometry_requests(duo) -> list[str]:
+    return duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        ".filter(function (n) { return n.indexOf('/geo/') !== -1; });")
+
+
+def coloured(duo, selector: str = "#explorer-map") -> int:
+    """How many shapes carry a class colour (not the transparent 'waiting for values' style)."""
+    return sum(1 for f in fills(duo, selector) if not f.endswith("/0") and not f.startswith("none"))
+
+
+def cards(duo):
+    return duo.find_elements(".layer-card")
+
+
+def pick(duo, dropdown, label: str) -> None:
+    """Choose an option of a Dash dropdown as a person does: open it, click the option."""
+    dropdown.click()
+    option = wait_until(lambda: next((o for o in duo.driver.find_elements(By.CSS_SELECTOR, "[role='option']")
+                                      if o.text.strip() == label), None), 10, f"no option {label!r}")
+    option.click()
+
+
+def legend_text(card) -> str:
+    return card.find_element(By.CSS_SELECTOR, ".legend").text
+
+
+def test_add_a_layer_then_restyle_it_without_fetching_geometry_again(explorer):
+    duo = explorer
+    open_map(duo, "layer=london-boroughs")
+    wait_until(lambda: len(fills(duo)) >= 33, 30, "borough outlines not drawn")
+
+    box = duo.find_element("#layer-search")
+    box.send_keys("deprivation")
+    button = wait_until(lambda: next((b for b in duo.find_elements(".layer-search-results__button")
+                                      if "ward summary" in b.text), None), 20, "IMD ward summary not offered")
+    button.click()
+    wait_until(lambda: len(cards(duo)) == 2, 30, "the new layer card did not appear")
+    assert "Added" in duo.find_element("#layer-add-notice").text
+    card = cards(duo)[0]  # new layers go on top
+    assert "Deprivation" in card.find_element(By.CSS_SELECTOR, ".layer-card__title").text
+    wait_until(lambda: "≤" in legend_text(cards(duo)[0]), 60, "no class legend for the new layer")
+    wait_until(lambda: coloured(duo) > 600, 60, "the ward choropleth was not coloured")
+
+    requests_before = geometry_requests(duo)
+    drawn_before = fills(duo)
+    legend_before = legend_text(cards(duo)[0])
+    variable = cards(duo)[0].find_element(By.CSS_SELECTOR, ".layer-card__controls .dash-dropdown")
+    current = variable.text.strip()
+    variable.click()
+    options = wait_until(lambda: [o for o in duo.driver.find_elements(By.CSS_SELECTOR, "[role='option']")
+                                  if o.text.strip() and o.text.strip() not in (current, "— outline only —")],
+                         10, "no other variables")
+    chosen = options[0].text.strip()
+    options[0].click()
+    wait_until(lambda: legend_text(cards(duo)[0]).startswith(chosen), 30, "legend title did not follow")
+    assert legend_text(cards(duo)[0]) != legend_before
+    wait_until(lambda: fills(duo) != drawn_before, 20, "no shape changed colour")
+    assert len(fills(duo)) == len(drawn_before), "the geometry was redrawn"
+
+    # Three classes instead of five: the legend lists three classes plus no data.
+    drawn_five = fills(duo)
+    number = [d for d in cards(duo)[0].find_elements(By.CSS_SELECTOR, ".layer-card__style .dash-dropdown")][1]
+    pick(duo, number, "3")
+    wait_until(lambda: len(cards(duo)[0].find_elements(By.CSS_SELECTOR, ".legend__list li")) == 4, 20,
+               "legend does not show three classes")
+    wait_until(lambda: fills(duo) != drawn_five, 20, "fills did not follow the new classes")
+    assert len(set(f for f in fills(duo) if not f.startswith("#d9d9d9"))) >= 3
+
+    # Restyling moved numbers only: no geometry was requested again.
+    assert geometry_requests(duo) == requests_before
+
+
+def test_click_a_borough_to_see_values_and_their_source(explorer):
+    duo = explorer
+    open_map(duo, "layer=london-boroughs&" + BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    map_el = duo.find_element("#explorer-map")
+    # The map opens on central London: its middle is inside a borough.
+    map_el.click()
+    panel = wait_until(lambda: duo.find_element("#feature-panel").text if "At this place" in
+                       duo.find_element("#feature-panel").text else None, 30, "no feature panel")
+    assert "NO2-2019-mean" in panel
+    assert "E09000" in panel  # a borough code
+    source = duo.find_element("#feature-panel .source-card").text
+    assert "Publisher" in source and "Licence" in source
+    assert "match" in source.lower()  # the join's match rate for the joined table
+    link = duo.find_element("#feature-panel .source-card a[href^='/dataset/']")
+    assert link.get_attribute("href").endswith(("/dataset/london-boroughs", "/dataset/laei-borough"))
+
+
+def test_a_copied_link_reopens_the_same_map(explorer):
+    duo = explorer
+    open_map(duo, BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    card = cards(duo)[0]
+    classes = card.find_elements(By.CSS_SELECTOR, ".layer-card__style .dash-dropdown")[1]
+    pick(duo, classes, "4")
+    wait_until(lambda: "k:4" in duo.driver.current_url, 20, "the URL did not record the classes")
+    wait_until(lambda: len(cards(duo)[0].find_elements(By.CSS_SELECTOR, ".legend__list li")) == 5, 20,
+               "legend does not show four classes")
+    link = duo.driver.current_url
+    legend = legend_text(cards(duo)[0])
+
+    duo.driver.get("about:blank")
+    duo.driver.get(link)
+    wait_until(lambda: len(cards(duo)) == 1, 30, "the layer did not come back")
+    wait_until(lambda: legend_text(cards(duo)[0]) == legend, 30, "the legend differs after reopening")
+    assert "Modelled air pollution" in cards(duo)[0].text or "LAEI" in cards(duo)[0].text
+
+
+def test_year_slider_and_play(explorer):
+    duo = explorer
+    open_map(duo, BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    card = cards(duo)[0]
+    assert card.find_element(By.CSS_SELECTOR, ".time-value").text == "2019"
+    drawn_2019 = fills(duo)
+    handle = card.find_element(By.CSS_SELECTOR, ".time-slider [role='slider']")
+    handle.send_keys(Keys.HOME)
+    wait_until(lambda: cards(duo)[0].find_element(By.CSS_SELECTOR, ".time-value").text == "2013", 20,
+               "the slider did not move to 2013")
+    wait_until(lambda: legend_text(cards(duo)[0]).startswith("NO2-2013-mean"), 30, "legend not for 2013")
+    wait_until(lambda: fills(duo) != drawn_2019, 30, "the map did not change with the year")
+    assert "2013" in duo.driver.current_url
+
+    duo.find_element(".layer-card button[aria-label^='Play']").click()
+    wait_until(lambda: cards(duo)[0].find_element(By.CSS_SELECTOR, ".time-value").text == "2019", 30,
+               "play did not reach 2019")
+    wait_until(lambda: "Play" in cards(duo)[0].find_element(By.CSS_SELECTOR, "button[aria-label^='Play']").text,
+               30, "play did not stop at the last year")
+
+
+def test_table_view_by_keyboard(explorer):
+    duo = explorer
+    open_map(duo, BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    toggle = duo.find_element("#table-toggle")
+    duo.driver.execute_script("arguments[0].focus();", toggle)
+    outline = duo.driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle;")
+    assert duo.driver.switch_to.active_element == toggle
+    assert outline != "none", "the focused button shows no focus ring"
+    toggle.send_keys(Keys.ENTER)
+    wait_until(lambda: duo.find_element("#table-view").is_displayed(), 20, "table view did not open")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    rows = wait_until(lambda: duo.find_elements("#table-view tbody tr"), 20, "no rows")
+    assert len(rows) == 33
+    values = [float(r.find_elements(By.CSS_SELECTOR, "td")[2].text.replace(",", "")) for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert "City of London" in rows[0].text  # the highest borough NO2 in 2019
+    region = duo.find_element("#table-view [role='region']")
+    assert region.get_attribute("tabindex") == "0"  # the scrolling table can be reached by Tab
+    toggle.send_keys(Keys.ENTER)
+    wait_until(lambda: not duo.find_element("#table-view").is_displayed(), 20, "table view did not close")
+
+
+def test_compare_two_layers_side_by_side(explorer):
+    duo = explorer
+    open_map(duo, "layer=london-boroughs&" + BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    duo.find_element("#compare-toggle").click()
+    wait_until(lambda: coloured(duo, "#compare-map") >= 33, 60, "the right-hand map is not coloured")
+    assert "Right:" in duo.find_element("#compare-frame .map-caption").text
+    assert "London borough" in duo.find_element("#main-map-caption").text
+    assert duo.find_element("#compare-toggle").get_attribute("aria-pressed") == "true"
+
+    def scale(selector):
+        return duo.driver.execute_script(
+            "return document.querySelector(arguments[0] + ' .leaflet-control-scale-line').textContent;", selector)
+
+    assert scale("#explorer-map") == scale("#compare-map")
+    before = scale("#compare-map")
+    duo.find_element("#explorer-map .leaflet-control-zoom-in").click()
+    wait_until(lambda: scale("#compare-map") != before, 20, "the right-hand map did not follow the zoom")
+    wait_until(lambda: scale("#explorer-map") == scale("#compare-map"), 20, "the maps' scales differ")
+
+    duo.find_element("#compare-toggle").click()
+    wait_until(lambda: not duo.find_element("#compare-frame").is_displayed(), 20, "compare did not close")
+
+
+def test_unknown_datasets_in_a_link_are_ignored_with_a_notice(explorer):
+    duo = explorer
+    open_map(duo, "layer=no-such-dataset&" + BOROUGH_NO2)
+    notice = wait_until(lambda: duo.find_element("#map-notices").text, 20, "no notice")
+    assert "no-such-dataset" in notice
+    wait_until(lambda: coloured(duo) >= 33, 60, "the good layer was not drawn")
+    assert len(cards(duo)) == 1
