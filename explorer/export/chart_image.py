@@ -102,5 +102,5 @@ def export_chart(theme_slug: str, chart_id: str, fmt: str, size: ExportSize, ser
     _, spec = find_chart(theme_slug, chart_id, themes)
     link = chart_permalink(base_url, theme_slug, chart_id, highlight)
     fig, _, height = chart_figure(spec, service, size, highlight, link)
-    content = renderer.render(fig, fmt, size.width, height, size.scale)
+    content = renderer.render(fig, fmt, size.width, height, size.render_scale(fmt))
     return ExportedImage(content, fmt, f"{theme_slug}-{chart_id}.{fmt}", size.width, height, size.scale)

@@ -431,7 +431,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
         title=dict(text=f"<b>{_escape(title)}</b>", x=0, xref="container", y=0.985, yref="container",
                    yanchor="top", font=dict(size=18)),
         margin=dict(t=60 + 22 * (len(_wrap_html(title, int(width / 10)).split("<br>")) - 1), l=16, r=16, b=20),
-        plot_bgcolor="white",
+        plot_bgcolor="white", showlegend=True,
         legend=dict(orientation="v", x=1 - LEGEND_WIDTH + 0.03, xanchor="left", y=1, yanchor="top",
                     groupclick="toggleitem", tracegroupgap=14, font=dict(size=12),
                     grouptitlefont=dict(size=12, color=design.TEXT)),
@@ -462,5 +462,5 @@ def export_map(search: str | None, fmt: str, size, service, renderer, base_url: 
     size = size.with_height(height)
     check_pixels(size)
     result = build_map(service, search, size.width, height, base_url=base_url, title=title)
-    content = renderer.render(result.figure, fmt, size.width, height, size.scale)
+    content = renderer.render(result.figure, fmt, size.width, height, size.render_scale(fmt))
     return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale)

@@ -50,6 +50,10 @@ class ExportSize:
     def with_height(self, height: int) -> "ExportSize":
         return ExportSize(self.width, _side("height", height), self.scale, self.preset)
 
+    def render_scale(self, fmt: str) -> float:
+        """Scale passed to the renderer: PNG pixels only (SVG and PDF stay at their CSS size)."""
+        return self.scale if fmt == "png" else 1.0
+
     def pixels(self, fmt: str) -> tuple[int, int]:
         """The size of the file: PNG pixels after scaling, else CSS pixels."""
         if self.height is None:
