@@ -1,13 +1,20 @@
 """The registry: catalogue entries in an embedded SQLite database with FTS5 search and facets.
 
 One row per entry holds its JSON; an FTS5 table indexes title, description, tags and publisher
-(Porter stemming, diacritics folded) and ranks with BM25 field weights; a facet table holds one row
-per (entry, facet, value) so counts are a GROUP BY. Writes happen in transactions: a harvest that
-fails half-way leaves the registry as it was.
+(Porter stemming, diacritics folded, prefix indexes for what is being typed) and ranks with BM25
+field weights; a facet table holds one row per (entry, facet, value). Writes happen in
+transactions: a harvest that fails half-way leaves the registry as it was.
+
+Searching: FTS5 gives the matching rowids with their BM25 rank in one pass; filters, the total,
+the ordering and the facet counts are then array operations over a facet index (which entries
+carry each facet value, and the title order) that is read once per registry version (a counter
+every write increases) and kept in memory; the page's rows and snippets are read for those 20
+rows only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -18,10 +25,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from .models import Entry
 from .synonyms import expansions, normalise
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: prefix indexes on the full-text table
 
 # Facet keys as they appear in URLs, the CLI (--facet KEY=VALUE) and JSON output.
 FACETS: dict[str, str] = {
@@ -53,7 +62,7 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
     title, description, tags, publisher,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = 'porter unicode61 remove_diacritics 2', prefix = '2 3 4 5'
 );
 CREATE TABLE IF NOT EXISTS facets (
     entry_rowid INTEGER NOT NULL REFERENCES entries(rowid) ON DELETE CASCADE,
@@ -130,6 +139,18 @@ def facet_values(entry: Entry) -> list[tuple[str, str]]:
 _TOKEN_RE = re.compile(r"[\w£€$%\-']+", re.UNICODE)
 
 
+MAX_INDEXED_PREFIX = 5  # the longest prefix in the full-text table's prefix indexes
+
+
+def _cheap_per_row(match: str) -> bool:
+    """One quoted word, whole or with an indexed prefix: FTS5 finds one rowid without expanding."""
+    parts = match.split(" AND ") if " AND " in match else match.split(" OR ")
+    if len(parts) != 1:
+        return False
+    word = parts[0]
+    return not word.endswith("*") or len(word) - 3 <= MAX_INDEXED_PREFIX
+
+
 def fts_query(text: str, mode: str = "all") -> str:
     """Turn what a person typed into a safe FTS5 query: every word quoted; the last one a prefix."""
     words = [w.strip("-'") for w in _TOKEN_RE.findall(normalise(text))]
@@ -144,6 +165,108 @@ def fts_query(text: str, mode: str = "all") -> str:
 
 def _synonyms(entry: Entry) -> list[str]:
     return expansions(" ".join([entry.title, entry.description, *entry.tags, entry.publisher]))
+
+
+def _fts_row(rowid: int, entry: Entry) -> tuple:
+    """The indexed text of an entry: title, description, tags (with themes and the other names of
+    its acronyms) and publisher."""
+    return (rowid, normalise(entry.title), normalise(entry.description),
+            " ".join(entry.tags + entry.themes + _synonyms(entry)), normalise(entry.publisher))
+
+
+_FTS_INSERT = ("INSERT INTO entries_fts(rowid, title, description, tags, publisher)"
+               " VALUES (?, ?, ?, ?, ?)")
+
+
+def _digest(record: dict) -> str:
+    """The hash of an entry's content, ignoring where it came from (as ``Entry.content_hash``),
+    computed from a dict already made, so an upsert turns the entry into a dict once."""
+    blob = json.dumps({k: v for k, v in record.items() if k != "source"}, sort_keys=True,
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _FacetIndex:
+    """Which entries carry each facet value, and the title order, as arrays (one registry version).
+
+    ``rows[v]`` are the rowids holding value ``v`` (= ``values[v]``, a (key, value) pair);
+    ``pair_rowid``/``pair_value`` list every (entry, value) pair for counting with ``bincount``;
+    ``title_pos[rowid]`` is an entry's place in title order (-1 = no entry)."""
+
+    version: int
+    by_title: np.ndarray                 # rowids in title order
+    title_pos: np.ndarray
+    values: list[tuple[str, str]]
+    value_id: dict[tuple[str, str], int]
+    rows: list[np.ndarray]
+    pair_rowid: np.ndarray
+    pair_value: np.ndarray
+    by_key: dict[str, np.ndarray]        # value ids of each facet key, in value order
+    totals: dict[str, list[tuple[str, int]]]
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection, version: int) -> "_FacetIndex":
+        by_title = np.fromiter((r for (r,) in conn.execute(
+            "SELECT rowid FROM entries ORDER BY sort_title")), dtype=np.int64)
+        size = int(by_title.max()) + 1 if by_title.size else 1
+        title_pos = np.full(size, -1, dtype=np.int64)
+        title_pos[by_title] = np.arange(by_title.size)
+        values: list[tuple[str, str]] = []
+        rows: list[np.ndarray] = []
+        for key, value, ids in conn.execute(
+                "SELECT key, value, group_concat(entry_rowid) FROM facets GROUP BY key, value"
+                " ORDER BY key, value"):
+            values.append((key, value))
+            rows.append(np.unique(np.array(ids.split(","), dtype=np.int64)))
+        lengths = [len(r) for r in rows]
+        pair_rowid = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        pair_value = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        keep = pair_rowid < size  # a facet row whose entry is gone counts for nothing
+        pair_rowid, pair_value = pair_rowid[keep], pair_value[keep]
+        by_key: dict[str, list[int]] = {}
+        for v, (key, _) in enumerate(values):
+            by_key.setdefault(key, []).append(v)
+        index = cls(version=version, by_title=by_title, title_pos=title_pos, values=values,
+                    value_id={pair: v for v, pair in enumerate(values)}, rows=rows,
+                    pair_rowid=pair_rowid, pair_value=pair_value,
+                    by_key={k: np.asarray(v, dtype=np.int64) for k, v in by_key.items()}, totals={})
+        index.totals = index.counts(None, 1000)
+        return index
+
+    def counts(self, mask: np.ndarray | None, limit: int) -> dict[str, list[tuple[str, int]]]:
+        """Facet counts over the entries in ``mask`` (all when None): per facet, most first, then
+        by value, at most ``limit`` values."""
+        if mask is None:
+            picked = self.pair_value
+        else:
+            picked = self.pair_value[mask[self.pair_rowid]]
+        n = np.bincount(picked, minlength=len(self.values))
+        out: dict[str, list[tuple[str, int]]] = {}
+        for key in FACETS:
+            ids = self.by_key.get(key)
+            if ids is None:
+                continue
+            counts = n[ids]
+            present = counts > 0
+            ids, counts = ids[present], counts[present]
+            order = np.argsort(-counts, kind="stable")[:limit]  # ties keep value order
+            if order.size:
+                out[key] = [(self.values[i][1], int(c)) for i, c in zip(ids[order], counts[order])]
+        return out
+
+    def mask_for(self, filters: dict[str, list[str]]) -> np.ndarray | None:
+        """Entries passing the filters (OR within a facet, AND across facets); None = no filter."""
+        mask = None
+        for key, wanted in filters.items():
+            hit = np.zeros(self.title_pos.size, dtype=bool)
+            for value in wanted:
+                v = self.value_id.get((key, value))
+                if v is not None:
+                    ids = self.rows[v]
+                    hit[ids[ids < hit.size]] = True
+            mask = hit if mask is None else (mask & hit)
+        return mask
 
 
 def _now() -> str:
@@ -161,12 +284,33 @@ class Registry:
         self._lock = threading.RLock()
         if not self._memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._index: _FacetIndex | None = None
+        self._index_lock = threading.Lock()
         conn = self._conn()
         with self._lock:
             conn.executescript(_SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
             conn.commit()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a registry written by an older version up to this schema."""
+        if int(self.get_meta("schema_version") or SCHEMA_VERSION) >= SCHEMA_VERSION:
+            return
+        with self.transaction():
+            conn = self._conn()
+            if int(self.get_meta("schema_version") or 0) < 2:
+                # Rebuild the full-text table with prefix indexes, from the stored entries.
+                create = _SCHEMA[_SCHEMA.index("CREATE VIRTUAL TABLE"):]
+                create = create[:create.index(";") + 1]
+                conn.execute("DROP TABLE IF EXISTS entries_fts")
+                conn.execute(create)
+                rows = conn.execute("SELECT rowid, data FROM entries").fetchall()
+                conn.executemany(_FTS_INSERT, (_fts_row(rowid, Entry.from_dict(json.loads(data)))
+                                               for rowid, data in rows))
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self._bump_version(conn)
 
     # Connections ---------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -210,6 +354,8 @@ class Registry:
             self._local.depth = depth
             if depth == 0:
                 conn.execute("ROLLBACK")
+                # The version counter goes back too: forget an index read inside the transaction.
+                self._index = None
                 self._lock.release()
             raise
         self._local.depth = depth
@@ -220,17 +366,18 @@ class Registry:
     # Writes --------------------------------------------------------------------------------
     def upsert(self, entry: Entry) -> str:
         """Store an entry; return 'added', 'updated' or 'unchanged'."""
-        digest = entry.content_hash()
+        record = entry.to_dict()
+        digest = _digest(record)
         now = _now()
         with self.transaction():
             conn = self._conn()
             row = conn.execute("SELECT rowid, content_hash FROM entries WHERE id = ?",
                                (entry.id,)).fetchone()
-            data = json.dumps(entry.to_dict(), ensure_ascii=False, default=str)
             if row is not None and row[1] == digest:
                 conn.execute("UPDATE entries SET harvested_at = ?, source = ? WHERE rowid = ?",
                              (now, entry.source, row[0]))
                 return "unchanged"
+            data = json.dumps(record, ensure_ascii=False, default=str)
             if row is None:
                 cur = conn.execute(
                     "INSERT INTO entries(id, title, sort_title, updated, data, content_hash, source,"
@@ -249,11 +396,7 @@ class Registry:
                 conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (rowid,))
                 conn.execute("DELETE FROM facets WHERE entry_rowid = ?", (rowid,))
                 status = "updated"
-            conn.execute(
-                "INSERT INTO entries_fts(rowid, title, description, tags, publisher)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (rowid, normalise(entry.title), normalise(entry.description),
-                 " ".join(entry.tags + entry.themes + _synonyms(entry)), normalise(entry.publisher)))
+            conn.execute(_FTS_INSERT, _fts_row(rowid, entry))
             conn.executemany("INSERT INTO facets(entry_rowid, key, value) VALUES (?, ?, ?)",
                              [(rowid, k, v) for k, v in facet_values(entry)])
             self._bump_version(conn)
@@ -318,7 +461,6 @@ class Registry:
         filters = {k: vs for k, vs in filters.items() if vs}
         limit = max(0, min(int(limit), 1000))
         offset = max(0, int(offset))
-        conn = self._conn()
         mode = "browse"
         match = ""
         if query.strip():
@@ -326,70 +468,119 @@ class Registry:
             match = fts_query(query, "all")
             if not match:
                 mode = "browse"
-
-        def run(match_expr: str) -> tuple[int, list, dict]:
-            where, params = self._filter_sql(filters)
-            if match_expr:
-                base = ("SELECT entries_fts.rowid AS rid, bm25(entries_fts, ?, ?, ?, ?) AS rank"
-                        " FROM entries_fts WHERE entries_fts MATCH ?")
-                base_params: list = [*FIELD_WEIGHTS, match_expr]
-                if where:
-                    base += " AND entries_fts.rowid IN (" + where + ")"
-                    base_params += params
-            else:
-                base = "SELECT rowid AS rid, 0.0 AS rank FROM entries"
-                base_params = []
-                if where:
-                    base += " WHERE rowid IN (" + where + ")"
-                    base_params += params
-            total = conn.execute(f"SELECT COUNT(*) FROM ({base})", base_params).fetchone()[0]
-            order = "m.rank, e.sort_title" if match_expr else "e.sort_title"
-            snippet_sql = ("snippet(entries_fts, 1, char(2), char(3), '…', 24)" if match_expr
-                           else "''")
-            page_sql = (f"SELECT e.data, m.rank, {snippet_sql} FROM ({base}) AS m"
-                        " JOIN entries AS e ON e.rowid = m.rid")
-            if match_expr:
-                page_sql += " JOIN entries_fts ON entries_fts.rowid = m.rid AND entries_fts MATCH ?"
-                page_params = base_params + [match_expr]
-            else:
-                page_params = list(base_params)
-            page_sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
-            rows = conn.execute(page_sql, page_params + [limit, offset]).fetchall()
-            counts = self._facet_counts(base, base_params, facet_limit) if total else {}
-            return total, rows, counts
-
-        total, rows, counts = run(match)
-        if mode == "all" and total == 0 and len(_TOKEN_RE.findall(query)) > 1:
-            mode = "any"
-            match = fts_query(query, "any")
-            total, rows, counts = run(match)
-        hits = [Hit(Entry.from_dict(json.loads(data)), float(-rank) + 0.0, snippet or "")
-                for data, rank, snippet in rows]
+        with self._snapshot() as conn:
+            index = self._facet_index(conn)
+            allowed = index.mask_for(filters)
+            total, page, ranks, counts = self._run(conn, index, match, allowed, limit, offset, facet_limit)
+            if mode == "all" and total == 0 and len(_TOKEN_RE.findall(query)) > 1:
+                mode = "any"
+                match = fts_query(query, "any")
+                total, page, ranks, counts = self._run(conn, index, match, allowed, limit, offset,
+                                                       facet_limit)
+            data = self._rows(conn, page)
+            snippets = self._snippets(conn, match, page) if match and page else {}
+        hits = [Hit(Entry.from_dict(json.loads(data[rid])), float(-rank) + 0.0, snippets.get(rid) or "")
+                for rid, rank in zip(page, ranks)]
         return SearchResults(total=total, hits=hits, facets=counts, query=query,
                              filters=filters, mode=mode)
 
-    @staticmethod
-    def _filter_sql(filters: dict[str, list[str]]) -> tuple[str, list]:
-        if not filters:
-            return "", []
-        clauses = []
-        params: list = []
-        for key, values in sorted(filters.items()):
-            marks = ", ".join("?" for _ in values)
-            clauses.append(f"SELECT entry_rowid FROM facets WHERE key = ? AND value IN ({marks})")
-            params += [key, *values]
-        return " INTERSECT ".join(clauses), params
-
-    def _facet_counts(self, base: str, params: list, facet_limit: int) -> dict[str, list[tuple[str, int]]]:
-        rows = self._conn().execute(
-            f"SELECT f.key, f.value, COUNT(*) AS n FROM facets AS f"
-            f" WHERE f.entry_rowid IN (SELECT rid FROM ({base}))"
-            f" GROUP BY f.key, f.value ORDER BY f.key, n DESC, f.value", params).fetchall()
-        counts: dict[str, list[tuple[str, int]]] = {key: [] for key in FACETS}
-        for key, value, n in rows:
-            if key in counts and len(counts[key]) < facet_limit:
-                counts[key].append((value, n))
-        return {k: v for k, v in counts.items() if v}
-
     def facet_totals(self) -> dict[str, list[tuple[str, int]]]:
-        return self._facet_counts("SELECT rowid AS rid FROM entries", [], 1000)
+        with self._snapshot() as conn:
+            return self._facet_index(conn).totals
+
+    # Search internals ----------------------------------------------------------------------
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One consistent view of the database for the statements of one search."""
+        conn = self._conn()
+        if self._memory:  # one connection shared by every thread: writers hold the lock
+            with self._lock:
+                yield conn
+            return
+        if getattr(self._local, "depth", 0) or conn.in_transaction:
+            yield conn  # inside a write transaction: it is the view already
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _facet_index(self, conn: sqlite3.Connection) -> _FacetIndex:
+        version = int((conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+                       or (0,))[0])
+        index = self._index
+        if index is not None and index.version == version:
+            return index
+        with self._index_lock:
+            index = self._index
+            if index is not None and index.version == version:
+                return index
+            index = _FacetIndex.read(conn, version)
+            # Keep it only when it shows committed data (not the inside of a write transaction).
+            if not getattr(self._local, "depth", 0):
+                self._index = index
+            return index
+
+    def _run(self, conn: sqlite3.Connection, index: _FacetIndex, match: str,
+             allowed: np.ndarray | None, limit: int, offset: int, facet_limit: int):
+        """(total, page rowids, their ranks, facet counts) for one match expression."""
+        size = index.title_pos.size
+        if match:
+            found = conn.execute("SELECT rowid, bm25(entries_fts, ?, ?, ?, ?) FROM entries_fts"
+                                 " WHERE entries_fts MATCH ?", (*FIELD_WEIGHTS, match)).fetchall()
+            pairs = np.array(found, dtype=np.float64).reshape(-1, 2)
+            rids = pairs[:, 0].astype(np.int64)
+            ranks = pairs[:, 1]
+            keep = rids < size
+            rids, ranks = rids[keep], ranks[keep]
+            keep = index.title_pos[rids] >= 0
+            if allowed is not None:
+                keep &= allowed[rids]
+            rids, ranks = rids[keep], ranks[keep]
+            total = int(rids.size)
+            mask = np.zeros(size, dtype=bool)
+            mask[rids] = True
+            # Best rank first, then title: sort only the rows that can reach the page.
+            want = offset + limit
+            if 0 < want < total:
+                cut = np.partition(ranks, want - 1)[want - 1]
+                near = ranks <= cut
+                rids, ranks = rids[near], ranks[near]
+            order = np.lexsort((index.title_pos[rids], ranks))[offset:offset + limit]
+            page, page_ranks = rids[order].tolist(), ranks[order].tolist()
+        else:
+            in_order = index.by_title if allowed is None else index.by_title[allowed[index.by_title]]
+            total = int(in_order.size)
+            page = in_order[offset:offset + limit].tolist()
+            page_ranks = [0.0] * len(page)
+            mask = allowed
+        if not total:
+            return 0, page, page_ranks, {}
+        if mask is None:  # everything: the counts read with the index
+            counts = {k: v[:facet_limit] for k, v in index.totals.items()}
+        else:
+            counts = index.counts(mask, facet_limit)
+        return total, page, page_ranks, counts
+
+    def _rows(self, conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
+        if not rowids:
+            return {}
+        marks = ", ".join("?" for _ in rowids)
+        return dict(conn.execute(f"SELECT rowid, data FROM entries WHERE rowid IN ({marks})", rowids))
+
+    def _snippets(self, conn: sqlite3.Connection, match: str, rowids: list[int]) -> dict[int, str]:
+        """Highlighted description excerpts for the page's rows only.
+
+        FTS5 evaluates the expression once per rowid of an ``IN`` list. That is cheap for one word
+        or an indexed prefix, but a longer prefix or several words are expanded again each time, so
+        then the expression runs once over the page's rowid range and ``+rowid IN`` (not given to
+        FTS5) keeps the page's rows; snippet() runs for those rows only."""
+        marks = ", ".join("?" for _ in rowids)
+        sql = ("SELECT rowid, snippet(entries_fts, 1, char(2), char(3), '…', 24) FROM entries_fts"
+               " WHERE entries_fts MATCH ?")
+        if _cheap_per_row(match):
+            return dict(conn.execute(f"{sql} AND rowid IN ({marks})", [match, *rowids]))
+        return dict(conn.execute(f"{sql} AND rowid >= ? AND rowid <= ? AND +rowid IN ({marks})",
+                                 [match, min(rowids), max(rowids), *rowids]))

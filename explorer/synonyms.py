@@ -39,8 +39,13 @@ GROUPS: tuple[tuple[str, ...], ...] = (
     ("poi", "points of interest"),
 )
 
-_PATTERNS = [(re.compile(r"(?<![\w.])(" + "|".join(re.escape(t) for t in group) + r")(?![\w])", re.I), group)
-             for group in GROUPS]
+# One pass over the text finds every term: a lookahead at each word start, so terms that overlap
+# ("fine particulate matter" holds "particulate matter") are all seen. This relies on no term being
+# a whole-word prefix of another (at one position at most one term can match); a test checks it.
+_GROUP_OF: dict[str, int] = {term: i for i, group in enumerate(GROUPS) for term in group}
+_TERMS_RE = re.compile(
+    r"(?<![\w.])(?=(" + "|".join(re.escape(t) for t in sorted(_GROUP_OF, key=len, reverse=True))
+    + r")(?![\w]))", re.I)
 
 
 def normalise(text: str) -> str:
@@ -49,10 +54,11 @@ def normalise(text: str) -> str:
 
 def expansions(text: str) -> list[str]:
     """The other names of every term in the text (not the ones already there)."""
-    text = normalise(text)
+    present: dict[int, set[str]] = {}
+    for match in _TERMS_RE.finditer(normalise(text)):
+        term = match.group(1).lower()
+        present.setdefault(_GROUP_OF[term], set()).add(term)
     found: list[str] = []
-    for pattern, group in _PATTERNS:
-        present = {m.group(1).lower() for m in pattern.finditer(text)}
-        if present:
-            found += [t for t in group if t not in present]
+    for index in sorted(present):
+        found += [t for t in GROUPS[index] if t not in present[index]]
     return list(dict.fromkeys(found))
