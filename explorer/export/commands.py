@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -154,7 +155,7 @@ def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, 
     failed = []
     written = 0
     try:
-        for spec in tqdm(match.charts, desc=f"Exporting {theme}", unit="chart", file=click.get_text_stream("stderr")):
+        for spec in tqdm(match.charts, desc=f"Exporting {theme}", unit="chart", file=sys.stderr):
             try:
                 image = export_chart(theme, spec.id, fmt, size, service, renderer,
                                      base_url=base_url or settings.public_url or None, themes=themes)
