@@ -115,6 +115,7 @@ class DataService:
         self._memory_items = memory_items
         self._lock = threading.RLock()
         self._key_locks: dict[str, threading.Lock] = {}
+        self._codes: dict[str, list[str]] = {}   # boundary set codes, read without geometry
 
     # ------------------------------------------------------------------------------------------
     def entry(self, dataset_id: str) -> Entry:
@@ -197,6 +198,7 @@ class DataService:
                     code_column=options.get("code_column"),
                     boundary_set=options.get("boundary"),
                     aggregate=options.get("aggregate"),
+                    boundary_codes=self._boundary_codes,
                 )
                 kind = "polygons"
                 provenance = provenance.with_transformation(
@@ -218,3 +220,42 @@ class DataService:
     def _boundary_frame(self, boundary_set):
         loaded = self.load(boundary_set.dataset_id, boundary_set.resource_id, join=False)
         return loaded.frame
+
+    def _boundary_codes(self, boundary_set) -> list[str]:
+        """The codes of a boundary set, read without geometry when the file allows (cached per
+        set): enough to tell which set a table matches before loading any geometry."""
+        entry = self.entry(boundary_set.dataset_id)
+        try:
+            resource = entry.resource(boundary_set.resource_id)
+        except LookupError as exc:
+            raise DatasetError(entry.id, "registry", str(exc)) from None
+        key = cache_key("boundary-codes", entry.id, resource.id, boundary_set.code_column,
+                        entry.content_hash(), str(self.settings.data_dir), 1)
+        with self._lock:
+            hit = self._codes.get(key)
+        if hit is None:
+            hit = cached(self.cache, key, lambda: self._read_codes(entry, resource, boundary_set))
+            with self._lock:
+                self._codes[key] = hit
+        return hit
+
+    # Vector files whose attribute table GDAL reads alone, and the resource options that leave
+    # its values as the loader would give them (the others change what is read: fall back).
+    _CODE_ONLY_SUFFIXES = (".shp", ".gpkg", ".geojson", ".fgb")
+    _CODE_ONLY_OPTIONS = frozenset({"layer", "encoding", "crs", "code_column", "name_column"})
+
+    def _read_codes(self, entry: Entry, resource: Resource, boundary_set) -> list[str]:
+        options = resource.options or {}
+        if not resource.archive_member and set(options) <= self._CODE_ONLY_OPTIONS:
+            try:
+                path = self.resolver.resolve(entry, resource.id).path
+                if path.is_file() and path.suffix.lower() in self._CODE_ONLY_SUFFIXES:
+                    import pyogrio
+
+                    table = pyogrio.read_dataframe(
+                        path, layer=options.get("layer") or None, columns=[boundary_set.code_column],
+                        read_geometry=False, encoding=options.get("encoding") or None)
+                    return [str(c) for c in table[boundary_set.code_column].dropna()]
+            except Exception as exc:  # any surprise: the full load below says what is wrong
+                log.debug("codes of %s not read alone (%s); loading the frame", boundary_set.id, exc)
+        return self._boundary_frame(boundary_set)[boundary_set.code_column].tolist()

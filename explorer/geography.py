@@ -218,7 +218,8 @@ class BoundaryRegistry:
     @classmethod
     def from_yaml(cls, text: str, source: str = "<yaml>") -> "BoundaryRegistry":
         try:
-            data = yaml.safe_load(text)
+            # libyaml's loader when PyYAML has it (ten times faster; every DataService reads this)
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as exc:
             raise BoundaryConfigError(f"{source}: not valid YAML: {exc}") from None
         return cls.from_dict(data, source=source)
@@ -311,9 +312,30 @@ def _is_text_column(series: pd.Series) -> bool:
 
 def _normalise(series: pd.Series) -> pd.Series:
     """Upper-cased, stripped GSS codes; NA where a value is not a GSS code."""
-    text = series.astype("string").str.strip().str.upper()
-    ok = text.str.fullmatch(_GSS_PATTERN).fillna(False).astype(bool)
-    return text.where(ok, pd.NA)
+    def code(value: object) -> str | None:
+        if value is None or (isinstance(value, float) and value != value):  # None, NaN
+            return None
+        return _norm_one(value if isinstance(value, str) else str(value))
+
+    return pd.Series([code(v) for v in series.tolist()], index=series.index, dtype="string")
+
+
+def _value_counts(series: pd.Series) -> dict[str, int]:
+    """Rows per stripped, upper-cased non-empty value, counting each distinct raw value once
+    (a code column is mostly distinct values, a label column mostly repeats)."""
+    values = series.dropna()
+    try:
+        raw = values.value_counts(sort=False)
+    except TypeError:  # unhashable values (lists …): count their text
+        raw = values.astype("string").value_counts(sort=False)
+    counts: dict[str, int] = {}
+    for value, n in zip(raw.index.tolist(), raw.to_numpy().tolist()):
+        if not n:
+            continue  # a category no row uses
+        text = (value if isinstance(value, str) else str(value)).strip().upper()
+        if text:
+            counts[text] = counts.get(text, 0) + n
+    return counts
 
 
 def detect_code_columns(df: pd.DataFrame, min_share: float = 0.5) -> list[CodeColumn]:
@@ -327,20 +349,18 @@ def detect_code_columns(df: pd.DataFrame, min_share: float = 0.5) -> list[CodeCo
         series = df[column]
         if isinstance(series, pd.DataFrame) or not _is_text_column(series):
             continue  # duplicate labels, numbers, dates, geometry
-        text = series.dropna().astype("string").str.strip()
-        text = text[text != ""]
-        if text.empty:
+        counts = _value_counts(series)
+        if not counts:
             continue
-        counts = text.str.upper().value_counts()
-        is_code = counts.index.to_series().str.fullmatch(_GSS_PATTERN).fillna(False).astype(bool).to_numpy()
-        n_codes = int(is_code.sum())
+        codes = [value for value in counts if GSS_RE.match(value)]
+        n_codes = len(codes)
         if not n_codes:
             continue
-        n_rows = int(counts[is_code].sum())
-        share = n_rows / int(counts.sum())
+        n_rows = sum(counts[value] for value in codes)
+        share = n_rows / sum(counts.values())
         if share < min_share:
             continue
-        prefixes = Counter(str(code)[:3] for code in counts.index[is_code])
+        prefixes = Counter(code[:3] for code in codes)
         prefix = max(prefixes, key=lambda p: (prefixes[p], -_rank(p)))
         col = CodeColumn(column=column, prefix=prefix, n_codes=n_codes, share=round(share, 4),
                          n_rows=n_rows, prefixes=dict(prefixes.most_common()))
@@ -751,7 +771,8 @@ def _examples(codes: Iterable[str], n: int = EXAMPLES) -> list[str]:
 def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
                        load_boundary: Callable[[BoundarySet], Any], code_column: object = None,
                        boundary_set: str | None = None, aggregate: str | None = None,
-                       min_match_rate: float = MIN_MATCH_RATE):
+                       min_match_rate: float = MIN_MATCH_RATE,
+                       boundary_codes: Callable[[BoundarySet], Iterable[str]] | None = None):
     """Join a table to the boundary set its codes match best.
 
     Returns ``(GeoDataFrame, JoinReport)``: one row per boundary feature that has data, in the
@@ -761,6 +782,11 @@ def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
     Rows of other levels (regions, England …) and rows outside London are dropped and counted.
     A table with several rows per area (long format) is refused unless ``aggregate`` is 'sum',
     'mean' or 'first'; exact duplicate rows are collapsed without asking.
+
+    ``boundary_codes`` (optional) gives a set's codes without its geometry, so choosing among
+    sets that share a code prefix (LSOA 2011 and 2021) loads only the chosen set's frame; when the
+    chosen frame's codes turn out to differ from what it gave, the choice is made again from the
+    frames.
     """
     import geopandas as gpd
 
@@ -785,8 +811,16 @@ def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
             frames[bset.id] = frame
         return frames[bset.id]
 
-    choice = _choose(table, registry, _codes_getter(lambda s: frame_of(s)[s.code_column].tolist()),
-                     code_column, boundary_set, min_match_rate)
+    def frame_codes(s: BoundarySet) -> list:
+        return frame_of(s)[s.code_column].tolist()
+
+    get_codes = _codes_getter(boundary_codes or frame_codes)
+    choice = _choose(table, registry, get_codes, code_column, boundary_set, min_match_rate)
+    if boundary_codes is not None:
+        chosen = choice.fit.bset
+        if _codes_getter(frame_codes)(chosen) != get_codes(chosen):
+            choice = _choose(table, registry, _codes_getter(frame_codes), code_column, boundary_set,
+                             min_match_rate)
     fit = choice.fit
     bset = fit.bset
     column = fit.column
