@@ -7,29 +7,31 @@ A. ``explorer serve --workers 1`` with the filesystem cache (the embedded defaul
 B. ``explorer serve --workers $(nproc)`` with ``EXPLORER_CACHE_URL=redis://…`` (a redis-server this
    script starts on a free port and stops after).
 
-Each session (its own HTTP connection pool, like one browser) runs the same steps a fixed number of
-times, as the browser does them:
+Each session is one browser (its own connection pool, the page it is on, the geometry it has
+cached) and plays issue 6's steps a fixed number of times, building every Dash callback request
+from ``/_dash-dependencies`` and the page it holds, as the browser does (``benchmarks/dash_client.py``):
 
-1. **open a page**: GET ``/themes`` (the HTML shell), ``/_dash-layout``, ``/_dash-dependencies`` and
-   the router callback POST ``/_dash-update-component`` that builds the page for that path;
-2. **search**: GET ``/api/datasets?q=parks``;
-3. **dataset page**: the router callback for ``/dataset/<id>`` and the dataset page's own callback
-   (preview table, source card, provenance: this is where the data is loaded);
-4. **layer geometry**: GET ``/geo/laei-lsoa-2021.geojson`` (4,994 LSOA polygons, gzip) - what the map
-   fetches when the layer is added;
-5. **dataset JSON**: GET ``/api/datasets/<id>``.
+1. **open a theme**: ``/themes/<slug>`` (shell, dependencies, layout, router callback) and its map
+   layers' geometry the first time;
+2. **click a borough**: the theme page's selection callback with a borough from its picker, and the
+   server callbacks that follow (charts highlighted, the place panel);
+3. **export a chart**: ``/export/chart/<theme>/<chart>.png?preset=slide``;
+4. **open the map**: ``/map`` with the callbacks it fires and its default layers' geometry;
+5. **add a layer**: the layer panel's search callback, the add callback, the new card's callbacks and
+   its geometry;
+6. **restyle**: a layer's restyle callback with another palette and classification;
+7. **search API**: ``/api/datasets?q=parks``;
+8. **dataset page**: ``/dataset/<id>`` with its callbacks (resolve, load, join, preview, source card).
 
-The issue's "restyle", "click a borough" and "export a chart" steps have no server route yet (the
-map explorer and exports are being built); restyling is client-side by design (dash-leaflet
-``hideout``), so steps 3 and 4 are the nearest existing server work. Before the 50 sessions start,
-one session runs once alone on the cold server ("first visitor", reported apart); then the 50 run
-together, once clicking as fast as answers come and once pausing about a second before each
-step as a person does (``--think``). Requests time out after 30 s; the whole run stops at ``--timeout`` seconds whatever
-happens. Latencies are wall-clock per step as a client sees them (p50/p95/max), errors are non-2xx
-answers, timeouts and connection failures. The client runs on the same machine as the server and
-takes CPU from it.
+Before the 50 sessions start, one session runs once alone on the cold server ("first visitor",
+reported apart); then the 50 run together, once clicking as fast as answers come and once pausing
+about a second before each step as a person does (``--think``). Requests time out after 30 s; the
+whole run stops at ``--timeout`` seconds whatever happens (steps not run are counted as errors).
+Latencies are wall-clock per step as a client sees them (p50/p95/max), errors are non-2xx answers,
+answers without what the next step needs, timeouts and connection failures. The client runs on the
+same machine as the server and takes CPU from it.
 
-    .venv/bin/python -m benchmarks.load_test [--sessions 50] [--iterations 4] [--think 0,1] [--timeout 600]
+    .venv/bin/python -m benchmarks.load_test [--sessions 50] [--iterations 2] [--think 0,1] [--timeout 1500]
 
 Writes benchmarks/results/load_test.json and .md.
 """
@@ -37,6 +39,7 @@ Writes benchmarks/results/load_test.json and .md.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -53,11 +56,13 @@ from pathlib import Path
 
 import requests
 
+from .dash_client import Page, has_input, has_output, id_text
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, stats_ms, write_results
 
-STEPS = ["open /themes", "search API", "dataset page", "layer geometry", "dataset JSON"]
+STEPS = ["open a theme", "click a borough", "export a chart", "open the map", "add a layer",
+         "restyle", "search API", "dataset page"]
 DATASETS = ["laei-lsoa-2021", "london-boroughs", "laei-borough", "parks-os-greenspace", "laqn-sites"]
-GEOMETRY = "/geo/laei-lsoa-2021.geojson"
+LAYER_SEARCHES = ["house prices", "deprivation", "parks", "crime", "trees"]
 REQUEST_TIMEOUT = 30
 
 
@@ -67,56 +72,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# Dash callbacks as the browser sends them --------------------------------------------------------
-def _outputs(spec: str) -> list[dict]:
-    if spec.startswith("..") and spec.endswith(".."):
-        parts = spec[2:-2].split("...")
-    else:
-        parts = [spec]
-    out = []
-    for part in parts:
-        part = part.split("@", 1)[0]
-        ident, prop = part.rsplit(".", 1)
-        out.append({"id": ident, "property": prop})
-    return out
+def theme_slugs() -> list[str]:
+    import yaml
 
-
-class Callbacks:
-    """Finds the router and dataset callbacks in /_dash-dependencies and builds their bodies."""
-
-    def __init__(self, deps: list[dict]):
-        self.router = self._find(deps, {("url", "pathname"), ("url", "search")})
-        self.dataset = self._find(deps, {("dataset-id", "data")})
-
-    @staticmethod
-    def _find(deps: list[dict], wanted: set[tuple[str, str]]) -> dict | None:
-        for dep in deps:
-            ins = {(i["id"], i["property"]) for i in dep["inputs"]}
-            if wanted <= ins and not dep.get("clientside_function"):
-                return dep
-        return None
-
-    @staticmethod
-    def body(dep: dict, values: dict[tuple[str, str], object], changed: str) -> dict:
-        outputs = _outputs(dep["output"])
-        return {
-            "output": dep["output"],
-            "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": [{**i, "value": values.get((i["id"], i["property"]))} for i in dep["inputs"]],
-            "state": [{**s, "value": values.get((s["id"], s["property"]))} for s in dep["state"]],
-            "changedPropIds": [changed],
-        }
-
-    def route(self, path: str, search: str = "") -> dict | None:
-        if self.router is None:
-            return None
-        return self.body(self.router, {("url", "pathname"): path, ("url", "search"): search},
-                         "url.pathname")
-
-    def dataset_page(self, dataset_id: str) -> dict | None:
-        if self.dataset is None:
-            return None
-        return self.body(self.dataset, {("dataset-id", "data"): dataset_id}, "dataset-id.data")
+    slugs = []
+    for path in sorted((ROOT / "geodata" / "themes").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if data.get("slug"):
+            slugs.append(str(data["slug"]))
+    return slugs
 
 
 # One session -------------------------------------------------------------------------------------
@@ -136,50 +100,162 @@ class Recorder:
                 self.bytes[step] += size
 
 
-def _request(session: requests.Session, method: str, url: str, **kwargs) -> int:
-    response = session.request(method, url, timeout=REQUEST_TIMEOUT, stream=True, **kwargs)
-    body = response.raw.read(decode_content=False)  # as sent (gzip); the browser inflates it
-    if response.status_code >= 400 or (response.status_code != 204 and not body):
-        raise RuntimeError(f"{method} {url.split('/', 3)[-1][:60]} -> HTTP {response.status_code}")
-    return len(body)
+class StepError(RuntimeError):
+    """A step that could not do what a person would (an answer without what the page needs)."""
 
 
-def run_session(base: str, callbacks: Callbacks, n: int, iterations: int, rec: Recorder,
-                deadline: float, think: float = 0.0) -> None:
+class Browser:
+    """One person's browser: a connection pool, the page in the tab, the geometry it has cached."""
+
+    def __init__(self, base: str, deps: list[dict]):
+        self.base = base
+        self.deps = deps
+        self.session = requests.Session()
+        self.session.headers.update({"Accept-Encoding": "gzip, deflate", "User-Agent": "explorer-load-test"})
+        self.page: Page | None = None
+        self.cached: set[str] = set()   # URLs the browser keeps (immutable geometry)
+        self.slug = ""
+
+    def get(self, path: str) -> int:
+        response = self.session.get(self.base + path, timeout=REQUEST_TIMEOUT, stream=True)
+        body = response.raw.read(decode_content=False)  # as sent (gzip); the browser inflates it
+        if response.status_code >= 400 or not body:
+            raise StepError(f"GET {path[:60]} -> HTTP {response.status_code}")
+        return len(body)
+
+    def callback(self, dep: dict, changed, values=None, index=None) -> int:
+        body = self.page.body(dep, changed, values, index)
+        response = self.session.post(self.base + "/_dash-update-component", data=json.dumps(body),
+                                     headers={"Content-Type": "application/json"},
+                                     timeout=REQUEST_TIMEOUT, stream=True)
+        raw = response.raw.read(decode_content=False)
+        if response.status_code == 204:  # the callback chose not to update
+            return len(raw)
+        if response.status_code >= 400 or not raw:
+            raise StepError(f"callback {dep['output'][:50]} -> HTTP {response.status_code}")
+        text = gzip.decompress(raw) if response.headers.get("Content-Encoding") == "gzip" else raw
+        new = self.page.apply(json.loads(text))
+        return len(raw) + self.fire_initial(new)
+
+    def fire_initial(self, new: set[str]) -> int:
+        size = 0
+        for dep, index in self.page.initial(new):
+            size += self.callback(dep, [], index=index)
+        return size
+
+    def navigate(self, path: str, search: str = "") -> int:
+        """A full page load: the HTML shell, layout, dependencies, then the router callback and the
+        callbacks the new page fires. Static bundles are cached by the browser (fingerprinted)."""
+        size = self.get(path + search) + self.get("/_dash-dependencies")
+        layout = self.session.get(self.base + "/_dash-layout", timeout=REQUEST_TIMEOUT)
+        if layout.status_code >= 400:
+            raise StepError(f"GET /_dash-layout -> HTTP {layout.status_code}")
+        size += len(layout.content)
+        self.page = Page(self.deps)
+        self.page.add(layout.json())
+        router = self.page.find(lambda d: has_input(d, "url", "pathname"))
+        if router is None:
+            raise StepError("no router callback in /_dash-dependencies")
+        return size + self.callback(router, [("url", "pathname")],
+                                    {("url", "pathname"): path, ("url", "search"): search})
+
+    def geometry(self, kind: str) -> int:
+        """Fetch the geometry URLs of the map layers on the page the browser has not cached."""
+        size = 0
+        for key, props in list(self.page.props.items()):
+            url = props.get("url")
+            if f'"{kind}"' in key and isinstance(url, str) and url.startswith("/geo/") and url not in self.cached:
+                size += self.get(url)
+                self.cached.add(url)
+        return size
+
+    def ids(self, kind: str) -> list[dict]:
+        return [self.page.ids[k] for k in self.page.props if f'"type":"{kind}"' in k]
+
+
+def run_session(base: str, deps: list[dict], slugs: list[str], n: int, iterations: int,
+                rec: Recorder, deadline: float, think: float = 0.0) -> None:
     pause = random.Random(n)  # the same pauses for session n in every run
-    headers = {"Accept-Encoding": "gzip, deflate", "User-Agent": "explorer-load-test"}
-    post = {**headers, "Content-Type": "application/json"}
-    with requests.Session() as session:
-        session.headers.update(headers)
+    browser = Browser(base, deps)
+    with browser.session:
         for i in range(iterations):
-            dataset_id = DATASETS[(n + i) % len(DATASETS)]
+            k = n + i
+            slug = slugs[k % len(slugs)] if slugs else ""
+            dataset_id = DATASETS[k % len(DATASETS)]
 
-            def open_page():
-                size = _request(session, "GET", base + "/themes")
-                size += _request(session, "GET", base + "/_dash-layout")
-                size += _request(session, "GET", base + "/_dash-dependencies")
-                body = callbacks.route("/themes")
-                if body is not None:
-                    size += _request(session, "POST", base + "/_dash-update-component",
-                                     data=json.dumps(body), headers=post)
+            def open_theme():
+                browser.slug = slug
+                return browser.navigate(f"/themes/{slug}") + browser.geometry("theme-geo")
+
+            def click_borough():
+                if not browser.slug or browser.page.props.get("theme-picker") is None:
+                    raise StepError("no borough picker on the page")
+                options = browser.page.props["theme-picker"].get("options") or []
+                if not options:
+                    raise StepError("the borough picker has no options")
+                code = options[k % len(options)]["value"]
+                select = browser.page.find(lambda d: has_input(d, "theme-picker", "value"))
+                size = browser.callback(select, [("theme-picker", "value")], {("theme-picker", "value"): code})
+                # what follows the selection on the server (charts highlighted, the place panel)
+                for dep in browser.deps:
+                    if not dep.get("clientside_function") and has_input(dep, "theme-selection", "data"):
+                        size += browser.callback(dep, [("theme-selection", "data")])
                 return size
+
+            def export_chart():
+                charts = browser.ids("theme-chart")
+                if not charts:
+                    raise StepError("no chart on the theme page")
+                chart = charts[k % len(charts)]["index"]
+                return browser.get(f"/export/chart/{browser.slug}/{chart}.png?preset=slide")
+
+            def open_map():
+                return browser.navigate("/map") + browser.geometry("layer-geo")
+
+            def add_layer():
+                search = browser.page.find(lambda d: has_input(d, "layer-search", "value"))
+                add = browser.page.find(lambda d: has_input(d, "add-layer"))
+                if search is None or add is None:
+                    raise StepError("no layer search or add callback")
+                size = browser.callback(search, [("layer-search", "value")],
+                                        {("layer-search", "value"): LAYER_SEARCHES[k % len(LAYER_SEARCHES)]})
+                buttons = browser.ids("add-layer")
+                if not buttons:
+                    raise StepError("the layer search found nothing to add")
+                button = buttons[0]
+                size += browser.callback(add, [(button, "n_clicks")], {(id_text(button), "n_clicks"): 1})
+                return size + browser.geometry("layer-geo")
+
+            def restyle():
+                dep = browser.page.find(lambda d: has_output(d, "layer-style", "data"))
+                for ident in browser.ids("layer-palette"):
+                    props = browser.page.props[id_text(ident)]
+                    palettes = [o["value"] if isinstance(o, dict) else o for o in props.get("options") or []]
+                    if dep is None or len(palettes) < 2:
+                        continue
+                    uid = ident["index"]
+                    method = {"type": "layer-method", "index": uid}
+                    methods = [o["value"] if isinstance(o, dict) else o
+                               for o in browser.page.props.get(id_text(method), {}).get("options") or []]
+                    values = {(id_text(ident), "value"): palettes[(palettes.index(props.get("value")) + 1) % len(palettes)
+                                                                  if props.get("value") in palettes else 0]}
+                    if methods:
+                        values[(id_text(method), "value")] = methods[k % len(methods)]
+                    return browser.callback(dep, [(ident, "value"), (method, "value")], values, index=uid)
+                raise StepError("no layer with palettes to restyle")
 
             def dataset_page():
-                size = 0
-                for body in (callbacks.route(f"/dataset/{dataset_id}"), callbacks.dataset_page(dataset_id)):
-                    if body is not None:
-                        size += _request(session, "POST", base + "/_dash-update-component",
-                                         data=json.dumps(body), headers=post)
-                if not size:  # no callbacks found: the page's HTML is the nearest thing
-                    size = _request(session, "GET", base + f"/dataset/{dataset_id}")
-                return size
+                return browser.navigate(f"/dataset/{dataset_id}")
 
             steps = {
-                "open /themes": open_page,
-                "search API": lambda: _request(session, "GET", base + "/api/datasets?q=parks"),
+                "open a theme": open_theme,
+                "click a borough": click_borough,
+                "export a chart": export_chart,
+                "open the map": open_map,
+                "add a layer": add_layer,
+                "restyle": restyle,
+                "search API": lambda: browser.get("/api/datasets?q=parks"),
                 "dataset page": dataset_page,
-                "layer geometry": lambda: _request(session, "GET", base + GEOMETRY),
-                "dataset JSON": lambda: _request(session, "GET", base + f"/api/datasets/{dataset_id}"),
             }
             for step, action in steps.items():
                 if think:
@@ -284,17 +360,17 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
     server = Server(home, workers, threads, redis.url if redis else "", workdir / f"server-{name}.log")
     try:
         deps = requests.get(server.base + "/_dash-dependencies", timeout=30).json()
-        callbacks = Callbacks(deps)
+        slugs = theme_slugs()
         first = Recorder()
         started = time.monotonic()
-        run_session(server.base, callbacks, 0, 1, first, deadline)
+        run_session(server.base, deps, slugs, 0, 1, first, deadline)
         first_s = time.monotonic() - started
         runs = []
         for think in thinks:
             rec = Recorder()
             started = time.monotonic()
             with ThreadPoolExecutor(max_workers=sessions) as pool:
-                futures = [pool.submit(run_session, server.base, callbacks, n, iterations, rec,
+                futures = [pool.submit(run_session, server.base, deps, slugs, n, iterations, rec,
                                        deadline, think) for n in range(sessions)]
                 for f in futures:
                     f.result()
@@ -307,8 +383,7 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
             "setup": name, "workers": workers, "threads_per_worker": threads,
             "cache": "redis" if redis else "filesystem", "sessions": sessions,
             "iterations": iterations,
-            "router_callback_found": callbacks.router is not None,
-            "dataset_callback_found": callbacks.dataset is not None,
+            "themes": slugs,
             "first_visitor": {s: (round(first.times[s][0] * 1000, 1) if first.times[s] else None)
                               for s in STEPS},
             "first_visitor_errors": {s: first.errors[s] for s in STEPS if first.errors[s]},
@@ -373,9 +448,9 @@ def render_markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=50)
-    parser.add_argument("--iterations", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
-    parser.add_argument("--timeout", type=float, default=600, help="stop everything after this many seconds")
+    parser.add_argument("--timeout", type=float, default=1500, help="stop everything after this many seconds")
     parser.add_argument("--only", choices=["filesystem", "redis"], default=None)
     parser.add_argument("--think", default="0,1",
                         help="mean pauses before each step, in seconds, one run each (default 0,1)")
@@ -398,15 +473,28 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    {step:15} p50 {_ms(s.get('p50_ms')):>6} ms  p95 {_ms(s.get('p95_ms')):>6} ms  "
                           f"errors {s['errors']}", flush=True)
     notes = [
-        "open /themes: GET /themes (HTML shell) + /_dash-layout + /_dash-dependencies + the router "
-        "callback POST that builds the page; static bundles are not fetched (fingerprinted and "
-        "cached for a year by the browser).",
-        "dataset page: the router callback for /dataset/<id> and the dataset page's callback "
-        "(resolve, load, join, preview, source card), rotating over " + ", ".join(DATASETS) + ".",
-        f"layer geometry: GET {GEOMETRY} with gzip (the request a map makes when the layer is added).",
-        "Not yet built, so not measured: themes as dashboards, adding/restyling layers on the map "
-        "explorer (restyling is client-side by design: only the style changes), clicking a borough, "
-        "chart exports. The dataset page and layer geometry steps are the nearest server work.",
+        "Each session is one browser: it keeps the page it is on (every component with an id) and "
+        "builds each Dash callback request from /_dash-dependencies and that page, as the browser "
+        "does, including the callbacks a new page fires by itself; geometry URLs it has fetched once "
+        "are not fetched again (browser cache); static bundles are not fetched (fingerprinted).",
+        "open a theme: GET /themes/<slug> (HTML shell) + /_dash-dependencies + /_dash-layout + the "
+        "router callback that builds the dashboard (narrative, charts, map) + the geometry of its "
+        "map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",
+        "click a borough: the theme page's selection callback with a borough from its picker, then "
+        "the server callbacks that follow a selection (every chart redrawn with the borough "
+        "highlighted, the place panel); the map's outline is drawn in the browser.",
+        "export a chart: GET /export/chart/<theme>/<chart>.png?preset=slide (a PNG with title, "
+        "source, licence and date drawn by the shared headless browser).",
+        "open the map: GET /map + dependencies + layout + router callback + the layer callbacks the "
+        "page fires (values, classes, legends) + the default layers' geometry on first sight.",
+        "add a layer: the layer panel's search callback (" + ", ".join(LAYER_SEARCHES) + ", in turn), "
+        "the add callback for the first result, the new card's own callbacks, its geometry.",
+        "restyle: the restyle callback of the first layer with palettes, with the next palette and "
+        "another classification method (class breaks and colours come back; geometry is not sent "
+        "again).",
+        "search API: GET /api/datasets?q=parks. dataset page: GET /dataset/<id> + router callback + "
+        "the page's own callbacks (resolve, load, join, preview, source card), rotating over "
+        + ", ".join(DATASETS) + ".",
         "The first visitor runs alone once before the 50 sessions (cold caches) and is reported apart.",
         "Each set-up runs twice on the same server: without pauses (saturation), then with pauses "
         "before each step (people reading); the second run finds warm caches.",
