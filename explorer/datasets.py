@@ -141,7 +141,10 @@ class DataService:
         entry = self.entry(dataset_id)
         return [{"resource": r.id, **self.resolver.where(entry, r.id)} for r in entry.resources]
 
-    def load(self, dataset_id: str, resource_id: str | None = None, join: bool = True) -> LoadedDataset:
+    def load(self, dataset_id: str, resource_id: str | None = None, join: bool | str = True) -> LoadedDataset:
+        """Load a resource; ``join`` joins a table with area codes to its boundaries. ``join="long"``
+        keeps every row of a long table (an area repeated over years): each row gets its area's
+        geometry, for the map's year slider; the default refuses such tables with the reason."""
         entry = self.entry(dataset_id)
         try:
             resource = entry.resource(resource_id)
@@ -168,7 +171,7 @@ class DataService:
             return result
 
     # ------------------------------------------------------------------------------------------
-    def _load(self, entry: Entry, resource: Resource, join: bool) -> LoadedDataset:
+    def _load(self, entry: Entry, resource: Resource, join: bool | str) -> LoadedDataset:
         from .geography import JoinError, detect_code_columns, join_to_boundaries
         from .loaders import LoadError, geometry_type, load_file
         from .resolver import ResolveError
@@ -197,7 +200,7 @@ class DataService:
                     frame, self.boundaries, self._boundary_frame,
                     code_column=options.get("code_column"),
                     boundary_set=options.get("boundary"),
-                    aggregate=options.get("aggregate"),
+                    aggregate="long" if join == "long" else options.get("aggregate"),
                     boundary_codes=self._boundary_codes,
                 )
                 kind = "polygons"

@@ -40,7 +40,7 @@ NATIONAL_COVERAGE = 0.95  # a table covering this share of London may be a natio
 NATIONAL_EXTRA = 2.0      # … when it has at least this many times as many codes unknown to London
 KEY_LIKE_SHARE = 0.8     # a column with this share of the most codes is a candidate key column
 EXAMPLES = 10
-AGGREGATES = ("sum", "mean", "first")
+AGGREGATES = ("sum", "mean", "first", "long")  # long: keep every row, each with its geometry
 
 # GSS entity codes (first three characters) and what they name.
 _ENTITY_NAMES = {
@@ -831,6 +831,10 @@ def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
     # Long format: several rows for one area would multiply features.
     scope = fit.in_scope & fit.mapped.notna()
     duplicate_rows_dropped = 0
+    if aggregate == "long":
+        per_area = fit.mapped[scope].value_counts()
+        notes.append(f"long table kept: {int(scope.sum()):,} rows over {len(per_area):,} areas, "
+                     "each row with its area's geometry")
     if aggregate is None:
         repeated = fit.mapped[scope].duplicated(keep=False)
         if repeated.any():
@@ -876,7 +880,7 @@ def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
     right = table[scope & fit.mapped.isin(fit.matched)].copy()
     right[key] = fit.mapped[right.index]
     dropped_columns: list[str] = []
-    if aggregate is not None:
+    if aggregate not in (None, "long"):
         before = len(right)
         right, dropped_columns = _aggregate(right, key, aggregate)
         if before != len(right):

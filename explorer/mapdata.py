@@ -88,6 +88,7 @@ class LayerInfo:
     pollutant: str | None = None
     geometry_url: str | None = None
     time_kind: str | None = None     # resources | columns | series (where the years come from)
+    join: bool | str = True          # "long": a long table of areas over years, one row per area and year
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -464,7 +465,27 @@ def layer_info(service, dataset_id: str, resource_id: str | None = None) -> Laye
     """What the map needs to know about a layer. Raises DatasetError when it cannot load; a table
     that cannot be mapped comes back with ``error`` saying why."""
     loaded = service.load(dataset_id, resource_id)
+    if _yearly_long_table(loaded):
+        loaded = service.load(dataset_id, resource_id, join="long")
     return _INFO.get(_key(service, loaded, "info"), lambda: _build_info(service, loaded))
+
+
+def _yearly_long_table(loaded) -> bool:
+    """A table refused by the join only because each area repeats over the years of its declared
+    ``year_column`` (LEGGI: one row per borough and year): the map shows it one year at a time."""
+    year_column = (loaded.resource.options or {}).get("year_column")
+    return bool(loaded.join_error and year_column and year_column in loaded.frame.columns
+                and "long format" in loaded.join_error)
+
+
+def _long_series(loaded, options: dict) -> dict | None:
+    """The series spec of a table joined with ``join="long"``: areas keyed by their code, years
+    from the declared year column."""
+    report = loaded.geography
+    if report is None or report.aggregate != "long":
+        return None
+    return {"key": "area_code", "time": options.get("year_column"), "category": None,
+            "value": options.get("value_column")}
 
 
 def _build_info(service, loaded) -> LayerInfo:
@@ -481,6 +502,9 @@ def _build_info(service, loaded) -> LayerInfo:
         return LayerInfo(kind=loaded.kind, n_features=0, variables=[], default_variable=None,
                          time_steps=[], series=None, name_column=None, code_column=None, bounds=None,
                          cluster=False, error=_unmappable_reason(loaded), **common)
+    long_series = _long_series(loaded, options)
+    if long_series is not None:
+        options["series"] = long_series
     series = _series_spec(loaded, options)
     view = _series_view(service, loaded, series) if series else None
     exclude = [options.get("year_column")]
@@ -528,7 +552,8 @@ def _build_info(service, loaded) -> LayerInfo:
         kind=loaded.kind, n_features=n, variables=variables, default_variable=default,
         time_steps=steps, series=series_out, name_column=name_col, code_column=code_col,
         bounds=bounds, cluster=loaded.kind == "points" and n > CLUSTER_THRESHOLD, error=None,
-        geometry_url=f"/geo/{entry.id}/{resource.id}.pbf", time_kind=time_kind, **common,
+        geometry_url=f"/geo/{entry.id}/{resource.id}.pbf", time_kind=time_kind,
+        join="long" if long_series is not None else True, **common,
     )
 
 
@@ -718,7 +743,7 @@ def _mappable(service, dataset_id: str, resource_id: str | None):
     info = layer_info(service, dataset_id, resource_id)
     if info.error:
         raise NotMappable(dataset_id, info.error)
-    loaded = service.load(dataset_id, info.resource_id)
+    loaded = service.load(dataset_id, info.resource_id, join=info.join)
     return loaded, info
 
 

@@ -304,3 +304,26 @@ def test_layer_table_lists_features_highest_first(service):
     assert len(table) == 33 and list(table.columns) == ["name", "code", "value"]
     assert table["value"].is_monotonic_decreasing
     assert table.iloc[0]["value"] == max(values)
+
+
+def test_a_long_yearly_table_maps_one_year_at_a_time(service):
+    """LEGGI has one row per borough and year: refused by the plain join (it would repeat
+    boundaries), it maps as 33 boroughs with a year slider, each year's own values."""
+    plain = service.load("leggi-co2-borough")
+    assert plain.join_error and "long format" in plain.join_error
+    info = md.layer_info(service, "leggi-co2-borough")
+    assert info.error is None and info.kind == "polygons" and info.join == "long"
+    assert info.n_features == 33
+    assert [s.year for s in info.time_steps] == list(range(2010, 2018))
+    first = md.values_payload(service, "leggi-co2-borough", None, "total_total", step=info.time_steps[0])
+    last = md.values_payload(service, "leggi-co2-borough", None, "total_total", step=info.time_steps[-1])
+    raw = plain.frame
+    westminster = raw[(raw["gss"] == "E09000033")]
+    hit = md.features_at(service, [("leggi-co2-borough", None, "total_total")], -0.1357, 51.4975)[0]
+    assert hit["code"] == "E09000033"
+    i = hit["_i"]
+    assert first[i] == pytest.approx(float(westminster.loc[westminster["leggi_year"] == 2010, "total_total"].iloc[0]), rel=1e-3)
+    assert last[i] == pytest.approx(float(westminster.loc[westminster["leggi_year"] == 2017, "total_total"].iloc[0]), rel=1e-3)
+    assert sum(1 for v in last if v is not None) == 33
+    loaded, _ = md._mappable(service, "leggi-co2-borough", None)
+    assert any("long table kept" in t for t in loaded.provenance.transformations)
