@@ -262,6 +262,21 @@ def register(app, services) -> None:
         State({"type": "layer-geo", "index": MATCH}, "id"),
     )
 
+    # The top visible classed layer's legend, kept on the map for phones -------------------------
+    @app.callback(
+        Output("map-legend", "children"),
+        Input({"type": "layer-style", "index": ALL}, "data"),
+        Input({"type": "layer-visible", "index": ALL}, "value"),
+        State({"type": "layer-meta", "index": ALL}, "data"),
+        State({"type": "layer-variable", "index": ALL}, "value"),
+    )
+    def map_legend(styles, visibles, metas, variables):
+        for style, visible, meta, variable in zip(styles, visibles, metas, variables):
+            if style and visible and style.get("mode") == "classes":
+                return view.legend(style, (meta or {}).get("unit"), variable or (meta or {}).get("dataset"),
+                                   (meta or {}).get("kind") or "")
+        return []
+
     # Compare: the right-hand map shows one layer, styled exactly as the panel says -------------
     @app.callback(
         Output("compare-state", "data"),

@@ -235,6 +235,9 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
                     html.Div(className="map-frame explorer__frame", children=[
                         html.P(id="main-map-caption", className="map-caption", hidden=True),
                         explorer_map(state, specs_infos),
+                        # At phone width the layer panel is folded away: the top layer's legend
+                        # stays on the map.
+                        html.Div(id="map-legend", className="map-legend", **{"aria-hidden": "true"}),
                     ]),
                     html.Div(id="compare-frame", className="map-frame explorer__frame compare-frame", hidden=True),
                 ]),
