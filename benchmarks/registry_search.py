@@ -121,6 +121,8 @@ def machine_info() -> dict:
         "sqlite": sqlite3.sqlite_version,
         "versions": versions,
         "git_commit": commit,
+        # other processes on the machine move every figure: the 1/5/15-minute load at the start
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -129,7 +131,9 @@ def machine_line(info: dict) -> str:
             f"{' (' + info['cpu_model'] + ')' if info['cpu_model'] else ''} · Python {info['python']}"
             f" · SQLite {info['sqlite']} · pandas {info['versions'].get('pandas')}"
             f" · geopandas {info['versions'].get('geopandas')}"
-            + (f" · commit {info['git_commit']}" if info.get("git_commit") else ""))
+            + (f" · commit {info['git_commit']}" if info.get("git_commit") else "")
+            + (f" · load average {info['load_average'][0]:.1f} at the start (other processes share"
+               " the machine)" if info.get("load_average") else ""))
 
 
 def stats_ms(seconds: list[float]) -> dict:

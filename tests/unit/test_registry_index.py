@@ -8,16 +8,10 @@ import sqlite3
 
 import pytest
 
-from explorer.models import Entry
 from explorer.registry import Registry
 from explorer.synonyms import GROUPS, expansions
 
-
-def make(entry_id: str, title: str, description: str = "", **extra) -> Entry:
-    data = {"id": entry_id, "title": title, "description": description,
-            "resources": extra.pop("resources", [{"url": f"https://example.org/{entry_id}.csv"}])}
-    data.update(extra)
-    return Entry.from_dict(data)
+from .test_registry import make
 
 
 @pytest.fixture()
