@@ -67,6 +67,10 @@ def register(app, services) -> None:
             availability = services.data.availability(dataset_id)
             return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
                     f"{entry.title} – London Data Explorer")
+        if path.startswith("/themes/") and _first(params, "embed") == "1" and _first(params, "chart"):
+            from layouts.embed import embedded_chart  # one chart, no chrome, for other pages
+
+            return embedded_chart(services, path[len("/themes/"):], _first(params, "chart")), "London Data Explorer"
         if path == "/map":
             from .map_explorer import explorer_page
 

@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from explorer.models import Entry
 
+from .export_menu import dataset_tools
 from .components import (ACCESS_LABELS, FREQUENCY_LABELS, coverage, definition_list, entry_badges,
                          external_link, geography_label, notice, source_card)
 
@@ -91,6 +92,7 @@ def dataset_page(entry: Entry, registry_record: dict | None, availability: list[
                                                                      data=None),
                     ]),
                     dcc.Loading(html.Div(id="dataset-preview", className="preview"), type="dot"),
+                    dataset_tools(entry.id) if entry.smallest_geography not in (None, "", "none") else None,
                 ]),
                 html.Section(className="section", children=[
                     html.H2("Files"),

@@ -39,6 +39,7 @@ def app_layout() -> html.Div:
     return html.Div(className="app", children=[
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="page-title"),
+        dcc.Store(id="embed-mode"),   # ?embed=1 hides the chrome (callbacks/export_menu.py)
         header(),
         html.Main(id="main", tabIndex="-1", className="page", children=html.Div(id="page-content")),
         footer(),

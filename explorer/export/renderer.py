@@ -88,12 +88,21 @@ class Renderer:
         self._loop, self._thread = loop, thread
 
     def _call(self, coro, timeout: float):
+        """Run ``coro`` on the renderer's loop; FutureTimeout after ``timeout`` seconds, and
+        RuntimeError at once if the loop's thread has stopped (it would never answer)."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        try:
-            return future.result(timeout)
-        except FutureTimeout:
-            future.cancel()
-            raise
+        thread = self._thread
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(min(0.5, max(0.0, deadline - time.monotonic())))
+            except FutureTimeout:
+                if time.monotonic() >= deadline:
+                    future.cancel()
+                    raise
+                if thread is None or not thread.is_alive():
+                    future.cancel()
+                    raise RuntimeError("the renderer's event loop stopped") from None
 
     def _start_locked(self) -> None:
         import kaleido
@@ -135,6 +144,8 @@ class Renderer:
     def alive(self) -> bool:
         proc = getattr(self._kaleido, "subprocess", None)
         if proc is None or proc.poll() is not None:
+            return False
+        if self._thread is None or not self._thread.is_alive():   # the loop's thread was stopped
             return False
         # the launcher can outlive a killed Chromium: it must still have a child
         return bool(_children(proc.pid, depth=1))
