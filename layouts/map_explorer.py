@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from explorer.layers import BASEMAPS, LayerSpec, MapState
 
+from . import export_menu
 from .components import notice
 
 CONTEXT_STYLE = {"variable": "explorer.map.context"}
@@ -253,6 +254,7 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
                     html.Span("Click an area or point to see every layer's value there.", className="muted"),
                 ]),
                 html.Div(id="table-view", className="table-view", hidden=True),
+                html.Div(export_menu.map_tools(state.to_search()), className="explorer__export"),
             ]),
             html.Aside(id="feature-panel", className="feature-panel", **{"aria-live": "polite",
                                                                           "aria-label": "Values at the clicked place"},
