@@ -27,6 +27,33 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 START_TIMEOUT = 60.0
+RELOAD_EVERY = 25        # renders between page reloads (kaleido reloads after every image)
+
+
+def _warm_kaleido_class():
+    """kaleido.Kaleido, but the tab's page is not reloaded after every image.
+
+    kaleido reloads its page (and parses plotly.js again, ~0.3–0.6 s here) after each render. Each
+    render draws into a fresh element and purges it, so with renders serialised the reload only
+    guards against slow leaks: it is done every ``RELOAD_EVERY`` images and after every PDF (which
+    restyles the page to print it). Should kaleido rename the hook, this falls back to its own
+    behaviour (slower, still correct).
+    """
+    import kaleido
+
+    class WarmKaleido(kaleido.Kaleido):
+        reload_next = False
+        since_reload = 0
+
+        async def _return_kaleido_tab(self, tab):
+            self.since_reload += 1
+            if self.reload_next or self.since_reload >= RELOAD_EVERY:
+                self.since_reload = 0
+                self.reload_next = False
+                return await super()._return_kaleido_tab(tab)
+            await self.tabs_ready.put(tab)
+
+    return WarmKaleido
 
 
 class RenderError(RuntimeError):
@@ -105,8 +132,6 @@ class Renderer:
                     raise RuntimeError("the renderer's event loop stopped") from None
 
     def _start_locked(self) -> None:
-        import kaleido
-
         if self._loop is None:
             self._new_loop()
         options = {"n": 1, "timeout": None, "mathjax": False}
@@ -115,7 +140,7 @@ class Renderer:
             options["path"] = path
 
         async def open_browser():
-            k = kaleido.Kaleido(**options)
+            k = _warm_kaleido_class()(**options)
             await k.open()
             return k
 
@@ -208,6 +233,8 @@ class Renderer:
                         log.warning("export renderer found dead; restarting")
                         self._abandon_locked()
                     self._start_locked()
+                # a PDF restyles the page to print it: reload after it (see _warm_kaleido_class)
+                self._kaleido.reload_next = fmt == "pdf"
                 try:
                     data = self._call(self._kaleido.calc_fig(spec, opts=opts), self.timeout)
                 except FutureTimeout:
