@@ -7,7 +7,7 @@
   British National Grid metres (``shapely.coverage_simplify`` keeps shared borders shared),
   rounded to what a screen shows, and encoded as geobuf (what dash-leaflet's
   ``GeoJSON(format="geobuf")`` decodes) or GeoJSON. Each feature carries only ``_i`` (its index:
-  the position of its value in :func:`values_payload`), ``_name`` and ``_code``.
+  the position of its value in :func:`values_payload`), ``_name`` and ``_code`` (when it has them).
 * :func:`values_payload` is the numbers for one variable (and year, and category), aligned with
   the features' ``_i``: switching variable or year moves only these.
 * :func:`features_at` answers a click: the features of each layer at a place, with their values.
@@ -33,7 +33,7 @@ from .datasets import DatasetError
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_VERSION = 1          # bump when the geometry payload changes for the same data
+PAYLOAD_VERSION = 2          # bump when the geometry payload changes for the same data
 CLUSTER_THRESHOLD = 2000     # point layers with more features are clustered in the browser
 MAX_HIT_VALUES = 15
 PRECISION = 5                # decimal places of degrees kept (1e-5° ≈ 1.1 m × 0.7 m). A coarser
@@ -752,7 +752,8 @@ def geometry_payload(service, dataset_id: str, resource_id: str | None = None, f
 
     One feature per row of the loaded frame (per place for long tables), in row order; rows
     without geometry have no feature. Properties: ``_i`` (row index = position in
-    :func:`values_payload`), ``_name``, ``_code``; nothing else.
+    :func:`values_payload`), ``_name``, ``_code`` (each left out when the feature has none);
+    nothing else.
     """
     if fmt not in ("geobuf", "geojson"):
         raise ValueError(f"unknown geometry format {fmt!r}; use 'geobuf' or 'geojson'")
@@ -760,7 +761,10 @@ def geometry_payload(service, dataset_id: str, resource_id: str | None = None, f
     prepared = _prepared(service, loaded, info)
     index = [i for i, g in enumerate(prepared.geoms) if g is not None]
     geoms = prepared.geoms[index] if index else np.empty(0, dtype=object)
-    props = [{"_i": i, "_name": prepared.names[i], "_code": prepared.codes[i]} for i in index]
+    # A missing name or code is left out rather than sent as null: geobuf carries a null as JSON
+    # text that the browser parses once per feature (52k times for the points of interest).
+    props = [{k: v for k, v in (("_i", i), ("_name", prepared.names[i]), ("_code", prepared.codes[i]))
+              if v is not None} for i in index]
     if fmt == "geojson":
         return encode_geojson(geoms, props, prepared.precision)
     return encode_geobuf(geoms, props, ["_i", "_name", "_code"], prepared.precision)

@@ -231,6 +231,16 @@ def test_osm_points_of_interest(service):
     assert info.variables == [] and info.error is None
 
 
+def test_points_without_codes_send_no_null_codes(service):
+    # OSM ids are not area codes, so the 52k points carry no _code at all: not 52k nulls that the
+    # browser's geobuf decoder would parse as JSON one by one.
+    fc = decode(md.geometry_payload(service, "osm-pois"))
+    props = [f["properties"] for f in fc["features"]]
+    assert len(props) == 52374 and [p["_i"] for p in props[:3]] == [0, 1, 2]
+    assert not any("_code" in p for p in props)
+    assert props[0]["_name"] == "pub"
+
+
 def test_monitoring_sites_are_one_point_per_site(service):
     info = md.layer_info(service, "monitoring-site-annual-means")
     series = info.series
