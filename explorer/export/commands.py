@@ -83,11 +83,17 @@ def export_chart_command(ctx, theme, chart, fmt, preset, width, height, scale, b
     """Export one chart of a theme."""
     from .chart_image import export_chart
 
+    size = _size(preset, width, height, scale)
+    _export_one(ctx, output, lambda settings, service, renderer: export_chart(
+        theme, chart, fmt, size, service, renderer, base_url=base_url or settings.public_url or None))
+
+
+def _export_one(ctx, output: Path | None, export) -> None:
+    """Run ``export(settings, service, renderer)`` with a renderer of its own; write and report."""
     settings, service = _context(ctx)
     renderer = _renderer(settings)
     try:
-        image = export_chart(theme, chart, fmt, _size(preset, width, height, scale), service, renderer,
-                             base_url=base_url or settings.public_url or None)
+        image = export(settings, service, renderer)
     except _errors() as exc:
         _fail(exc)
     finally:
@@ -113,18 +119,10 @@ def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, ti
         raise click.BadParameter(f"not a map link: {url[:80]!r} (expected …/map?layer=…)", param_hint="--url")
     if not base_url and parts.scheme and parts.netloc:
         base_url = f"{parts.scheme}://{parts.netloc}"
-    settings, service = _context(ctx)
-    renderer = _renderer(settings)
-    try:
-        image = export_map("?" + parts.query, fmt, _size(preset, width, height, scale), service, renderer,
-                           base_url=base_url or settings.public_url or None, title=title)
-    except _errors() as exc:
-        _fail(exc)
-    finally:
-        renderer.close()
-    path = output or Path(image.filename)
-    path.write_bytes(image.content)
-    click.echo(f"{path} ({image.width}×{image.height} px, scale {image.scale:g}, {len(image.content):,} bytes)")
+    size = _size(preset, width, height, scale)
+    _export_one(ctx, output, lambda settings, service, renderer: export_map(
+        "?" + parts.query, fmt, size, service, renderer, base_url=base_url or settings.public_url or None,
+        title=title))
 
 
 @export_group.command("theme")

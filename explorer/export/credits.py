@@ -105,22 +105,12 @@ def footer_lines(credits: list[Credit], permalink: str | None, context: list[Cre
 
 
 def wrap(text: str, chars: int) -> list[str]:
-    words, out, line = text.split(), [], ""
-    for word in words:
-        while len(word) > chars:              # a long URL is cut, not pushed off the image
-            if line:
-                out.append(line)
-                line = ""
-            out.append(word[:chars])
-            word = word[chars:]
-        if line and len(line) + 1 + len(word) > chars:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    if line:
-        out.append(line)
-    return out
+    """Lines of at most ``chars`` characters; a word longer than that (a URL) is cut, not pushed
+    off the image. The line filling is the charts' own (``explorer.charts._wrap``)."""
+    from ..charts import _wrap
+
+    words = [w[i:i + chars] for w in text.split() for i in range(0, len(w), chars)]
+    return _wrap(" ".join(words), chars).split("<br>") if words else []
 
 
 def _escape(text: str) -> str:
