@@ -410,8 +410,10 @@ def render_markdown(result: dict) -> str:
     lines = [f"# Load test: {result['sessions']} concurrent sessions", "",
              machine_line(result["machine"]), "",
              f"{result['sessions']} sessions × {result['iterations']} iterations × {len(STEPS)} steps "
-             "on 127.0.0.1 (client on the same machine, 2 CPUs shared). Latency per step as the "
-             "client sees it, in ms; errors are non-2xx answers, timeouts and failed connections.", ""]
+             f"on 127.0.0.1 (client and server on the same machine, sharing its "
+             f"{result['machine']['cpus_usable']} CPUs). Latency per step as the client sees it, in ms;"
+             " errors are non-2xx answers, answers without what the next step needs, timeouts (30 s"
+             " per request) and failed connections.", ""]
     setups = result["setups"]
     for i, think in enumerate(result["think_s"]):
         title = ("No pause between steps (every session clicks as soon as the last answer is in: "
@@ -434,6 +436,13 @@ def render_markdown(result: dict) -> str:
         target = all(s["runs"][i]["steps"][st].get("p95_ms", 1e9) < 1000
                      and s["runs"][i]["steps"][st]["errors"] == 0 for s in setups for st in STEPS)
         lines += [f"Target (p95 < 1 s per step, 0 errors): {'met' if target else 'not met'}.", ""]
+        for setup in setups:
+            for step in STEPS:
+                st = setup["runs"][i]["steps"][step]
+                if st["errors"]:
+                    lines.append(f"- {setup['setup']}, {step}: {st['errors']} errors, e.g. "
+                                 + "; ".join(f"`{e[:110]}`" for e in st["error_examples"]))
+        lines.append("")
     for setup in setups:
         lines.append(f"- **{setup['setup']}**: {setup['workers']} worker(s) × {setup['threads_per_worker']} "
                      f"threads, {setup['cache']} cache; first visitor alone on the cold server: "
@@ -502,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": machine_info(), "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}
     json_path, md_path = write_results("load_test", data, render_markdown(data))
+    print(render_markdown(data))
     print(f"wrote {json_path} and {md_path}")
     return 0
 
