@@ -157,9 +157,17 @@ def fts_query(text: str, mode: str = "all") -> str:
     words = [w for w in words if w]
     if not words:
         return ""
-    parts = ['"' + w.replace('"', '""') + '"' for w in words]
-    if len(words[-1]) >= 2:
-        parts[-1] = parts[-1] + "*"
+    parts = []
+    for i, word in enumerate(words):
+        quoted = '"' + word.replace('"', '""') + '"'
+        if i == len(words) - 1 and len(word) >= 2:
+            quoted += "*"
+        if len(word) >= 4 and word[-1] in "yY":
+            # Porter stems "employ" to "emploi" but "employment" to "employ": also match the word
+            # without its final y, so the word itself finds what its derived forms find.
+            stem = '"' + word[:-1].replace('"', '""') + '"*'
+            quoted = f"({quoted} OR {stem})"
+        parts.append(quoted)
     return (" AND " if mode == "all" else " OR ").join(parts)
 
 

@@ -54,6 +54,18 @@ def test_stemming_and_prefix(registry):
     assert [h.entry.id for h in registry.search("nitro").hits]  # prefix of the last word
 
 
+def test_a_word_ending_in_y_finds_its_derived_forms(tmp_path):
+    # Porter stems "employ" to "emploi" but "employment" to "employ".
+    reg = Registry(tmp_path / "y.sqlite3")
+    reg.upsert(make("jobs", "Employment rate by borough"))
+    reg.upsert(make("other", "Emissions by sector"))
+    for query in ("employ", "employ rate", "employ borough", "EMPLOY"):
+        assert [h.entry.id for h in reg.search(query).hits] == ["jobs"], query
+    assert fts_query("employ") == '("employ"* OR "emplo"*)'
+    assert fts_query("employ rate") == '("employ" OR "emplo"*) AND "rate"*'
+    reg.close()
+
+
 def test_title_outranks_description(registry):
     ids = [h.entry.id for h in registry.search("parks").hits]
     # "parks" is in the title of one and only in the description of the other.
