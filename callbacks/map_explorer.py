@@ -46,6 +46,45 @@ def palette_options() -> list[dict]:
             for name, p in PALETTES.items()]
 
 
+def layer_look(services, meta: dict, variable, time_index, category, method, classes, palette):
+    """(values store, style, legend) of one layer as its controls say. Values always line up with
+    the layer's own geometry (feature order ``_i``): its own resource with the step; values_payload
+    matches another year's file by area code."""
+    md = _mapdata()
+    steps = meta.get("steps") or []
+    step = None
+    if steps and isinstance(time_index, int) and 0 <= time_index < len(steps):
+        step = md.TimeStep(**steps[time_index])
+    filters = dict(meta.get("filter") or {})
+    series = meta.get("series") or {}
+    if category and series.get("category"):
+        filters[series["category"]] = category
+    resource = meta["resource"]
+    values = None
+    if variable or series.get("value"):
+        try:
+            values = md.values_payload(services.data, meta["dataset"], resource, variable or series.get("value"),
+                                       step=step, filters=filters or None)
+        except (DatasetError, KeyError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, DatasetError) else str(exc)
+            return None, None, notice(f"These values could not be loaded: {reason}", "error")
+    if series and not variable:
+        variable = series.get("value")
+    style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
+    label = step_label(variable, step) if step is not None else variable
+    return ({"values": values, "resource": resource}, style,
+            view.legend(style, meta.get("unit"), label, meta.get("kind") or ""))
+
+
+def first_look(services, spec: LayerSpec, info) -> tuple:
+    """A layer's look as its card first shows it, so the first paint is coloured without waiting
+    for a callback round trip."""
+    meta = view.layer_meta(spec, info)
+    controls = view.initial_controls(spec, info)
+    return layer_look(services, meta, controls["variable"], controls["time_index"], controls["category"],
+                      controls["method"], controls["classes"], controls["palette"])
+
+
 def build_cards(services, specs: list[LayerSpec]):
     registry = services.registry
     palettes = palette_options()
@@ -58,9 +97,10 @@ def build_cards(services, specs: list[LayerSpec]):
         if info is not None and spec.variable is None and info.kind == "polygons" and info.default_variable \
                 and "boundaries" not in (registry.get(spec.dataset).themes if registry.get(spec.dataset) else []):
             spec.variable = info.default_variable
-        infos.append((spec, None if error else info))
+        look = first_look(services, spec, info) if error is None and info is not None else None
+        infos.append((spec, None if error else info, look))
         cards.append(view.layer_card(spec, info, registry.get(spec.dataset), position, len(specs),
-                                     palettes, error))
+                                     palettes, error, look))
     return cards, infos
 
 
@@ -182,6 +222,9 @@ def register(app, services) -> None:
         return new_state, cards, view.data_layers(infos), message
 
     # One layer's variable, time step and classes ----------------------------------------------
+    # The first render carries each layer's values, style and legend (build_cards), so this runs
+    # only on a change. A class or palette change sends the values back down as no_update: the
+    # server takes them from its memo, the browser keeps its copy, only breaks and colours travel.
     @app.callback(
         Output({"type": "layer-values", "index": MATCH}, "data"),
         Output({"type": "layer-style", "index": MATCH}, "data"),
@@ -193,48 +236,17 @@ def register(app, services) -> None:
         Input({"type": "layer-classes", "index": MATCH}, "value"),
         Input({"type": "layer-palette", "index": MATCH}, "value"),
         State({"type": "layer-meta", "index": MATCH}, "data"),
-        State({"type": "layer-values", "index": MATCH}, "data"),
+        prevent_initial_call=True,
     )
-    def restyle(variable, time_index, category, method, classes, palette, meta, current_values):
+    def restyle(variable, time_index, category, method, classes, palette, meta):
         if not meta:
             raise PreventUpdate
-        md = _mapdata()
-        steps = meta.get("steps") or []
-        step = None
-        if steps and isinstance(time_index, int) and 0 <= time_index < len(steps):
-            step = md.TimeStep(**steps[time_index])
-        filters = dict(meta.get("filter") or {})
-        series = meta.get("series") or {}
-        if category and series.get("category"):
-            filters[series["category"]] = category
-        # Values always line up with this layer's own geometry (feature order ``_i``): the
-        # layer's resource with the step; values_payload matches another year's file by code.
-        resource = meta["resource"]
         triggered = {t["prop_id"].split(".")[0] for t in ctx.triggered} if ctx.triggered else set()
         style_only = bool(triggered) and all('"layer-method"' in t or '"layer-classes"' in t
                                               or '"layer-palette"' in t for t in triggered)
-        needs_values = bool(variable) or bool(series)
-        if style_only and current_values is not None:
-            values = current_values.get("values")
-            values_out = no_update
-        elif needs_values and (variable or series.get("value")):
-            try:
-                values = md.values_payload(data, meta["dataset"], resource, variable or series.get("value"),
-                                           step=step, filters=filters or None)
-            except (DatasetError, KeyError, ValueError) as exc:
-                reason = exc.reason if isinstance(exc, DatasetError) else str(exc)
-                return None, None, notice(f"These values could not be loaded: {reason}", "error")
-            values_out = {"values": values, "resource": resource}
-        else:
-            values = None
-            values_out = {"values": None, "resource": resource}
-        if series and not variable:
-            variable = series.get("value")
-        style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
-        label = variable
-        if step is not None:
-            label = step_label(variable, step)
-        return values_out, style, view.legend(style, meta.get("unit"), label, meta.get("kind") or "")
+        values_out, style, legend = layer_look(services, meta, variable, time_index, category, method,
+                                               classes, palette)
+        return (no_update if style_only and style is not None else values_out), style, legend
 
     # Merge values + style + opacity + visibility into hideout, in the browser -----------------
     # In the compare view the layer on the right-hand map is hidden on the left one.

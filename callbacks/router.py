@@ -14,6 +14,9 @@ from layouts import errors, home, themes
 
 
 
+MAP_TITLE = "Map – London Data Explorer"
+
+
 def parse_search(search: str | None) -> dict[str, list[str]]:
     return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
 
@@ -37,13 +40,13 @@ def register(app, services) -> None:
         Output("page-title", "data"),
         Input("url", "pathname"),
         Input("url", "search"),
-        State("page-content", "children"),
+        State("page-title", "data"),  # which page is showing (the page itself is too big to send)
     )
-    def route(pathname: str | None, search: str | None, current):
+    def route(pathname: str | None, search: str | None, current_title):
         path = unquote(pathname or "/").rstrip("/") or "/"
         params = parse_search(search)
         # The map page keeps its own state in the query string: a change there is not a new page.
-        if (path == "/map" and current is not None and ctx.triggered_id == "url"
+        if (path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url"
                 and all(t["prop_id"] == "url.search" for t in ctx.triggered)):
             raise PreventUpdate
         if path == "/":
@@ -74,7 +77,7 @@ def register(app, services) -> None:
         if path == "/map":
             from .map_explorer import explorer_page
 
-            return explorer_page(services, search), "Map – London Data Explorer"
+            return explorer_page(services, search), MAP_TITLE
         if path == "/themes":
             return themes.themes_page(registry), "Themes – London Data Explorer"
         if path.startswith("/themes/"):

@@ -35,11 +35,21 @@ def tile_layer(basemap: str) -> list:
                          subdomains="abcd")]
 
 
-def geo_layer(spec: LayerSpec, info) -> dl.GeoJSON:
+def first_hideout(spec: LayerSpec, info, look) -> dict:
+    """The hideout the layer is drawn with before any callback: the same fields the browser's
+    merge callback writes (callbacks/map_explorer.py)."""
+    values, style = (look or (None, None, None))[:2]
+    if not style:
+        return {"uid": spec.uid, "pending": True}
+    return {**style, "uid": spec.uid, "values": (values or {}).get("values"), "opacity": spec.opacity / 100,
+            "hidden": spec.hidden, "compared": False, "kind": info.kind, "unit": info.unit}
+
+
+def geo_layer(spec: LayerSpec, info, look=None) -> dl.GeoJSON:
     url = f"/geo/{spec.dataset}/{info.resource_id}.pbf"
     return dl.GeoJSON(
         id=lid("layer-geo", spec.uid), url=url, format="geobuf",
-        hideout={"uid": spec.uid, "pending": True},
+        hideout=first_hideout(spec, info, look),
         style={"variable": "explorer.map.layerStyle"},
         pointToLayer={"variable": "explorer.map.layerPoint"},
         onEachFeature={"variable": "explorer.map.layerTooltip"},
@@ -68,7 +78,8 @@ def explorer_map(state: MapState, specs_infos: list[tuple[LayerSpec, object]]) -
 
 def data_layers(specs_infos) -> list:
     # Leaflet draws later layers on top: the first layer in the panel is the top one.
-    return [geo_layer(spec, info) for spec, info in reversed(specs_infos) if info is not None and not info.error]
+    return [geo_layer(spec, info, look) for spec, info, look in reversed(specs_infos)
+            if info is not None and not info.error]
 
 
 def _dropdown(kind: str, uid: str, options, value, label: str, clearable: bool = False):
@@ -80,9 +91,37 @@ def _dropdown(kind: str, uid: str, options, value, label: str, clearable: bool =
     ])
 
 
+def layer_meta(spec: LayerSpec, info) -> dict:
+    return {
+        "dataset": spec.dataset, "resource": info.resource_id if info else spec.resource,
+        "kind": getattr(info, "kind", None), "unit": getattr(info, "unit", None),
+        "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
+        "series": getattr(info, "series", None), "filter": spec.filter,
+    }
+
+
+def initial_controls(spec: LayerSpec, info) -> dict:
+    """What the card's controls show first (and so what the first look is computed from)."""
+    variable = spec.variable if spec.variable in info.variables else None
+    series = info.series or {}
+    category = None
+    if series.get("categories"):
+        category = str(spec.filter.get(series.get("category"), series["categories"][0]))
+    steps = info.time_steps or []
+    time_index = None
+    if len(steps) > 1:
+        labels = [s.label for s in steps]
+        time_index = labels.index(spec.step) if spec.step in labels else len(steps) - 1
+    styled = info.kind in ("polygons", "points") and bool(info.variables)
+    return {"variable": variable, "category": category, "time_index": time_index,
+            "method": spec.method, "classes": (spec.classes if 3 <= spec.classes <= 7 else 5) if styled
+            else spec.classes, "palette": spec.palette}
+
+
 def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes: list[dict],
-               error: str | None = None) -> html.Li:
+               error: str | None = None, look=None) -> html.Li:
     uid = spec.uid
+    values0, style0, legend0 = look or (None, None, [])
     title = entry.title if entry else spec.dataset
     header = html.Div(className="layer-card__head", children=[
         dcc.Checklist(id=lid("layer-visible", uid), options=[{"label": "", "value": "on"}],
@@ -98,12 +137,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
                         title="Remove layer", **{"aria-label": f"Remove {title}"}),
         ]),
     ])
-    meta = dcc.Store(id=lid("layer-meta", uid), data={
-        "dataset": spec.dataset, "resource": info.resource_id if info else spec.resource,
-        "kind": getattr(info, "kind", None), "unit": getattr(info, "unit", None),
-        "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
-        "series": getattr(info, "series", None), "filter": spec.filter,
-    })
+    meta = dcc.Store(id=lid("layer-meta", uid), data=layer_meta(spec, info))
     if error or info is None or info.error:
         return html.Li(className="layer-card layer-card--error", id=lid("layer-card", uid), children=[
             header, meta,
@@ -111,9 +145,8 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
             notice(error or (info.error if info else "This layer could not be loaded."), "error"),
         ])
     variables = [{"label": v, "value": v} for v in info.variables]
-    variable = spec.variable if spec.variable in info.variables else None
-    if spec.variable is None and info.kind != "polygons":
-        variable = None
+    first = initial_controls(spec, info)
+    variable = first["variable"]
     controls = []
     if variables:
         controls.append(_dropdown("layer-variable", uid,
@@ -124,16 +157,14 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
         controls.append(dcc.Store(id=lid("layer-variable", uid), data=None))
     series = info.series or {}
     if series.get("categories"):
-        current = spec.filter.get(series.get("category"), series["categories"][0])
         controls.append(_dropdown("layer-category", uid,
                                   [{"label": str(c), "value": str(c)} for c in series["categories"]],
-                                  str(current), str(series.get("category", "Category")).capitalize()))
+                                  first["category"], str(series.get("category", "Category")).capitalize()))
     else:
         controls.append(dcc.Store(id=lid("layer-category", uid), data=None))
     steps = info.time_steps or []
     if len(steps) > 1:
-        labels = [s.label for s in steps]
-        index = labels.index(spec.step) if spec.step in labels else len(steps) - 1
+        index = first["time_index"]
         marks = {i: {"label": s.label if (i == 0 or i == len(steps) - 1 or len(steps) <= 8) else ""}
                  for i, s in enumerate(steps)}
         controls.append(html.Div(className="field time-field", children=[
@@ -157,7 +188,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
         style_controls = [
             _dropdown("layer-method", uid, METHOD_OPTIONS, spec.method, "Classes"),
             _dropdown("layer-classes", uid, [{"label": str(k), "value": k} for k in range(3, 8)],
-                      spec.classes if 3 <= spec.classes <= 7 else 5, "Number"),
+                      first["classes"], "Number"),
             _dropdown("layer-palette", uid, palettes, spec.palette, "Palette"),
         ]
     else:
@@ -177,11 +208,11 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
         ])
     return html.Li(className="layer-card", id=lid("layer-card", uid), children=[
         header, meta,
-        dcc.Store(id=lid("layer-values", uid)), dcc.Store(id=lid("layer-style", uid)),
+        dcc.Store(id=lid("layer-values", uid), data=values0), dcc.Store(id=lid("layer-style", uid), data=style0),
         html.Div(controls, className="layer-card__controls"),
         html.Div(style_controls, className="layer-card__style"),
         opacity,
-        html.Div(id=lid("layer-legend", uid), className="legend"),
+        html.Div(legend0, id=lid("layer-legend", uid), className="legend"),
         source,
     ])
 
