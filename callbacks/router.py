@@ -79,9 +79,17 @@ def register(app, services) -> None:
 
             return explorer_page(services, search), MAP_TITLE
         if path == "/themes":
-            return themes.themes_page(registry), "Themes – London Data Explorer"
+            from .themes import index_page
+
+            return index_page(services), "Themes – London Data Explorer"
         if path.startswith("/themes/"):
-            page = themes.theme_page(registry, path[len("/themes/"):])
+            from .themes import theme_page
+
+            slug = path[len("/themes/"):]
+            dashboard = theme_page(services, slug, _first(params, "chart"))   # a theme file's dashboard
+            if dashboard is not None:
+                return dashboard
+            page = themes.theme_page(registry, slug)    # else the registry's datasets on that theme
             if page is not None:
                 return page, "Themes – London Data Explorer"
         return errors.not_found(f"Nothing lives at {path}."), "Not found – London Data Explorer"

@@ -61,8 +61,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     export_menu.register(app, services)       # export links, copy link, ?embed=1
 
     from callbacks import dataset, map_explorer, router
+    from callbacks import themes as theme_pages
 
     router.register(app, services)
     dataset.register(app, services)
     map_explorer.register(app, services)
+    # loads and checks every theme file: a theme naming a missing dataset, resource or column
+    # stops the start here with its file and line (columns only when a local data folder is set)
+    theme_pages.register(app, services)
     return app

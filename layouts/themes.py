@@ -1,4 +1,9 @@
-"""The /themes index: the registry's themes with their datasets."""
+"""A registry theme's datasets, for /themes/<slug> when no theme file has that slug.
+
+The themed dashboards (theme files in geodata/themes) are built by layouts/theme_page.py; this
+page keeps the registry's own theme tags reachable (e.g. /themes/transport lists the datasets
+tagged with it).
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,6 @@ from dash import dcc, html
 from explorer.registry import Registry
 
 from .home import theme_label
-
-
-def themes_page(registry: Registry) -> html.Div:
-    themes = registry.facet_totals().get("theme", [])
-    cards = []
-    for slug, count in themes:
-        results = registry.search("", {"theme": [slug]}, limit=6)
-        cards.append(html.Li(className="theme-card", children=[
-            html.H2(dcc.Link(theme_label(slug), href=f"/themes/{slug}")),
-            html.P(f"{count} dataset{'s' if count != 1 else ''}", className="muted"),
-            html.Ul([html.Li(dcc.Link(h.entry.title, href=f"/dataset/{h.entry.id}")) for h in results.hits]),
-        ]))
-    return html.Div(className="themes", children=[
-        html.H1("Themes"),
-        html.P("Datasets grouped by what they are about.", className="lede"),
-        html.Ul(cards, className="theme-cards"),
-    ])
 
 
 def theme_page(registry: Registry, slug: str) -> html.Div | None:

@@ -1,0 +1,677 @@
+"""Themed dashboards: the /themes index, one page per theme file, and map ↔ chart selection.
+
+Every theme file in ``geodata/themes`` is loaded and checked when the app starts
+(:func:`checked_themes`): a theme that names a dataset, resource or column that does not exist
+stops the start with the file, the line and the field. Columns can only be checked against data,
+so with no local data folder only the registry is checked (and problems are logged, not raised):
+the app must still start offline with nothing downloaded, and then each chart says why it cannot
+be drawn.
+
+A page's selection (places picked on the map, in a chart or with the borough picker) lives in the
+``theme-selection`` store as a list of GSS codes. Three things follow it: every chart is rebuilt
+with those codes highlighted (server), every map layer outlines them through its ``hideout``
+(browser, ``explorer.theme.layerStyle`` in assets/theme_map.js), and the "selected place" panel
+lists their figures. The map layers are the map explorer's: the same ``geo_layer`` (geometry once
+by URL as geobuf), the same classes, palettes and legends (``_style_for``, ``legend``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from dash import ALL, MATCH, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
+
+from explorer.datasets import DatasetError
+from explorer.layers import LayerSpec
+from explorer.themes import Theme, ThemeError, load_themes, validate_theme
+from layouts import theme_page as view
+
+log = logging.getLogger(__name__)
+
+GSS_RE = re.compile(r"^[EWSNK]\d{8}$")
+BOROUGHS = ("london-boroughs", None)
+MAX_SELECTED = 2000          # codes kept from one box or lasso selection
+TABLE_ROWS = 1000            # rows of a chart's "show data" table drawn at most
+
+
+# ================================================================================ start-up checks
+class _Columns:
+    """A stand-in for a loaded dataset: only its columns, which is all the check reads."""
+
+    def __init__(self, columns: list[str]):
+        import pandas as pd
+        self.frame = pd.DataFrame(columns=columns)
+
+
+class _ColumnsOnly:
+    """What the start-up check needs from the data: each file's columns.
+
+    Read from the file held locally (the data folder or the store; never downloaded: a start must
+    not wait on the network), without joining it to boundaries (the slow part of a load), and kept
+    in the app's cache (filesystem or Redis), so a restart reads nothing. A resource that is not
+    held locally raises DatasetError, which ``validate_theme`` reports as a warning: its chart will
+    say why it cannot be drawn. A joined load adds ``area_code`` and ``area_name``.
+    """
+
+    JOIN_COLUMNS = ["area_code", "area_name"]
+
+    def __init__(self, services):
+        self._data = services.data
+        self._cache = services.cache
+        self._data_dir = str(services.settings.data_dir)
+
+    def load(self, dataset_id, resource_id=None, join=True):
+        from explorer.cache import cache_key, cached
+
+        entry = self._data.entry(dataset_id)
+        try:
+            resource = entry.resource(resource_id)
+        except LookupError as exc:
+            raise DatasetError(dataset_id, "registry", str(exc)) from None
+        if self._data.resolver.where(entry, resource.id).get("available") not in ("local", "store"):
+            raise DatasetError(dataset_id, "resolve", f"{dataset_id}/{resource.id} is not held locally")
+        key = cache_key("theme-check-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
+        columns = cached(self._cache, key, lambda: self._read(entry, resource))
+        return _Columns(list(columns) + (self.JOIN_COLUMNS if join else []))
+
+    def _read(self, entry, resource) -> list[str]:
+        from explorer.loaders import LoadError, load_file
+        from explorer.resolver import ResolveError
+
+        try:
+            resolved = self._data.resolver.resolve(entry, resource.id)
+            frame = load_file(resolved.path, resource).frame
+        except (ResolveError, LoadError) as exc:
+            raise DatasetError(entry.id, "load", str(exc)) from None
+        return [str(c) for c in frame.columns if c != "geometry"]
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+
+_CHECKED: dict[tuple, list[str]] = {}
+_CHECKED_LOCK = threading.Lock()
+
+
+def _check_key(services, themes: list[Theme], full: bool) -> tuple:
+    registry = services.registry
+    files = []
+    for theme in themes:
+        try:
+            st = theme.path.stat()
+            files.append((str(theme.path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            files.append((str(theme.path), 0, 0))
+    hashes = []
+    for theme in themes:
+        for ds in theme.dataset_ids() + [layer["dataset"] for layer in theme.map_layers]:
+            entry = registry.get(ds)
+            hashes.append((ds, entry.content_hash() if entry is not None else None))
+    return (tuple(files), tuple(sorted(set(hashes), key=str)), str(services.settings.data_dir), full)
+
+
+def checked_themes(services, folder: Path | None = None) -> list[Theme]:
+    """Load every theme file and check it against the registry and, when a local data folder is
+    there, against the data (every column named must exist).
+
+    Raises ThemeError (file, line, field) for a theme file that cannot be read or, with data,
+    names a missing dataset, resource or column. Without a data folder the registry check still
+    runs but only logs what it finds, so the app starts offline with no data.
+    """
+    themes = load_themes(folder)
+    data_dir = services.settings.data_dir
+    full = bool(data_dir) and Path(data_dir).is_dir()
+    key = _check_key(services, themes, full)
+    with _CHECKED_LOCK:
+        if key in _CHECKED:
+            return themes
+    warnings: list[str] = []
+    for theme in themes:
+        if full:
+            warnings += validate_theme(theme, services.registry, _ColumnsOnly(services))
+        else:
+            try:
+                warnings += validate_theme(theme, services.registry, None)
+            except ThemeError as exc:
+                log.warning("theme %s cannot be shown as written (no data folder to check against): %s",
+                            theme.slug, exc)
+    for warning in warnings:
+        log.info("theme check: %s", warning)
+    with _CHECKED_LOCK:
+        _CHECKED[key] = warnings
+    return themes
+
+
+# ================================================================================ computed parts
+class _Memo:
+    """A small thread-safe LRU for chart results and headline figures."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, compute, keep=None):
+        """The remembered value, or ``compute()``; kept only when ``keep(value)`` (default: always),
+        so a failure (data not there yet, a download that timed out) is tried again next time."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = compute()
+        if keep is not None and not keep(value):
+            return value
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_CHARTS = _Memo(256)
+_HEADLINES = _Memo(32)
+_MAPS = _Memo(32)
+_BOROUGHS = _Memo(8)
+
+
+def _scope(services) -> tuple:
+    return (id(services.data), str(services.settings.data_dir))
+
+
+def themes_of(services) -> dict[str, Theme]:
+    themes = getattr(services, "themes", None)
+    if themes is None:
+        themes = {t.slug: t for t in load_themes()}
+        services.themes = themes
+    return themes
+
+
+def chart_result(services, theme: Theme, spec, codes=()):
+    """``build_chart`` for the page (never raises), remembered per highlighted set."""
+    from explorer.charts import build_chart
+
+    codes = tuple(sorted({str(c) for c in codes or ()}))
+    key = (_scope(services), theme.slug, spec.id, codes)
+    return _CHARTS.get(key, lambda: build_chart(spec, services.data, highlight=list(codes) or None),
+                       keep=lambda result: result.error is None)
+
+
+def headlines_of(services, theme: Theme) -> list[dict]:
+    from explorer.charts import headline_values
+
+    return _HEADLINES.get((_scope(services), theme.slug), lambda: headline_values(theme, services.data),
+                          keep=lambda items: all(h.get("error") is None for h in items))
+
+
+def _layer_style(services, info, params: dict, layer: dict) -> dict:
+    """The map explorer's style for a layer (classes, colours, legend labels), as its hideout."""
+    from callbacks.map_explorer import _style_for
+    from explorer import mapdata
+    from explorer.palettes import palette_colours
+
+    variable = params.get("variable")
+    values = None
+    if variable:
+        values = mapdata.values_payload(services.data, params["dataset"], info.resource_id, variable)
+    meta = {"kind": info.kind, "unit": info.unit, "filter": {}}
+    style = _style_for(services, meta, variable, params.get("method", "quantile"), params.get("classes", 5),
+                       params.get("palette", "blues"), values)
+    if not variable and info.kind == "polygons" and (layer.get("classes") or {}).get("palette"):
+        # an area layer with no variable but a palette of its own: filled in one colour
+        style = {"mode": "single", "colour": palette_colours(params["palette"], 5)[3]}
+    return {**style, "values": values}
+
+
+def map_layers(services, theme: Theme) -> list[dict]:
+    """The theme's map layers, each ready for the page: component, hideout, legend, label."""
+    return _MAPS.get((_scope(services), theme.slug), lambda: _map_layers(services, theme),
+                     keep=lambda items: all(not i.get("error") for i in items))
+
+
+def _map_layers(services, theme: Theme) -> list[dict]:
+    from callbacks.map_explorer import layer_info_safe
+
+    out = []
+    for i, (params, layer) in enumerate(zip(theme.layer_params(), theme.map_layers)):
+        uid = f"{theme.slug}-{i}"
+        spec = LayerSpec(**{k: v for k, v in params.items()}, uid=uid)
+        entry = services.registry.get(spec.dataset)
+        label = layer.get("label") or (entry.title if entry else spec.dataset)
+        item = {"uid": uid, "label": label, "dataset": spec.dataset, "resource": spec.resource,
+                "variable": spec.variable, "hidden": bool(spec.hidden), "entry": entry, "info": None,
+                "error": None, "hideout": None, "boundary": bool(entry and "boundaries" in entry.themes)}
+        info, error = layer_info_safe(services, spec)
+        if error or info is None:
+            item["error"] = error or "This layer could not be prepared."
+            out.append(item)
+            continue
+        try:
+            style = _layer_style(services, info, params, layer)
+        except Exception as exc:  # noqa: BLE001 - one layer's failure must not break the page
+            log.warning("theme %s: layer %s has no values (%s)", theme.slug, spec.dataset, exc)
+            item["error"] = f"The values of this layer could not be read ({getattr(exc, 'reason', exc)})."
+            out.append(item)
+            continue
+        item.update(info=info, resource=info.resource_id, spec=spec, style=style, unit=info.unit,
+                    hideout={**{k: v for k, v in style.items()}, "uid": uid,
+                             "opacity": spec.opacity / 100, "hidden": bool(spec.hidden),
+                             "kind": info.kind, "unit": info.unit, "selected": []})
+        out.append(item)
+    return out
+
+
+def borough_options(services) -> list[dict]:
+    """The 33 London boroughs (with the City) for the picker, by name; [] when they cannot load."""
+    def compute():
+        from explorer import mapdata
+        try:
+            table = mapdata.layer_table(services.data, *BOROUGHS)
+        except Exception as exc:  # noqa: BLE001
+            log.info("borough picker: boundaries not available (%s)", exc)
+            return []
+        rows = sorted({(str(r.name), str(r.code)) for r in table.itertuples(index=False) if r.code})
+        return [{"label": name, "value": code} for name, code in rows]
+
+    return _BOROUGHS.get(_scope(services), compute, keep=bool)
+
+
+_LAYER_CODES = _Memo(32)
+
+
+def _layer_codes(services, dataset: str, resource: str | None) -> dict[str, str]:
+    """{code: name} of a map layer's features."""
+    def compute():
+        from explorer import mapdata
+        table = mapdata.layer_table(services.data, dataset, resource)
+        return {str(c): str(n) for n, c in zip(table["name"], table["code"])
+                if isinstance(c, str) and c}
+
+    return _LAYER_CODES.get((_scope(services), dataset, resource), compute)
+
+
+def map_focus(services, layers_meta: list[dict], codes: list[str], names: dict) -> tuple[list[str], list[str]]:
+    """(codes to outline on the map, uids of the layers holding one of them).
+
+    A selection of boroughs alone (the picker, a borough's bar) also outlines the small areas
+    inside them, matched by name: LSOA and MSOA names begin with their borough's name."""
+    map_codes = list(codes)
+    focus: list[str] = []
+    boroughs_only = bool(codes) and all(c.startswith("E09") for c in codes)
+    borough_names = [names.get(c) for c in codes if c.startswith("E09") and names.get(c)]
+    for meta in layers_meta or []:
+        try:
+            layer = _layer_codes(services, meta["dataset"], meta.get("resource"))
+        except Exception:  # noqa: BLE001 - a layer that cannot load has no features to outline
+            continue
+        inside = []
+        if boroughs_only and borough_names:
+            prefixes = tuple(f"{n} " for n in borough_names)
+            inside = [c for c, n in layer.items() if c.startswith(("E01", "E02")) and n.startswith(prefixes)]
+            map_codes.extend(c for c in inside if c not in map_codes)
+        if inside or any(c in layer for c in codes):
+            focus.append(meta["uid"])
+    return map_codes, focus
+
+
+def _names(services, theme: Theme) -> dict[str, str]:
+    """Names of the places the page knows: boroughs and every area in its charts."""
+    names = {o["value"]: o["label"] for o in borough_options(services)}
+    for spec in theme.charts:
+        table = chart_result(services, theme, spec).data
+        if "area_code" in table.columns:
+            name_col = "area_name" if "area_name" in table.columns else None
+            if name_col:
+                for code, name in zip(table["area_code"], table[name_col]):
+                    if isinstance(code, str) and code not in names and isinstance(name, str):
+                        names[code] = name
+    return names
+
+
+# ================================================================================ pages
+def index_page(services):
+    themes = list(themes_of(services).values())
+    cards = []
+    for theme in themes:
+        figures = [h for h in headlines_of(services, theme) if h.get("error") is None][:2]
+        cards.append(view.theme_card(theme, figures))
+    registry_themes = services.registry.facet_totals().get("theme", [])
+    return view.index_page(cards, registry_themes)
+
+
+def theme_page(services, slug: str, chart: str | None = None):
+    """(page, title) for a theme file, or None when no theme file has this slug. ``chart`` (a
+    permalink's ``?chart=<id>``) scrolls the page to that chart."""
+    theme = themes_of(services).get(slug)
+    if theme is None:
+        return None
+    registry = services.registry
+    charts = []
+    for spec in theme.charts:
+        result = chart_result(services, theme, spec)
+        entries = {}
+        for ds, _ in spec.inputs():
+            entries[ds] = registry.get(ds)
+        for src in result.sources:
+            entries.setdefault(src["dataset_id"], registry.get(src["dataset_id"]))
+        charts.append(view.ChartView(spec=spec, result=result, entries=entries))
+    headlines = headlines_of(services, theme)
+    headline_entries = {}
+    for h in headlines:
+        for src in h.get("sources") or []:
+            headline_entries.setdefault(src["dataset_id"], registry.get(src["dataset_id"]))
+    page = view.theme_page(theme, headlines, headline_entries, map_layers(services, theme), charts,
+                           borough_options(services), focus=chart if theme.chart(chart or "") else None)
+    return page, f"{theme.title} – Themes – London Data Explorer"
+
+
+# ================================================================================ selection
+def _codes_from_points(points) -> list[str]:
+    codes: list[str] = []
+    for point in points or []:
+        custom = point.get("customdata")
+        values = custom if isinstance(custom, list) else [custom]
+        for value in values:
+            if isinstance(value, str) and GSS_RE.match(value) and value not in codes:
+                codes.append(value)
+    return codes[:MAX_SELECTED]
+
+
+def _visible_layers(layers_meta: list[dict], visible_values: list, visible_ids: list) -> list[dict]:
+    shown = {vid["index"] for vid, value in zip(visible_ids, visible_values) if value}
+    return [m for m in layers_meta or [] if m["uid"] in shown]
+
+
+def _map_pick(services, layers_meta, visible_values, visible_ids, click) -> dict | None:
+    from explorer import mapdata
+
+    latlng = (click or {}).get("latlng")
+    if not latlng:
+        return None
+    lat, lon = (latlng["lat"], latlng["lng"]) if isinstance(latlng, dict) else latlng
+    shown = _visible_layers(layers_meta, visible_values, visible_ids)
+    query = [(m["dataset"], m["resource"], m.get("variable")) for m in shown]
+    if not any(m["dataset"] == BOROUGHS[0] for m in shown):
+        query.append((BOROUGHS[0], None, None))
+    try:
+        hits = mapdata.features_at(services.data, query, lon, lat)
+    except Exception:  # noqa: BLE001
+        log.exception("theme map: features_at failed")
+        hits = []
+    labels = {(m["dataset"], m["resource"]): m for m in shown}
+    codes: list[str] = []
+    names: dict[str, str] = {}
+    borough = None
+    at = []
+    for hit in hits:
+        code = hit.get("code")
+        if hit.get("kind") == "polygons" and isinstance(code, str) and code:
+            if code not in codes:
+                codes.append(code)
+            if hit.get("name"):
+                names[code] = str(hit["name"])
+            if code.startswith("E09") and borough is None:
+                borough = code
+        meta = labels.get((hit["dataset_id"], hit["resource_id"]))
+        if meta is not None and (hit.get("variable") or meta.get("variable")):
+            at.append({"layer": meta["label"], "name": hit.get("name"), "code": code,
+                       "value": hit.get("value"), "unit": meta.get("unit") or hit.get("unit")})
+    if not codes:
+        return {"codes": [], "names": {}, "label": "", "source": "map", "at": [],
+                "note": "Nothing on the map at that place (it may be outside London)."}
+    # the borough first, then the smaller areas inside it
+    codes.sort(key=lambda c: (not c.startswith("E09"), c))
+    label = names.get(borough) if borough else None
+    smaller = [names.get(c) for c in codes if not c.startswith("E09") and names.get(c)]
+    if smaller:
+        label = f"{smaller[0]}, {label}" if label else smaller[0]
+    return {"codes": codes, "names": names, "label": label or codes[0], "source": "map", "at": at,
+            "latlng": [round(lat, 5), round(lon, 5)]}
+
+
+def _chart_pick(services, theme: Theme, chart_id: str, data: dict | None) -> dict | None:
+    """The places a click or a box/lasso selection in a chart picked (points carry their codes)."""
+    if not data:
+        return None
+    codes = _codes_from_points(data.get("points"))
+    spec = theme.chart(chart_id)
+    if not codes:
+        return None
+    names = _names(services, theme)
+    title = spec.title if spec is not None else chart_id
+    if len(codes) == 1:
+        label = names.get(codes[0], codes[0])
+    else:
+        label = f"{len(codes):,} places selected in the chart “{_short(title)}”"
+    return {"codes": codes, "names": {c: names[c] for c in codes if c in names}, "label": label,
+            "source": "chart", "chart": chart_id, "at": []}
+
+
+def _short(text: str, n: int = 70) -> str:
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
+
+
+def place_figures(services, theme: Theme, codes: list[str]) -> list[dict]:
+    """For each chart, the figures of the selected places: [{chart, title, rows: [text]}]."""
+    from explorer.charts import fmt_number
+
+    out = []
+    wanted = set(codes)
+    for spec in theme.charts:
+        result = chart_result(services, theme, spec)
+        table = result.data
+        if result.error or "area_code" not in table.columns:
+            continue
+        hits = table[table["area_code"].astype("string").isin(wanted).fillna(False)]
+        if hits.empty:
+            continue
+        labels = result.labels or {}
+        name_col = "area_name" if "area_name" in table.columns else ("label" if "label" in table.columns else None)
+        skip = {"area_code", "area_name", "label", "facet", "borough_code", "x", "from", "to"}
+        value_cols = [c for c in table.columns if c not in skip and c in labels
+                      and str(table[c].dtype) not in ("object", "string", "str")]
+        if len(value_cols) > 3:
+            value_cols = [value_cols[0], value_cols[-1]]
+        decimals = int(spec.get("decimals", 1))
+        rows = []
+        ranked = spec.type == "ranked_bar" and "value" in table.columns and len(value_cols) >= 1
+        for index, row in hits.head(4).iterrows():
+            parts = []
+            for col in value_cols:
+                value = row[col]
+                parts.append(f"{labels.get(col, col)}: {fmt_number(value, decimals)}")
+            prefix = ""
+            if "facet" in table.columns:
+                facet_labels = spec.get("facet_labels") or {}
+                prefix = f"{facet_labels.get(row['facet'], row['facet'])} – "
+            name = row[name_col] if name_col else row["area_code"]
+            text = f"{name}: {prefix}" + "; ".join(parts)
+            if ranked and spec.get("sort", "value") == "value":
+                text += f" (ranked {int(list(table.index).index(index)) + 1} of {len(table)}, highest first)"
+            rows.append(text)
+        if len(hits) > 4:
+            rows.append(f"… and {len(hits) - 4:,} more")
+        out.append({"chart": spec.id, "title": spec.title, "rows": rows})
+    return out
+
+
+# ================================================================================ callbacks
+def register(app, services) -> None:
+    services.themes = {t.slug: t for t in checked_themes(services)}
+
+    def theme_for(slug) -> Theme:
+        theme = themes_of(services).get(slug or "")
+        if theme is None:
+            raise PreventUpdate
+        return theme
+
+    # Map click, chart click or box/lasso selection, picker, clear → the page's selection ---------
+    @app.callback(
+        Output("theme-selection", "data"),
+        Output("theme-picker", "value"),
+        Input("theme-map", "clickData"),
+        Input({"type": "theme-chart", "index": ALL}, "clickData"),
+        Input({"type": "theme-chart", "index": ALL}, "selectedData"),
+        Input("theme-picker", "value"),
+        Input("theme-clear", "n_clicks"),
+        State("theme-layers", "data"),
+        State({"type": "theme-layer-visible", "index": ALL}, "value"),
+        State({"type": "theme-layer-visible", "index": ALL}, "id"),
+        State("theme-slug", "data"),
+        prevent_initial_call=True,
+    )
+    def select(map_click, chart_clicks, chart_selections, picked, _clear, layers_meta, visible_values,
+               visible_ids, slug):
+        selection, picker = _select(map_click, picked, layers_meta, visible_values, visible_ids, slug)
+        if selection.get("codes"):
+            map_codes, focus = map_focus(services, layers_meta, selection["codes"], selection.get("names") or {})
+            selection = dict(selection, map_codes=map_codes, focus=focus)
+        return selection, picker
+
+    def _select(map_click, picked, layers_meta, visible_values, visible_ids, slug):
+        theme = theme_for(slug)
+        trigger = ctx.triggered_id
+        if trigger is None:
+            raise PreventUpdate
+        empty = {"codes": [], "names": {}, "label": "", "source": None, "at": []}
+        if trigger == "theme-clear":
+            return empty, None
+        if trigger == "theme-picker":
+            if not picked:
+                return empty, no_update
+            names = {o["value"]: o["label"] for o in borough_options(services)}
+            return ({"codes": [picked], "names": {picked: names.get(picked, picked)},
+                     "label": names.get(picked, picked), "source": "picker", "at": []}, no_update)
+        if trigger == "theme-map":
+            picked_place = _map_pick(services, layers_meta, visible_values, visible_ids, map_click)
+            if picked_place is None:
+                raise PreventUpdate
+            borough = next((c for c in picked_place["codes"] if c.startswith("E09")), None)
+            return picked_place, borough
+        if isinstance(trigger, dict) and trigger.get("type") == "theme-chart":
+            # a click, or a box or lasso selection; a selection that empties (the figure was
+            # redrawn) sends nothing and changes nothing
+            picked_place = _chart_pick(services, theme, trigger["index"], ctx.triggered[0]["value"])
+            if picked_place is None:
+                raise PreventUpdate
+            codes = picked_place["codes"]
+            borough = codes[0] if len(codes) == 1 and codes[0].startswith("E09") else None
+            return picked_place, borough
+        raise PreventUpdate
+
+    # Every chart highlights the selection ----------------------------------------------------
+    @app.callback(
+        Output({"type": "theme-chart", "index": ALL}, "figure"),
+        Input("theme-selection", "data"),
+        State({"type": "theme-chart", "index": ALL}, "id"),
+        State("theme-slug", "data"),
+        prevent_initial_call=True,
+    )
+    def highlight_charts(selection, ids, slug):
+        theme = theme_for(slug)
+        codes = (selection or {}).get("codes") or []
+        out = []
+        for cid in ids:
+            spec = theme.chart(cid["index"])
+            if spec is None or not spec.highlight_by:
+                out.append(no_update)
+                continue
+            result = chart_result(services, theme, spec, codes)
+            out.append(no_update if result.error else view.page_figure(result.figure))
+        return out
+
+    # The selected place's figures ------------------------------------------------------------
+    @app.callback(
+        Output("theme-place", "children"),
+        Output("theme-status", "children"),
+        Input("theme-selection", "data"),
+        State("theme-slug", "data"),
+        prevent_initial_call=True,
+    )
+    def show_place(selection, slug):
+        theme = theme_for(slug)
+        selection = selection or {}
+        codes = selection.get("codes") or []
+        figures = place_figures(services, theme, codes) if codes and len(codes) <= 50 else []
+        return view.place_panel(selection, figures), view.status_text(selection)
+
+    # Map layers follow the selection and their visibility switches (in the browser) ------------
+    app.clientside_callback(
+        """function(selection, visible, visibleIds, hideouts, geoIds) {
+            var codes = (selection && selection.codes) || [];
+            var shown = {};
+            (visibleIds || []).forEach(function (id, i) { shown[id.index] = !!(visible[i] && visible[i].length); });
+            return (hideouts || []).map(function (h, i) {
+                var out = Object.assign({}, h || {});
+                var uid = geoIds[i].index;
+                out.selected = (selection && selection.map_codes) || codes;
+                out.focus = ((selection && selection.focus) || []).indexOf(uid) >= 0;
+                if (uid in shown) { out.hidden = !shown[uid]; }
+                return out;
+            });
+        }""",
+        Output({"type": "theme-geo", "index": ALL}, "hideout"),
+        Input("theme-selection", "data"),
+        Input({"type": "theme-layer-visible", "index": ALL}, "value"),
+        State({"type": "theme-layer-visible", "index": ALL}, "id"),
+        State({"type": "theme-geo", "index": ALL}, "hideout"),
+        State({"type": "theme-geo", "index": ALL}, "id"),
+        prevent_initial_call=True,
+    )
+
+    # A permalink to one chart (?chart=<id>, as the export links copy) opens the page at it -------
+    app.clientside_callback(
+        """function(chartId) {
+            if (!chartId) { return window.dash_clientside.no_update; }
+            setTimeout(function () {
+                var heading = document.getElementById("chart-title-" + chartId);
+                if (!heading) { return; }
+                heading.setAttribute("tabindex", "-1");
+                heading.scrollIntoView({block: "start"});
+                heading.focus({preventScroll: true});
+            }, 400);
+            return window.dash_clientside.no_update;
+        }""",
+        Output("theme-focus", "id"),
+        Input("theme-focus", "data"),
+    )
+
+    # "Show data": the table behind a chart, drawn when first opened ----------------------------
+    @app.callback(
+        Output({"type": "theme-table", "index": MATCH}, "children"),
+        Output({"type": "theme-table", "index": MATCH}, "hidden"),
+        Output({"type": "theme-table-toggle", "index": MATCH}, "aria-expanded"),
+        Output({"type": "theme-table-toggle", "index": MATCH}, "children"),
+        Input({"type": "theme-table-toggle", "index": MATCH}, "n_clicks"),
+        State({"type": "theme-table", "index": MATCH}, "hidden"),
+        State({"type": "theme-table", "index": MATCH}, "id"),
+        State("theme-slug", "data"),
+        prevent_initial_call=True,
+    )
+    def toggle_table(_clicks, hidden, table_id, slug):
+        theme = theme_for(slug)
+        if hidden is False:
+            return no_update, True, "false", view.SHOW_DATA
+        spec = theme.chart(table_id["index"])
+        if spec is None:
+            raise PreventUpdate
+        result = chart_result(services, theme, spec)
+        return view.data_table(spec, result, TABLE_ROWS), False, "true", view.HIDE_DATA
+
+
+def clear_memo() -> None:
+    """Forget computed charts, headlines and layers (tests; after the registry changes)."""
+    for memo in (_CHARTS, _HEADLINES, _MAPS, _BOROUGHS, _LAYER_CODES):
+        memo.clear()
+    with _CHECKED_LOCK:
+        _CHECKED.clear()
+
+
