@@ -49,8 +49,6 @@ import gzip
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,6 +58,8 @@ from pathlib import Path
 
 import requests
 
+from .load_test import Server as ServerProcess
+from .load_test import free_port
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, write_results
 
 LSOA_TABLE = "air_quality/laei_zonal/lsoa21-2019-NO2.csv"
@@ -204,14 +204,9 @@ def serve_peer(kind: str, port: int, data_dir: Path) -> None:
 # ================================================================================================
 # Servers
 # ================================================================================================
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One contender's server in its own process group; ``ready`` is a URL that answers 200."""
+class Server(ServerProcess):
+    """One contender's server in its own process group; ``ready`` is a URL that answers 200.
+    Stopped (the whole group) as the load test stops its servers."""
 
     def __init__(self, name: str, argv: list[str], env: dict, ready: str, log: Path):
         self.name = name
@@ -234,16 +229,6 @@ class Server:
             time.sleep(0.3)
         self.stop()
         raise SystemExit(f"{name}: the server did not answer within 300 s; see {log}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
 
 
 def start_servers(workdir: Path, data_dir: Path, wanted: set[str]) -> dict[str, Server]:
@@ -878,16 +863,15 @@ def render_markdown(result: dict) -> str:
                           f"{_ms(cb['server_ms'])} ms)" for cb in style["callbacks"][-1])
         notes.append(f"ours: a palette change fires {len(style['callbacks'][-1])} callbacks (last run): {fired}.")
     if style and style.get("sent_median"):
-        notes.append(f"ours: a palette or classes change uploads {_kb(style['sent_median'])} KB of request bodies "
-                     "(uncompressed) in all: the layer's values, sent back as State for classifying, and the "
-                     "router callback's current page, as listed above.")
+        notes.append(f"ours: a palette change uploads {_kb(style['sent_median'])} KB of request bodies "
+                     "(uncompressed) in all, median.")
     for n, contender in c.items():
         if contender["failed_loads"]:
             notes.append(f"**{n}: {len(contender['failed_loads'])} page load(s) failed** "
                          f"({contender['failed_loads'][0]}); medians are over the loads that drew.")
-        if contender.get("in_dom_ms_median") and n == "ours":
-            notes.append(f"ours: all polygons were in the page (not yet coloured) at "
-                         f"{_s(contender['in_dom_ms_median'])} s, median.")
+        if contender.get("in_dom_ms_median"):
+            notes.append(f"{n}: all {N_LSOA:,} paths were in the page at {_s(contender['in_dom_ms_median'])} s and "
+                         f"painted with a visible fill at {_s(contender['drawn_ms_median'])} s (medians).")
     lines += [""] + [f"- {n}" for n in notes] if notes else []
     loads = ", ".join(f"{x:.1f}" for x in result.get("load_average") or [])
     lines += ["", result["method"], "",
