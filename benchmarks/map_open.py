@@ -191,14 +191,12 @@ def _peer_app(kind: str, data_dir: Path, assets: Path):
     raise SystemExit(f"unknown peer {kind!r}")
 
 
-def serve_peer(kind: str, port: int, data_dir: Path) -> None:
-    assets = Path(tempfile.mkdtemp(prefix=f"bench-map-{kind}-"))
-    try:
-        app = _peer_app(kind, data_dir, assets)
-        print(f"{kind} peer on http://127.0.0.1:{port}/", flush=True)
-        app.run(host="127.0.0.1", port=port, debug=False)
-    finally:
-        shutil.rmtree(assets, ignore_errors=True)
+def serve_peer(kind: str, port: int, data_dir: Path, assets: Path) -> None:
+    """Run a peer app; its style script goes in ``assets`` (inside the run's work folder, removed
+    with it: the server is stopped by a signal, so it cannot clean up after itself)."""
+    app = _peer_app(kind, data_dir, assets)
+    print(f"{kind} peer on http://127.0.0.1:{port}/", flush=True)
+    app.run(host="127.0.0.1", port=port, debug=False)
 
 
 # ================================================================================================
@@ -241,7 +239,8 @@ def start_servers(workdir: Path, data_dir: Path, wanted: set[str]) -> dict[str, 
                                      ours_env, "/api/datasets?limit=1", workdir / "ours.log")
         for kind in [k for k in ("naive", "plotly", "naive-points") if k in wanted]:
             servers[kind] = Server(kind, [sys.executable, "-m", "benchmarks.map_open", "--serve", kind,
-                                          "--port", "{port}", "--data-dir", str(data_dir)],
+                                          "--port", "{port}", "--data-dir", str(data_dir),
+                                          "--assets", str(workdir / f"{kind}-assets")],
                                    {}, "/", workdir / f"{kind}.log")
     except BaseException:
         for server in servers.values():
@@ -911,9 +910,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="rewrite results/map_open.md from results/map_open.json without running")
     parser.add_argument("--serve", choices=["naive", "plotly", "naive-points"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--assets", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve_peer(args.serve, args.port, args.data_dir)
+        serve_peer(args.serve, args.port, args.data_dir, args.assets)
         return 0
     if args.render:
         from .registry_search import RESULTS_DIR
