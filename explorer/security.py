@@ -88,7 +88,7 @@ def parse_frame_ancestors(value: str) -> list[str]:
 def content_security_policy(frame_ancestors: list[str], script_hashes: list[str] | tuple = ()) -> str:
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *script_hashes],
+        "script-src": ["'self'", *dict.fromkeys(script_hashes)],  # each hash once, in order
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:", "blob:", *TILE_HOSTS],
         "font-src": ["'self'", "data:"],
@@ -100,6 +100,16 @@ def content_security_policy(frame_ancestors: list[str], script_hashes: list[str]
         "frame-ancestors": list(frame_ancestors),
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
+
+
+# What a browser renders as a document (and so can run script in or be framed): the full policy.
+# Everything else (JSON, JavaScript, CSS, geobuf, PNG …) gets a short policy that allows nothing:
+# the full one cost about 0.9 KB of headers on every callback response.
+DOCUMENT_TYPES = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml"}
+
+
+def resource_policy(frame_ancestors: list[str]) -> str:
+    return f"default-src 'none'; frame-ancestors {' '.join(frame_ancestors)}"
 
 
 def inline_script_hashes(html: str) -> list[str]:
@@ -272,7 +282,8 @@ def install_security(app, settings: Settings | None = None, *,
     @server.after_request
     def _harden(response: Response) -> Response:
         headers = response.headers
-        headers["Content-Security-Policy"] = policy()
+        headers["Content-Security-Policy"] = (policy() if response.mimetype in DOCUMENT_TYPES
+                                              else resource_policy(ancestors))
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         headers["Permissions-Policy"] = "camera=(), microphone=(), payment=(), usb=()"
