@@ -53,6 +53,16 @@ def _map_query() -> str:
     return "?" + urlencode(keep, safe=",:~")
 
 
+def _theme_datasets(services, slug: str) -> list[str]:
+    themes = getattr(services, "themes", None)  # loaded and checked at start-up (callbacks/themes.py)
+    if themes is None:
+        from .themes import load_themes
+
+        themes = {t.slug: t for t in load_themes()}
+    theme = themes.get(slug)
+    return theme.dataset_ids() if theme is not None else []
+
+
 def _guarded(fn):
     try:
         return fn()
@@ -78,11 +88,27 @@ def register(server: Flask, services) -> None:
     def renderer():
         return shared_renderer(getattr(settings, "export_timeout", None))
 
+    def remembered(datasets: list[str], render):
+        """An image rendered once is served from the app's cache (shared by workers with Redis)
+        for ten minutes: fifty people exporting one chart must not queue for fifty renders.
+        The key holds the exact request and each dataset's registry content hash, so a
+        re-harvested entry is drawn again."""
+        from dataclasses import asdict
+
+        from .cache import cache_key, cached
+        from .export.chart_image import ExportedImage
+
+        registry = services.registry
+        versions = [(d, registry.get(d).content_hash() if registry.get(d) else None) for d in sorted(set(datasets))]
+        key = cache_key("export-image", 1, request.path, sorted(request.args.items(multi=True)), base_url(), versions)
+        return ExportedImage(**cached(services.cache, key, lambda: asdict(render()), timeout=600))
+
     @server.get("/export/chart/<theme>/<chart>.<fmt>")
     def export_chart_image(theme: str, chart: str, fmt: str):
         def run():
-            image = export_chart(theme, chart, check_format(fmt), _size(), services.data, renderer(),
-                                 base_url=base_url(), highlight=_highlight())
+            size, fmt_ok = _size(), check_format(fmt)
+            image = remembered(_theme_datasets(services, theme), lambda: export_chart(
+                theme, chart, fmt_ok, size, services.data, renderer(), base_url=base_url(), highlight=_highlight()))
             return _file(image.content, image.mimetype, image.filename)
 
         return _guarded(run)
@@ -93,8 +119,10 @@ def register(server: Flask, services) -> None:
 
         def run():
             title = (request.args.get("title") or "").strip()[:200] or None
-            image = export_map(_map_query(), check_format(fmt), _size(), services.data, renderer(),
-                               base_url=base_url(), title=title)
+            size, fmt_ok = _size(), check_format(fmt)
+            datasets = [v.split(",")[0].split(":")[0] for v in request.args.getlist("layer")]
+            image = remembered(datasets, lambda: export_map(_map_query(), fmt_ok, size, services.data, renderer(),
+                                                            base_url=base_url(), title=title))
             return _file(image.content, image.mimetype, image.filename)
 
         return _guarded(run)

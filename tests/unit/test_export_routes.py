@@ -34,6 +34,24 @@ def test_chart_image_route(client):
     assert b"https://data.example.london/themes/air-quality?chart=no2-borough-2019" in response.data
 
 
+def test_the_same_export_twice_is_rendered_once(client, monkeypatch):
+    from explorer.export.renderer import Renderer
+
+    url = "/export/chart/air-quality/no2-borough-2019.svg?preset=square"
+    first = client.get(url)
+    assert first.status_code == 200
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(Renderer, "render", no_render)
+    again = client.get(url)
+    assert again.status_code == 200 and again.data == first.data
+    assert again.headers["Content-Disposition"] == first.headers["Content-Disposition"]
+    # Another size is another image: it is rendered (and here refused by the patched renderer).
+    assert client.get(url.replace("preset=square", "width=901&height=601")).status_code == 500
+
+
 @pytest.mark.parametrize("url, status, message", [
     ("/export/chart/nope/x.png", 404, "no theme 'nope'"),
     ("/export/chart/air-quality/nope.png", 404, "has no chart 'nope'"),
