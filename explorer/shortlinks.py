@@ -1,0 +1,211 @@
+"""Short permalinks: ``/l/<code>`` stands for one of the app's own views.
+
+An exported image's footer and the UI's "Copy link" carry ``<base>/l/<code>`` instead of the full
+map or chart address, which is long enough to wrap over several lines under a map.
+
+* A code is derived from the target itself (the first bits of its sha256, in lower-case base32
+  without the look-alike letters i, l, o and u), so the same view always gets the same code and
+  nothing needs coordinating between processes. Should two targets ever share a prefix, the later
+  one takes a longer prefix of its own hash.
+* Links live in a small SQLite file under EXPLORER_HOME (``links.sqlite3``), apart from the
+  registry: a registry rebuilt from its catalogues must not break links already printed in
+  reports. Each shorten is one ``BEGIN IMMEDIATE`` transaction with ``INSERT OR IGNORE``, so
+  several gunicorn workers (or threads) shortening the same view at once leave one row.
+* Only same-site, relative targets under ``/map``, ``/catalogue``, ``/themes`` and ``/dataset/``
+  are accepted, and a stored target is checked again before it is used: ``/l/<code>`` can never
+  send a browser to another site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # 32 symbols: no i, l, o, u
+CODE_LENGTH = 8                                 # 40 bits
+MAX_CODE_LENGTH = 16
+MAX_TARGET_LENGTH = 2000
+CODE_RE = re.compile(rf"^[{ALPHABET}]{{{CODE_LENGTH},{MAX_CODE_LENGTH}}}$")
+ALLOWED_PATHS = ("/map", "/catalogue", "/themes")      # these exactly …
+ALLOWED_PREFIXES = ("/themes/", "/dataset/")           # … or below these
+_PATH_RE = re.compile(r"^/[A-Za-z0-9._~/-]*$")
+_QUERY_RE = re.compile(r"^[\x21-\x7e]*$")              # printable ASCII, no spaces or controls
+FILE_NAME = "links.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS links (
+    code TEXT PRIMARY KEY,
+    target TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+"""
+
+
+class LinkError(ValueError):
+    """A target that may not be shortened or a code that is not one; the message says why."""
+
+
+def check_target(target: object) -> str:
+    """``target`` if it is a relative address of one of the app's shareable views, else LinkError."""
+    if not isinstance(target, str) or not target:
+        raise LinkError("no target given: pass the view's path and query, such as /map?layer=…")
+    if len(target) > MAX_TARGET_LENGTH:
+        raise LinkError(f"the target is {len(target):,} characters long; at most {MAX_TARGET_LENGTH:,} are allowed")
+    if "\\" in target or not _QUERY_RE.match(target):
+        raise LinkError("the target holds a backslash, a space or a control or non-ASCII character")
+    if not target.startswith("/") or target.startswith("//"):
+        raise LinkError("the target must be a path on this site, starting with a single '/'")
+    if "#" in target:
+        raise LinkError("the target may not have a #fragment")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        raise LinkError("the target must be a path on this site, not an address with a scheme or host")
+    path = parts.path
+    if not _PATH_RE.match(path):
+        raise LinkError(f"the target's path {path[:80]!r} holds characters no page of this app uses")
+    segments = path.split("/")[1:]
+    if any(s in ("", ".", "..") for s in segments[:-1]) or segments[-1] in (".", ".."):
+        raise LinkError(f"the target's path {path[:80]!r} has an empty, '.' or '..' segment")
+    if path not in ALLOWED_PATHS and not any(path.startswith(p) and len(path) > len(p) for p in ALLOWED_PREFIXES):
+        raise LinkError(f"only the map, the catalogue, theme and dataset pages can be shortened, not {path[:80]!r}")
+    return target
+
+
+def check_code(code: object) -> str:
+    if not isinstance(code, str) or not CODE_RE.match(code):
+        raise LinkError(f"not a link code: {str(code)[:40]!r} (codes are {CODE_LENGTH}–{MAX_CODE_LENGTH} "
+                        f"characters of {ALPHABET})")
+    return code
+
+
+def _digest_code(target: str) -> str:
+    """The target's sha256 in base32 (the whole hash: 52 characters; a code is a prefix)."""
+    number = int.from_bytes(hashlib.sha256(target.encode("ascii")).digest(), "big")
+    out = []
+    for _ in range(52):
+        number, digit = divmod(number, 32)
+        out.append(ALPHABET[digit])
+    return "".join(out)
+
+
+class LinkStore:
+    """Short codes and their targets in one SQLite file; safe across threads and processes."""
+
+    def __init__(self, path: Path | str):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._memory_lock = threading.Lock()     # ":memory:" shares one connection between threads
+        self._memory_conn: sqlite3.Connection | None = None
+        with self._locked() as conn:
+            conn.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection (the one shared connection, locked, for ":memory:")."""
+        if self.path == ":memory:":
+            with self._memory_lock:
+                if self._memory_conn is None:
+                    self._memory_conn = self._connect()
+                yield self._memory_conn
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    def shorten(self, target: str) -> str:
+        """The code for ``target`` (checked first), stored if it is new. Same target, same code."""
+        target = check_target(target)
+        digest = _digest_code(target)
+        with self._locked() as conn:
+            row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
+            if row:
+                return row[0]
+            conn.execute("BEGIN IMMEDIATE")     # one writer at a time, across processes too
+            try:
+                row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
+                if row:
+                    code = row[0]
+                else:
+                    code = self._insert(conn, target, digest)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return code
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, target: str, digest: str) -> str:
+        for length in range(CODE_LENGTH, MAX_CODE_LENGTH + 1):
+            code = digest[:length]
+            conn.execute("INSERT OR IGNORE INTO links(code, target) VALUES (?, ?)", (code, target))
+            row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
+            if row and row[0] == target:
+                return code
+        raise LinkError("no free code for this target (the link table holds colliding codes)")
+
+    def resolve(self, code: str) -> str | None:
+        """The target stored for ``code``, or None; LinkError for a malformed code or a stored
+        target that would no longer pass the checks (it is never handed out)."""
+        code = check_code(code)
+        with self._locked() as conn:
+            row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
+        return check_target(row[0]) if row else None
+
+    def count(self) -> int:
+        with self._locked() as conn:
+            return conn.execute("SELECT COUNT(*) FROM links").fetchone()[0]
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._memory_conn is not None:
+            self._memory_conn.close()
+            self._memory_conn = None
+
+
+_stores: dict[str, LinkStore] = {}
+_stores_lock = threading.Lock()
+
+
+def store_for(settings) -> LinkStore:
+    """The link store under ``settings.home`` (one object per file per process)."""
+    path = str(Path(settings.home) / FILE_NAME)
+    with _stores_lock:
+        store = _stores.get(path)
+        if store is None:
+            store = _stores[path] = LinkStore(path)
+        return store
+
+
+def short_url(base_url: str, code: str) -> str:
+    return f"{base_url.rstrip('/')}/l/{code}"
+
+
+def link_for(settings, base_url: str, target: str) -> str:
+    """``<base>/l/<code>`` for ``target``, or the full ``<base><target>`` when the link cannot be
+    stored (a read-only home, say): an export is still made and still leads back to the view."""
+    import logging
+
+    try:
+        return short_url(base_url, store_for(settings).shorten(target))
+    except (LinkError, sqlite3.Error, OSError) as exc:
+        logging.getLogger(__name__).warning("no short link for %s: %s", target[:120], exc)
+        return base_url.rstrip("/") + target
