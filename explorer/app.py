@@ -57,6 +57,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     api.register(server, services)
     from . import export_routes
     export_routes.register(server, services)  # chart/map images and data zips
+    from . import shortlink_routes
+    shortlink_routes.register(server, services)  # /l/<code> and /api/shorten
     from callbacks import export_menu
     export_menu.register(app, services)       # export links, copy link, ?embed=1
 
