@@ -37,6 +37,7 @@ class ExportedImage:
     width: int          # CSS pixels of the figure
     height: int
     scale: float
+    link: str | None = None     # the short permalink printed in the footer
 
     @property
     def mimetype(self) -> str:
@@ -69,9 +70,21 @@ def find_chart(theme_slug: str, chart_id: str, themes=None):
     return theme, spec
 
 
-def chart_permalink(base_url: str | None, theme_slug: str, chart_id: str, highlight=None) -> str:
+def chart_target(theme_slug: str, chart_id: str, highlight=None) -> str:
+    """The chart's view as a path and query on this site (``/themes/<theme>?chart=…``)."""
     params = [("chart", chart_id)] + [("highlight", h) for h in (highlight or [])]
-    return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/themes/{quote(theme_slug)}?{urlencode(params)}"
+    return f"/themes/{quote(theme_slug)}?{urlencode(params)}"
+
+
+def chart_permalink(base_url: str | None, theme_slug: str, chart_id: str, highlight=None) -> str:
+    return (base_url or DEFAULT_BASE_URL).rstrip("/") + chart_target(theme_slug, chart_id, highlight)
+
+
+def short_permalink(service, base_url: str | None, target: str) -> str:
+    """``<base>/l/<code>`` for a view (the full address if the link store cannot be written)."""
+    from ..shortlinks import link_for
+
+    return link_for(service.settings, base_url or DEFAULT_BASE_URL, target)
 
 
 def footer_height(lines: list[str], width: int) -> int:
@@ -100,7 +113,7 @@ def export_chart(theme_slug: str, chart_id: str, fmt: str, size: ExportSize, ser
                  base_url: str | None = None, highlight=None, themes=None) -> ExportedImage:
     fmt = check_format(fmt)
     _, spec = find_chart(theme_slug, chart_id, themes)
-    link = chart_permalink(base_url, theme_slug, chart_id, highlight)
+    link = short_permalink(service, base_url, chart_target(theme_slug, chart_id, highlight))
     fig, _, height = chart_figure(spec, service, size, highlight, link)
     content = renderer.render(fig, fmt, size.width, height, size.render_scale(fmt))
-    return ExportedImage(content, fmt, f"{theme_slug}-{chart_id}.{fmt}", size.width, height, size.scale)
+    return ExportedImage(content, fmt, f"{theme_slug}-{chart_id}.{fmt}", size.width, height, size.scale, link)

@@ -60,9 +60,10 @@ class MapExport:
     figure: go.Figure
     layers: list[DrawnLayer]
     title: str
-    permalink: str
+    permalink: str          # the full address of the view (kept in data zips' provenance)
     notices: list[str]
     height: int
+    short_link: str | None = None   # <base>/l/<code>, printed in the footer
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -353,7 +354,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
               title: str | None = None) -> MapExport:
     """The figure of the map view named by a permalink query string (``?layer=…&view=…``)."""
     from ..layers import parse_state
-    from .chart_image import DEFAULT_BASE_URL, ExportUnavailable
+    from .chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
 
     state = parse_state(search, lambda d: service.registry.get(d) is not None)
     notices = list(state.notices)
@@ -371,6 +372,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
                                 + (f" ({'; '.join(notices)})" if notices else ""))
     layers = [d for d, _ in drawn]
     permalink = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/map{state.to_search()}"
+    short_link = short_permalink(service, base_url, f"/map{state.to_search()}")  # printed in the footer
     title = title or map_title(layers)
 
     design.register_template()
@@ -387,7 +389,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
             context.append(credit_for(service.entry(ds)))
         except Exception as exc:  # noqa: BLE001
             notices.append(f"The London outline could not be drawn: {getattr(exc, 'reason', exc)}")
-    footer = footer_lines([l.credit for l in layers], permalink, context=None)
+    footer = footer_lines([l.credit for l in layers], short_link, context=None)
     plot_w = width * (1 - LEGEND_WIDTH) - 24
     plot_h = height - 90 - 15 * (len(footer) + 2) - 40
     x0, x1, y0, y1 = _extent(state.view, region_bounds, plot_w, max(200, plot_h))
@@ -436,9 +438,10 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
                     groupclick="toggleitem", tracegroupgap=14, font=dict(size=12),
                     grouptitlefont=dict(size=12, color=design.TEXT)),
     )
-    footer = footer_lines([l.credit for l in layers], permalink, context=context)
+    footer = footer_lines([l.credit for l in layers], short_link, context=context)
     add_footer(fig, footer, width)
-    return MapExport(figure=fig, layers=layers, title=title, permalink=permalink, notices=notices, height=height)
+    return MapExport(figure=fig, layers=layers, title=title, permalink=permalink, notices=notices, height=height,
+                     short_link=short_link)
 
 
 def _escape(text: str) -> str:
@@ -463,4 +466,4 @@ def export_map(search: str | None, fmt: str, size, service, renderer, base_url: 
     check_pixels(size)
     result = build_map(service, search, size.width, height, base_url=base_url, title=title)
     content = renderer.render(result.figure, fmt, size.width, height, size.render_scale(fmt))
-    return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale)
+    return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale, result.short_link)

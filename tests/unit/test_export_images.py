@@ -68,6 +68,12 @@ def pdf_info(data: bytes, tmp_path) -> tuple[str, str]:
     return info, text
 
 
+def _resolve(service, link: str) -> str | None:
+    from explorer.shortlinks import store_for
+
+    return store_for(service.settings).resolve(link.rsplit("/l/", 1)[1])
+
+
 def test_pdftotext_is_installed():
     assert shutil.which("pdftotext") and shutil.which("pdfinfo"), "./dev test installs poppler-utils"
 
@@ -124,7 +130,10 @@ def test_chart_svg_carries_title_and_footer(service, renderer):
     assert "Source: Greater London Authority (GLA), Modelled air pollution by borough" in text
     assert "licensed under the Open Government Licence" in text
     assert "retrieved 20" in text and "Data last updated" in text
-    assert "https://example.test/themes/air-quality?chart=no2-borough-2019" in text
+    # the footer's link is the short one, and it leads back to the chart's view
+    assert f"View online: {image.link}" in text and image.link.startswith("https://example.test/l/")
+    assert "?chart=" not in text
+    assert _resolve(service, image.link) == "/themes/air-quality?chart=no2-borough-2019"
 
 
 def test_chart_pdf_page_size_and_footer_text(service, renderer, tmp_path):
@@ -135,7 +144,7 @@ def test_chart_pdf_page_size_and_footer_text(service, renderer, tmp_path):
     flat = " ".join(text.split())
     assert "Source: HM Land Registry" in flat
     assert "Contains HM Land Registry data © Crown copyright" in flat
-    assert "/themes/housing?chart=prices-by-borough" in flat
+    assert f"View online: {image.link}" in flat and "/l/" in image.link
 
 
 def test_every_chart_type_exports(service, renderer):
@@ -171,10 +180,11 @@ def test_concurrent_exports_get_their_own_images(service, renderer):
         t.join(120)
     assert not errors
     for slug, chart_id, title in charts:
-        text = svg_text(results[(slug, chart_id)].content)
-        assert f"chart={chart_id}" in text, chart_id
-        others = [c for s, c, _ in charts if c != chart_id]
-        assert not any(f"chart={o}" in text for o in others)
+        image = results[(slug, chart_id)]
+        text = svg_text(image.content)
+        assert image.link in text and f"chart={chart_id}" in _resolve(service, image.link), chart_id
+        others = [results[(s, c)].link for s, c, _ in charts if c != chart_id]
+        assert not any(o in text for o in others)
 
 
 # ------------------------------------------------------------------------------------------ renderer faults
@@ -215,6 +225,8 @@ def test_map_figure_has_legend_scale_bar_north_arrow_and_context(service):
     paths = [s for s in fig.layout.shapes if s.type == "path"]
     assert len(paths) >= 4                      # outline, classes, Thames
     assert result.permalink.startswith("https://example.test/map?") and "m:thresholds" in result.permalink
+    assert result.short_link.startswith("https://example.test/l/")
+    assert "https://example.test" + _resolve(service, result.short_link) == result.permalink
 
 
 def test_map_png_svg_pdf(service, renderer, tmp_path):
@@ -225,7 +237,8 @@ def test_map_png_svg_pdf(service, renderer, tmp_path):
     text = svg_text(svg.content)
     assert "London borough boundaries" in text and "boundary" in text
     assert "Map context: London region outline" in text and "River Thames" in text
-    assert "https://example.test/map?" in text and "layer=london-boroughs" in text
+    assert f"View online: {svg.link}" in text and svg.link.startswith("https://example.test/l/")
+    assert "layer=london-boroughs" not in text and "view=" not in text
     pdf = export_map(BOROUGHS, "pdf", size, service, renderer)
     info, pdf_text = pdf_info(pdf.content, tmp_path)
     assert "Page size:       960 x 540 pts" in info

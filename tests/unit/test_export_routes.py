@@ -31,7 +31,7 @@ def test_chart_image_route(client):
     response = client.get("/export/chart/air-quality/no2-borough-2019.svg?preset=slide")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     assert 'filename="air-quality-no2-borough-2019.svg"' in response.headers["Content-Disposition"]
-    assert b"https://data.example.london/themes/air-quality?chart=no2-borough-2019" in response.data
+    assert b"https://data.example.london/l/" in response.data and b"?chart=" not in response.data
 
 
 def test_the_same_export_twice_is_rendered_once(client, monkeypatch):
@@ -78,7 +78,7 @@ def test_map_image_route_keeps_the_permalink_and_drops_size_options(client):
     response = client.get(f"/export/map.svg?preset=square&{LAYER}&title=NO2+in+2019")
     assert response.status_code == 200 and response.mimetype == "image/svg+xml"
     assert b"NO2 in 2019" in response.data
-    assert b"https://data.example.london/map?view=" in response.data
+    assert b"https://data.example.london/l/" in response.data and b"view=" not in response.data
     assert b"preset=square" not in response.data
 
 
