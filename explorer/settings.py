@@ -57,6 +57,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("export_timeout", "EXPLORER_EXPORT_TIMEOUT", 30.0,
             "Seconds one chart or map image may take to render before the renderer (headless "
             "Chromium) is restarted and the request answered with an error."),
+    Setting("tile_url", "EXPLORER_TILE_URL", "",
+            "XYZ tile URL template ({s}, {z}, {x}, {y}, {r}) for the basemap under exported map "
+            "images, e.g. a self-hosted tile server; empty uses the map's basemap (CARTO). Tiles are "
+            "cached under EXPLORER_HOME/cache/tiles; a private address also needs "
+            "EXPLORER_ALLOW_PRIVATE_URLS."),
 )
 
 
@@ -89,6 +94,7 @@ class Settings:
     frame_ancestors: str = "'self'"
     public_url: str = ""
     export_timeout: float = 30.0
+    tile_url: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

@@ -7,8 +7,10 @@ traces. Classes and colours are computed as the map explorer computes them (same
 palettes, same values), the legend lists each layer's classes, and a scale bar, a north arrow, the
 title and the source footer are drawn in the figure.
 
-Basemap tiles are not drawn: the export must work without a network, and the outline, the river
-and the borough boundaries carry the geography a report needs.
+Basemap tiles (the permalink's ``basemap=``) are warped onto the grid and drawn under everything
+when they can be fetched (:mod:`.basemap`); without them (offline, ``basemap=none``, a tile server
+that fails) the outline, the river and the borough boundaries carry the geography a report needs,
+and the footer says why there are no tiles.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import plotly.graph_objects as go
 import shapely
 
 from .. import design
+from .basemap import basemap_layer
 from .credits import Credit, add_footer, credit_for, footer_lines
 
 CONTEXT_REGION = "london-region"
@@ -351,7 +354,7 @@ def map_title(layers: list[DrawnLayer]) -> str:
 
 
 def build_map(service, search: str | None, width: int, height: int, base_url: str | None = None,
-              title: str | None = None) -> MapExport:
+              title: str | None = None, scale: float = 1.0) -> MapExport:
     """The figure of the map view named by a permalink query string (``?layer=…&view=…``)."""
     from ..layers import parse_state
     from .chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
@@ -379,20 +382,28 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     fig = go.Figure()
     context: list[Credit] = []
     shapes: list[dict] = []
-    region_bounds = None
+    region_bounds = region_shape = None
     for ds, fill, line in ((CONTEXT_REGION, REGION_FILL, REGION_LINE),):
         try:
             _, geoms = _Geometry.get(service, ds, None)
             region_bounds = shapely.total_bounds(geoms)
-            shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="below",
-                               fillcolor=fill, line=dict(color=line, width=1), fillrule="evenodd"))
+            region_shape = dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="below",
+                                fillcolor=fill, line=dict(color=line, width=1), fillrule="evenodd")
+            shapes.append(region_shape)
             context.append(credit_for(service.entry(ds)))
         except Exception as exc:  # noqa: BLE001
             notices.append(f"The London outline could not be drawn: {getattr(exc, 'reason', exc)}")
     footer = footer_lines([l.credit for l in layers], short_link, context=None)
     plot_w = width * (1 - LEGEND_WIDTH) - 24
-    plot_h = height - 90 - 15 * (len(footer) + 2) - 40
+    plot_h = height - 90 - 15 * (len(footer) + 3) - 40
     x0, x1, y0, y1 = _extent(state.view, region_bounds, plot_w, max(200, plot_h))
+    base = basemap_layer(service.settings, state.basemap, (x0, x1, y0, y1), plot_w * max(1.0, min(scale, 2.0)))
+    if base.image:
+        fig.add_layout_image(base.image)
+        if region_shape is not None:        # the tiles show through London, its outline stays
+            region_shape["fillcolor"] = "rgba(0,0,0,0)"
+    if base.notice:
+        notices.append(base.notice)
 
     # Data layers: the first in the panel is drawn last (on top), as on the map.
     for index_in_panel, (layer, spec) in reversed(list(enumerate(drawn))):
@@ -439,6 +450,8 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
                     grouptitlefont=dict(size=12, color=design.TEXT)),
     )
     footer = footer_lines([l.credit for l in layers], short_link, context=context)
+    if base.footer:                         # the basemap's attribution, or why it is missing
+        footer.insert(max(len(footer) - 1, 0), base.footer)
     add_footer(fig, footer, width)
     return MapExport(figure=fig, layers=layers, title=title, permalink=permalink, notices=notices, height=height,
                      short_link=short_link)
@@ -464,6 +477,7 @@ def export_map(search: str | None, fmt: str, size, service, renderer, base_url: 
     height = size.height or round(size.width * 0.9)
     size = size.with_height(height)
     check_pixels(size)
-    result = build_map(service, search, size.width, height, base_url=base_url, title=title)
+    result = build_map(service, search, size.width, height, base_url=base_url, title=title,
+                       scale=size.render_scale(fmt))
     content = renderer.render(result.figure, fmt, size.width, height, size.render_scale(fmt))
     return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale, result.short_link)
