@@ -1,12 +1,21 @@
 """Export menu callbacks (all in the browser): image links follow the chosen size preset and, on
-the map, the map's URL; "copy link" copies the view's absolute address; ``?embed=1`` hides the
-app's chrome."""
+the map, the map's URL; ``?embed=1`` hides the app's chrome. "Copy link" copies the view's short
+link (``<base>/l/<code>``): that one callback runs on the server, where the link store is."""
 
 from __future__ import annotations
 
-from dash import MATCH, Input, Output, State
+from dash import MATCH, Input, Output, State, no_update
 
 from explorer.export.sizes import FORMATS
+from explorer.shortlinks import link_for
+
+
+def short_link(settings, target: str | None) -> str:
+    """The short link for a view of this app, on the address the browser used (or the public one)."""
+    from flask import request
+
+    base = getattr(settings, "public_url", "") or request.host_url
+    return link_for(settings, base, target or "/map")
 
 
 def register(app, services) -> None:
@@ -22,16 +31,16 @@ def register(app, services) -> None:
         State({"type": "export-target", "index": MATCH}, "data"),
     )
 
-    app.clientside_callback(
-        """function(n, target) {
-            if (!target) { return window.dash_clientside.no_update; }
-            return window.location.origin + target.permalink;
-        }""",
+    @app.callback(
         Output({"type": "export-copy", "index": MATCH}, "content"),
         Input({"type": "export-copy", "index": MATCH}, "n_clicks"),
         State({"type": "export-target", "index": MATCH}, "data"),
         prevent_initial_call=True,
     )
+    def copy_chart_link(_n, target):
+        if not target or not target.get("permalink"):
+            return no_update
+        return short_link(services.settings, target["permalink"])
 
     app.clientside_callback(
         """function(search, preset) {
@@ -47,12 +56,14 @@ def register(app, services) -> None:
         Input("map-export-preset", "value"),
     )
 
-    app.clientside_callback(
-        """function(n) { return window.location.href; }""",
+    @app.callback(
         Output("map-export-copy", "content"),
         Input("map-export-copy", "n_clicks"),
+        State("url", "search"),
         prevent_initial_call=True,
     )
+    def copy_map_link(_n, search):
+        return short_link(services.settings, "/map" + (search or ""))
 
     # ?embed=1: no header, footer or panels. Sticky for the page's life: the map rewrites its URL.
     app.clientside_callback(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import click
 
@@ -101,6 +101,8 @@ def _export_one(ctx, output: Path | None, export) -> None:
     path = output or Path(image.filename)
     path.write_bytes(image.content)
     click.echo(f"{path} ({image.width}×{image.height} px, scale {image.scale:g}, {len(image.content):,} bytes)")
+    if image.link:
+        click.echo(f"link: {image.link}")
 
 
 @export_group.command("map")
@@ -114,7 +116,7 @@ def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, ti
     """Export the map view of a permalink."""
     from .map_figure import export_map
 
-    parts = urlsplit(url)
+    parts = urlsplit(_follow_short_link(ctx, url))
     if parts.path and parts.path.rstrip("/") not in ("/map", "map", "") and not parts.path.endswith("/map"):
         raise click.BadParameter(f"not a map link: {url[:80]!r} (expected …/map?layer=…)", param_hint="--url")
     if not base_url and parts.scheme and parts.netloc:
@@ -123,6 +125,24 @@ def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, ti
     _export_one(ctx, output, lambda settings, service, renderer: export_map(
         "?" + parts.query, fmt, size, service, renderer, base_url=base_url or settings.public_url or None,
         title=title))
+
+
+def _follow_short_link(ctx, url: str) -> str:
+    """A short link (``…/l/<code>``) made on this machine becomes the view it stands for."""
+    from ..shortlinks import LinkError, store_for
+
+    parts = urlsplit(url)
+    head, sep, code = parts.path.rpartition("/l/")
+    if not sep or "/" in code or head.strip("/"):
+        return url
+    try:
+        target = store_for(ctx.obj["settings"]).resolve(code)
+    except LinkError as exc:
+        raise click.BadParameter(str(exc), param_hint="--url") from None
+    if target is None:
+        raise click.BadParameter(f"no short link {code!r} in this machine's link store (EXPLORER_HOME)",
+                                 param_hint="--url")
+    return urlunsplit((parts.scheme, parts.netloc, *urlsplit(target)[2:]))
 
 
 @export_group.command("theme")
@@ -151,7 +171,7 @@ def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, 
     folder.mkdir(parents=True, exist_ok=True)
     renderer = _renderer(settings)
     failed = []
-    written = 0
+    written: list[str] = []
     try:
         for spec in tqdm(match.charts, desc=f"Exporting {theme}", unit="chart", file=sys.stderr):
             try:
@@ -161,10 +181,12 @@ def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, 
                 failed.append(f"{spec.id}: {getattr(exc, 'reason', None) or exc}")
                 continue
             (folder / image.filename).write_bytes(image.content)
-            written += 1
+            written.append(f"  {image.filename}" + (f"  {image.link}" if image.link else ""))
     finally:
         renderer.close()
-    click.echo(f"{written} of {len(match.charts)} charts of {theme} written to {folder}")
+    click.echo(f"{len(written)} of {len(match.charts)} charts of {theme} written to {folder}")
+    for line in written:
+        click.echo(line)
     for line in failed:
         click.echo(f"  failed: {line}", err=True)
     if failed:
