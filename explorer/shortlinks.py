@@ -3,7 +3,7 @@
 An exported image's footer and the UI's "Copy link" carry ``<base>/l/<code>`` instead of the full
 map or chart address, which is long enough to wrap over several lines under a map.
 
-* A code is derived from the target itself (the first bits of its sha256, in lower-case base32
+* A code is derived from the target itself (40 bits of its sha256, in lower-case base32
   without the look-alike letters i, l, o and u), so the same view always gets the same code and
   nothing needs coordinating between processes. Should two targets ever share a prefix, the later
   one takes a longer prefix of its own hash.
