@@ -19,6 +19,7 @@ map or chart address, which is long enough to wrap over several lines under a ma
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import threading
@@ -124,8 +125,9 @@ class LinkStore:
                 yield self._memory_conn
             return
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.pid != os.getpid():   # never use a connection across a fork
             conn = self._local.conn = self._connect()
+            self._local.pid = os.getpid()
         yield conn
 
     def shorten(self, target: str) -> str:
