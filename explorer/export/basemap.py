@@ -80,10 +80,9 @@ def grid_to_mercator(extent, width: int, height: int) -> tuple[np.ndarray, np.nd
     for k in (np.asarray(kx), np.asarray(ky)):
         if k.shape[1] == 1 or k.shape[0] == 1:
             k = np.broadcast_to(k, (max(k.shape[0], 2), max(k.shape[1], 2)))
-        top = k[ir][:, ic] * (1 - wc) + k[ir][:, np.minimum(ic + 1, k.shape[1] - 1)] * wc
+        across = k[:, ic] * (1 - wc) + k[:, np.minimum(ic + 1, k.shape[1] - 1)] * wc     # knot rows × width
         below = np.minimum(ir + 1, k.shape[0] - 1)
-        bottom = k[below][:, ic] * (1 - wc) + k[below][:, np.minimum(ic + 1, k.shape[1] - 1)] * wc
-        out.append(top * (1 - wr)[:, None] + bottom * wr[:, None])
+        out.append(across[ir] * (1 - wr)[:, None] + across[below] * wr[:, None])
     return out[0], out[1]
 
 

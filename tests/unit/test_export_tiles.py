@@ -265,3 +265,16 @@ def test_a_private_tile_server_is_refused_unless_allowed(service, server, monkey
     assert server.requests == []
     assert not result.figure.layout.images
     assert any("refused" in n for n in result.notices)
+
+
+def test_the_interpolated_grid_matches_an_exact_transform_to_well_under_a_pixel():
+    from pyproj import Transformer
+
+    extent = (500000.0, 570000.0, 150000.0, 205000.0)             # Greater London, ~80 m a pixel
+    width, height = 861, 677
+    mx, my = basemap.grid_to_mercator(extent, width, height)
+    cols = extent[0] + (np.arange(width) + 0.5) * (extent[1] - extent[0]) / width
+    rows = extent[3] - (np.arange(height) + 0.5) * (extent[3] - extent[2]) / height
+    ex, ey = Transformer.from_crs(27700, 3857, always_xy=True).transform(*np.meshgrid(cols, rows))
+    assert mx.shape == (height, width)
+    assert np.abs(mx - ex).max() < 1.0 and np.abs(my - ey).max() < 1.0
