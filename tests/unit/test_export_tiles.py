@@ -227,8 +227,9 @@ def test_a_second_export_reads_the_tiles_from_the_disk_cache(service, renderer, 
 def test_a_failing_tile_server_leaves_the_map_without_tiles_and_says_so(service, renderer, server,
                                                                         monkeypatch, mode):
     server.mode = mode
-    monkeypatch.setattr(tiles, "TILE_TIMEOUT", 0.5)
-    monkeypatch.setattr(tiles, "TOTAL_BUDGET", 2.0)
+    if mode == "hang":          # short limits only here: a loaded machine must not turn a 500 into a timeout
+        monkeypatch.setattr(tiles, "TILE_TIMEOUT", 0.5)
+        monkeypatch.setattr(tiles, "TOTAL_BUDGET", 2.0)
     svg = export_map(BOROUGHS, "svg", SLIDE, service, renderer)
     assert server.requests, "the server was asked"
     assert not [u for u in svg_images(svg.content) if u.startswith("data:image/png")]
