@@ -153,3 +153,29 @@ def test_overlapping_terms_all_expand():
     assert "pm25" in found and "pm2.5" not in found
     assert "ghg" in found and "leggi" in found
     assert expansions("no2x mono2 lsoa.") == ["lower layer super output area"]
+
+
+def test_counts_from_the_matching_entries_equal_counts_from_a_mask(tmp_path):
+    """The search counts facets from the matched entries' own (entry, value) pairs; over any set
+    of entries that must equal counting every pair under a mask, including entries with several
+    values of one facet, with none, and deleted ones."""
+    import numpy as np
+
+    reg = Registry(tmp_path / "r.sqlite3")
+    with reg.transaction():
+        for i in range(60):
+            reg.upsert(make(f"e{i}", f"Entry {i}", publisher=["GLA", "ONS", "TfL"][i % 3],
+                            themes=[["a"], ["a", "b"], [], ["c", "b", "a"]][i % 4],
+                            smallest_geography=["lsoa", "ward", None][i % 3] or "",
+                            tags=[f"t{i % 5}", f"t{i % 7}"]))
+    reg.delete("e7")
+    reg.search("")  # read the index
+    index = reg._index
+    rng = np.random.default_rng(3)
+    live = index.by_title
+    for _ in range(20):
+        picked = rng.choice(live, size=int(rng.integers(1, live.size)), replace=False)
+        mask = np.zeros(index.title_pos.size, dtype=bool)
+        mask[picked] = True
+        assert index.counts(None, 100, rowids=picked) == index.counts(mask, 100)
+    reg.close()
