@@ -205,6 +205,27 @@ def chart_result(services, theme: Theme, spec, codes=()):
                        keep=lambda result: result.error is None)
 
 
+def highlighted_figure(services, theme: Theme, spec, codes):
+    """A chart drawn with ``codes`` highlighted, as the page's figure (a dict), or no_update when
+    it cannot be drawn. Kept in the app's cache for ten minutes, so with Redis every worker shares
+    it: rebuilding a theme's charts costs 0.5–1 s of CPU per selection, and many people pick the
+    same boroughs. The key holds each input dataset's registry content hash."""
+    from explorer.cache import cache_key, cached
+
+    codes = tuple(sorted({str(c) for c in codes or ()}))
+    registry = services.registry
+    versions = [(d, registry.get(d).content_hash() if registry.get(d) else None)
+                for d in sorted({ds for ds, _ in spec.inputs()})]
+    key = cache_key("theme-figure", 1, theme.slug, spec.id, codes, versions, str(services.settings.data_dir))
+
+    def draw():
+        result = chart_result(services, theme, spec, codes)
+        return None if result.error else view.page_figure(result.figure).to_plotly_json()
+
+    figure = cached(services.cache, key, draw, timeout=600)
+    return no_update if figure is None else figure
+
+
 def headlines_of(services, theme: Theme) -> list[dict]:
     from explorer.charts import headline_values
 
@@ -584,8 +605,7 @@ def register(app, services) -> None:
             if spec is None or not spec.highlight_by:
                 out.append(no_update)
                 continue
-            result = chart_result(services, theme, spec, codes)
-            out.append(no_update if result.error else view.page_figure(result.figure))
+            out.append(highlighted_figure(services, theme, spec, codes))
         return out
 
     # The selected place's figures ------------------------------------------------------------

@@ -282,6 +282,25 @@ def test_highlighted_charts_draw_the_selection(services):
     assert theme_pages.chart_result(services, theme, theme.chart("no2-borough-2019"), [CAMDEN]) is lit
 
 
+def test_a_highlighted_figure_is_drawn_once_and_then_read_from_the_shared_cache(services, monkeypatch):
+    from explorer import design
+
+    theme = services.themes["air-quality"]
+    spec = theme.chart("no2-borough-2019")
+    figure = theme_pages.highlighted_figure(services, theme, spec, [CITY])
+    colours = dict(zip(figure["data"][0]["customdata"], figure["data"][0]["marker"]["color"]))
+    assert colours[CITY] == design.HIGHLIGHT and colours[CAMDEN] != design.HIGHLIGHT
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(theme_pages, "chart_result", no_build)
+    again = theme_pages.highlighted_figure(services, theme, spec, [CITY])
+    assert again["data"][0]["marker"]["color"] == figure["data"][0]["marker"]["color"]
+    with pytest.raises(AssertionError, match="built again"):  # another place is another figure
+        theme_pages.highlighted_figure(services, theme, spec, [CAMDEN, CITY])
+
+
 def test_show_data_table_lists_every_row(services):
     theme = services.themes["air-quality"]
     spec = theme.chart("no2-borough-2019")
