@@ -113,6 +113,10 @@ def explorer_page(services, search: str | None):
     return view.explorer_page(state, cards, infos, basemaps)
 
 
+def _titles(registry, specs: list[LayerSpec]) -> dict[str, str]:
+    return {s.dataset: (registry.get(s.dataset).title if registry.get(s.dataset) else s.dataset) for s in specs}
+
+
 def _specs(state: dict) -> list[LayerSpec]:
     return [LayerSpec.from_dict(d) for d in (state or {}).get("layers", [])]
 
@@ -176,14 +180,17 @@ def register(app, services) -> None:
         Output("layer-cards", "children"),
         Output("data-layers", "children"),
         Output("layer-add-notice", "children"),
+        Output("compare-layer", "options", allow_duplicate=True),
+        Output("compare-layer", "value", allow_duplicate=True),
         Input({"type": "add-layer", "index": ALL}, "n_clicks"),
         Input({"type": "layer-remove", "index": ALL}, "n_clicks"),
         Input({"type": "layer-up", "index": ALL}, "n_clicks"),
         Input({"type": "layer-down", "index": ALL}, "n_clicks"),
         State("map-state", "data"),
+        State("compare-state", "data"),
         prevent_initial_call=True,
     )
-    def change_structure(_add, _remove, _up, _down, state):
+    def change_structure(_add, _remove, _up, _down, state, compare_state):
         trigger = ctx.triggered_id
         if not trigger or not any(t["value"] for t in ctx.triggered):
             raise PreventUpdate
@@ -193,14 +200,14 @@ def register(app, services) -> None:
         if kind == "add-layer":
             if len(specs) >= MAX_LAYERS:
                 message = notice(f"At most {MAX_LAYERS} layers: remove one first.", "warning")
-                return no_update, no_update, no_update, message
+                return no_update, no_update, no_update, message, no_update, no_update
             spec = LayerSpec(dataset=key)
             info, error = layer_info_safe(services, spec)
             if error:
                 entry = registry.get(key)
                 title = entry.title if entry else key
                 return no_update, no_update, no_update, notice(
-                    [html.Strong(f"“{title}” cannot be mapped. "), error], "warning")
+                    [html.Strong(f"“{title}” cannot be mapped. "), error], "warning"), no_update, no_update
             specs.insert(0, spec)
             message = notice(f"Added “{registry.get(key).title}”.", "info")
         else:
@@ -219,7 +226,13 @@ def register(app, services) -> None:
                 raise PreventUpdate
         cards, infos = build_cards(services, specs)
         new_state = dict(state or {}, layers=[s.to_dict() for s in specs])
-        return new_state, cards, view.data_layers(infos), message
+        # An open compare view offers the new list; if its layer was removed it shows another.
+        options, value = no_update, no_update
+        if (compare_state or {}).get("on"):
+            options = view.compare_options(specs, _titles(registry, specs))
+            if compare_state.get("uid") not in {o["value"] for o in options}:
+                value = options[0]["value"] if options else None
+        return new_state, cards, view.data_layers(infos), message, options, value
 
     # One layer's variable, time step and classes ----------------------------------------------
     # The first render carries each layer's values, style and legend (build_cards), so this runs
@@ -318,8 +331,7 @@ def register(app, services) -> None:
                   "false", "explorer__maps", "", True)
         if not on:
             return closed
-        titles = {s.dataset: (registry.get(s.dataset).title if registry.get(s.dataset) else s.dataset) for s in specs}
-        options = view.compare_options(specs, titles)
+        options = view.compare_options(specs, _titles(registry, specs))
         uids = [o["value"] for o in options]
         uid = chosen if ctx.triggered_id == "compare-layer" and chosen in uids else current.get("uid")
         if uid not in uids:

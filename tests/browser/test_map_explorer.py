@@ -215,6 +215,24 @@ def test_compare_two_layers_side_by_side(explorer):
     wait_until(lambda: scale("#compare-map") != before, 20, "the right-hand map did not follow the zoom")
     wait_until(lambda: scale("#explorer-map") == scale("#compare-map"), 20, "the maps' scales differ")
 
+    # A layer added while comparing is offered for the right-hand map at once.
+    def offered():
+        titles = [c.find_element(By.CSS_SELECTOR, ".layer-card__title").text for c in cards(duo)]
+        dropdown = duo.find_element("#compare-layer")
+        dropdown.click()
+        labels = [o.text for o in duo.driver.find_elements(By.CSS_SELECTOR, "[role='option']")
+                  if any(o.text.startswith(t) for t in titles if t)]
+        dropdown.send_keys(Keys.ESCAPE)
+        return labels
+
+    assert len(offered()) == 2
+    box = duo.find_element("#layer-search")
+    box.send_keys("green space")
+    button = wait_until(lambda: duo.find_elements(".layer-search-results__button"), 20, "no results")[0]
+    button.click()
+    wait_until(lambda: len(cards(duo)) == 3, 30, "the new layer card did not appear")
+    wait_until(lambda: len(offered()) == 3, 20, "the compare list did not follow")
+
     duo.find_element("#compare-toggle").click()
     wait_until(lambda: not duo.find_element("#compare-frame").is_displayed(), 20, "compare did not close")
 
