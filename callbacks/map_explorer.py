@@ -122,27 +122,11 @@ def _specs(state: dict) -> list[LayerSpec]:
 
 
 def _style_for(services, meta: dict, variable, method, classes, palette, values) -> dict:
-    from explorer.classify import METHODS, class_colours, classify, thresholds_for
-    from explorer.palettes import NO_DATA_COLOUR, palette_colours
+    from explorer.classify import layer_style
 
-    kind = meta.get("kind")
-    if not variable:
-        if kind == "polygons":
-            return {"mode": "outline", "line": "#1d2b36"}
-        return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}
-    thresholds = None
-    if method == "thresholds":
-        option = (meta.get("filter") or {}).get("pollutant")
-        thresholds = thresholds_for(variable, pollutant=option, unit=meta.get("unit"))
-        if not thresholds:
-            method = "quantile"
-    result = classify(values or [], method=method or "quantile", k=int(classes or 5), thresholds=thresholds)
-    colours = class_colours(result, palette or "blues")
-    label = METHODS.get(result.method, result.method)
-    if thresholds:
-        label += ": " + "; ".join(f"{t.value:g} {t.label}" for t in thresholds)
-    return {"mode": "classes", "breaks": result.breaks, "colours": colours, "labels": result.labels,
-            "nodata": NO_DATA_COLOUR, "no_data": result.no_data, "method_label": label}
+    style, _ = layer_style(meta.get("kind"), variable, method, classes, palette, values,
+                           pollutant=(meta.get("filter") or {}).get("pollutant"), unit=meta.get("unit"))
+    return style
 
 
 def register(app, services) -> None:

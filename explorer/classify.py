@@ -417,3 +417,37 @@ def class_colours(classification: Classification, palette: str) -> list[str]:
     from .palettes import palette_colours
 
     return palette_colours(palette, classification.k)
+
+
+# ------------------------------------------------------------------------------------------------
+# A map layer's style: one rule for the map explorer, the theme maps and the exported map images
+# ------------------------------------------------------------------------------------------------
+OUTLINE_COLOUR = "#1d2b36"   # boundaries drawn as outlines: dark enough to read over a choropleth
+
+
+def layer_style(kind: str | None, variable: str | None, method: str | None, classes, palette: str | None,
+                values, pollutant: str | None = None, unit: str | None = None
+                ) -> tuple[dict, Classification | None]:
+    """(style, classification) of a layer: an outline (areas) or one colour (points, lines) when
+    no variable is shown, else classes with breaks, colours, labels and the no-data colour. Fixed
+    thresholds fall back to quantiles when none are known for the variable. The style is plain
+    JSON (it travels to the browser's ``hideout``); the classification is for callers that need
+    its details."""
+    from .palettes import NO_DATA_COLOUR, palette_colours
+
+    if not variable:
+        if kind == "polygons":
+            return {"mode": "outline", "line": OUTLINE_COLOUR}, None
+        return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}, None
+    thresholds = None
+    if method == "thresholds":
+        thresholds = thresholds_for(variable, pollutant=pollutant, unit=unit)
+        if not thresholds:
+            method = "quantile"
+    result = classify(values or [], method=method or "quantile", k=int(classes or 5), thresholds=thresholds)
+    label = METHODS.get(result.method, result.method)
+    if thresholds:
+        label += ": " + "; ".join(f"{t.value:g} {t.label}" for t in thresholds)
+    return {"mode": "classes", "breaks": result.breaks, "colours": class_colours(result, palette or "blues"),
+            "labels": result.labels, "nodata": NO_DATA_COLOUR, "no_data": result.no_data,
+            "method_label": label}, result

@@ -34,7 +34,6 @@ CONTEXT_THAMES = "thames"
 REGION_FILL = "#f4f5f6"
 REGION_LINE = "#9aa5ad"
 THAMES_FILL = "#a9cfe6"
-OUTLINE = "#00577d"
 LEGEND_WIDTH = 0.30          # share of the image width kept for the legend
 BNG = 27700
 
@@ -139,24 +138,12 @@ def _line_xy(geoms) -> tuple[list, list]:
 # ------------------------------------------------------------------------------------------ styling
 def layer_style(kind: str, variable: str | None, method: str, classes: int, palette: str, values,
                 pollutant: str | None = None, unit: str | None = None) -> dict:
-    """Classes and colours of a layer, by the rules of the map explorer's legend."""
-    from ..classify import METHODS, class_colours, classify, thresholds_for
-    from ..palettes import NO_DATA_COLOUR, palette_colours
+    """The map explorer's style for a layer, with its classification kept for the data zip."""
+    from ..classify import layer_style as explorer_style
 
-    if not variable:
-        if kind == "polygons":
-            return {"mode": "outline", "line": OUTLINE}
-        return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}
-    thresholds = None
-    if method == "thresholds":
-        thresholds = thresholds_for(variable, pollutant=pollutant, unit=unit)
-        if not thresholds:
-            method = "quantile"
-    result = classify(values or [], method=method or "quantile", k=int(classes or 5), thresholds=thresholds)
-    label = METHODS.get(result.method, result.method)
-    return {"mode": "classes", "breaks": result.breaks, "colours": class_colours(result, palette or "blues"),
-            "labels": result.labels, "nodata": NO_DATA_COLOUR, "no_data": result.no_data,
-            "method_label": label, "classification": result}
+    style, classification = explorer_style(kind, variable, method, classes, palette, values,
+                                           pollutant=pollutant, unit=unit)
+    return {**style, "classification": classification} if classification is not None else style
 
 
 def _class_index(values: list, breaks: list[float]) -> np.ndarray:

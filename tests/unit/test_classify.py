@@ -258,3 +258,18 @@ def test_class_colours_follow_the_classification():
     assert colours == palette_colours("cividis", result.k)
     with pytest.raises(ValueError, match="nope"):
         class_colours(result, "nope")
+
+
+def test_layer_style_is_one_rule_for_every_map():
+    from explorer.classify import OUTLINE_COLOUR, layer_style
+
+    assert layer_style("polygons", None, "quantile", 5, "blues", None) == (
+        {"mode": "outline", "line": OUTLINE_COLOUR}, None)
+    assert layer_style("points", None, "quantile", 5, "greens", None)[0]["mode"] == "single"
+    no2, result = layer_style("polygons", "NO2-2019-mean", "thresholds", 5, "blues", [8, 20, 30, 45, None],
+                              unit="µg/m³")
+    assert no2["breaks"] == [10, 40] and "UK annual objective" in no2["method_label"]
+    assert no2["no_data"] == 1 and result.k == 3 and len(no2["colours"]) == 3
+    # no thresholds are known for a count: quantiles instead, said in the legend
+    counts, _ = layer_style("polygons", "population", "thresholds", 4, "blues", list(range(100)))
+    assert counts["method_label"] == METHODS["quantile"] and len(counts["colours"]) == 4
