@@ -213,9 +213,7 @@ def highlighted_figure(services, theme: Theme, spec, codes):
     from explorer.cache import cache_key, cached
 
     codes = tuple(sorted({str(c) for c in codes or ()}))
-    registry = services.registry
-    versions = [(d, registry.get(d).content_hash() if registry.get(d) else None)
-                for d in sorted({ds for ds, _ in spec.inputs()})]
+    versions = services.registry.versions(ds for ds, _ in spec.inputs())
     key = cache_key("theme-figure", 1, theme.slug, spec.id, codes, versions, str(services.settings.data_dir))
 
     def draw():

@@ -98,9 +98,8 @@ def register(server: Flask, services) -> None:
         from .cache import cache_key, cached
         from .export.chart_image import ExportedImage
 
-        registry = services.registry
-        versions = [(d, registry.get(d).content_hash() if registry.get(d) else None) for d in sorted(set(datasets))]
-        key = cache_key("export-image", 1, request.path, sorted(request.args.items(multi=True)), base_url(), versions)
+        key = cache_key("export-image", 1, request.path, sorted(request.args.items(multi=True)), base_url(),
+                        services.registry.versions(datasets))
         return ExportedImage(**cached(services.cache, key, lambda: asdict(render()), timeout=600))
 
     @server.get("/export/chart/<theme>/<chart>.<fmt>")

@@ -466,6 +466,15 @@ class Registry:
         row = self._conn().execute("SELECT data FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return Entry.from_dict(json.loads(row[0])) if row else None
 
+    def versions(self, entry_ids) -> list[tuple[str, str | None]]:
+        """(id, content hash) of each entry, sorted, None for one not in the registry: part of a
+        cache key for anything drawn from these entries, so a re-harvested entry is drawn anew."""
+        out = []
+        for entry_id in sorted(set(entry_ids)):
+            entry = self.get(entry_id)
+            out.append((entry_id, entry.content_hash() if entry is not None else None))
+        return out
+
     def record(self, entry_id: str) -> dict | None:
         """Registry bookkeeping for an entry: source, first seen, last harvested."""
         row = self._conn().execute(

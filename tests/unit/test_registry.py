@@ -153,3 +153,13 @@ def test_acronyms_and_their_words_find_each_other(tmp_path):
     # A word that only looks like an acronym inside another word does not expand.
     reg.upsert(make("c", "Monoxide", "Carbon monoxide readings."))
     assert "c" not in {h.entry.id for h in reg.search("nitrogen").hits}
+
+
+def test_versions_change_with_an_entry_and_name_missing_ones(tmp_path):
+    reg = Registry(tmp_path / "v.sqlite3")
+    reg.upsert(make("a", "Title one"))
+    before = reg.versions(["a", "gone", "a"])
+    assert [v[0] for v in before] == ["a", "gone"] and before[1][1] is None and before[0][1]
+    reg.upsert(make("a", "Title two"))
+    assert reg.versions(["a"])[0][1] != before[0][1]
+    reg.close()
