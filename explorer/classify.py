@@ -364,31 +364,16 @@ def classify(values: Sequence, method: str = "quantile", k: int = 5,
     if len(distinct) == 1:
         return _finish(method, [], data, lo, hi, missing)
 
-    raw: list[float] = []
-    nexts: list[float | None] = []
     if method == "quantile":
         positions = sorted(set(_quantile_breaks(data, k)))
-        for p in positions:
-            value = float(data[p])
-            above = data[data > value]
-            if len(above) == 0:
-                continue
-            raw.append(value)
-            nexts.append(float(above[0]))
+        raw, nexts = _breaks_with_next(data, [float(data[p]) for p in positions])
     elif method == "equal":
-        for b in _equal_breaks(lo, hi, k):
-            raw.append(b)
-            nexts.append(None)
+        raw = _equal_breaks(lo, hi, k)
+        nexts = [None] * len(raw)
     else:  # jenks
         points, weights, uppers = _summarise(data, JENKS_EXACT_LIMIT)
         ends = _fisher_jenks(points, weights, min(k, len(points)))
-        for e in ends:
-            value = float(uppers[e])
-            above = data[data > value]
-            if len(above) == 0:
-                continue
-            raw.append(value)
-            nexts.append(float(above[0]))
+        raw, nexts = _breaks_with_next(data, [float(uppers[e]) for e in ends])
 
     if method == "equal":
         unit = _sig_unit((hi - lo) / k, 2)
@@ -397,6 +382,18 @@ def classify(values: Sequence, method: str = "quantile", k: int = 5,
         shown = [_display_break(b, n, _display_unit(b, lo, hi)) for b, n in zip(raw, nexts)]
     breaks = sorted({b for b in shown if lo <= b < hi})
     return _finish(method, breaks, data, lo, hi, missing)
+
+
+def _breaks_with_next(sorted_data: np.ndarray, candidates: list[float]) -> tuple[list[float], list]:
+    """Breaks that leave some data above them, each with the smallest value above it (the
+    rounding of a shown break must not cross it)."""
+    raw, nexts = [], []
+    for value in candidates:
+        i = int(np.searchsorted(sorted_data, value, side="right"))
+        if i < len(sorted_data):
+            raw.append(value)
+            nexts.append(float(sorted_data[i]))
+    return raw, nexts
 
 
 def _finish(method: str, breaks: list[float], data: np.ndarray, lo: float, hi: float, missing: int,
