@@ -87,7 +87,8 @@ def map_tools(search: str | None = None) -> html.Div:
                   className="button button--small export-menu__link",
                   title="The visible layers as CSV, GeoJSON and GeoPackage, with provenance")
     return _group("Export this map", "map-export-preset", links, data, _copy("map-export-copy", "this map view"),
-                  note="Images are drawn without background tiles: London's outline and the Thames give the context.")
+                  note="Images draw the basemap's tiles when they can be fetched; otherwise London's outline "
+                       "and the Thames give the context, and the image's footer says so.")
 
 
 def dataset_tools(dataset_id: str) -> html.Div:
