@@ -62,6 +62,14 @@ SETTINGS: tuple[Setting, ...] = (
             "images, e.g. a self-hosted tile server; empty uses the map's basemap (CARTO). Tiles are "
             "cached under EXPLORER_HOME/cache/tiles; a private address also needs "
             "EXPLORER_ALLOW_PRIVATE_URLS."),
+    Setting("shorten_rate", "EXPLORER_SHORTEN_RATE", 30,
+            "Short links one client (remote address) may create through /api/shorten per minute, "
+            "with bursts of as many; more are answered 429 with Retry-After. Counted per worker "
+            "process; 0 turns the limit off."),
+    Setting("link_unopened_days", "EXPLORER_LINK_UNOPENED_DAYS", 180,
+            "Days after which a short link made through /api/shorten that was never opened is "
+            "removed. Links made for exported images or by \"Copy link\", and any link once "
+            "opened, are kept for good; 0 keeps every link."),
 )
 
 
@@ -95,6 +103,8 @@ class Settings:
     public_url: str = ""
     export_timeout: float = 30.0
     tile_url: str = ""
+    shorten_rate: int = 30
+    link_unopened_days: int = 180
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

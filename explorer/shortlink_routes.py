@@ -4,7 +4,9 @@
     GET|POST /api/shorten?target=/map?…   {"code", "path", "url", "target"} for a view of this app
 
 A malformed code or a target that is not one of the app's views is a 400 naming the problem, an
-unknown code a 404 (JSON when the client asks for JSON, else a line of plain text).
+unknown code a 404 (JSON when the client asks for JSON, else a line of plain text). A client that
+shortens more than EXPLORER_SHORTEN_RATE links a minute gets a 429 with Retry-After. Links made
+here are swept if never opened (see :mod:`explorer.shortlinks`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import sqlite3
 
 from flask import Flask, Response, jsonify, redirect, request
 
+from .ratelimit import TokenBuckets, retry_after
 from .shortlinks import LinkError, short_url, store_for
 
 
@@ -32,6 +35,7 @@ def _wants_json() -> bool:
 
 def register(server: Flask, services) -> None:
     settings = services.settings
+    buckets = TokenBuckets(max(0, int(getattr(settings, "shorten_rate", 0) or 0)))
 
     def base_url() -> str:
         return (getattr(settings, "public_url", "") or request.host_url).rstrip("/")
@@ -52,11 +56,18 @@ def register(server: Flask, services) -> None:
 
     @server.route("/api/shorten", methods=["GET", "POST"])
     def api_shorten():
+        wait = buckets.take(request.remote_addr or "unknown")
+        if wait:
+            seconds = retry_after(wait)
+            response = _error(429, f"too many short links from this address: at most "
+                                   f"{settings.shorten_rate} a minute; try again in {seconds} s", True)
+            response.headers["Retry-After"] = str(seconds)
+            return response
         body = request.get_json(silent=True) if request.is_json else None
         target = (body or {}).get("target") if isinstance(body, dict) else None
         target = target if target is not None else request.values.get("target")
         try:
-            code = store_for(settings).shorten(target)
+            code = store_for(settings).shorten(target, keep=False)
         except LinkError as exc:
             return _error(400, str(exc), True)
         except sqlite3.Error:

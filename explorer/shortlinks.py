@@ -14,6 +14,11 @@ map or chart address, which is long enough to wrap over several lines under a ma
 * Only same-site, relative targets under ``/map``, ``/catalogue``, ``/themes`` and ``/dataset/``
   are accepted, and a stored target is checked again before it is used: ``/l/<code>`` can never
   send a browser to another site.
+* Links go into reports, so they must keep working: a link made for an exported image or by the
+  UI's "Copy link" (``keep=True``) is kept for good, and so is any link once it has been opened.
+  Only a link made through the public ``/api/shorten`` and never opened is removed, once it is
+  older than ``unopened_days`` (EXPLORER_LINK_UNOPENED_DAYS; 0 keeps every link). The sweep runs
+  when a new link is written, at most once an hour per process.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,6 +53,13 @@ CREATE TABLE IF NOT EXISTS links (
     created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 """
+# Added later; rows written before they existed count as kept (they may already be in reports).
+_COLUMNS = {
+    "kept": "ALTER TABLE links ADD COLUMN kept INTEGER NOT NULL DEFAULT 1",
+    "opened_at": "ALTER TABLE links ADD COLUMN opened_at TEXT",
+}
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+SWEEP_EVERY = 3600.0                               # seconds between sweeps of one store
 
 
 class LinkError(ValueError):
@@ -98,15 +112,25 @@ def _digest_code(target: str) -> str:
 class LinkStore:
     """Short codes and their targets in one SQLite file; safe across threads and processes."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, unopened_days: int = 0):
         self.path = str(path)
+        self.unopened_days = int(unopened_days)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._memory_lock = threading.Lock()     # ":memory:" shares one connection between threads
         self._memory_conn: sqlite3.Connection | None = None
+        self._last_sweep: float | None = None   # monotonic time of the last sweep
         with self._locked() as conn:
             conn.executescript(_SCHEMA)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(links)")}
+            for column, ddl in _COLUMNS.items():
+                if column not in have:
+                    try:
+                        conn.execute(ddl)
+                    except sqlite3.OperationalError as exc:   # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
@@ -130,32 +154,38 @@ class LinkStore:
             self._local.pid = os.getpid()
         yield conn
 
-    def shorten(self, target: str) -> str:
-        """The code for ``target`` (checked first), stored if it is new. Same target, same code."""
+    def shorten(self, target: str, keep: bool = True) -> str:
+        """The code for ``target`` (checked first), stored if it is new. Same target, same code.
+        ``keep`` marks the link as one that is never swept (made for a report); a kept link stays
+        kept when the same view is shortened again without it."""
         target = check_target(target)
         digest = _digest_code(target)
         with self._locked() as conn:
-            row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
-            if row:
+            row = conn.execute("SELECT code, kept FROM links WHERE target = ?", (target,)).fetchone()
+            if row and (row[1] or not keep):
                 return row[0]
             conn.execute("BEGIN IMMEDIATE")     # one writer at a time, across processes too
             try:
                 row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
                 if row:
                     code = row[0]
+                    conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
                 else:
-                    code = self._insert(conn, target, digest)
+                    code = self._insert(conn, target, digest, keep)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            return code
+        if not row:
+            self._maybe_sweep()
+        return code
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, target: str, digest: str) -> str:
+    def _insert(conn: sqlite3.Connection, target: str, digest: str, keep: bool = True) -> str:
         for length in range(CODE_LENGTH, MAX_CODE_LENGTH + 1):
             code = digest[:length]
-            conn.execute("INSERT OR IGNORE INTO links(code, target) VALUES (?, ?)", (code, target))
+            conn.execute("INSERT OR IGNORE INTO links(code, target, kept) VALUES (?, ?, ?)",
+                         (code, target, int(keep)))
             row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
             if row and row[0] == target:
                 return code
@@ -166,8 +196,33 @@ class LinkStore:
         target that would no longer pass the checks (it is never handed out)."""
         code = check_code(code)
         with self._locked() as conn:
-            row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
+            row = conn.execute("SELECT target, opened_at FROM links WHERE code = ?", (code,)).fetchone()
+            if row and row[1] is None:     # first opening: from now on the link is never swept
+                conn.execute("UPDATE links SET opened_at = ? WHERE code = ? AND opened_at IS NULL",
+                             (_stamp(datetime.now(timezone.utc)), code))
         return check_target(row[0]) if row else None
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Remove links that are not kept, were never opened and are older than
+        ``unopened_days``; the number removed (0 when expiry is off)."""
+        if self.unopened_days <= 0:
+            return 0
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=self.unopened_days)
+        with self._locked() as conn:
+            cursor = conn.execute(
+                "DELETE FROM links WHERE kept = 0 AND opened_at IS NULL AND created_at < ?",
+                (_stamp(cutoff),))
+            return cursor.rowcount
+
+    def _maybe_sweep(self) -> None:
+        now = time.monotonic()
+        if self.unopened_days <= 0 or (self._last_sweep is not None and now - self._last_sweep < SWEEP_EVERY):
+            return
+        self._last_sweep = now
+        try:
+            self.sweep()
+        except sqlite3.Error:               # a busy store: the next write sweeps instead
+            self._last_sweep = None
 
     def count(self) -> int:
         with self._locked() as conn:
@@ -190,11 +245,17 @@ _stores_lock = threading.Lock()
 def store_for(settings) -> LinkStore:
     """The link store under ``settings.home`` (one object per file per process)."""
     path = str(Path(settings.home) / FILE_NAME)
+    days = int(getattr(settings, "link_unopened_days", 0) or 0)
     with _stores_lock:
         store = _stores.get(path)
         if store is None:
-            store = _stores[path] = LinkStore(path)
+            store = _stores[path] = LinkStore(path, unopened_days=days)
+        store.unopened_days = days
         return store
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(_STAMP)
 
 
 def short_url(base_url: str, code: str) -> str:

@@ -147,8 +147,9 @@ def test_processes_shortening_at_once_leave_one_row_per_view(tmp_path):
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, data_dir):
     home = tmp_path_factory.mktemp("shortlinks-home")
+    # shorten_rate=0: these tests shorten dozens of targets; the limit has its own tests below
     app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple",
-                              public_url="https://data.example.london"))
+                              public_url="https://data.example.london", shorten_rate=0))
     yield app
     shared_renderer().close()
 
@@ -199,6 +200,87 @@ def test_the_api_refuses_targets_off_site(client, target):
 def test_the_api_needs_a_target(client):
     response = client.get("/api/shorten")
     assert response.status_code == 400 and "no target" in response.json["error"]
+
+
+def test_the_api_limits_each_client_and_says_when_to_come_back(tmp_path, data_dir):
+    app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple", shorten_rate=3))
+    client = app.server.test_client()
+    here = {"REMOTE_ADDR": "203.0.113.7"}
+    for i in range(3):
+        ok = client.get("/api/shorten", query_string={"target": f"/map?layer=x{i}"}, environ_base=here)
+        assert ok.status_code == 200, ok.json
+    refused = client.get("/api/shorten", query_string={"target": "/map?layer=x9"}, environ_base=here)
+    assert refused.status_code == 429
+    assert refused.json["status"] == 429 and "at most 3 a minute" in refused.json["error"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 20
+    other = client.get("/api/shorten", query_string={"target": "/map?layer=x9"},
+                       environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    assert other.status_code == 200                 # another client has its own bucket
+    assert client.get("/l/" + other.json["code"]).status_code == 302   # following is never limited
+
+
+def test_token_bucket_refills_with_time():
+    from explorer.ratelimit import TokenBuckets
+
+    now = [100.0]
+    buckets = TokenBuckets(6, clock=lambda: now[0])          # one token every 10 s, burst of 6
+    assert [buckets.take("a") for _ in range(6)] == [0.0] * 6
+    assert buckets.take("a") == pytest.approx(10.0)
+    now[0] += 5
+    assert buckets.take("a") == pytest.approx(5.0)
+    now[0] += 5
+    assert buckets.take("a") == 0.0 and buckets.take("b") == 0.0
+    assert TokenBuckets(0).take("a") == 0.0 and TokenBuckets(0).unlimited
+    with pytest.raises(ValueError):
+        TokenBuckets(-1)
+
+
+def test_only_unopened_api_links_expire(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    store = LinkStore(tmp_path / "links.sqlite3", unopened_days=30)
+    kept = store.shorten("/map?layer=kept")                       # an export or "Copy link"
+    opened = store.shorten("/map?layer=opened", keep=False)
+    unopened = store.shorten("/map?layer=unopened", keep=False)
+    upgraded = store.shorten("/map?layer=upgraded", keep=False)
+    assert store.shorten("/map?layer=upgraded") == upgraded         # later used in an export: kept
+    assert store.shorten("/map?layer=kept", keep=False) == kept     # stays kept
+    assert store.resolve(opened) == "/map?layer=opened"
+    now = datetime.now(timezone.utc)
+    assert store.sweep(now + timedelta(days=29)) == 0               # too young to go
+    assert store.sweep(now + timedelta(days=31)) == 1
+    assert store.resolve(unopened) is None
+    assert {store.resolve(c) for c in (kept, opened, upgraded)} == {
+        "/map?layer=kept", "/map?layer=opened", "/map?layer=upgraded"}
+    never = LinkStore(tmp_path / "never.sqlite3", unopened_days=0)
+    code = never.shorten("/map?layer=a", keep=False)
+    assert never.sweep(now + timedelta(days=3650)) == 0 and never.resolve(code) == "/map?layer=a"
+    store.close(), never.close()
+
+
+def test_a_store_from_before_expiry_keeps_its_links(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:                # the schema as it was
+        conn.execute("CREATE TABLE links (code TEXT PRIMARY KEY, target TEXT NOT NULL UNIQUE, "
+                     "created_at TEXT NOT NULL DEFAULT '2020-01-01T00:00:00Z')")
+        conn.execute("INSERT INTO links(code, target) VALUES ('abcdefgh', '/map?layer=old')")
+    store = LinkStore(path, unopened_days=1)
+    assert store.sweep(datetime.now(timezone.utc) + timedelta(days=9999)) == 0
+    assert store.resolve("abcdefgh") == "/map?layer=old"
+    store.close()
+
+
+def test_a_new_api_link_sweeps_old_unopened_ones(tmp_path, monkeypatch):
+    store = LinkStore(tmp_path / "links.sqlite3", unopened_days=1)
+    stale = store.shorten("/map?layer=stale", keep=False)
+    with store._locked() as conn:
+        conn.execute("UPDATE links SET created_at = '2000-01-01T00:00:00Z'")
+    store._last_sweep = None                        # as if no sweep ran in this process yet
+    store.shorten("/map?layer=fresh", keep=False)
+    assert store.resolve(stale) is None and store.count() == 1
+    store.close()
 
 
 # ---------------------------------------------------------------------------------------- where it is used
