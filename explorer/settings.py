@@ -62,6 +62,10 @@ SETTINGS: tuple[Setting, ...] = (
             "images, e.g. a self-hosted tile server; empty uses the map's basemap (CARTO). Tiles are "
             "cached under EXPLORER_HOME/cache/tiles; a private address also needs "
             "EXPLORER_ALLOW_PRIVATE_URLS."),
+    Setting("tile_credit", "EXPLORER_TILE_CREDIT", "",
+            "The credit printed under exported maps for the tiles of EXPLORER_TILE_URL (e.g. "
+            "'© OpenStreetMap contributors, tiles by Example'); empty prints 'Basemap: <host of "
+            "the tile URL>'. Not used for the bundled CARTO basemaps, which carry their own credit."),
     Setting("shorten_rate", "EXPLORER_SHORTEN_RATE", 30,
             "Short links one client (remote address) may create through /api/shorten per minute, "
             "with bursts of as many; more are answered 429 with Retry-After. Counted per worker "
@@ -103,6 +107,7 @@ class Settings:
     public_url: str = ""
     export_timeout: float = 30.0
     tile_url: str = ""
+    tile_credit: str = ""
     shorten_rate: int = 30
     link_unopened_days: int = 180
 

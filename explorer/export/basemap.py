@@ -130,6 +130,23 @@ def template_for(basemap: str, settings) -> str | None:
     return getattr(settings, "tile_url", "") or spec["url"]
 
 
+def credit_line(basemap: str, settings) -> str:
+    """The footer's credit for the tiles drawn. The bundled basemaps credit OpenStreetMap and
+    CARTO; tiles from ``EXPLORER_TILE_URL`` are credited with ``EXPLORER_TILE_CREDIT``, or, when
+    none is given, with the tile server's host (never with CARTO, whose tiles they are not)."""
+    custom = getattr(settings, "tile_url", "") or ""
+    if custom:
+        given = " ".join(str(getattr(settings, "tile_credit", "") or "").split())
+        if given:
+            return f"Basemap: {given}"
+        from urllib.parse import urlsplit
+
+        host = urlsplit(custom).netloc.replace("{s}.", "").split("@")[-1] or "a custom tile server"
+        return f"Basemap: {host}"
+    spec = BASEMAPS.get(basemap) or {}
+    return f"Basemap: {spec.get('label', basemap)} {spec.get('attribution') or ''}".strip()
+
+
 def basemap_layer(settings, basemap: str, extent, pixels_wide: float) -> Basemap:
     """The basemap image for the figure's axes ``extent`` = (x0, x1, y0, y1) in BNG metres.
 
@@ -153,5 +170,4 @@ def basemap_layer(settings, basemap: str, extent, pixels_wide: float) -> Basemap
     except Exception as exc:  # noqa: BLE001 - a basemap is decoration: it never fails the export
         reason = f"Basemap ({label}) could not be drawn: {type(exc).__name__}; boundaries and the Thames drawn instead."
         return Basemap(image=None, footer=reason, notice=reason)
-    attribution = spec.get("attribution") or ""
-    return Basemap(image=layout_image(source, extent), footer=f"Basemap: {label} {attribution}".strip())
+    return Basemap(image=layout_image(source, extent), footer=credit_line(basemap, settings))

@@ -201,7 +201,10 @@ def test_tiles_are_drawn_under_the_map_and_credited(service, renderer, server):
     share = np.all(warped == zoom_colour(z), axis=2).mean()
     assert share > 0.95, f"only {share:.0%} of the warped image has the tiles' colour"
     text = flat(svg_text(svg.content))
-    assert "© OpenStreetMap contributors © CARTO" in text and "could not be fetched" not in text
+    # tiles from EXPLORER_TILE_URL are not CARTO's: with no credit set, the server's host is named
+    port = server.httpd.server_port
+    assert f"Basemap: 127.0.0.1:{port}" in text and "could not be fetched" not in text
+    assert "CARTO" not in text
 
     png = export_map(BOROUGHS, "png", SLIDE, service, renderer)
     img = np.asarray(Image.open(io.BytesIO(png.content)).convert("RGB"))
@@ -220,7 +223,25 @@ def test_a_second_export_reads_the_tiles_from_the_disk_cache(service, renderer, 
     again = export_map(BOROUGHS, "svg", SLIDE, service, renderer)
     assert len(server.requests) == seen
     assert svg_images(again.content) == svg_images(first.content)
-    assert "© OpenStreetMap contributors © CARTO" in flat(svg_text(again.content))
+    assert f"Basemap: 127.0.0.1:{server.httpd.server_port}" in flat(svg_text(again.content))
+
+
+def test_the_tile_credit_setting_is_printed_for_a_custom_tile_server(service, renderer, server, monkeypatch):
+    monkeypatch.setattr(service, "settings", service.settings.with_(
+        tile_credit="© OpenStreetMap contributors, tiles by Test Tiles Ltd"))
+    text = flat(svg_text(export_map(BOROUGHS, "svg", SLIDE, service, renderer).content))
+    assert "Basemap: © OpenStreetMap contributors, tiles by Test Tiles Ltd" in text
+    assert "CARTO" not in text
+    assert f"Basemap: 127.0.0.1:{server.httpd.server_port}" not in text
+
+
+def test_credit_lines_for_bundled_and_custom_basemaps():
+    plain = Settings(home="/tmp/unused-home")
+    assert basemap.credit_line("light", plain) == "Basemap: Street map © OpenStreetMap contributors © CARTO"
+    custom = plain.with_(tile_url="https://{s}.tiles.example.org/{z}/{x}/{y}.png")
+    assert basemap.credit_line("grey", custom) == "Basemap: tiles.example.org"
+    credited = custom.with_(tile_credit="  Tiles © Example \n Maps ")
+    assert basemap.credit_line("light", credited) == "Basemap: Tiles © Example Maps"
 
 
 @pytest.mark.parametrize("mode", ["error", "hang"])
@@ -279,3 +300,4 @@ def test_the_interpolated_grid_matches_an_exact_transform_to_well_under_a_pixel(
     ex, ey = Transformer.from_crs(27700, 3857, always_xy=True).transform(*np.meshgrid(cols, rows))
     assert mx.shape == (height, width)
     assert np.abs(mx - ex).max() < 1.0 and np.abs(my - ey).max() < 1.0
+
