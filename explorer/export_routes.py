@@ -22,6 +22,17 @@ from .export.sizes import SizeError, resolve_size
 log = logging.getLogger(__name__)
 
 
+IMAGE_TIMEOUT = 600          # seconds an exported image is served from the cache
+
+
+class _TilesMissing(Exception):
+    """A map image drawn without the basemap it asked for (carries the image)."""
+
+    def __init__(self, image: dict):
+        super().__init__("basemap tiles missing")
+        self.image = image
+
+
 def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message, "status": status})
     response.status_code = status
@@ -92,15 +103,28 @@ def register(server: Flask, services) -> None:
         """An image rendered once is served from the app's cache (shared by workers with Redis)
         for ten minutes: fifty people exporting one chart must not queue for fifty renders.
         The key holds the exact request and each dataset's registry content hash, so a
-        re-harvested entry is drawn again."""
+        re-harvested entry is drawn again. A map whose basemap tiles could not be fetched is not
+        kept, so the next export tries the tiles again (the tile module itself does not ask a
+        failing server again for a minute, so such exports do not wait on it)."""
         from dataclasses import asdict
 
         from .cache import cache_key, cached
+        from .export.basemap import watch_tiles
         from .export.chart_image import ExportedImage
 
         key = cache_key("export-image", 1, request.path, sorted(request.args.items(multi=True)), base_url(),
                         services.registry.versions(datasets))
-        return ExportedImage(**cached(services.cache, key, lambda: asdict(render()), timeout=600))
+        def draw() -> dict:
+            with watch_tiles() as missed:
+                image = asdict(render())
+            if missed:
+                raise _TilesMissing(image)
+            return image
+
+        try:
+            return ExportedImage(**cached(services.cache, key, draw, timeout=IMAGE_TIMEOUT))
+        except _TilesMissing as missing:   # served, not stored
+            return ExportedImage(**missing.image)
 
     @server.get("/export/chart/<theme>/<chart>.<fmt>")
     def export_chart_image(theme: str, chart: str, fmt: str):

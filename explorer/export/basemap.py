@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import io
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +31,30 @@ class Basemap:
     image: dict | None        # the plotly layout image, when tiles were drawn
     footer: str | None        # the footer's line about the basemap (attribution, or why not)
     notice: str | None = None
+
+
+# Whether the basemaps drawn inside :func:`watch_tiles` went missing (the export routes do not
+# keep an image without its tiles, so the next export tries the tile server again).
+_MISSED: ContextVar[list | None] = ContextVar("basemap_missed", default=None)
+
+
+@contextmanager
+def watch_tiles():
+    """A list that gets ``True`` for every basemap asked for inside the block and not drawn
+    because its tiles could not be fetched or drawn (offline and ``basemap=none`` do not count)."""
+    missed: list[bool] = []
+    token = _MISSED.set(missed)
+    try:
+        yield missed
+    finally:
+        _MISSED.reset(token)
+
+
+def _missing(reason: str) -> Basemap:
+    box = _MISSED.get()
+    if box is not None:
+        box.append(True)
+    return Basemap(image=None, footer=reason, notice=reason)
 
 
 def _transformer(src: int, dst: int):
@@ -165,9 +191,8 @@ def basemap_layer(settings, basemap: str, extent, pixels_wide: float) -> Basemap
         width, height = raster_size(extent, pixels_wide)
         source = png_data_uri(warp(mosaic, extent, width, height))
     except tiles.TileFailure as exc:
-        reason = f"Basemap ({label}) could not be fetched: {exc}; boundaries and the Thames drawn instead."
-        return Basemap(image=None, footer=reason, notice=reason)
+        return _missing(f"Basemap ({label}) could not be fetched: {exc}; boundaries and the Thames drawn instead.")
     except Exception as exc:  # noqa: BLE001 - a basemap is decoration: it never fails the export
-        reason = f"Basemap ({label}) could not be drawn: {type(exc).__name__}; boundaries and the Thames drawn instead."
-        return Basemap(image=None, footer=reason, notice=reason)
+        return _missing(f"Basemap ({label}) could not be drawn: {type(exc).__name__}; boundaries and the "
+                        "Thames drawn instead.")
     return Basemap(image=layout_image(source, extent), footer=credit_line(basemap, settings))

@@ -301,3 +301,27 @@ def test_the_interpolated_grid_matches_an_exact_transform_to_well_under_a_pixel(
     assert mx.shape == (height, width)
     assert np.abs(mx - ex).max() < 1.0 and np.abs(my - ey).max() < 1.0
 
+
+def test_a_map_exported_while_tiles_failed_is_not_kept_and_the_next_export_has_tiles(
+        tmp_path, data_dir, server, monkeypatch):
+    from explorer.app import create_app
+
+    monkeypatch.setattr(tiles, "RETRY_AFTER", 0.0)   # the failure memory is tested above
+    app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple", offline=False,
+                              allow_private_urls=True, tile_url=server.template))
+    client = app.server.test_client()
+    url = "/export/map.svg" + BOROUGHS + "&preset=slide"
+    server.mode = "error"
+    first = client.get(url)
+    assert first.status_code == 200 and server.requests
+    assert not [u for u in svg_images(first.data) if u.startswith("data:image/png")]
+    assert "could not be fetched" in flat(svg_text(first.data))
+
+    server.mode = "ok"
+    second = client.get(url)
+    assert second.status_code == 200
+    assert [u for u in svg_images(second.data) if u.startswith("data:image/png")], "tiles drawn this time"
+    assert "could not be fetched" not in flat(svg_text(second.data))
+
+    asked = len(server.requests)                      # a good image is kept: no new render or fetch
+    assert client.get(url).data == second.data and len(server.requests) == asked
