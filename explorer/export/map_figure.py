@@ -3,7 +3,9 @@
 Everything is drawn on British National Grid metres with equal axes: the London outline and the
 Thames (our own ``london-region`` and ``thames`` datasets) as context, each visible layer's
 polygons as one SVG path per class (even-odd fill, so holes stay holes), points and lines as
-traces. Classes and colours are computed as the map explorer computes them (same classifier, same
+traces. For a PNG the polygon layers are instead drawn by :mod:`.raster_layers` into one image of
+the plot area's pixels (Chromium takes seconds over thousands of paths; the picture is the same).
+Classes and colours are computed as the map explorer computes them (same classifier, same
 palettes, same values), the legend lists each layer's classes, and a scale bar, a north arrow, the
 title and the source footer are drawn in the figure.
 
@@ -20,14 +22,16 @@ import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import plotly.graph_objects as go
 import shapely
 
 from .. import design
-from .basemap import basemap_layer
+from .basemap import basemap_layer, layout_image as basemap_image
 from .credits import Credit, add_footer, credit_for, footer_lines
+from .raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
 
 CONTEXT_REGION = "london-region"
 CONTEXT_THAMES = "thames"
@@ -69,13 +73,38 @@ class MapExport:
 
 
 # ------------------------------------------------------------------------------------------ geometry
+class LayerGeometry:
+    """A layer's features in BNG metres (``geoms``; ``index`` = their rows in the values), with the
+    shapes drawn from them made once and kept: every later export of the layer only joins or
+    paints them."""
+
+    def __init__(self, index: np.ndarray, geoms: np.ndarray):
+        self.index = index
+        self.geoms = geoms
+
+    @cached_property
+    def paths(self) -> list[str]:
+        """One SVG path per feature (exterior and interior rings as subpaths)."""
+        return [feature_path(g) for g in self.geoms]
+
+    @cached_property
+    def rings(self):
+        """The polygon rings in the raster's painting order (:func:`.raster_layers.polygon_rings`)."""
+        return polygon_rings(self.geoms)
+
+    def path(self, members: np.ndarray | None = None) -> str:
+        """One SVG path for all features, or for those where ``members`` is true."""
+        paths = self.paths
+        return "".join(paths if members is None else [paths[i] for i in np.flatnonzero(members)])
+
+
 class _Geometry:
-    _items: "OrderedDict[str, tuple]" = OrderedDict()
+    _items: "OrderedDict[str, LayerGeometry]" = OrderedDict()
     _lock = threading.Lock()
 
     @classmethod
-    def get(cls, service, dataset_id: str, resource_id: str):
-        """(index, geoms in BNG metres) of a layer's features as the map draws them."""
+    def get(cls, service, dataset_id: str, resource_id: str) -> LayerGeometry:
+        """A layer's features in BNG metres, as the map draws them."""
         from ..mapdata import geometry_payload
 
         entry = service.entry(dataset_id)
@@ -93,7 +122,7 @@ class _Geometry:
             import geopandas as gpd
 
             geoms = np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(BNG).values, dtype=object)
-        value = (index, geoms)
+        value = LayerGeometry(index, geoms)
         with cls._lock:
             cls._items[key] = value
             while len(cls._items) > 12:
@@ -106,17 +135,16 @@ def _ring_path(coords: np.ndarray) -> str:
     return "M" + "L".join(f"{x},{y}" for x, y in pts) + "Z"
 
 
-def polygons_path(geoms) -> str:
-    """One SVG path for many polygons (exterior and interior rings as subpaths)."""
+def feature_path(geom) -> str:
+    """One SVG path for a (multi)polygon's rings, exterior and interior alike ('' for others)."""
+    if geom is None or geom.is_empty:
+        return ""
     parts: list[str] = []
-    for geom in geoms:
-        if geom is None or geom.is_empty:
+    for poly in shapely.get_parts(geom):
+        if poly.geom_type != "Polygon":
             continue
-        for poly in shapely.get_parts(geom):
-            if poly.geom_type != "Polygon":
-                continue
-            parts.append(_ring_path(np.asarray(poly.exterior.coords)))
-            parts.extend(_ring_path(np.asarray(r.coords)) for r in poly.interiors)
+        parts.append(_ring_path(np.asarray(poly.exterior.coords)))
+        parts.extend(_ring_path(np.asarray(r.coords)) for r in poly.interiors)
     return "".join(parts)
 
 
@@ -199,32 +227,50 @@ def _resolve_layer(service, spec) -> DrawnLayer:
                       values=values, style=style, credit=credit, loaded=loaded, info=info)
 
 
-def _draw_polygons(fig, shapes: list, legend_items: list, layer: DrawnLayer, geoms, index, opacity: float):
+def _draw_polygons(shapes: list, legend_items: list, layer: DrawnLayer, geometry: LayerGeometry, opacity: float,
+                   raster: list | None = None):
+    """The layer's polygons as one path shape per class, or, when ``raster`` is a list (a PNG
+    export), as one :class:`RasterLayer` appended to it with the same fills and outlines."""
     style = layer.style
     if style["mode"] == "outline":
-        shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="above",
-                           line=dict(color=style["line"], width=1.2), fillcolor="rgba(0,0,0,0)"))
+        groups = [(None, None)]
+        line = (style["line"], style["line"], 1.0, 1.2)        # (plotly colour, hex, opacity, width)
         legend_items.append(("line", style["line"], "boundary"))
-        return
-    if style["mode"] == "single":
-        shapes.append(dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="above",
-                           line=dict(color="white", width=0.3), fillcolor=_rgba(style["colour"], opacity),
-                           fillrule="evenodd"))
+    elif style["mode"] == "single":
+        groups = [(None, style["colour"])]
+        line = ("white", "#ffffff", 1.0, 0.3)
         legend_items.append(("box", style["colour"], "area"))
+    else:
+        values = [layer.values[i] if i < len(layer.values) else None for i in geometry.index]
+        klass = _class_index(values, style["breaks"])
+        classes = [(-1, style["nodata"], "no data" + (f" ({style['no_data']:,})" if style.get("no_data") else ""))]
+        classes += [(k, c, lab) for k, (c, lab) in enumerate(zip(style["colours"], style["labels"]))]
+        groups = [(klass == k, colour) for k, colour, _ in classes]
+        line = (_rgba("#ffffff", 0.6), "#ffffff", 0.6, 0.25)
+        for k, colour, label in classes[1:] + classes[:1]:
+            if k >= 0 or style.get("no_data"):
+                legend_items.append(("box", colour, label))
+    if raster is not None:
+        fills = None
+        if groups[0][1] is not None:
+            fills = [None] * len(geometry.geoms)
+            alpha = round(255 * opacity)
+            for members, colour in groups:
+                rgba = (*design.parse_hex(colour), alpha)
+                for pos in (range(len(fills)) if members is None else np.flatnonzero(members).tolist()):
+                    fills[pos] = rgba
+        raster.append(RasterLayer(geometry.rings, fills, design.parse_hex(line[1]), line[2], line[3]))
         return
-    values = [layer.values[i] if i < len(layer.values) else None for i in index]
-    klass = _class_index(values, style["breaks"])
-    groups = [(-1, style["nodata"], "no data" + (f" ({style['no_data']:,})" if style.get("no_data") else ""))]
-    groups += [(k, c, lab) for k, (c, lab) in enumerate(zip(style["colours"], style["labels"]))]
-    for k, colour, label in groups:
-        members = geoms[klass == k]
-        if len(members):
-            shapes.append(dict(type="path", path=polygons_path(members), xref="x", yref="y", layer="above",
-                               line=dict(color=_rgba("#ffffff", 0.6), width=0.25),
-                               fillcolor=_rgba(colour, opacity), fillrule="evenodd"))
-    for k, colour, label in groups[1:] + groups[:1]:
-        if k >= 0 or style.get("no_data"):
-            legend_items.append(("box", colour, label))
+    for members, colour in groups:
+        if members is not None and not members.any():
+            continue
+        shape = dict(type="path", path=geometry.path(members), xref="x", yref="y", layer="above",
+                     line=dict(color=line[0], width=line[3]))
+        if colour is None:
+            shape["fillcolor"] = "rgba(0,0,0,0)"
+        else:
+            shape.update(fillcolor=_rgba(colour, opacity), fillrule="evenodd")
+        shapes.append(shape)
 
 
 def _draw_points(fig, legend_items: list, layer: DrawnLayer, geoms, index, opacity: float, group: str):
@@ -341,8 +387,11 @@ def map_title(layers: list[DrawnLayer]) -> str:
 
 
 def build_map(service, search: str | None, width: int, height: int, base_url: str | None = None,
-              title: str | None = None, scale: float = 1.0) -> MapExport:
-    """The figure of the map view named by a permalink query string (``?layer=…&view=…``)."""
+              title: str | None = None, scale: float = 1.0, raster: bool = False) -> MapExport:
+    """The figure of the map view named by a permalink query string (``?layer=…&view=…``).
+
+    ``raster`` (for PNG, at ``scale``): the polygon layers are drawn as one image of the plot
+    area's pixels (:mod:`.raster_layers`) rather than as paths; the picture is the same."""
     from ..layers import parse_state
     from .chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
 
@@ -372,9 +421,9 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     region_bounds = region_shape = None
     for ds, fill, line in ((CONTEXT_REGION, REGION_FILL, REGION_LINE),):
         try:
-            _, geoms = _Geometry.get(service, ds, None)
-            region_bounds = shapely.total_bounds(geoms)
-            region_shape = dict(type="path", path=polygons_path(geoms), xref="x", yref="y", layer="below",
+            region = _Geometry.get(service, ds, None)
+            region_bounds = shapely.total_bounds(region.geoms)
+            region_shape = dict(type="path", path=region.path(), xref="x", yref="y", layer="below",
                                 fillcolor=fill, line=dict(color=line, width=1), fillrule="evenodd")
             shapes.append(region_shape)
             context.append(credit_for(service.entry(ds)))
@@ -392,18 +441,23 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     if base.notice:
         notices.append(base.notice)
 
-    # Data layers: the first in the panel is drawn last (on top), as on the map.
+    # Data layers: the first in the panel is drawn last (on top), as on the map. For a raster,
+    # polygon layers from the bottom up to the top filled one go into the image; outline layers
+    # above that stay vector shapes, so they are still drawn over it.
+    filled = [i for i, (l, _) in enumerate(drawn) if l.kind == "polygons" and l.style["mode"] != "outline"]
+    raster_layers: list[RasterLayer] = []
     for index_in_panel, (layer, spec) in reversed(list(enumerate(drawn))):
         group = f"layer{index_in_panel}"
         legend_items: list = []
-        index, geoms = _Geometry.get(service, layer.dataset_id, layer.resource_id)
+        geometry = _Geometry.get(service, layer.dataset_id, layer.resource_id)
         opacity = max(0.1, spec.opacity / 100)
         if layer.kind == "polygons":
-            _draw_polygons(fig, shapes, legend_items, layer, geoms, index, opacity)
+            into = raster_layers if raster and filled and index_in_panel >= filled[0] else None
+            _draw_polygons(shapes, legend_items, layer, geometry, opacity, into)
         elif layer.kind == "points":
-            _draw_points(fig, legend_items, layer, geoms, index, opacity, group)
+            _draw_points(fig, legend_items, layer, geometry.geoms, geometry.index, opacity, group)
         else:
-            _draw_lines(fig, legend_items, layer, geoms, design.series_colour(index_in_panel))
+            _draw_lines(fig, legend_items, layer, geometry.geoms, design.series_colour(index_in_panel))
         heading = layer.title
         if layer.variable:
             heading += f"<br>{layer.variable}" + (f" ({layer.unit})" if layer.unit else "")
@@ -413,8 +467,8 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
             layer.notes.append(f"classes: {layer.style['method_label']}")
         _legend_traces(fig, group, _wrap_html(heading, 34), legend_items)
     try:
-        _, thames = _Geometry.get(service, CONTEXT_THAMES, None)
-        shapes.append(dict(type="path", path=polygons_path(thames), xref="x", yref="y", layer="above",
+        thames = _Geometry.get(service, CONTEXT_THAMES, None)
+        shapes.append(dict(type="path", path=thames.path(), xref="x", yref="y", layer="above",
                            fillcolor=THAMES_FILL, line=dict(color="#5e9cc4", width=0.6), fillrule="evenodd"))
         context.append(credit_for(service.entry(CONTEXT_THAMES)))
     except Exception as exc:  # noqa: BLE001
@@ -440,8 +494,30 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     if base.footer:                         # the basemap's attribution, or why it is missing
         footer.insert(max(len(footer) - 1, 0), base.footer)
     add_footer(fig, footer, width)
+    if raster_layers:
+        extent = (x0, x1, y0, y1)
+        image = draw_layers(raster_layers, extent, _plot_pixels(fig, width, height, extent, scale), scale)
+        fig.add_layout_image(dict(basemap_image(png_data_uri(image), extent), layer="above"))
     return MapExport(figure=fig, layers=layers, title=title, permalink=permalink, notices=notices, height=height,
                      short_link=short_link)
+
+
+def _plot_pixels(fig, width: int, height: int, extent, scale: float) -> tuple[int, int]:
+    """The device pixels of the plot area (CSS pixels × ``scale``), worked out as plotly lays
+    the figure out: the footer legend pushes the bottom margin by its height (its title's lines
+    at 1.3 × the font size, plus 29 px, rounded up) and where it sits; the axes keep their ranges and the
+    axis with room to spare has its domain narrowed (``constrain="domain"``)."""
+    from .credits import FOOTER_FONT_SIZE, FOOTER_LEGEND
+
+    x0, x1, y0, y1 = extent
+    margin = fig.layout.margin
+    footer = fig.layout[FOOTER_LEGEND]
+    footer_lines_n = (footer.title.text or "").count("<br>") + 1
+    pushed = math.ceil(footer_lines_n * FOOTER_FONT_SIZE * 1.3 + 29 - 1e-6) + (footer.y or 0) * height
+    room_w = (width - (margin.l or 0) - (margin.r or 0)) * (1 - LEGEND_WIDTH)
+    room_h = height - (margin.t or 0) - (margin.b or 0) - pushed
+    per_px = max((x1 - x0) / room_w, (y1 - y0) / max(room_h, 1.0))       # metres per CSS pixel
+    return (max(1, round((x1 - x0) / per_px * scale)), max(1, round((y1 - y0) / per_px * scale)))
 
 
 def _escape(text: str) -> str:
@@ -465,6 +541,6 @@ def export_map(search: str | None, fmt: str, size, service, renderer, base_url: 
     size = size.with_height(height)
     check_pixels(size)
     result = build_map(service, search, size.width, height, base_url=base_url, title=title,
-                       scale=size.render_scale(fmt))
+                       scale=size.render_scale(fmt), raster=fmt == "png")
     content = renderer.render(result.figure, fmt, size.width, height, size.render_scale(fmt))
     return ExportedImage(content, fmt, f"map.{fmt}", size.width, height, size.scale, result.short_link)
