@@ -72,9 +72,23 @@ window.explorer = Object.assign({}, window.explorer, {
     layerPoint: function (feature, latlng, context) {
       return L.circleMarker(latlng, { radius: 5, weight: 1, color: "#ffffff", fillColor: "#d62a62", fillOpacity: 0.9 });
     },
+    // One canvas per map for the big layers, in a pane between the London outline and the SVG
+    // layers (layouts/map_explorer.py): thousands of SVG paths take a second to build, a canvas
+    // paints them in one pass. Leaflet still hit-tests the canvas for hover and click.
+    canvasFor: function (map) {
+      if (!map._explorerCanvas) {
+        if (!map.getPane("explorer-fill")) { map.createPane("explorer-fill").style.zIndex = 390; }
+        map._explorerCanvas = L.canvas({ pane: "explorer-fill", padding: 0.3 });
+      }
+      return map._explorerCanvas;
+    },
     layerTooltip: function (feature, layer, context) {
       var uid = context && context.hideout ? context.hideout.uid : null;
       var m = window.explorer.map;
+      // Called before the layer joins the map, so the renderer can still be chosen.
+      if (context && context.hideout && context.hideout.canvas && context.map && layer.options) {
+        layer.options.renderer = m.canvasFor(context.map);
+      }
       layer.bindTooltip(function () {
         var h = (uid && m.hideouts[uid]) || {};
         if (h.hidden || h.compared) { return ""; }

@@ -23,7 +23,9 @@ contender is opened once untimed first (server caches, the operating system's fi
   inside the layout response);
 * **time to drawn**: from navigation start (``performance.now()`` in the page) until the polygons
   are painted: Leaflet's overlay pane holds ≥ 4,994 paths with a visible fill (then two animation
-  frames), or plotly's maplibre map goes idle with the choropleth's features rendered
+  frames); for a layer Leaflet paints on a canvas (ours draws layers of more than 1,500 shapes on
+  one), the canvas holds coloured pixels (Leaflet paints all of a canvas's shapes in one pass; then
+  two animation frames); or plotly's maplibre map goes idle with the choropleth's features rendered
   (``queryRenderedFeatures``). A script added with ``Page.addScriptToEvaluateOnNewDocument``
   watches from inside the page, so polling from Python adds no delay.
 
@@ -31,7 +33,7 @@ Restyles, on the drawn page, each started by ``dash_clientside.set_props`` on th
 user's choice does): palette Blues → Viridis, 5 → 7 classes, variable NO2-2019-mean → max.
 Recorded: the server time of each callback the change fires (request sent → response headers,
 loopback), its response bytes on the wire, and the time until the map stops changing (the last
-SVG mutation in Leaflet's panes, or the map's idle event for plotly).
+SVG mutation in Leaflet's panes or canvas repaint, or the map's idle event for plotly).
 
 The 52,374 points of interest (``osm-pois``) are opened the same way in our app and in a naive
 dash-leaflet app passing the whole GeoJSON with ``cluster=True``: time until the first cluster
@@ -263,6 +265,12 @@ _WATCH_JS = """
   }
   function changed() { B.lastChange = performance.now(); B.changes++; }
   function observe() {
+    // a canvas repaint changes no element: count Leaflet's canvas redraws as changes too
+    if (window.L && L.Canvas && !L.Canvas.prototype.__benchWatched) {
+      var redraw = L.Canvas.prototype._redraw;
+      L.Canvas.prototype._redraw = function () { var r = redraw.apply(this, arguments); changed(); return r; };
+      L.Canvas.prototype.__benchWatched = true;
+    }
     var panes = document.querySelectorAll('.leaflet-overlay-pane, .leaflet-marker-pane');
     var obs = new MutationObserver(changed);
     panes.forEach(function (p) {
@@ -293,8 +301,13 @@ _WATCH_JS = """
       if (n >= cfg.min) { B.drawn = -1; painted(function (t) { B.drawn = t; observe(); }); }
       return;
     }
-    var canvas = document.querySelector('.leaflet-overlay-pane canvas');
-    if (canvas) { if (canvasCoverage(canvas) >= 0.02) { B.drawn = -1; painted(function (t) { B.drawn = t; }); } return; }
+    // Big layers are painted on one canvas (ours, in its own pane): Leaflet paints every shape of
+    // a canvas in one pass, so the first coloured pixels mean the whole layer is there.
+    var canvas = document.querySelector('.leaflet-map-pane canvas');
+    if (canvas) {
+      if (canvasCoverage(canvas) >= 0.02) { B.drawn = -1; painted(function (t) { B.drawn = t; observe(); }); }
+      return;
+    }
     var paths = document.querySelectorAll('.leaflet-overlay-pane path');
     if (paths.length < cfg.min) { return; }
     if (B.inDom === null) { B.inDom = performance.now(); }

@@ -258,6 +258,7 @@ def register(app, services) -> None:
             h.compared = Boolean(compare && compare.on && compare.uid === id.index);
             h.kind = meta ? meta.kind : null;
             h.unit = meta ? meta.unit : null;
+            h.canvas = Boolean(meta && meta.canvas);
             window.explorer.map.hideouts[h.uid] = h;
             return h;
         }""",

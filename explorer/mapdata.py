@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 PAYLOAD_VERSION = 2          # bump when the geometry payload changes for the same data
 CLUSTER_THRESHOLD = 2000     # point layers with more features are clustered in the browser
+CANVAS_THRESHOLD = 1500      # polygon and line layers with more features are painted on one canvas:
+                             # building thousands of SVG paths (one DOM node, listeners and a
+                             # tooltip hook each) is what kept the LSOA map from showing sooner
 MAX_HIT_VALUES = 15
 PRECISION = 5                # decimal places of degrees kept (1e-5° ≈ 1.1 m × 0.7 m). A coarser
                              # 1e-4° grid halves LSOA bytes but snapping 5,000 areas to ~10 m opens
@@ -89,6 +92,11 @@ class LayerInfo:
     geometry_url: str | None = None
     time_kind: str | None = None     # resources | columns | series (where the years come from)
     join: bool | str = True          # "long": a long table of areas over years, one row per area and year
+
+    @property
+    def canvas(self) -> bool:
+        """Drawn on a canvas rather than as SVG paths (big polygon and line layers)."""
+        return self.kind in ("polygons", "lines") and self.n_features > CANVAS_THRESHOLD
 
     def to_dict(self) -> dict:
         return asdict(self)

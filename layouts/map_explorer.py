@@ -23,6 +23,16 @@ METHOD_OPTIONS = [
 ]
 
 
+# Panes fix what is drawn over what, whichever file arrives first: the London outline under every
+# layer, big layers painted on a canvas (assets/map_styles.js) above it, the SVG layers above
+# those (Leaflet's overlay pane, z-index 400), the Thames on top.
+REGION_PANE, WATER_PANE = "explorer-region", "explorer-water"
+
+
+def context_panes() -> list:
+    return [dl.Pane(name=REGION_PANE, style={"zIndex": 350}), dl.Pane(name=WATER_PANE, style={"zIndex": 450})]
+
+
 def lid(kind: str, uid: str) -> dict:
     return {"type": kind, "index": uid}
 
@@ -40,9 +50,10 @@ def first_hideout(spec: LayerSpec, info, look) -> dict:
     merge callback writes (callbacks/map_explorer.py)."""
     values, style = (look or (None, None, None))[:2]
     if not style:
-        return {"uid": spec.uid, "pending": True}
+        return {"uid": spec.uid, "pending": True, "canvas": info.canvas}
     return {**style, "uid": spec.uid, "values": (values or {}).get("values"), "opacity": spec.opacity / 100,
-            "hidden": spec.hidden, "compared": False, "kind": info.kind, "unit": info.unit}
+            "hidden": spec.hidden, "compared": False, "kind": info.kind, "unit": info.unit,
+            "canvas": info.canvas}
 
 
 def geo_layer(spec: LayerSpec, info, look=None) -> dl.GeoJSON:
@@ -66,11 +77,12 @@ def explorer_map(state: MapState, specs_infos: list[tuple[LayerSpec, object]]) -
         style={"height": "100%", "minHeight": "420px"}, zoomControl=True,
         children=[
             dl.LayerGroup(id="basemap-group", children=tile_layer(state.basemap)),
+            *context_panes(),
             dl.GeoJSON(id="context-region", url="/geo/london-region/gpkg.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "region"}, interactive=False),
+                       style=CONTEXT_STYLE, hideout={"role": "region"}, interactive=False, pane=REGION_PANE),
             dl.LayerGroup(id="data-layers", children=data_layers(specs_infos)),
             dl.GeoJSON(id="context-thames", url="/geo/thames/geojson.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "thames"}, interactive=False),
+                       style=CONTEXT_STYLE, hideout={"role": "thames"}, interactive=False, pane=WATER_PANE),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ],
     )
@@ -95,6 +107,7 @@ def layer_meta(spec: LayerSpec, info) -> dict:
     return {
         "dataset": spec.dataset, "resource": info.resource_id if info else spec.resource,
         "kind": getattr(info, "kind", None), "unit": getattr(info, "unit", None),
+        "canvas": bool(getattr(info, "canvas", False)),
         "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
         "series": getattr(info, "series", None), "filter": spec.filter,
     }
@@ -213,8 +226,18 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
         html.Div(style_controls, className="layer-card__style"),
         opacity,
         html.Div(legend0, id=lid("layer-legend", uid), className="legend"),
+        boundary_caveat(info),
         source,
     ])
+
+
+def boundary_caveat(info) -> html.P | None:
+    """The caveat of the boundaries a table was joined to (e.g. approximate ward shapes), under
+    the legend, so the map is not read as more exact than it is."""
+    text = (getattr(info, "geography", None) or {}).get("boundary_caveat")
+    if not text:
+        return None
+    return html.P(className="layer-card__caveat", children=[html.Strong("Boundaries: "), text])
 
 
 def legend(style: dict, unit: str | None, variable: str | None, kind: str) -> list:
@@ -310,7 +333,7 @@ def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -
     lat, lon, zoom = state_view
     layer = dl.GeoJSON(
         id="compare-geo", url=f"/geo/{spec.dataset}/{info.resource_id}.pbf", format="geobuf",
-        hideout={"uid": spec.uid + "-compare", "pending": True},
+        hideout={"uid": spec.uid + "-compare", "pending": True, "canvas": info.canvas},
         style={"variable": "explorer.map.layerStyle"},
         pointToLayer={"variable": "explorer.map.layerPoint"},
         onEachFeature={"variable": "explorer.map.layerTooltip"},
@@ -321,11 +344,12 @@ def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -
         dl.Map(id="compare-map", center=[lat, lon], zoom=zoom, className="map explorer__map",
                style={"height": "100%", "minHeight": "420px"}, children=[
                    dl.LayerGroup(children=tile_layer(basemap)),
+                   *context_panes(),
                    dl.GeoJSON(url="/geo/london-region/gpkg.pbf", format="geobuf", style=CONTEXT_STYLE,
-                              hideout={"role": "region"}, interactive=False),
+                              hideout={"role": "region"}, interactive=False, pane=REGION_PANE),
                    layer,
                    dl.GeoJSON(url="/geo/thames/geojson.pbf", format="geobuf", style=CONTEXT_STYLE,
-                              hideout={"role": "thames"}, interactive=False),
+                              hideout={"role": "thames"}, interactive=False, pane=WATER_PANE),
                    dl.ScaleControl(position="bottomleft", imperial=False),
                ]),
     ]

@@ -244,3 +244,70 @@ def test_unknown_datasets_in_a_link_are_ignored_with_a_notice(explorer):
     assert "no-such-dataset" in notice
     wait_until(lambda: coloured(duo) >= 33, 60, "the good layer was not drawn")
     assert len(cards(duo)) == 1
+
+
+LSOA_NO2 = "layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean,o:100,p:viridis"
+
+
+def screen_colour(duo, element, dx: int, dy: int) -> tuple[int, int, int]:
+    """The colour a person sees at (dx, dy) from the element's centre, from a screenshot."""
+    import io
+
+    from PIL import Image
+
+    rect = element.rect
+    shot = Image.open(io.BytesIO(duo.driver.get_screenshot_as_png())).convert("RGB")
+    scale = shot.width / duo.driver.execute_script("return window.innerWidth;")
+    x, y = rect["x"] + rect["width"] / 2 + dx, rect["y"] + rect["height"] / 2 + dy
+    return shot.getpixel((round(x * scale), round(y * scale)))
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_lsoa_layer_is_painted_on_a_canvas_in_its_class_colours(explorer):
+    """The 4,994 LSOAs are painted on one canvas (not 5,000 SVG paths); what a person sees at a
+    place is the class colour of the value the feature panel reports there, and a palette change
+    repaints it without fetching geometry again."""
+    duo = explorer
+    open_map(duo, "view=51.5230,-0.1330,15&layer=london-boroughs&" + LSOA_NO2)  # Camden: LSOAs 100+ px wide
+    wait_until(lambda: duo.driver.execute_script(
+        "return document.querySelectorAll('#explorer-map .leaflet-map-pane canvas').length") == 1, 60,
+        "the LSOA layer has no canvas")
+    hideout = wait_until(lambda: duo.driver.execute_script(
+        "var h = window.explorer.map.hideouts; for (var k in h) { if (h[k].canvas && h[k].breaks) { return h[k]; } }"
+        " return null;"), 60, "the LSOA layer's classes did not arrive")
+    # only the 33 borough outlines are SVG paths
+    assert len(fills(duo)) < 100
+
+    map_el = duo.find_element("#explorer-map")
+    dx, dy = -20, -15
+    seen = wait_until(lambda: (lambda c: c if c in {hex_rgb(x) for x in hideout["colours"]} else None)(
+        screen_colour(duo, map_el, dx, dy)), 30, "the place is not painted in a class colour")
+
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+
+    rect = map_el.rect
+    click = ActionBuilder(duo.driver)
+    click.pointer_action.move_to_location(round(rect["x"] + rect["width"] / 2 + dx),
+                                          round(rect["y"] + rect["height"] / 2 + dy)).click()
+    click.perform()
+    panel = wait_until(lambda: duo.find_element("#feature-panel").text
+                       if "NO2-2019-mean:" in duo.find_element("#feature-panel").text else None, 30,
+                       "no LSOA value in the feature panel")
+    assert "E01" in panel   # an LSOA 2021 code
+    value = float(panel.split("NO2-2019-mean:")[1].split()[0].replace(",", ""))
+    klass = sum(1 for b in hideout["breaks"] if value > b)
+    assert seen == hex_rgb(hideout["colours"][klass]), (value, hideout["breaks"], seen)
+
+    requests_before = geometry_requests(duo)
+    card = next(c for c in cards(duo) if "LSOA" in c.text)
+    pick(duo, card.find_elements(By.CSS_SELECTOR, ".layer-card__style .dash-dropdown")[2], "Magma")
+    wait_until(lambda: screen_colour(duo, map_el, dx, dy) != seen, 30, "the canvas was not repainted")
+    magma = wait_until(lambda: duo.driver.execute_script(
+        "var h = window.explorer.map.hideouts; for (var k in h) { if (h[k].canvas && h[k].colours[0] !== arguments[0])"
+        " { return h[k].colours; } } return null;", hideout["colours"][0]), 30, "no new palette")
+    wait_until(lambda: screen_colour(duo, map_el, dx, dy) == hex_rgb(magma[klass]), 30,
+               "the place is not in the new palette's colour for its class")
+    assert geometry_requests(duo) == requests_before
