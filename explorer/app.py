@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     install_security(app, settings)  # headers, CSP with Dash's inline-script hashes, gzip, limits
     app.explorer = services  # type: ignore[attr-defined]
+    from .preload import install_preloads
+    # map pages name their geometry and lazily loaded scripts in the page, fetched while Dash starts
+    install_preloads(app, registry)
 
     from layouts.shell import app_layout
 

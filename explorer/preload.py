@@ -1,0 +1,89 @@
+"""Tell the browser, in the page itself, what a map page will ask for.
+
+Dash builds a page in steps: the scripts, then the layout, then the router's callback, then the
+map's lazily loaded GeoJSON code, and only then does the map ask for its geometry. The index page
+of ``/map?…`` therefore carries ``<link rel="preload">`` for the geometry files its link names and
+for the lazily loaded scripts every map needs, so the browser fetches them while the rest of the
+page is still starting. The requests later made by the map find them in the browser's cache.
+
+A layer's resource is the one the link names, or its registry entry's first (what the map loads);
+no data is read or loaded on the server to answer the index page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import quote
+
+from .layers import LayerParamError, default_layers, parse_layer
+
+CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
+MAP_SCRIPTS = (
+    "/_dash-component-suites/dash_leaflet/async-GeoJSON.js",
+    "/_dash-component-suites/dash_leaflet/async-geobuf.js",
+    "/_dash-component-suites/dash/dcc/async-dropdown.js",
+    "/_dash-component-suites/dash/dcc/async-slider.js",
+)
+MAX_PRELOADS = 8
+
+
+def geometry_urls(args, resource_of) -> list[str]:
+    """The geometry URLs a ``/map`` link's layers will fetch. ``resource_of(dataset, resource)``
+    gives the resource id the map will load, or None for a dataset the registry does not hold."""
+    raw = args.getlist("layer") if hasattr(args, "getlist") else list(args.get("layer") or [])
+    specs = []
+    if not raw:
+        specs = default_layers()
+    for text in raw[:MAX_PRELOADS]:
+        try:
+            specs.append(parse_layer(text))
+        except LayerParamError:
+            continue  # the page itself says why the layer was ignored
+    urls = []
+    for spec in specs:
+        resource = resource_of(spec.dataset, spec.resource)
+        if resource:
+            urls.append(f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf")
+    return list(dict.fromkeys(urls))
+
+
+def preload_tags(path: str, args, resource_of, prefix: str = "/") -> str:
+    """``<link rel="preload">`` tags for the index page of ``path`` (empty for pages without a map)."""
+    if path.rstrip("/") != prefix.rstrip("/") + "/map":
+        return ""
+    base = prefix.rstrip("/")
+    tags = [f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(base + url)}">'
+            for url in (*geometry_urls(args, resource_of), *CONTEXT_GEOMETRY)]
+    tags += [f'<link rel="preload" as="script" href="{escape(base + url)}">' for url in MAP_SCRIPTS]
+    return "\n      ".join(tags)
+
+
+def registry_resource(registry):
+    """``resource_of`` for :func:`geometry_urls`, answered from the registry's entries."""
+    def resource_of(dataset: str, resource: str | None) -> str | None:
+        entry = registry.get(dataset)
+        if entry is None:
+            return None
+        try:
+            return entry.resource(resource).id
+        except LookupError:
+            return None
+    return resource_of
+
+
+def install_preloads(app, registry) -> None:
+    """Add the preload tags to the index page Dash writes for each request."""
+    from flask import has_request_context, request
+
+    original = app.interpolate_index
+    resource_of = registry_resource(registry)
+    prefix = app.config.requests_pathname_prefix or "/"
+
+    def interpolate_index(**kwargs):
+        if has_request_context():
+            tags = preload_tags(request.path, request.args, resource_of, prefix)
+            if tags:
+                kwargs["metas"] = kwargs.get("metas", "") + "\n      " + tags
+        return original(**kwargs)
+
+    app.interpolate_index = interpolate_index

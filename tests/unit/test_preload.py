@@ -1,0 +1,68 @@
+"""The map page's index names what the map will fetch, so the browser starts on it at once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from explorer.app import create_app
+from explorer.settings import Settings
+
+PRELOAD = re.compile(r'<link rel="preload" as="(fetch|script)"(?: crossorigin="anonymous")? href="([^"]+)">')
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, data_dir):
+    return create_app(Settings(home=tmp_path_factory.mktemp("preload-home"), data_dir=data_dir, cache_url="simple"))
+
+
+def preloads(app, url: str) -> dict[str, list[str]]:
+    response = app.server.test_client().get(url)
+    assert response.status_code == 200
+    found: dict[str, list[str]] = {"fetch": [], "script": []}
+    for kind, href in PRELOAD.findall(response.get_data(as_text=True)):
+        found[kind].append(href)
+    return found
+
+
+def geometry_urls_of_page(component) -> set[str]:
+    """Every GeoJSON url in a rendered page: what the browser will fetch for its maps."""
+    urls = set()
+    stack = [component]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+            continue
+        url = getattr(node, "url", None)
+        if type(node).__name__ == "GeoJSON" and url:
+            urls.add(url)
+        children = getattr(node, "children", None)
+        if children is not None:
+            stack.append(children)
+    return urls
+
+
+@pytest.mark.parametrize("search", [
+    "?basemap=none&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean",
+    "?layer=london-boroughs&layer=osm-pois",     # resources not named: the entries' first ones
+    "",                                          # the default layers
+])
+def test_the_map_page_preloads_exactly_the_geometry_its_map_fetches(app, search):
+    from callbacks.map_explorer import explorer_page
+
+    found = preloads(app, "/map" + search)
+    page = explorer_page(app.explorer, search)
+    assert set(found["fetch"]) == geometry_urls_of_page(page)
+    assert any("async-GeoJSON" in s for s in found["script"])
+    for script in found["script"]:      # every preloaded script exists
+        assert app.server.test_client().get(script).status_code == 200
+
+
+def test_unknown_datasets_and_other_pages_preload_nothing_of_theirs(app):
+    found = preloads(app, "/map?layer=no-such-dataset:x&layer=%3Cscript%3E")
+    assert not [u for u in found["fetch"] if "no-such-dataset" in u or "script" in u]
+    assert found["fetch"] == ["/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf"]  # the context only
+    assert preloads(app, "/catalogue") == {"fetch": [], "script": []}
+    assert preloads(app, "/") == {"fetch": [], "script": []}
