@@ -83,10 +83,11 @@ def register(app, services) -> None:
 
             return index_page(services), "Themes – London Data Explorer"
         if path.startswith("/themes/"):
-            from .themes import theme_page
+            from .theme_page_cache import served_theme_page
 
             slug = path[len("/themes/"):]
-            dashboard = theme_page(services, slug, _first(params, "chart"))   # a theme file's dashboard
+            # a theme file's dashboard, built once and then read from the app's cache
+            dashboard = served_theme_page(services, slug, _first(params, "chart"))
             if dashboard is not None:
                 return dashboard
             page = themes.theme_page(registry, slug)    # else the registry's datasets on that theme

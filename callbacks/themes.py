@@ -177,7 +177,9 @@ class _Memo:
             self._data.clear()
 
 
-_CHARTS = _Memo(256)
+_CHARTS = _Memo(256)         # the charts as a page first draws them
+_HIGHLIGHTS = _Memo(128)     # charts with places highlighted: apart, so that many boroughs'
+                             # highlights never push the plain charts (every page's) out
 _HEADLINES = _Memo(32)
 _MAPS = _Memo(32)
 _BOROUGHS = _Memo(8)
@@ -201,8 +203,9 @@ def chart_result(services, theme: Theme, spec, codes=()):
 
     codes = tuple(sorted({str(c) for c in codes or ()}))
     key = (_scope(services), theme.slug, spec.id, codes)
-    return _CHARTS.get(key, lambda: build_chart(spec, services.data, highlight=list(codes) or None),
-                       keep=lambda result: result.error is None)
+    memo = _HIGHLIGHTS if codes else _CHARTS
+    return memo.get(key, lambda: build_chart(spec, services.data, highlight=list(codes) or None),
+                    keep=lambda result: result.error is None)
 
 
 def highlighted_figure(services, theme: Theme, spec, codes):
@@ -369,6 +372,14 @@ def index_page(services):
 def theme_page(services, slug: str, chart: str | None = None):
     """(page, title) for a theme file, or None when no theme file has this slug. ``chart`` (a
     permalink's ``?chart=<id>``) scrolls the page to that chart."""
+    built = build_theme_page(services, slug, chart)
+    return None if built is None else built[:2]
+
+
+def build_theme_page(services, slug: str, chart: str | None = None):
+    """(page, title, complete) for a theme file, or None when no theme file has this slug;
+    ``complete`` is False when a chart, headline figure, map layer or the borough picker could
+    not be drawn (a page worth drawing again, not keeping)."""
     theme = themes_of(services).get(slug)
     if theme is None:
         return None
@@ -387,9 +398,14 @@ def theme_page(services, slug: str, chart: str | None = None):
     for h in headlines:
         for src in h.get("sources") or []:
             headline_entries.setdefault(src["dataset_id"], registry.get(src["dataset_id"]))
-    page = view.theme_page(theme, headlines, headline_entries, map_layers(services, theme), charts,
-                           borough_options(services), focus=chart if theme.chart(chart or "") else None)
-    return page, f"{theme.title} – Themes – London Data Explorer"
+    layers = map_layers(services, theme)
+    boroughs = borough_options(services)
+    page = view.theme_page(theme, headlines, headline_entries, layers, charts, boroughs,
+                           focus=chart if theme.chart(chart or "") else None)
+    complete = (bool(boroughs) and all(cv.result.error is None for cv in charts)
+                and all(h.get("error") is None for h in headlines)
+                and all(not item.get("error") for item in layers))
+    return page, f"{theme.title} – Themes – London Data Explorer", complete
 
 
 # ================================================================================ selection
@@ -687,7 +703,7 @@ def register(app, services) -> None:
 
 def clear_memo() -> None:
     """Forget computed charts, headlines and layers (tests; after the registry changes)."""
-    for memo in (_CHARTS, _HEADLINES, _MAPS, _BOROUGHS, _LAYER_CODES):
+    for memo in (_CHARTS, _HIGHLIGHTS, _HEADLINES, _MAPS, _BOROUGHS, _LAYER_CODES):
         memo.clear()
     with _CHECKED_LOCK:
         _CHECKED.clear()

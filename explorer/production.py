@@ -93,7 +93,11 @@ def create_server(settings: Settings | None = None) -> Flask:
     from .app import create_app
 
     warm_imports()
-    return create_app(settings or Settings.from_env()).server
+    app = create_app(settings or Settings.from_env())
+    from callbacks.theme_page_cache import warm_in_background
+
+    warm_in_background(app.explorer, app.server)  # theme pages built once per worker, in a thread
+    return app.server
 
 
 def gunicorn_options(host: str = "127.0.0.1", port: int = 8050, workers: int | None = None,
