@@ -56,9 +56,17 @@ class _ColumnsOnly:
     in the app's cache (filesystem or Redis), so a restart reads nothing. A resource that is not
     held locally raises DatasetError, which ``validate_theme`` reports as a warning: its chart will
     say why it cannot be drawn. A joined load adds ``area_code`` and ``area_name``.
+
+    A plain delimited text file (most of the data) is read only as far as its first rows, by the
+    loader's own readers, so its columns are named as a full load names them (tens of ms for a
+    file of tens of thousands of rows become a few). Those columns are all in the full load, which may
+    have more (an unnamed column empty in the first rows is dropped from them), so
+    ``validate_theme`` asks the unjoined load (``join=False``, the whole file) before it calls a
+    column missing.
     """
 
     JOIN_COLUMNS = ["area_code", "area_name"]
+    HEAD_BYTES = 32 * 1024
 
     def __init__(self, services):
         self._data = services.data
@@ -75,20 +83,56 @@ class _ColumnsOnly:
             raise DatasetError(dataset_id, "registry", str(exc)) from None
         if self._data.resolver.where(entry, resource.id).get("available") not in ("local", "store"):
             raise DatasetError(dataset_id, "resolve", f"{dataset_id}/{resource.id} is not held locally")
-        key = cache_key("theme-check-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
-        columns = cached(self._cache, key, lambda: self._read(entry, resource))
-        return _Columns(list(columns) + (self.JOIN_COLUMNS if join else []))
+        if not join:   # every column of the file
+            key = cache_key("theme-check-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
+            return _Columns(list(cached(self._cache, key, lambda: self._read(entry, resource))))
+        key = cache_key("theme-check-head-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
+        columns = cached(self._cache, key, lambda: self._read(entry, resource, head=True))
+        return _Columns(list(columns) + self.JOIN_COLUMNS)
 
-    def _read(self, entry, resource) -> list[str]:
+    def _read(self, entry, resource, head: bool = False) -> list[str]:
         from explorer.loaders import LoadError, load_file
         from explorer.resolver import ResolveError
 
         try:
             resolved = self._data.resolver.resolve(entry, resource.id)
+            if head:
+                columns = self._head_columns(Path(resolved.path), resource)
+                if columns is not None:
+                    return columns
             frame = load_file(resolved.path, resource).frame
         except (ResolveError, LoadError) as exc:
             raise DatasetError(entry.id, "load", str(exc)) from None
         return [str(c) for c in frame.columns if c != "geometry"]
+
+    def _head_columns(self, path: Path, resource) -> list[str] | None:
+        """The columns of a plain (not zipped, not gzipped) CSV/TSV file from its first rows, as
+        the loader names them; None for any other file or when the first rows cannot be read
+        alone (the whole file is read then)."""
+        from explorer.loaders import normalise_format
+        from explorer.loaders._tables import GZIP_MAGIC, find_wkt_column, read_delimited, tidy_frame
+        from explorer.models import guess_format
+
+        fmt = normalise_format(resource.format) or guess_format(path.name)
+        if fmt not in ("csv", "tsv", "txt") or resource.archive_member or not path.is_file():
+            return None
+        with open(path, "rb") as fh:
+            raw = fh.read(self.HEAD_BYTES)
+            whole = not fh.read(1)
+        if raw[:2] == GZIP_MAGIC or raw[:4] == b"PK\x03\x04":
+            return None
+        if not whole:
+            cut = raw.rfind(b"\n")
+            if cut <= 0:
+                return None
+            raw = raw[:cut + 1]
+        options = dict(resource.options or {})
+        try:
+            frame = tidy_frame(read_delimited(raw, path.name, fmt, options, []), path.name, options, [])
+        except Exception:  # noqa: BLE001 - e.g. a quoted field cut in two: read the whole file
+            return None
+        wkt = options.get("wkt") or find_wkt_column(frame)
+        return [str(c) for c in frame.columns if c not in ("geometry", wkt)]
 
     def __getattr__(self, name):
         return getattr(self._data, name)

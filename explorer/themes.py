@@ -206,14 +206,22 @@ def _walk_lines(node, path: tuple, lines: dict) -> None:
             _walk_lines(item, path + (i,), lines)
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read(path: Path) -> tuple[Any, dict]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ThemeError(path, None, "file", f"cannot be read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        # parsed once: the node tree gives the lines, the same tree the data (libyaml when there)
+        loader = _LOADER(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
@@ -555,7 +563,8 @@ def validate_theme(theme: Theme, registry, service=None) -> list[str]:
         variable = layer.get("variable")
         if variable and service is not None:
             result = frame_for(layer["dataset"], resource.id)
-            if result is not None and variable not in [str(c) for c in result.frame.columns]:
+            if (result is not None and variable not in [str(c) for c in result.frame.columns]
+                    and not _raw_column(service, layer["dataset"], resource.id, variable)):
                 raise ThemeError(theme.path, line, f"map layer {layer['dataset']!r}: variable",
                                  f"column {variable!r} is not in {layer['dataset']}/{resource.id}")
     return warnings
