@@ -7,6 +7,8 @@
 * :mod:`.chart_image` – a theme chart as PNG, SVG or PDF.
 * :mod:`.map_figure` – the map view of a permalink as a tile-free plotly figure (legend, scale
   bar, north arrow) and ``export_map`` to render it.
+* :mod:`.raster_layers` – a PNG map's polygon layers drawn with Pillow into one image of the plot
+  area's pixels (Chromium is slow over thousands of SVG paths); SVG and PDF keep the paths.
 * :mod:`.data_package` – the data behind a chart or layer as a zip with ``provenance.json``.
 
 Nothing here imports kaleido until an image is rendered.
