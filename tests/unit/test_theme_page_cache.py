@@ -11,6 +11,7 @@ import json
 import pytest
 from plotly.io.json import to_json_plotly
 
+from benchmarks.dash_client import walk as _components   # every component of a JSON page
 from callbacks import theme_page_cache as page_cache
 from callbacks import themes as theme_pages
 from explorer.app import create_app
@@ -159,13 +160,3 @@ def test_warming_keeps_every_page_so_that_opening_one_builds_nothing(services, b
     page_cache.served_theme_page(services, SLUG)
     assert builds == [(SLUG, None)]
 
-
-def _components(tree):
-    if isinstance(tree, list):
-        for item in tree:
-            yield from _components(item)
-    elif isinstance(tree, dict):
-        if "props" in tree and "type" in tree:
-            yield tree
-            for value in tree["props"].values():
-                yield from _components(value)
