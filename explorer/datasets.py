@@ -116,6 +116,7 @@ class DataService:
         self._lock = threading.RLock()
         self._key_locks: dict[str, threading.Lock] = {}
         self._codes: dict[str, list[str]] = {}   # boundary set codes, read without geometry
+        self._derived: dict[str, Any] = {}       # derived boundary sets, built once per process
 
     # ------------------------------------------------------------------------------------------
     def entry(self, dataset_id: str) -> Entry:
@@ -210,6 +211,10 @@ class DataService:
                     f" ({report.match_rate:.1%})")
                 for note in report.notes:
                     provenance = provenance.with_transformation(note)
+                bset = self.boundaries.get(report.boundary_set)
+                if bset.derived:
+                    for step in self.derived_boundary(bset).steps:
+                        provenance = provenance.with_transformation(step)
             except JoinError as exc:
                 join_error = str(exc)
             except DatasetError as exc:
@@ -220,13 +225,66 @@ class DataService:
             provenance=provenance, geography=report, join_error=join_error, code_columns=codes,
         )
 
+    def boundary_frame(self, boundary_set):
+        """The features of a boundary set: its file's frame, or the shapes a derived set is built to."""
+        return self._boundary_frame(boundary_set)
+
     def _boundary_frame(self, boundary_set):
+        if boundary_set.derived:
+            return self.derived_boundary(boundary_set).frame
         loaded = self.load(boundary_set.dataset_id, boundary_set.resource_id, join=False)
         return loaded.frame
 
+    def _derived_key(self, boundary_set, what: str) -> str:
+        ids = [boundary_set.dataset_id, self.boundaries.get(boundary_set.derived_from.parts).dataset_id]
+        for item in boundary_set.derived_from.names:
+            kind, ident = next(iter(item.items()))
+            ids.append(self.boundaries.get(ident).dataset_id if kind == "set" else ident)
+        hashes = [self.entry(i).content_hash() for i in ids]
+        return cache_key("derived-boundary", what, boundary_set.to_dict(), hashes,
+                         str(self.settings.data_dir), 1)
+
+    def derived_boundary(self, boundary_set):
+        """A derived boundary set (``derived_from`` in geodata/boundaries.yaml) built from its inputs,
+        kept in this process and in the app's cache: :class:`explorer.derived_boundaries.DerivedBoundary`."""
+        from . import derived_boundaries
+
+        key = self._derived_key(boundary_set, "shapes")
+        with self._lock:
+            hit = self._derived.get(key)
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        if hit is not None:
+            return hit
+        with key_lock:
+            with self._lock:
+                hit = self._derived.get(key)
+            if hit is None:
+                try:
+                    hit = cached(self.cache, key, lambda: derived_boundaries.build(self, boundary_set))
+                except derived_boundaries.DerivationError as exc:
+                    raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
+                with self._lock:
+                    self._derived[key] = hit
+            return hit
+
     def _boundary_codes(self, boundary_set) -> list[str]:
         """The codes of a boundary set, read without geometry when the file allows (cached per
-        set): enough to tell which set a table matches before loading any geometry."""
+        set): enough to tell which set a table matches before loading any geometry. A derived
+        set's codes come from its lookup alone, without building its shapes."""
+        if boundary_set.derived:
+            from . import derived_boundaries
+
+            key = self._derived_key(boundary_set, "codes")
+            with self._lock:
+                hit = self._codes.get(key)
+            if hit is None:
+                try:
+                    hit = cached(self.cache, key, lambda: derived_boundaries.target_codes(self, boundary_set))
+                except derived_boundaries.DerivationError as exc:
+                    raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
+                with self._lock:
+                    self._codes[key] = hit
+            return hit
         entry = self.entry(boundary_set.dataset_id)
         try:
             resource = entry.resource(boundary_set.resource_id)

@@ -112,6 +112,12 @@ class BoundarySet:
     default: bool = False
     code_aliases: dict[str, str] = field(default_factory=dict)  # table code -> feature code
     description: str = ""
+    caveat: str = ""            # shown wherever a table joined to this set is shown
+    derived_from: Any = None    # explorer.derived_boundaries.DerivedSpec: built at run time
+
+    @property
+    def derived(self) -> bool:
+        return self.derived_from is not None
 
     def valid_in(self, year: int) -> bool:
         first, last = self.valid_years or (self.year, None)
@@ -177,6 +183,17 @@ class BoundarySet:
             if not v.startswith(prefix):
                 raise fail("code_aliases", f"target {v} does not have the set's prefix {prefix}")
             aliases[k] = v
+        caveat = data.get("caveat") or ""
+        if not isinstance(caveat, str):
+            raise fail("caveat", f"expected text, got {caveat!r}")
+        derived = None
+        if data.get("derived_from") is not None:
+            from .derived_boundaries import DerivationError, DerivedSpec
+
+            try:
+                derived = DerivedSpec.from_dict(data["derived_from"], where)
+            except DerivationError as exc:
+                raise BoundaryConfigError(str(exc)) from None
         return cls(
             id=set_id, title=data["title"].strip(), level=level, code_prefix=prefix, year=year,
             dataset_id=data["dataset_id"].strip(),
@@ -184,6 +201,7 @@ class BoundarySet:
             code_column=data["code_column"], name_column=data["name_column"],
             expected_count=count, valid_years=valid_years, default=default,
             code_aliases=aliases, description=str(data.get("description") or "").strip(),
+            caveat=" ".join(caveat.split()), derived_from=derived,
         )
 
 
@@ -707,6 +725,8 @@ class JoinReport:
     dropped_columns: list[str] = field(default_factory=list)  # text columns lost by aggregation
     notes: list[str] = field(default_factory=list)
     candidates: list[dict] = field(default_factory=list)
+    boundary_title: str = ""
+    boundary_caveat: str | None = None   # the boundary set's caveat (approximate shapes, …)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -956,5 +976,6 @@ def join_to_boundaries(df: pd.DataFrame, registry: BoundaryRegistry,
         area_column=fit.area_column, aggregate=aggregate,
         duplicate_rows_dropped=duplicate_rows_dropped, dropped_columns=dropped_columns,
         notes=notes, candidates=[sc.to_dict() for sc in choice.scores],
+        boundary_title=bset.title, boundary_caveat=bset.caveat or None,
     )
     return joined, report

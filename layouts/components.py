@@ -101,17 +101,22 @@ def source_card(entry: Entry, provenance: dict | None = None, geography: dict | 
             since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
             rows.append(("Refresh", html.Span(f"could not refresh since {since}; this is the last "
                                               "stored copy", title=provenance.get("refresh_error") or "")))
+    caveats = list(entry.caveats)
     if geography:
-        rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"))
+        rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"
+                     + (f": {geography['boundary_title']}" if geography.get("boundary_title") else "")))
         rows.append(("Join", f"{geography['matched']:,} of {geography['matched'] + geography['unmatched']:,} "
                              f"rows matched ({geography['match_rate']:.1%})"))
+        boundary_caveat = geography.get("boundary_caveat")
+        if boundary_caveat and boundary_caveat not in caveats:   # e.g. approximate ward shapes
+            caveats.insert(0, boundary_caveat)
     page = external_link("Publisher's page", entry.upstream_url)
     return html.Aside(className="source-card", **{"aria-label": heading}, children=[
         html.H2(heading, className="source-card__title"),
         definition_list(rows),
         html.Div(className="source-card__caveats", children=[
             html.H3("Caveats"),
-            html.Ul([html.Li(c) for c in entry.caveats]),
-        ]) if entry.caveats else None,
+            html.Ul([html.Li(c) for c in caveats]),
+        ]) if caveats else None,
         html.P(page) if page else None,
     ])

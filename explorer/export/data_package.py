@@ -95,7 +95,7 @@ def _chart_geojson(service, table: pd.DataFrame, sources: list[dict]) -> tuple[b
         return None, "the chart's data was not joined to boundaries, so there is no GeoJSON"
     try:
         bset = service.boundaries.get(boundary)
-        shapes = service.load(bset.dataset_id, bset.resource_id, join=False).frame
+        shapes = service.boundary_frame(bset)       # a file's frame, or a derived set's shapes
     except Exception as exc:  # noqa: BLE001
         return None, f"the boundaries {boundary} could not be loaded ({getattr(exc, 'reason', exc)})"
     shapes = shapes[[bset.code_column, "geometry"]].rename(columns={bset.code_column: "area_code"})

@@ -278,10 +278,10 @@ def test_monitoring_sites_are_one_point_per_site(service):
 
 
 def test_tables_that_cannot_be_mapped_say_why(service):
-    crime = md.layer_info(service, "crime-ward")
+    crime = md.layer_info(service, "crime-ward", "csv")    # as published: one row per ward and category
     assert crime.error and "long format" in crime.error and crime.kind == "table"
     with pytest.raises(md.NotMappable, match="long format"):
-        md.geometry_payload(service, "crime-ward")
+        md.geometry_payload(service, "crime-ward", "csv")
     no_codes = md.layer_info(service, "ghg-domestic-borough", "london-by-year")
     assert "no geometry" in no_codes.error and "codes" in no_codes.error
     with pytest.raises(DatasetError):
@@ -290,8 +290,9 @@ def test_tables_that_cannot_be_mapped_say_why(service):
 
 def test_features_at_westminster(service):
     layers = [("london-boroughs", None, None), ("laei-lsoa-2021", None, "NO2-2019-mean"),
-              ("crime-ward", None, None)]                               # unmappable: skipped
+              ("crime-ward", "csv", None)]                              # unmappable: skipped
     hits = md.features_at(service, layers, lon=-0.1357, lat=51.4975)
+    assert {h["dataset_id"] for h in hits} == {"london-boroughs", "laei-lsoa-2021"}
     borough = [h for h in hits if h["dataset_id"] == "london-boroughs"]
     lsoa = [h for h in hits if h["dataset_id"] == "laei-lsoa-2021"]
     assert len(borough) == 1 and borough[0]["name"] == "Westminster" and borough[0]["code"] == "E09000033"
