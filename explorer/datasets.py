@@ -244,28 +244,36 @@ class DataService:
         return cache_key("derived-boundary", what, boundary_set.to_dict(), hashes,
                          str(self.settings.data_dir), 1)
 
-    def derived_boundary(self, boundary_set):
-        """A derived boundary set (``derived_from`` in geodata/boundaries.yaml) built from its inputs,
-        kept in this process and in the app's cache: :class:`explorer.derived_boundaries.DerivedBoundary`."""
-        from . import derived_boundaries
+    def _derived_value(self, boundary_set, what: str, memo: dict, compute):
+        """``compute()`` for a derived set, made once (other threads wait), kept in ``memo`` and in
+        the app's cache; a derivation that fails is a DatasetError naming the set's lookup."""
+        from .derived_boundaries import DerivationError
 
-        key = self._derived_key(boundary_set, "shapes")
+        key = self._derived_key(boundary_set, what)
         with self._lock:
-            hit = self._derived.get(key)
+            hit = memo.get(key)
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         if hit is not None:
             return hit
         with key_lock:
             with self._lock:
-                hit = self._derived.get(key)
+                hit = memo.get(key)
             if hit is None:
                 try:
-                    hit = cached(self.cache, key, lambda: derived_boundaries.build(self, boundary_set))
-                except derived_boundaries.DerivationError as exc:
+                    hit = cached(self.cache, key, compute)
+                except DerivationError as exc:
                     raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
                 with self._lock:
-                    self._derived[key] = hit
+                    memo[key] = hit
             return hit
+
+    def derived_boundary(self, boundary_set):
+        """A derived boundary set (``derived_from`` in geodata/boundaries.yaml) built from its inputs,
+        kept in this process and in the app's cache: :class:`explorer.derived_boundaries.DerivedBoundary`."""
+        from . import derived_boundaries
+
+        return self._derived_value(boundary_set, "shapes", self._derived,
+                                   lambda: derived_boundaries.build(self, boundary_set))
 
     def _boundary_codes(self, boundary_set) -> list[str]:
         """The codes of a boundary set, read without geometry when the file allows (cached per
@@ -274,17 +282,8 @@ class DataService:
         if boundary_set.derived:
             from . import derived_boundaries
 
-            key = self._derived_key(boundary_set, "codes")
-            with self._lock:
-                hit = self._codes.get(key)
-            if hit is None:
-                try:
-                    hit = cached(self.cache, key, lambda: derived_boundaries.target_codes(self, boundary_set))
-                except derived_boundaries.DerivationError as exc:
-                    raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
-                with self._lock:
-                    self._codes[key] = hit
-            return hit
+            return self._derived_value(boundary_set, "codes", self._codes,
+                                       lambda: derived_boundaries.target_codes(self, boundary_set))
         entry = self.entry(boundary_set.dataset_id)
         try:
             resource = entry.resource(boundary_set.resource_id)

@@ -215,3 +215,23 @@ def test_a_bad_derived_from_names_the_field():
             BoundaryRegistry.from_dict({"sets": [{**base, "derived_from": derived}]}, source="test.yaml")
     ok = BoundaryRegistry.from_dict({"sets": [{**base, "derived_from": {"parts": "p"}, "caveat": " a \n b "}]})
     assert ok.get("w").derived and ok.get("w").caveat == "a b"
+
+
+def test_a_derived_set_that_cannot_be_built_is_a_clear_error_not_a_half_join(tmp_path, data_dir):
+    import importlib.resources
+
+    import yaml
+
+    from explorer.datasets import DatasetError
+
+    raw = yaml.safe_load(importlib.resources.files("geodata").joinpath("boundaries.yaml").read_text("utf-8"))
+    wrong = next(s for s in raw["sets"] if s["id"] == "ward-2022-approx")
+    wrong["derived_from"]["parts"] = "msoa-2021"          # MSOAs are not what the lookup maps
+    settings = Settings(home=tmp_path, data_dir=data_dir, cache_url="null")
+    broken = DataService(settings, open_registry(settings), boundaries=BoundaryRegistry.from_dict(raw))
+    with pytest.raises(DatasetError, match="4,835 areas of the lookup are not in the boundary file") as exc:
+        broken.derived_boundary(broken.boundaries.get("ward-2022-approx"))
+    assert exc.value.stage == "derive" and "parts msoa-2021" in exc.value.reason
+    crime = broken.load("crime-ward")
+    assert crime.geography is None and crime.kind == "table"
+    assert crime.join_error.startswith("the boundaries could not be loaded: boundary set ward-2022-approx")
