@@ -198,8 +198,13 @@ class LinkStore:
         with self._locked() as conn:
             row = conn.execute("SELECT target, opened_at FROM links WHERE code = ?", (code,)).fetchone()
             if row and row[1] is None:     # first opening: from now on the link is never swept
-                conn.execute("UPDATE links SET opened_at = ? WHERE code = ? AND opened_at IS NULL",
-                             (_stamp(datetime.now(timezone.utc)), code))
+                try:
+                    conn.execute("UPDATE links SET opened_at = ? WHERE code = ? AND opened_at IS NULL",
+                                 (_stamp(datetime.now(timezone.utc)), code))
+                except sqlite3.Error as exc:   # a read-only or busy store still redirects
+                    import logging
+
+                    logging.getLogger(__name__).warning("link %s opened but not marked: %s", code, exc)
         return check_target(row[0]) if row else None
 
     def sweep(self, now: datetime | None = None) -> int:

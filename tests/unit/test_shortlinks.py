@@ -258,6 +258,17 @@ def test_only_unopened_api_links_expire(tmp_path):
     store.close(), never.close()
 
 
+def test_a_store_that_cannot_be_written_still_resolves(tmp_path):
+    store = LinkStore(tmp_path / "links.sqlite3", unopened_days=30)
+    code = store.shorten("/map?layer=ro", keep=False)
+    with store._locked() as conn:
+        conn.execute("PRAGMA query_only = ON")          # as a read-only home would be
+    assert store.resolve(code) == "/map?layer=ro"
+    with store._locked() as conn:
+        assert conn.execute("SELECT opened_at FROM links").fetchone()[0] is None
+    store.close()
+
+
 def test_a_store_from_before_expiry_keeps_its_links(tmp_path):
     from datetime import datetime, timedelta, timezone
 
