@@ -26,6 +26,12 @@ def _first(params: dict[str, list[str]], key: str) -> str | None:
     return values[0] if values else None
 
 
+def page_address(pathname: str | None, search: str | None) -> str:
+    """The key of a rendered page: its path and query, as the browser's location gives them."""
+    search = search or ""
+    return (pathname or "/") + (search if not search or search.startswith("?") else "?" + search)
+
+
 def register(app, services) -> None:
     registry = services.registry
     settings = services.settings
@@ -35,13 +41,6 @@ def register(app, services) -> None:
             return f"Files are read from the local data folder {settings.data_dir} when they are there."
         return None
 
-    @app.callback(
-        Output("page-content", "children"),
-        Output("page-title", "data"),
-        Input("url", "pathname"),
-        Input("url", "search"),
-        State("page-title", "data"),  # which page is showing (the page itself is too big to send)
-    )
     def route(pathname: str | None, search: str | None, current_title):
         path = unquote(pathname or "/").rstrip("/") or "/"
         params = parse_search(search)
@@ -94,6 +93,26 @@ def register(app, services) -> None:
             if page is not None:
                 return page, "Themes – London Data Explorer"
         return errors.not_found(f"Nothing lives at {path}."), "Not found – London Data Explorer"
+
+    @app.callback(
+        Output("page-content", "children"),
+        Output("page-title", "data"),
+        Output("page-rendered", "data"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+        State("page-title", "data"),  # which page is showing (the page itself is too big to send)
+        State("page-rendered", "data"),  # the address whose page came with the layout, if any
+    )
+    def route_callback(pathname: str | None, search: str | None, current_title, rendered):
+        if rendered is not None:
+            # The layout holds this address's page (explorer/prerender.py): nothing to send. Once
+            # used, the mark is cleared, so coming back to the address later renders it again.
+            if rendered == page_address(pathname, search):
+                return no_update, no_update, None
+            return (*route(pathname, search, current_title), None)
+        return (*route(pathname, search, current_title), no_update)
+
+    app.explorer_render_page = lambda pathname, search: route(pathname, search, None)
 
     app.clientside_callback(
         """function(title) {

@@ -54,8 +54,6 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     from layouts.shell import app_layout
 
-    app.layout = app_layout()
-
     from . import api
     api.register(server, services)
     from . import export_routes
@@ -69,6 +67,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import themes as theme_pages
 
     router.register(app, services)
+    from .prerender import layout_for_request
+    # the page being opened comes inside the layout (its address is the layout request's referrer)
+    app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address)
     dataset.register(app, services)
     map_explorer.register(app, services)
     # loads and checks every theme file: a theme naming a missing dataset, resource or column

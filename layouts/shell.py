@@ -35,12 +35,15 @@ def footer() -> html.Footer:
     ])
 
 
-def app_layout() -> html.Div:
+def app_layout(page=None, title: str | None = None, rendered: str | None = None) -> html.Div:
+    """The frame; ``page`` is the page already rendered for the address ``rendered`` (path and
+    query), so the router need not send it again (explorer/prerender.py)."""
     return html.Div(className="app", children=[
         dcc.Location(id="url", refresh=False),
-        dcc.Store(id="page-title"),
+        dcc.Store(id="page-title", data=title),
+        dcc.Store(id="page-rendered", data=rendered),
         dcc.Store(id="embed-mode"),   # ?embed=1 hides the chrome (callbacks/export_menu.py)
         header(),
-        html.Main(id="main", tabIndex="-1", className="page", children=html.Div(id="page-content")),
+        html.Main(id="main", tabIndex="-1", className="page", children=html.Div(id="page-content", children=page)),
         footer(),
     ])

@@ -69,8 +69,9 @@ def test_dataset_page_export_links_download_files(explorer, tmp_path):
 def test_chart_export_menu_follows_the_size_preset(dash_duo, browser_home):
     app = create_app(Settings(home=browser_home, data_dir=DATA_DIR, cache_url="simple"))
     # the theme pages put chart_tools() in each chart's "chart-tools" div; here it stands alone
-    app.layout = html.Div([app.layout, html.Div(chart_tools("air-quality", "no2-borough-2019"),
-                                                className="chart-tools", id="tools")])
+    frame = app.layout  # a function: the page being opened comes inside it (explorer/prerender.py)
+    app.layout = lambda: html.Div([frame(), html.Div(chart_tools("air-quality", "no2-borough-2019"),
+                                                     className="chart-tools", id="tools")])
     dash_duo.start_server(app)
     dash_duo.driver.set_script_timeout(120)
     dash_duo.wait_for_element("#tools .export-menu__preset", timeout=30)

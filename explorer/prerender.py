@@ -1,0 +1,50 @@
+"""The first page comes with the layout, not one round trip after it.
+
+Dash asks for the layout (``/_dash-layout``) and then, in a second request, for the router's
+callback that fills the page. The layout request comes from the page itself, so its ``Referer``
+names the address being opened (the app sends ``strict-origin-when-cross-origin``, which keeps the
+path and query for its own requests). The layout is then served with that address's page already
+in it, and the router, seeing the page is there, sends nothing on its first call.
+
+Anything doubtful (no referrer, another host, a page that fails to render) serves the bare frame:
+the router then renders the page as before, and shows any error the usual way.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+
+def referred_address(referrer: str | None, host_url: str) -> tuple[str, str] | None:
+    """(path, search) of a same-origin referrer, else None."""
+    if not referrer:
+        return None
+    ref, own = urlsplit(referrer), urlsplit(host_url)
+    if (ref.scheme, ref.netloc) != (own.scheme, own.netloc) or not ref.path.startswith("/"):
+        return None
+    return ref.path, ("?" + ref.query if ref.query else "")
+
+
+def layout_for_request(frame, render_page, address_key):
+    """A layout function for ``app.layout``: ``frame(page, title, rendered)`` builds the frame,
+    ``render_page(path, search)`` returns (page, title) as the router does."""
+    from flask import has_request_context, request
+
+    def serve_layout():
+        if not has_request_context():
+            return frame()
+        address = referred_address(request.referrer, request.host_url)
+        if address is None:
+            return frame()
+        path, search = address
+        try:
+            page, title = render_page(path, search)
+        except Exception:  # noqa: BLE001 - the router will render it (and report errors) as before
+            log.exception("could not render %s with the layout; the router will", path)
+            return frame()
+        return frame(page, title, address_key(path, search))
+
+    return serve_layout

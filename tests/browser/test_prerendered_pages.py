@@ -1,0 +1,26 @@
+"""The first page arrives with the layout; moving away and coming back renders it again."""
+
+from __future__ import annotations
+
+
+def test_a_page_opened_directly_then_revisited_through_history(explorer):
+    duo = explorer
+    duo.driver.get(f"{duo.server_url}/catalogue?q=nitrogen+dioxide")
+    duo.wait_for_contains_text("#results-heading", "for “nitrogen dioxide”", timeout=30)
+    assert "Catalogue" in duo.driver.title
+    sizes = duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(function (e) {"
+        " return e.name.indexOf('_dash-update-component') !== -1; }).map(function (e) { return e.decodedBodySize; });")
+    layout = duo.driver.execute_script(
+        "return performance.getEntriesByType('resource').filter(function (e) {"
+        " return e.name.indexOf('_dash-layout') !== -1; })[0].decodedBodySize;")
+    # the page came with the layout; the router answered its first call without sending it again
+    assert layout > 10_000 and sizes and max(sizes) < 1_000, (layout, sizes)
+
+    next(a for a in duo.find_elements(".site-nav__link") if a.text == "Themes").click()
+    duo.wait_for_contains_text("h1", "Themes", timeout=30)
+    duo.driver.back()
+    duo.wait_for_contains_text("#results-heading", "for “nitrogen dioxide”", timeout=30)
+    assert "Catalogue" in duo.driver.title
+    duo.driver.forward()
+    duo.wait_for_contains_text("h1", "Themes", timeout=30)
