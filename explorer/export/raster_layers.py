@@ -29,7 +29,7 @@ MAX_SUPER_PIXELS = 36_000_000    # above this the raster is drawn at its own siz
 class Rings:
     """A layer's polygon rings end to end, in the geometry's units, in painting order."""
     coords: np.ndarray      # (points, 2) float
-    starts: list[int]       # ring r is coords[starts[r]:starts[r + 1]]
+    spans: list[tuple[int, int]]    # ring r is coords.ravel()[a:b] for (a, b) = spans[r]
     feature: list[int]      # the position of ring r's feature among the layer's geometries
     hole: list[bool]
 
@@ -53,8 +53,9 @@ def polygon_rings(geoms) -> Rings:
             feature.append(pos)
             hole.append(is_hole)
     starts = np.cumsum([0] + [len(a) for a in arrays]).tolist()
+    spans = [(2 * a, 2 * b) for a, b in zip(starts, starts[1:])]
     coords = np.concatenate(arrays) if arrays else np.empty((0, 2))
-    return Rings(coords=coords, starts=starts, feature=feature, hole=hole)
+    return Rings(coords=coords, spans=spans, feature=feature, hole=hole)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def draw_layers(layers: list[RasterLayer], extent, size: tuple[int, int], px_per
         pts[:, 0] = (rings.coords[:, 0] - x0) * sx - 0.5      # Pillow puts pixel centres on integers
         pts[:, 1] = (y1 - rings.coords[:, 1]) * sy - 0.5
         flat = pts.ravel().tolist()
-        spans = [(2 * a, 2 * b) for a, b in zip(rings.starts, rings.starts[1:])]
+        spans = rings.spans
         image = Image.new("RGBA", big, (0, 0, 0, 0))
         if layer.fills is not None:
             pen = ImageDraw.Draw(image)          # an RGBA image's pixels are set, not blended
