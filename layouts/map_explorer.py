@@ -94,6 +94,12 @@ def data_layers(specs_infos) -> list:
             if info is not None and not info.error]
 
 
+def stand_in(kind: str, uid: str, value=None) -> dcc.Input:
+    """An invisible control for a setting the layer does not offer (no variables, no years): the
+    callbacks read every layer's controls by ``value``, which a hidden input has and a Store lacks."""
+    return dcc.Input(id=lid(kind, uid), type="hidden", value=value)
+
+
 def _dropdown(kind: str, uid: str, options, value, label: str, clearable: bool = False):
     control_id = lid(kind, uid)
     return html.Div(className="field field--compact", children=[
@@ -167,14 +173,14 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
                                     "value": ""}] + variables,
                                   variable or "", "Variable"))
     else:
-        controls.append(dcc.Store(id=lid("layer-variable", uid), data=None))
+        controls.append(stand_in("layer-variable", uid))
     series = info.series or {}
     if series.get("categories"):
         controls.append(_dropdown("layer-category", uid,
                                   [{"label": str(c), "value": str(c)} for c in series["categories"]],
                                   first["category"], str(series.get("category", "Category")).capitalize()))
     else:
-        controls.append(dcc.Store(id=lid("layer-category", uid), data=None))
+        controls.append(stand_in("layer-category", uid))
     steps = info.time_steps or []
     if len(steps) > 1:
         index = first["time_index"]
@@ -195,7 +201,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
             dcc.Interval(id=lid("layer-tick", uid), interval=1200, disabled=True),
         ]))
     else:
-        controls.append(dcc.Store(id=lid("layer-time", uid), data=None))
+        controls.append(stand_in("layer-time", uid))
     style_controls = []
     if info.kind in ("polygons", "points") and variables:
         style_controls = [
@@ -205,9 +211,8 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
             _dropdown("layer-palette", uid, palettes, spec.palette, "Palette"),
         ]
     else:
-        style_controls = [dcc.Store(id=lid("layer-method", uid), data=spec.method),
-                          dcc.Store(id=lid("layer-classes", uid), data=spec.classes),
-                          dcc.Store(id=lid("layer-palette", uid), data=spec.palette)]
+        style_controls = [stand_in("layer-method", uid, spec.method), stand_in("layer-classes", uid, spec.classes),
+                          stand_in("layer-palette", uid, spec.palette)]
     opacity = html.Div(className="field", children=[
         html.Label("Opacity", className="field__label"),
         dcc.Slider(id=lid("layer-opacity", uid), min=0, max=100, step=5, value=spec.opacity,
