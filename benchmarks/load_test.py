@@ -465,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="mean pauses before each step, in seconds, one run each (default 0,1)")
     args = parser.parse_args(argv)
     thinks = [float(t) for t in args.think.split(",") if t.strip()]
+    machine = machine_info()   # before the servers and sessions add their own load
     deadline = time.monotonic() + args.timeout
     cpus = len(os.sched_getaffinity(0))
     setups = [("1 worker + filesystem", 1, "filesystem"), (f"{cpus} workers + Redis", cpus, "redis")]
@@ -508,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         "Each set-up runs twice on the same server: without pauses (saturation), then with pauses "
         "before each step (people reading); the second run finds warm caches.",
     ]
-    data = {"machine": machine_info(), "sessions": args.sessions, "iterations": args.iterations,
+    data = {"machine": machine, "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}
     json_path, md_path = write_results("load_test", data, render_markdown(data))
     print(render_markdown(data))
