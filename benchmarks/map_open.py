@@ -357,6 +357,10 @@ def make_driver():
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
+                 # WebGL (plotly's maplibre) needs SwiftShader here, a GPU emulated in software; left
+                 # to it, 2D canvases would be drawn through that emulator too, which no real browser
+                 # does (with a GPU they are drawn by it, without one in software): draw them in software
+                 "--disable-accelerated-2d-canvas",
                  "--disable-extensions"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
@@ -897,8 +901,10 @@ METHOD = (
     "(Flask's threaded server for all three; ours with gzip, the peers with Dash's defaults, no gzip), "
     "once untimed, then {runs} times with rounds interleaved. Bytes are on the wire, headers included, "
     "from Chrome's DevTools log; the peers' GeoJSON travels inside Dash's layout response. Time to drawn "
-    "is from navigation start until every polygon has a visible fill (Leaflet) or the map is idle with "
-    "its choropleth rendered (plotly), measured inside the page. A restyle's server time is the callback's "
+    "is from navigation start until every polygon has a visible fill (Leaflet SVG), the layer's canvas is "
+    "painted (Leaflet canvas: ours draws layers of more than 1,500 shapes on one, in a single pass) or the "
+    "map is idle with its choropleth rendered (plotly), measured inside the page. Chromium runs WebGL on "
+    "SwiftShader (software) for plotly, with 2D canvases drawn in software, as without a GPU. A restyle's server time is the callback's "
     "request-sent → response-headers time on loopback; its bytes are every callback response the change "
     "fires (for ours they are listed under the table). No basemap tiles anywhere. Client and "
     "servers share the machine.")
