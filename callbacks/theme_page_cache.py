@@ -35,6 +35,13 @@ KEY_VERSION = 1             # bump when the page's shape changes
 
 _FILE_DIGESTS: dict[tuple, str] = {}
 _VERSIONS: dict[tuple, tuple[int, list]] = {}
+_BUILDING: dict[str, threading.Lock] = {}      # one build of a theme at a time in this process
+_BUILDING_LOCK = threading.Lock()
+
+
+def _building(slug: str) -> threading.Lock:
+    with _BUILDING_LOCK:
+        return _BUILDING.setdefault(slug, threading.Lock())
 
 
 def theme_datasets(theme) -> list[str]:
@@ -117,12 +124,17 @@ def served_theme_page(services, slug: str, chart: str | None = None):
     focus = chart if chart and theme.chart(chart) else None
     key = page_key(services, theme, focus)
     hit = _read(services.cache, key)
-    if hit is not None:
-        return json.loads(hit["page"]), hit["title"]
-    text, title, complete = _build(services, theme, focus)
-    if complete:
-        _write(services.cache, key, {"page": text, "title": title})
-    return json.loads(text), title
+    if hit is None:
+        # a request that finds the page being built (by the warm-up or another request) waits
+        # for it rather than drawing the same charts beside it
+        with _building(slug):
+            hit = _read(services.cache, key)
+            if hit is None:
+                text, title, complete = _build(services, theme, focus)
+                if complete:
+                    _write(services.cache, key, {"page": text, "title": title})
+                return json.loads(text), title
+    return json.loads(hit["page"]), hit["title"]
 
 
 def warm(services, server=None) -> list[str]:
@@ -135,11 +147,12 @@ def warm(services, server=None) -> list[str]:
     for slug, theme in list(theme_pages.themes_of(services).items()):
         try:
             key = page_key(services, theme, None)
-            text, title, complete = _build(services, theme, None)
-            if complete:
-                done.append(slug)
-                if _read(services.cache, key) is None:
-                    _write(services.cache, key, {"page": text, "title": title})
+            with _building(slug):
+                text, title, complete = _build(services, theme, None)
+                if complete:
+                    done.append(slug)
+                    if _read(services.cache, key) is None:
+                        _write(services.cache, key, {"page": text, "title": title})
             for item in theme_pages.map_layers(services, theme) if client is not None else []:
                 if not item.get("error"):
                     client.get(f"/geo/{item['dataset']}/{item['resource']}.pbf",

@@ -160,3 +160,30 @@ def test_warming_keeps_every_page_so_that_opening_one_builds_nothing(services, b
     page_cache.served_theme_page(services, SLUG)
     assert builds == [(SLUG, None)]
 
+
+
+def test_a_request_for_a_page_being_built_waits_for_it_instead_of_building_it_again(services, monkeypatch):
+    import threading
+
+    real = theme_pages.build_theme_page
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow(services_, slug, chart=None):
+        calls.append(slug)
+        started.set()
+        release.wait(30)
+        return real(services_, slug, chart)
+
+    monkeypatch.setattr(theme_pages, "build_theme_page", slow)
+    results = []
+    first = threading.Thread(target=lambda: results.append(page_cache.served_theme_page(services, SLUG)))
+    second = threading.Thread(target=lambda: results.append(page_cache.served_theme_page(services, SLUG)))
+    first.start()
+    assert started.wait(30)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()                 # waiting for the first build, not drawing its own
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert calls == [SLUG] and len(results) == 2 and results[0] == results[1]
