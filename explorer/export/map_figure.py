@@ -72,6 +72,17 @@ class MapExport:
     short_link: str | None = None   # <base>/l/<code>, printed in the footer
 
 
+def boundary_notes(layers: list[DrawnLayer]) -> list[str]:
+    """Footer lines for layers drawn on boundaries with a caveat (e.g. approximate 2022 wards)."""
+    notes: list[str] = []
+    for layer in layers:
+        report = getattr(getattr(layer, "loaded", None), "geography", None)
+        caveat = getattr(report, "boundary_caveat", None)
+        if caveat and f"Boundaries: {caveat}" not in notes:
+            notes.append(f"Boundaries: {caveat}")
+    return notes
+
+
 # ------------------------------------------------------------------------------------------ geometry
 class LayerGeometry:
     """A layer's features in BNG metres (``geoms``; ``index`` = their rows in the values), with the
@@ -429,7 +440,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
             context.append(credit_for(service.entry(ds)))
         except Exception as exc:  # noqa: BLE001
             notices.append(f"The London outline could not be drawn: {getattr(exc, 'reason', exc)}")
-    footer = footer_lines([l.credit for l in layers], short_link, context=None)
+    footer = footer_lines([l.credit for l in layers], short_link, context=None) + boundary_notes(layers)
     plot_w = width * (1 - LEGEND_WIDTH) - 24
     plot_h = height - 90 - 15 * (len(footer) + 3) - 40
     x0, x1, y0, y1 = _extent(state.view, region_bounds, plot_w, max(200, plot_h))
@@ -478,19 +489,26 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     _scale_bar(fig, x0, x1, y0, y1)
     _north_arrow(fig)
     axis = dict(visible=False, showgrid=False, zeroline=False, fixedrange=True)
+    # the title wrapped to the image (bold 18 px is about 11 px a character): a long dataset title
+    # ran off the right edge of A4 images, while the top margin was already made for its lines
+    title_html = _wrap_html(title, max(20, int((width - 32) / 11)))
     fig.update_xaxes(range=[x0, x1], domain=[0, 1 - LEGEND_WIDTH], constrain="domain", **axis)
     fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain", **axis)
     fig.update_layout(
         template=design.TEMPLATE_NAME, width=width, height=height, autosize=False,
-        title=dict(text=f"<b>{_escape(title)}</b>", x=0, xref="container", y=0.985, yref="container",
+        # plotly places a wrapped title's first line where its last would go: move it down by the
+        # extra lines
+        title=dict(text=f"<b>{title_html}</b>", x=0, xref="container",
+                   y=0.985 - 22 * title_html.count("<br>") / height, yref="container",
                    yanchor="top", font=dict(size=18)),
-        margin=dict(t=60 + 22 * (len(_wrap_html(title, int(width / 10)).split("<br>")) - 1), l=16, r=16, b=20),
+        margin=dict(t=60 + 22 * title_html.count("<br>"), l=16, r=16, b=20),
         plot_bgcolor="white", showlegend=True,
         legend=dict(orientation="v", x=1 - LEGEND_WIDTH + 0.03, xanchor="left", y=1, yanchor="top",
                     groupclick="toggleitem", tracegroupgap=14, font=dict(size=12),
                     grouptitlefont=dict(size=12, color=design.TEXT)),
     )
     footer = footer_lines([l.credit for l in layers], short_link, context=context)
+    footer[1:1] = boundary_notes(layers)    # approximate shapes are said on the image itself
     if base.footer:                         # the basemap's attribution, or why it is missing
         footer.insert(max(len(footer) - 1, 0), base.footer)
     add_footer(fig, footer, width)

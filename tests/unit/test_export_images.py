@@ -256,3 +256,21 @@ def test_a_map_with_nothing_to_draw_says_why(service, renderer):
 
     with pytest.raises(ExportUnavailable, match="no visible layer"):
         export_map("?layer=no-such-dataset", "png", resolve_size("square"), service, renderer)
+
+
+def test_a_map_on_approximate_wards_says_so_in_its_footer(service):
+    """Crime by 2022 ward is drawn on wards approximated from LSOAs: the image says so itself."""
+    result = build_map(service, "?layer=crime-ward", 1000, 900, base_url="https://example.test")
+    footer = (result.figure.layout["legend2"].title.text or "").replace("<br>", " ")
+    assert "Boundaries: Ward shapes approximated from LSOA 2011 areas" in footer
+    plain = build_map(service, BOROUGHS, 1000, 900, base_url="https://example.test")
+    assert "Source:" in plain.figure.layout["legend2"].title.text
+    assert "Boundaries:" not in plain.figure.layout["legend2"].title.text
+
+
+def test_a_long_map_title_is_wrapped_to_the_image(service):
+    title = "Recorded crime by ward, monthly (most recent 24 months to March 2026): 202603 (crimes per month)"
+    result = build_map(service, BOROUGHS, 794, 900, title=title)
+    lines = result.figure.layout.title.text.removeprefix("<b>").removesuffix("</b>").split("<br>")
+    assert len(lines) >= 2 and max(len(line) for line in lines) * 11 <= 794 - 32
+    assert " ".join(lines) == title
