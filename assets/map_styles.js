@@ -82,13 +82,16 @@ window.explorer = Object.assign({}, window.explorer, {
       }
       return map._explorerCanvas;
     },
+    // Called from onEachFeature, before the layer joins the map, so its renderer can still be chosen.
+    paintOnCanvas: function (layer, context) {
+      if (context && context.hideout && context.hideout.canvas && context.map && layer.options) {
+        layer.options.renderer = window.explorer.map.canvasFor(context.map);
+      }
+    },
     layerTooltip: function (feature, layer, context) {
       var uid = context && context.hideout ? context.hideout.uid : null;
       var m = window.explorer.map;
-      // Called before the layer joins the map, so the renderer can still be chosen.
-      if (context && context.hideout && context.hideout.canvas && context.map && layer.options) {
-        layer.options.renderer = m.canvasFor(context.map);
-      }
+      m.paintOnCanvas(layer, context);
       layer.bindTooltip(function () {
         var h = (uid && m.hideouts[uid]) || {};
         if (h.hidden || h.compared) { return ""; }
@@ -106,7 +109,8 @@ window.explorer = Object.assign({}, window.explorer, {
         return el;
       }, { sticky: true });
     },
-    tooltip: function (feature, layer) {
+    tooltip: function (feature, layer, context) {
+      window.explorer.map.paintOnCanvas(layer, context);
       var p = feature.properties || {};
       var el = document.createElement("div");
       var name = document.createElement("strong");

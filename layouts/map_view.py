@@ -80,11 +80,20 @@ def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | No
 def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
                 variable: str | None, hide: dict, bounds: list[float] | None, rows: int,
                 height: str = "420px") -> html.Div:
+    from explorer.mapdata import CANVAS_THRESHOLD
+
+    from .map_explorer import REGION_PANE
+
+    # a big polygon layer is painted on a canvas under the SVG panes (assets/map_styles.js): the
+    # borough outlines go in a pane below it, as they were under its paths
+    canvas = kind in ("polygons", "lines") and rows > CANVAS_THRESHOLD
     layers = [
+        dl.Pane(name=REGION_PANE, style={"zIndex": 350}),
         dl.GeoJSON(url=geometry_url("london-boroughs"), id=f"{map_id}-context",
-                   style={"variable": "explorer.map.outline"}, interactive=False),
+                   style={"variable": "explorer.map.outline"}, interactive=False,
+                   pane=REGION_PANE if canvas else "overlayPane"),
         dl.GeoJSON(url=geometry_url(dataset_id, resource_id, variable), id=f"{map_id}-layer",
-                   hideout=hide,
+                   hideout={**hide, "canvas": canvas},
                    style={"variable": "explorer.map.choropleth"},
                    pointToLayer={"variable": "explorer.map.point"},
                    onEachFeature={"variable": "explorer.map.tooltip"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -40,11 +42,22 @@ def test_search_facet_and_dataset_page(explorer):
     assert "/dataset/laei-lsoa-2021" in duo.driver.current_url
     card = duo.find_element(".source-card").text
     assert "Publisher" in card and "Licence" in card
-    # The preview joins the table to LSOA 2021 boundaries and draws them.
-    duo.wait_for_element("#dataset-map path.leaflet-interactive", timeout=60)
-    paths = duo.find_elements("#dataset-map-layer path.leaflet-interactive") or \
-        duo.find_elements("#dataset-map path.leaflet-interactive")
-    assert len(paths) > 1000
+    # The preview joins the table to LSOA 2021 boundaries and paints the 4,994 areas on a canvas
+    # (in class colours: most of the map's middle is coloured), under the 33 borough outlines.
+    duo.wait_for_element("#dataset-map .leaflet-map-pane canvas", timeout=60)
+    coloured = (
+        "var c = document.querySelector('#dataset-map .leaflet-map-pane canvas');"
+        "var d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, n = 0, hit = 0;"
+        "for (var y = Math.floor(c.height * 0.4); y < c.height * 0.6; y += 7) {"
+        "  for (var x = Math.floor(c.width * 0.4); x < c.width * 0.6; x += 7) {"
+        "    var k = (y * c.width + x) * 4; n++; if (d[k + 3] > 0) { hit++; } } }"
+        "return hit / n;")
+    for _ in range(100):
+        if duo.driver.execute_script(coloured) > 0.5:
+            break
+        time.sleep(0.3)
+    assert duo.driver.execute_script(coloured) > 0.5
+    assert 30 <= len(duo.find_elements("#dataset-map path.leaflet-interactive")) < 100
     provenance = duo.find_element(".provenance").text
     assert "lsoa-2021" in provenance and "100.0%" in provenance
     assert "First 10 of 4,994 rows" in duo.find_element(".table caption").text
