@@ -449,6 +449,9 @@ def render_markdown(result: dict) -> str:
                      + ", ".join(f"{k} {_ms(v)} ms" for k, v in setup["first_visitor"].items())
                      + (f"; Redis held {setup['redis']['keys']} keys, {setup['redis']['used_memory_human']}"
                         if setup.get("redis") else ""))
+    if result.get("load_average_end"):
+        lines += ["", f"1-minute load average when the runs ended: {result['load_average_end']:.1f} (this test's "
+                  "own load included; much above it means other work shared the machine during the run)."]
     lines += ["", "Steps and substitutions:", ""]
     lines += [f"- {note}" for note in result["notes"]]
     return "\n".join(lines)
@@ -509,7 +512,7 @@ def main(argv: list[str] | None = None) -> int:
         "Each set-up runs twice on the same server: without pauses (saturation), then with pauses "
         "before each step (people reading); the second run finds warm caches.",
     ]
-    data = {"machine": machine, "sessions": args.sessions, "iterations": args.iterations,
+    data = {"machine": machine, "load_average_end": round(os.getloadavg()[0], 2), "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}
     json_path, md_path = write_results("load_test", data, render_markdown(data))
     print(render_markdown(data))
