@@ -162,14 +162,18 @@ class LinkStore:
         digest = _digest_code(target)
         with self._locked() as conn:
             row = conn.execute("SELECT code, kept FROM links WHERE target = ?", (target,)).fetchone()
-            if row and (row[1] or not keep):
+            if row and row[1]:
                 return row[0]
             conn.execute("BEGIN IMMEDIATE")     # one writer at a time, across processes too
             try:
                 row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
                 if row:
                     code = row[0]
-                    conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
+                    if keep:
+                        conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
+                    else:   # handed out again: the time it may wait to be opened starts again
+                        conn.execute("UPDATE links SET created_at = ? WHERE code = ? AND kept = 0",
+                                     (_stamp(datetime.now(timezone.utc)), code))
                 else:
                     code = self._insert(conn, target, digest, keep)
                 conn.execute("COMMIT")

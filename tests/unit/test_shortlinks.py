@@ -252,6 +252,13 @@ def test_only_unopened_api_links_expire(tmp_path):
     assert store.resolve(unopened) is None
     assert {store.resolve(c) for c in (kept, opened, upgraded)} == {
         "/map?layer=kept", "/map?layer=opened", "/map?layer=upgraded"}
+    # an unopened link handed out again is as young as its latest handing out
+    again = store.shorten("/map?layer=again", keep=False)
+    with store._locked() as conn:
+        conn.execute("UPDATE links SET created_at = ? WHERE code = ?",
+                     ((now - timedelta(days=29)).strftime("%Y-%m-%dT%H:%M:%SZ"), again))
+    assert store.shorten("/map?layer=again", keep=False) == again
+    assert store.sweep(now + timedelta(days=2)) == 0 and store.resolve(again) == "/map?layer=again"
     never = LinkStore(tmp_path / "never.sqlite3", unopened_days=0)
     code = never.shorten("/map?layer=a", keep=False)
     assert never.sweep(now + timedelta(days=3650)) == 0 and never.resolve(code) == "/map?layer=a"
