@@ -103,9 +103,10 @@ def register(server: Flask, services) -> None:
         """An image rendered once is served from the app's cache (shared by workers with Redis)
         for ten minutes: fifty people exporting one chart must not queue for fifty renders.
         The key holds the exact request and each dataset's registry content hash, so a
-        re-harvested entry is drawn again. A map whose basemap tiles could not be fetched is not
-        kept, so the next export tries the tiles again (the tile module itself does not ask a
-        failing server again for a minute, so such exports do not wait on it)."""
+        re-harvested entry is drawn again. A map whose basemap tiles could not be fetched is kept
+        only as long as the tile module would not ask the failing server again anyway (a minute):
+        a render in that time would draw the same tile-less map, and after it the next export
+        tries the tiles again."""
         from dataclasses import asdict
 
         from .cache import cache_key, cached
@@ -123,7 +124,11 @@ def register(server: Flask, services) -> None:
 
         try:
             return ExportedImage(**cached(services.cache, key, draw, timeout=IMAGE_TIMEOUT))
-        except _TilesMissing as missing:   # served, not stored
+        except _TilesMissing as missing:
+            from .export import tiles
+
+            if tiles.RETRY_AFTER >= 1:
+                cached(services.cache, key, lambda: missing.image, timeout=int(tiles.RETRY_AFTER))
             return ExportedImage(**missing.image)
 
     @server.get("/export/chart/<theme>/<chart>.<fmt>")

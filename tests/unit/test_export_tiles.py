@@ -325,3 +325,25 @@ def test_a_map_exported_while_tiles_failed_is_not_kept_and_the_next_export_has_t
 
     asked = len(server.requests)                      # a good image is kept: no new render or fetch
     assert client.get(url).data == second.data and len(server.requests) == asked
+
+
+def test_while_the_tile_server_is_not_asked_again_the_tile_less_map_is_served_from_the_cache(
+        tmp_path, data_dir, server, monkeypatch):
+    """Fifty people exporting one map during a tile outage get one render, not fifty."""
+    from explorer.app import create_app
+    from explorer.export import map_figure
+
+    monkeypatch.setattr(tiles, "RETRY_AFTER", 60.0)
+    app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple", offline=False,
+                              allow_private_urls=True, tile_url=server.template))
+    client = app.server.test_client()
+    renders = []
+    real = map_figure.export_map
+    monkeypatch.setattr(map_figure, "export_map", lambda *a, **k: renders.append(1) or real(*a, **k))
+    url = "/export/map.svg" + BOROUGHS + "&preset=square"
+    server.mode = "error"
+    first = client.get(url)
+    assert first.status_code == 200 and "could not be fetched" in flat(svg_text(first.data))
+    server.mode = "ok"
+    again = client.get(url)
+    assert again.data == first.data and len(renders) == 1
