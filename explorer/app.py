@@ -29,6 +29,11 @@ def assets_folder() -> str:
 def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     server = Flask("london_data_explorer")
+    if settings.trusted_proxies > 0:    # behind reverse proxies: believe their X-Forwarded-* headers
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     registry = open_registry(settings)
     cache = make_cache(settings, server)
     services = Services(settings=settings, registry=registry,
@@ -67,9 +72,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import themes as theme_pages
 
     router.register(app, services)
-    from .prerender import layout_for_request
+    from .prerender import install_layout_headers, layout_for_request
     # the page being opened comes inside the layout (its address is the layout request's referrer)
-    app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address)
+    app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address,
+                                    public_url=settings.public_url)
+    install_layout_headers(server)
     dataset.register(app, services)
     map_explorer.register(app, services)
     # loads and checks every theme file: a theme naming a missing dataset, resource or column

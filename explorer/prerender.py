@@ -18,17 +18,19 @@ from urllib.parse import urlsplit
 log = logging.getLogger(__name__)
 
 
-def referred_address(referrer: str | None, host_url: str) -> tuple[str, str] | None:
-    """(path, search) of a same-origin referrer, else None."""
+def referred_address(referrer: str | None, *origins: str) -> tuple[str, str] | None:
+    """(path, search) of a referrer from one of the app's own ``origins`` (the request's address,
+    the public one), else None."""
     if not referrer:
         return None
-    ref, own = urlsplit(referrer), urlsplit(host_url)
-    if (ref.scheme, ref.netloc) != (own.scheme, own.netloc) or not ref.path.startswith("/"):
+    ref = urlsplit(referrer)
+    own = {(urlsplit(o).scheme, urlsplit(o).netloc) for o in origins if o}
+    if (ref.scheme, ref.netloc) not in own or not ref.path.startswith("/"):
         return None
     return ref.path, ("?" + ref.query if ref.query else "")
 
 
-def layout_for_request(frame, render_page, address_key):
+def layout_for_request(frame, render_page, address_key, public_url: str = ""):
     """A layout function for ``app.layout``: ``frame(page, title, rendered)`` builds the frame,
     ``render_page(path, search)`` returns (page, title) as the router does."""
     from flask import has_request_context, request
@@ -36,7 +38,7 @@ def layout_for_request(frame, render_page, address_key):
     def serve_layout():
         if not has_request_context():
             return frame()
-        address = referred_address(request.referrer, request.host_url)
+        address = referred_address(request.referrer, request.host_url, public_url)
         if address is None:
             return frame()
         path, search = address
@@ -48,3 +50,15 @@ def layout_for_request(frame, render_page, address_key):
         return frame(page, title, address_key(path, search))
 
     return serve_layout
+
+
+def install_layout_headers(server) -> None:
+    """The layout now depends on the Referer: no shared cache may keep one page for another."""
+    @server.after_request
+    def layout_not_shared(response):
+        from flask import request
+
+        if request.path.endswith("/_dash-layout"):
+            response.headers["Cache-Control"] = "no-store"
+            response.vary.add("Referer")
+        return response

@@ -74,6 +74,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Days after which a short link made through /api/shorten that was never opened is "
             "removed. Links made for exported images or by \"Copy link\", and any link once "
             "opened, are kept for good; 0 keeps every link."),
+    Setting("trusted_proxies", "EXPLORER_TRUSTED_PROXIES", 0,
+            "How many reverse proxies (nginx, a load balancer) stand in front of the app and set "
+            "X-Forwarded-For, -Proto and -Host; their headers are then believed, so rate limits count "
+            "each visitor rather than the proxy and links use the public scheme and host. 0 (the "
+            "default) believes none: set it only behind such proxies, or clients could claim any address."),
 )
 
 
@@ -110,6 +115,7 @@ class Settings:
     tile_credit: str = ""
     shorten_rate: int = 30
     link_unopened_days: int = 180
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

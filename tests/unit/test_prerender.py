@@ -81,3 +81,18 @@ def test_a_page_that_fails_to_render_leaves_it_to_the_router(caplog):
         assert serve() == {"page": None, "title": None, "rendered": None}
     assert "could not render /themes/x" in caplog.text
     assert serve() == frame()          # outside a request (Dash checking the layout at start-up)
+
+
+def test_the_public_address_counts_as_the_apps_own():
+    """Behind a proxy that ends TLS the request looks like http://internal:8050, while the
+    browser's referrer is the public https address."""
+    assert referred_address("https://data.example.london/map?layer=x", "http://10.0.0.5:8050/",
+                            "https://data.example.london") == ("/map", "?layer=x")
+    assert referred_address("https://elsewhere.example/map", "http://10.0.0.5:8050/",
+                            "https://data.example.london") is None
+
+
+def test_the_layout_is_never_kept_by_a_shared_cache(client):
+    response = client.get("/_dash-layout", headers={"Referer": "http://localhost/catalogue"})
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Referer" in response.headers["Vary"]

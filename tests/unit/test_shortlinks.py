@@ -368,3 +368,19 @@ def test_cli_prints_the_short_link_and_exports_from_one(tmp_path, data_dir):
     assert _svg_text((tmp_path / "b.svg").read_bytes()) == _svg_text((tmp_path / "a.svg").read_bytes())
     unknown = runner.invoke(main, ["export", "map", "--url", "https://maps.example/l/zzzzzzzz"], env=env)
     assert unknown.exit_code != 0 and "no short link 'zzzzzzzz'" in unknown.output
+
+
+@pytest.mark.parametrize("proxies, second_visitor", [(0, 429), (1, 200)])
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_limit(tmp_path, data_dir, proxies, second_visitor):
+    """Every request reaches the app from the proxy's address; only when the proxy is declared
+    are its X-Forwarded-For headers believed (never by default: a client could claim any address)."""
+    app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple", shorten_rate=1,
+                              trusted_proxies=proxies))
+    client = app.server.test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    first = client.get("/api/shorten", query_string={"target": "/map?layer=a"}, environ_base=proxy,
+                       headers={"X-Forwarded-For": "203.0.113.7"})
+    assert first.status_code == 200
+    second = client.get("/api/shorten", query_string={"target": "/map?layer=b"}, environ_base=proxy,
+                        headers={"X-Forwarded-For": "203.0.113.8"})
+    assert second.status_code == second_visitor
