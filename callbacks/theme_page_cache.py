@@ -4,17 +4,18 @@ Building a theme page draws every chart with plotly (0.3–2.5 s of CPU per them
 worker) and turns the component tree into JSON (20–100 ms even when the charts are remembered).
 :func:`served_theme_page` keeps the page as Dash would send it, in the app's cache (the
 filesystem, or Redis shared by every worker and host), for ten minutes. Its key names what the
-page is drawn from: the theme file's bytes, the registry content hash of every dataset the page
+page is drawn from: the code that draws it, the theme as parsed, the registry content hash of every dataset the page
 reads (charts, headline figures, map layers, the borough picker's boundaries), the data folder and
 the chart a permalink opens at. A re-harvested entry or an edited theme file makes a new key; the
 ten minutes bound how long a change in a stored copy's provenance (a failed refresh) waits to show.
 
-A page with a part that could not be drawn (data not there yet, a download that failed) is served
-but not kept, so the next visitor tries again.
+A page with a part that could not be drawn (data not there yet, a download that failed) is not
+stored in the cache, so a visitor after half a minute tries again; the requests that waited for its
+build (and those in the next half minute) are given it in this process rather than each building it.
 
 :func:`warm_in_background` builds every theme page once after a worker starts, in a thread, so that
-the first visitors do not pay for it; with Redis, a page another worker already stored is not
-stored again.
+the first visitors do not pay for it. It builds a page even when another worker already stored it:
+the building fills this process's chart memo, which the borough-selection callbacks read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import hashlib
 import json
 import logging
 import threading
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 from callbacks import themes as theme_pages
@@ -33,7 +36,9 @@ log = logging.getLogger(__name__)
 PAGE_TIMEOUT = 600          # seconds a built page is kept
 KEY_VERSION = 1             # bump when the page's shape changes
 
-_FILE_DIGESTS: dict[tuple, str] = {}
+_THEME_DIGESTS: dict[int, tuple] = {}
+_INCOMPLETE: dict[str, tuple[float, str, str]] = {}   # pages with a part missing, kept briefly here
+INCOMPLETE_SECONDS = 30
 _VERSIONS: dict[tuple, tuple[int, list]] = {}
 _BUILDING: dict[str, threading.Lock] = {}      # one build of a theme at a time in this process
 _BUILDING_LOCK = threading.Lock()
@@ -55,18 +60,34 @@ def theme_datasets(theme) -> list[str]:
     return sorted(ids)
 
 
-def _file_digest(path: Path) -> str:
-    """sha256 of the theme file, read again only when its size or time changes."""
-    try:
-        st = Path(path).stat()
-        sig = (str(path), st.st_mtime_ns, st.st_size)
-    except OSError:
-        return "missing"
-    digest = _FILE_DIGESTS.get(sig)
-    if digest is None:
-        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        _FILE_DIGESTS[sig] = digest
-    return digest
+def theme_digest(theme) -> str:
+    """sha256 of the theme as this process parsed it (what its pages are drawn from). A file
+    edited on disk after the start does not change it: an older worker must not store its page
+    under the edited file's key, which workers started later would then serve."""
+    digest = _THEME_DIGESTS.get(id(theme))
+    if digest is None or digest[0] is not theme:
+        text = json.dumps(asdict(theme), sort_keys=True, default=str)
+        digest = _THEME_DIGESTS[id(theme)] = (theme, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    return digest[1]
+
+
+def _code_digest() -> str:
+    """The code that draws theme pages, and the Dash and plotly it runs on: a deploy that changes
+    how a page is drawn (or its component ids) must not be served pages from before it."""
+    import dash
+    import plotly
+
+    from explorer import charts
+    from layouts import theme_page
+
+    blob = hashlib.sha256(f"{dash.__version__} {plotly.__version__}".encode())
+    for module in (theme_pages, theme_page, charts):
+        blob.update(Path(module.__file__).read_bytes())
+    blob.update(Path(__file__).read_bytes())
+    return blob.hexdigest()
+
+
+CODE_DIGEST = _code_digest()
 
 
 def _dataset_versions(services, theme) -> list:
@@ -84,7 +105,7 @@ def _dataset_versions(services, theme) -> list:
 
 
 def page_key(services, theme, focus: str | None) -> str:
-    return cache_key("theme-page", KEY_VERSION, theme.slug, focus, _file_digest(theme.path),
+    return cache_key("theme-page", KEY_VERSION, CODE_DIGEST, theme.slug, focus, theme_digest(theme),
                      _dataset_versions(services, theme), str(services.settings.data_dir))
 
 
@@ -130,16 +151,25 @@ def served_theme_page(services, slug: str, chart: str | None = None):
         with _building(slug):
             hit = _read(services.cache, key)
             if hit is None:
+                # a page with a part missing is not stored, but the requests that waited for its
+                # build are given it rather than each drawing it again, one after another
+                recent = _INCOMPLETE.get(key)
+                if recent is not None and time.monotonic() - recent[0] < INCOMPLETE_SECONDS:
+                    return json.loads(recent[1]), recent[2]
                 text, title, complete = _build(services, theme, focus)
                 if complete:
                     _write(services.cache, key, {"page": text, "title": title})
+                    _INCOMPLETE.pop(key, None)
+                else:
+                    _INCOMPLETE[key] = (time.monotonic(), text, title)
                 return json.loads(text), title
     return json.loads(hit["page"]), hit["title"]
 
 
 def warm(services, server=None) -> list[str]:
     """Build every theme page in this process (its charts stay in the process's memo, which the
-    selection callbacks read) and keep each in the cache unless a page is already there; with the
+    selection callbacks read, so it is built even when the cache holds it) and keep each in the
+    cache unless a page is already there; with the
     Flask ``server``, ask its geometry route for the map layers' geometry, which keeps it in the
     cache too. Returns the slugs whose page was complete."""
     client = server.test_client() if server is not None else None

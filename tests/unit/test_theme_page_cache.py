@@ -108,13 +108,20 @@ def test_a_permalinked_chart_is_its_own_page_and_unknown_charts_are_ignored(serv
     assert builds == [(SLUG, chart), (SLUG, None)]
 
 
-def test_an_edited_theme_file_makes_a_new_key(services, tmp_path):
+def test_an_edited_theme_makes_a_new_key_but_only_once_it_is_parsed(services, tmp_path):
     theme = services.themes[SLUG]
     before = page_cache.page_key(services, theme, None)
-    copy = tmp_path / "net-zero.yaml"
-    copy.write_text(theme.path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    edited = dataclasses.replace(theme, path=copy)
+    assert page_cache.page_key(services, theme, None) == before
+    edited = dataclasses.replace(theme, narrative=theme.narrative + " Edited.")
     assert page_cache.page_key(services, edited, None) != before
+    # the file changing on disk under a running worker does not change the key of the theme that
+    # worker parsed (it would store its old page under the new file's key)
+    copy = tmp_path / "net-zero.yaml"
+    copy.write_text(theme.path.read_text(encoding="utf-8"), encoding="utf-8")
+    moved = dataclasses.replace(theme, path=copy)
+    key = page_cache.page_key(services, moved, None)
+    copy.write_text(theme.path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert page_cache.page_key(services, moved, None) == key
 
 
 def test_a_page_with_a_failed_part_is_served_but_not_kept(services, monkeypatch):
@@ -127,8 +134,13 @@ def test_a_page_with_a_failed_part_is_served_but_not_kept(services, monkeypatch)
         return page, title, False                         # as when a chart could not be drawn
 
     monkeypatch.setattr(theme_pages, "build_theme_page", failing)
+    monkeypatch.setattr(page_cache, "_INCOMPLETE", {})   # this test's incomplete page stays here
     page_cache.served_theme_page(services, SLUG)
-    page_cache.served_theme_page(services, SLUG)
+    page_cache.served_theme_page(services, SLUG)       # given the same build, not drawn again
+    assert calls == [SLUG]
+    assert page_cache._read(services.cache, page_cache.page_key(services, services.themes[SLUG], None)) is None
+    monkeypatch.setattr(page_cache, "INCOMPLETE_SECONDS", 0)
+    page_cache.served_theme_page(services, SLUG)       # after that, the next visitor tries again
     assert calls == [SLUG, SLUG]
 
 
