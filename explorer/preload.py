@@ -2,9 +2,10 @@
 
 Dash builds a page in steps: the scripts, then the layout, then the router's callback, then the
 map's lazily loaded GeoJSON code, and only then does the map ask for its geometry. The index page
-of ``/map?…`` therefore carries ``<link rel="preload">`` for the geometry files its link names and
-for the lazily loaded scripts every map needs, so the browser fetches them while the rest of the
-page is still starting. The requests later made by the map find them in the browser's cache.
+of ``/map?…`` therefore carries ``<link rel="preload">`` for the geometry files its link names, so
+the browser fetches them while the rest of the page is still starting (the map's own requests find
+them in the browser's cache), and runs the lazily loaded scripts every map needs as deferred
+scripts, so they are registered before the map first renders.
 
 A layer's resource is the one the link names, or its registry entry's first (what the map loads);
 no data is read or loaded on the server to answer the index page.
@@ -54,7 +55,9 @@ def preload_tags(path: str, args, resource_of, prefix: str = "/") -> str:
     base = prefix.rstrip("/")
     tags = [f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(base + url)}">'
             for url in (*geometry_urls(args, resource_of), *CONTEXT_GEOMETRY)]
-    tags += [f'<link rel="preload" as="script" href="{escape(base + url)}">' for url in MAP_SCRIPTS]
+    # the lazily loaded chunks are run, not only fetched: each registers itself with its library's
+    # loader (webpack's chunk list), so the map's components render without waiting to load them
+    tags += [f'<script defer src="{escape(base + url)}"></script>' for url in MAP_SCRIPTS]
     return "\n      ".join(tags)
 
 

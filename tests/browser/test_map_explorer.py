@@ -301,6 +301,16 @@ def test_lsoa_layer_is_painted_on_a_canvas_in_its_class_colours(explorer):
     klass = sum(1 for b in hideout["breaks"] if value > b)
     assert seen == hex_rgb(hideout["colours"][klass]), (value, hideout["breaks"], seen)
 
+    # hovering the same place shows that area's name, code and value in a tooltip
+    code = next(w for w in panel.replace("·", " ").split() if w.startswith("E01"))
+    hover = ActionBuilder(duo.driver)
+    hover.pointer_action.move_to_location(round(rect["x"] + rect["width"] / 2 + dx + 2),
+                                          round(rect["y"] + rect["height"] / 2 + dy + 1))
+    hover.perform()
+    tip = wait_until(lambda: next((t.text for t in duo.find_elements(".leaflet-tooltip")
+                                   if code in t.text), None), 20, f"no tooltip for {code}")
+    assert f"{value:g}" in tip.replace(",", "") and "µg/m³" in tip
+
     requests_before = geometry_requests(duo)
     card = next(c for c in cards(duo) if "LSOA" in c.text)
     pick(duo, card.find_elements(By.CSS_SELECTOR, ".layer-card__style .dash-dropdown")[2], "Magma")

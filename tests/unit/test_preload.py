@@ -9,7 +9,8 @@ import pytest
 from explorer.app import create_app
 from explorer.settings import Settings
 
-PRELOAD = re.compile(r'<link rel="preload" as="(fetch|script)"(?: crossorigin="anonymous")? href="([^"]+)">')
+PRELOAD = re.compile(r'<link rel="preload" as="(fetch)" crossorigin="anonymous" href="([^"]+)">'
+                     r'|<(script) defer src="([^"]+)"></script>')
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def preloads(app, url: str) -> dict[str, list[str]]:
     response = app.server.test_client().get(url)
     assert response.status_code == 200
     found: dict[str, list[str]] = {"fetch": [], "script": []}
-    for kind, href in PRELOAD.findall(response.get_data(as_text=True)):
-        found[kind].append(href)
+    for fetch, href, script, src in PRELOAD.findall(response.get_data(as_text=True)):
+        found[fetch or script].append(href or src)
     return found
 
 
