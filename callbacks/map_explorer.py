@@ -283,8 +283,12 @@ def register(app, services) -> None:
     def map_legend(styles, visibles, metas, variables):
         for style, visible, meta, variable in zip(styles, visibles, metas, variables):
             if style and visible and style.get("mode") == "classes":
-                return view.legend(style, (meta or {}).get("unit"), variable or (meta or {}).get("dataset"),
-                                   (meta or {}).get("kind") or "")
+                legend = view.legend(style, (meta or {}).get("unit"), variable or (meta or {}).get("dataset"),
+                                     (meta or {}).get("kind") or "")
+                if (meta or {}).get("approximate"):   # e.g. wards approximated from LSOAs
+                    note = html.P("Boundaries approximate: see the layer's card.", className="legend__note")
+                    legend = [*legend, note] if isinstance(legend, list) else [legend, note]
+                return legend
         return []
 
     # Compare: the right-hand map shows one layer, styled exactly as the panel says -------------

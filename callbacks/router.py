@@ -45,8 +45,9 @@ def register(app, services) -> None:
         path = unquote(pathname or "/").rstrip("/") or "/"
         params = parse_search(search)
         # The map page keeps its own state in the query string: a change there is not a new page.
-        if (path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url"
-                and all(t["prop_id"] == "url.search" for t in ctx.triggered)):
+        # (dcc.Location may report the unchanged pathname with it: rendering the map again then
+        # gave its layers new ids, whose controls wrote the query again, and so on, for ever.)
+        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url":
             raise PreventUpdate
         if path == "/":
             return home.home(registry, data_note()), "London Data Explorer"

@@ -114,6 +114,7 @@ def layer_meta(spec: LayerSpec, info) -> dict:
         "dataset": spec.dataset, "resource": info.resource_id if info else spec.resource,
         "kind": getattr(info, "kind", None), "unit": getattr(info, "unit", None),
         "canvas": bool(getattr(info, "canvas", False)),
+        "approximate": bool((getattr(info, "geography", None) or {}).get("boundary_caveat")),
         "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
         "series": getattr(info, "series", None), "filter": spec.filter,
     }

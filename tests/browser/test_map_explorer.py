@@ -321,3 +321,23 @@ def test_lsoa_layer_is_painted_on_a_canvas_in_its_class_colours(explorer):
     wait_until(lambda: screen_colour(duo, map_el, dx, dy) == hex_rgb(magma[klass]), 30,
                "the place is not in the new palette's colour for its class")
     assert geometry_requests(duo) == requests_before
+
+
+def test_an_untouched_map_settles(explorer):
+    """Nobody touching the page means no requests: a layer whose link leaves its resource, variable
+    and year to the map (so the map writes them into the address) once made the page render itself
+    again and again, with new layer ids each time."""
+    duo = explorer
+    count = ("return performance.getEntriesByType('resource').filter(function (e) {"
+             " return e.name.indexOf('_dash-update-component') !== -1; }).length;")
+    for query in ("layer=crime-ward", "layer=laei-borough&layer=london-boroughs"):
+        open_map(duo, query)
+        wait_until(lambda: coloured(duo) >= 33, 60, f"{query}: not drawn")
+        wait_until(lambda: len(cards(duo)) >= 1, 30, "no layer card")
+        cards_before = [c.get_attribute("id") or c.text[:40] for c in cards(duo)]
+        time.sleep(2)
+        settled = duo.driver.execute_script(count)
+        time.sleep(4)
+        assert duo.driver.execute_script(count) == settled, f"{query}: the page kept calling the server"
+        assert [c.get_attribute("id") or c.text[:40] for c in cards(duo)] == cards_before
+        assert duo.driver.execute_script("return Object.keys(window.explorer.map.hideouts).length;") <= 2

@@ -44,3 +44,7 @@ def test_add_crime_by_ward_and_read_the_approximate_ward_caveat(explorer):
     assert CAVEAT in source
     assert "ward 2022 (E05 codes): London wards 2022 (approximate" in source
     assert "679 of 679 rows matched (100.0%)" in source
+
+    # the legend kept on the map (what phones see without opening the drawer) says it too
+    legend = lambda: duo.driver.execute_script("return document.getElementById('map-legend').textContent;")
+    wait_until(lambda: "Boundaries approximate" in legend(), 20, "no caveat in the on-map legend")
