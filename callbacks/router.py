@@ -47,7 +47,8 @@ def register(app, services) -> None:
         # The map page keeps its own state in the query string: a change there is not a new page.
         # (dcc.Location may report the unchanged pathname with it: rendering the map again then
         # gave its layers new ids, whose controls wrote the query again, and so on, for ever.)
-        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url":
+        # The map always writes a query; a bare /map is a person following the "Map" link.
+        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
             raise PreventUpdate
         if path == "/":
             return home.home(registry, data_note()), "London Data Explorer"

@@ -341,3 +341,14 @@ def test_an_untouched_map_settles(explorer):
         assert duo.driver.execute_script(count) == settled, f"{query}: the page kept calling the server"
         assert [c.get_attribute("id") or c.text[:40] for c in cards(duo)] == cards_before
         assert duo.driver.execute_script("return Object.keys(window.explorer.map.hideouts).length;") <= 2
+
+
+def test_the_map_link_in_the_header_opens_the_first_map_again(explorer):
+    duo = explorer
+    open_map(duo, BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    assert len(cards(duo)) == 1
+    next(a for a in duo.find_elements(".site-nav__link") if a.text == "Map").click()
+    # the map as it first opens: borough outlines over LSOA NO2
+    wait_until(lambda: len(cards(duo)) == 2, 30, "the header's Map link did not open the first map")
+    assert any("LSOA" in c.text for c in cards(duo))
