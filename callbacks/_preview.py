@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dash import html
 
 from explorer.datasets import DatasetError, LoadedDataset
@@ -24,6 +26,9 @@ def mappable_options(registry) -> list[dict]:
     return options
 
 
+PERIOD_RE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])?")
+
+
 def choose_variable(loaded: LoadedDataset) -> str | None:
     """The column to colour by: the resource's hint, else a mean, else the first measure.
 
@@ -39,6 +44,11 @@ def choose_variable(loaded: LoadedDataset) -> str | None:
     preferred = [c for c in columns if c.lower().endswith("-mean") or c.lower().endswith("_mean")]
     if preferred:
         return preferred[0]
+    # one column per year or month (house prices 1995…2017, crime 202403…202603): the latest, as
+    # the map's year slider starts; the earliest can be a part-period (crime's first month is empty)
+    periods = [c for c in columns if PERIOD_RE.fullmatch(str(c))]
+    if len(periods) >= 2:
+        return max(periods, key=str)
     for col in columns:
         if not any(tok in col.lower() for tok in ID_LIKE):
             return col
