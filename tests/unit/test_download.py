@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,8 @@ from explorer.download import (
     parse_checksum,
 )
 from explorer.netguard import UnsafeURLError
+
+from ..local_http import QuietHandler, serve, stop
 
 BODY = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 7) for i in range(3000))
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -37,7 +37,7 @@ class Server:
         self.hits: Counter = Counter()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802
                 server.hits[self.path] += 1
                 queue = server.routes.get(self.path)
@@ -59,13 +59,7 @@ class Server:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
+        self.httpd = serve(Handler)
 
     def add(self, path: str, *responses) -> str:
         self.routes[path] = list(responses)
@@ -75,8 +69,7 @@ class Server:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import math
 import re
 import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -27,6 +26,8 @@ from explorer.export.map_figure import build_map, export_map
 from explorer.export.renderer import Renderer
 from explorer.services import open_registry
 from explorer.settings import Settings
+
+from ..local_http import QuietHandler, serve, stop
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -64,7 +65,7 @@ class TileServer:
         self.release = threading.Event()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 z, x, y = (int(p) for p in self.path.strip("/").removesuffix(".png").split("/"))
                 server.requests.append((z, x, y))
@@ -81,19 +82,12 @@ class TileServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        self.httpd = serve(Handler)
         self.template = f"http://127.0.0.1:{self.httpd.server_port}/{{z}}/{{x}}/{{y}}.png"
 
     def close(self):
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -24,6 +22,8 @@ from explorer.models import Entry
 from explorer.provenance import read_provenance
 from explorer.resolver import ResolveError, Resolver
 from explorer.settings import Settings
+
+from ..local_http import QuietHandler, serve, stop
 
 REPO = Path(__file__).resolve().parents[2]
 V1 = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i) for i in range(500))
@@ -39,7 +39,7 @@ class Source:
         self.hits: list[str] = []
         source = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802
                 source.hits.append(self.path)
                 if self.path in source.slow:
@@ -61,21 +61,13 @@ class Source:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                       daemon=True)
-        self.thread.start()
+        self.httpd = serve(Handler)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
 
     def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 @pytest.fixture

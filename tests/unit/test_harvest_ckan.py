@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,6 +11,8 @@ import pytest
 from explorer.harvest import HarvestError, harvest
 from explorer.registry import Registry
 from explorer.settings import Settings
+
+from ..local_http import QuietHandler, serve, stop
 
 
 class CkanServer:
@@ -25,9 +25,7 @@ class CkanServer:
         self.truncate_start: int | None = None
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
+        class Handler(QuietHandler):
 
             def do_GET(self):
                 parts = urlsplit(self.path)
@@ -56,14 +54,11 @@ class CkanServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = serve(Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 @pytest.fixture()

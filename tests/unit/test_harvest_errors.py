@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from explorer.harvest import HarvestError, HarvestReport, Rejection, harvest
 from explorer.registry import Registry
 from explorer.settings import Settings
+
+from ..local_http import QuietHandler, serve, stop
 
 
 @pytest.fixture()
@@ -190,9 +190,7 @@ class _FileServer:
         self.hits: list[str] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+        class Handler(QuietHandler):
 
             def do_GET(self):
                 outer.hits.append(self.path)
@@ -204,13 +202,11 @@ class _FileServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = serve(Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop(self.httpd)
 
 
 def test_export_over_http_with_redirect(data_dir, registry, settings):

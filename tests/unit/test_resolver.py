@@ -6,11 +6,9 @@ import hashlib
 import io
 import json
 import os
-import threading
 import zipfile
 from collections import Counter
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,8 @@ from explorer.models import Entry, Resource
 from explorer.provenance import Provenance, read_provenance
 from explorer.resolver import ResolveError, Resolver
 from explorer.settings import Settings
+
+from ..local_http import QuietHandler, serve, stop
 
 BODY = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 3) for i in range(2000))
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -36,7 +36,7 @@ class Server:
         self.hits: Counter = Counter()
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):  # noqa: N802
                 server.hits[self.path] += 1
                 queue = server.routes.get(self.path)
@@ -54,13 +54,7 @@ class Server:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
+        self.httpd = serve(Handler)
 
     def add(self, path, *responses) -> str:
         self.routes[path] = list(responses)
@@ -78,8 +72,7 @@ class Server:
 def server():
     srv = Server()
     yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    stop(srv.httpd)
 
 
 @pytest.fixture
