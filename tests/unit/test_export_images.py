@@ -36,13 +36,6 @@ def service(tmp_path_factory, data_dir):
     return DataService(settings, open_registry(settings), memory_items=64)
 
 
-@pytest.fixture(scope="module")
-def renderer():
-    r = Renderer(timeout=20)
-    yield r
-    r.close()
-
-
 def png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     assert data[12:16] == b"IHDR"

@@ -23,7 +23,6 @@ from explorer.datasets import DataService
 from explorer.export import resolve_size
 from explorer.export.map_figure import REGION_FILL, THAMES_FILL, _Geometry, build_map, export_map
 from explorer.export.raster_layers import RasterLayer, draw_layers, polygon_rings
-from explorer.export.renderer import Renderer
 from explorer.services import open_registry
 from explorer.settings import Settings
 
@@ -37,13 +36,6 @@ def service(tmp_path_factory, data_dir):
     settings = Settings(home=tmp_path_factory.mktemp("raster-home"), data_dir=data_dir, cache_url="null",
                         offline=True)
     return DataService(settings, open_registry(settings), memory_items=64)
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    r = Renderer(timeout=60)
-    yield r
-    r.close()
 
 
 def plot_area(svg: bytes) -> tuple[float, float, float, float]:

@@ -23,7 +23,6 @@ from PIL import Image
 from explorer.datasets import DataService
 from explorer.export import basemap, resolve_size, tiles
 from explorer.export.map_figure import build_map, export_map
-from explorer.export.renderer import Renderer
 from explorer.services import open_registry
 from explorer.settings import Settings
 
@@ -95,13 +94,6 @@ def service(tmp_path_factory, data_dir):
     settings = Settings(home=tmp_path_factory.mktemp("tiles-home"), data_dir=data_dir, cache_url="null",
                         offline=True)
     return DataService(settings, open_registry(settings), memory_items=64)
-
-
-@pytest.fixture(scope="module")
-def renderer():
-    r = Renderer(timeout=30)
-    yield r
-    r.close()
 
 
 @pytest.fixture
