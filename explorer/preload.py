@@ -16,7 +16,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from .layers import LayerParamError, default_layers, parse_layer
+from .layers import parse_state
 
 CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
 MAP_SCRIPTS = (
@@ -25,53 +25,33 @@ MAP_SCRIPTS = (
     "/_dash-component-suites/dash/dcc/async-dropdown.js",
     "/_dash-component-suites/dash/dcc/async-slider.js",
 )
-MAX_PRELOADS = 8
 
 
-def geometry_urls(args, resource_of) -> list[str]:
-    """The geometry URLs a ``/map`` link's layers will fetch. ``resource_of(dataset, resource)``
-    gives the resource id the map will load, or None for a dataset the registry does not hold."""
-    raw = args.getlist("layer") if hasattr(args, "getlist") else list(args.get("layer") or [])
-    specs = []
-    if not raw:
-        specs = default_layers()
-    for text in raw[:MAX_PRELOADS]:
-        try:
-            specs.append(parse_layer(text))
-        except LayerParamError:
-            continue  # the page itself says why the layer was ignored
+def geometry_urls(search: str, registry) -> list[str]:
+    """The geometry URLs a ``/map`` link's layers will fetch: its layers read as the page reads
+    them, each at the resource it names or its entry's first (what the map loads)."""
+    state = parse_state(search, lambda dataset: registry.get(dataset) is not None)
     urls = []
-    for spec in specs:
-        resource = resource_of(spec.dataset, spec.resource)
-        if resource:
-            urls.append(f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf")
+    for spec in state.layers:
+        try:
+            resource = registry.get(spec.dataset).resource(spec.resource).id
+        except (AttributeError, LookupError):
+            continue  # the page itself says why the layer was left out
+        urls.append(f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf")
     return list(dict.fromkeys(urls))
 
 
-def preload_tags(path: str, args, resource_of, prefix: str = "/") -> str:
+def preload_tags(path: str, search: str, registry, prefix: str = "/") -> str:
     """``<link rel="preload">`` tags for the index page of ``path`` (empty for pages without a map)."""
     if path.rstrip("/") != prefix.rstrip("/") + "/map":
         return ""
     base = prefix.rstrip("/")
     tags = [f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(base + url)}">'
-            for url in (*geometry_urls(args, resource_of), *CONTEXT_GEOMETRY)]
+            for url in (*geometry_urls(search, registry), *CONTEXT_GEOMETRY)]
     # the lazily loaded chunks are run, not only fetched: each registers itself with its library's
     # loader (webpack's chunk list), so the map's components render without waiting to load them
     tags += [f'<script defer src="{escape(base + url)}"></script>' for url in MAP_SCRIPTS]
     return "\n      ".join(tags)
-
-
-def registry_resource(registry):
-    """``resource_of`` for :func:`geometry_urls`, answered from the registry's entries."""
-    def resource_of(dataset: str, resource: str | None) -> str | None:
-        entry = registry.get(dataset)
-        if entry is None:
-            return None
-        try:
-            return entry.resource(resource).id
-        except LookupError:
-            return None
-    return resource_of
 
 
 def install_preloads(app, registry) -> None:
@@ -79,12 +59,11 @@ def install_preloads(app, registry) -> None:
     from flask import has_request_context, request
 
     original = app.interpolate_index
-    resource_of = registry_resource(registry)
     prefix = app.config.requests_pathname_prefix or "/"
 
     def interpolate_index(**kwargs):
         if has_request_context():
-            tags = preload_tags(request.path, request.args, resource_of, prefix)
+            tags = preload_tags(request.path, request.query_string.decode("latin-1"), registry, prefix)
             if tags:
                 kwargs["metas"] = kwargs.get("metas", "") + "\n      " + tags
         return original(**kwargs)
