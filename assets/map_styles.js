@@ -27,6 +27,12 @@ window.explorer = Object.assign({}, window.explorer, {
       return L.circleMarker(latlng, { radius: 4, color: "#ffffff", weight: 1, fillColor: h.point || "#d62a62", fillOpacity: 0.9 });
     },
     hideouts: {},
+    // The callbacks leave each layer's latest hideout here; a layer drawn by our own canvas
+    // (assets/canvas_layer.js) repaints from it.
+    setHideout: function (h) {
+      window.explorer.map.hideouts[h.uid] = h;
+      if (window.explorer.canvas) { window.explorer.canvas.restyle(h.uid); }
+    },
     format: function (v) {
       if (v === null || v === undefined || Number.isNaN(v)) { return "no data"; }
       var a = Math.abs(v);

@@ -163,7 +163,7 @@ class Browser:
         """Fetch the geometry URLs of the map layers on the page the browser has not cached."""
         size = 0
         for key, props in list(self.page.props.items()):
-            url = props.get("url")
+            url = props.get("url") or (props.get("hideout") or {}).get("geometry")   # big layers: our canvas
             if f'"{kind}"' in key and isinstance(url, str) and url.startswith("/geo/") and url not in self.cached:
                 size += self.get(url)
                 self.cached.add(url)

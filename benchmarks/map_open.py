@@ -271,6 +271,8 @@ _WATCH_JS = """
       L.Canvas.prototype._redraw = function () { var r = redraw.apply(this, arguments); changed(); return r; };
       L.Canvas.prototype.__benchWatched = true;
     }
+    // our own canvas layer (assets/canvas_layer.js) announces each repaint
+    document.addEventListener('explorer-canvas-draw', changed);
     var panes = document.querySelectorAll('.leaflet-overlay-pane, .leaflet-marker-pane');
     var obs = new MutationObserver(changed);
     panes.forEach(function (p) {

@@ -259,7 +259,7 @@ def register(app, services) -> None:
             h.kind = meta ? meta.kind : null;
             h.unit = meta ? meta.unit : null;
             h.canvas = Boolean(meta && meta.canvas);
-            window.explorer.map.hideouts[h.uid] = h;
+            window.explorer.map.setHideout(h);
             return h;
         }""",
         Output({"type": "layer-geo", "index": MATCH}, "hideout"),
@@ -351,7 +351,7 @@ def register(app, services) -> None:
                     h.uid = compare.uid + "-compare";
                     h.hidden = false;
                     h.compared = false;
-                    window.explorer.map.hideouts[h.uid] = h;
+                    window.explorer.map.setHideout(h);
                     return h;
                 }
             }

@@ -47,7 +47,7 @@ WGS84 = 4326
 
 __all__ = [
     "TimeStep", "LayerInfo", "NotMappable", "layer_info", "geometry_payload", "values_payload",
-    "features_at", "layer_table", "encode_geobuf", "polygon_tolerance", "round_sig",
+    "features_at", "layer_table", "encode_geobuf", "canvas_hint", "polygon_tolerance", "round_sig",
 ]
 
 
@@ -475,7 +475,20 @@ def layer_info(service, dataset_id: str, resource_id: str | None = None) -> Laye
     loaded = service.load(dataset_id, resource_id)
     if _yearly_long_table(loaded):
         loaded = service.load(dataset_id, resource_id, join="long")
-    return _INFO.get(_key(service, loaded, "info"), lambda: _build_info(service, loaded))
+    info = _INFO.get(_key(service, loaded, "info"), lambda: _build_info(service, loaded))
+    if len(_CANVAS_HINTS) < 4096 or (info.dataset_id, info.resource_id) in _CANVAS_HINTS:
+        _CANVAS_HINTS[(info.dataset_id, info.resource_id)] = info.canvas
+    return info
+
+
+# Whether a layer is drawn on a canvas, as this process last worked it out: the map page's index
+# marks those layers' geometry to be read at once (explorer/preload.py) without loading anything.
+_CANVAS_HINTS: dict[tuple[str, str], bool] = {}
+
+
+def canvas_hint(dataset_id: str, resource_id: str) -> bool | None:
+    """True or False once this process has built the layer's info; None before."""
+    return _CANVAS_HINTS.get((dataset_id, resource_id))
 
 
 def _yearly_long_table(loaded) -> bool:

@@ -4,8 +4,11 @@ Dash builds a page in steps: the scripts, then the layout, then the router's cal
 map's lazily loaded GeoJSON code, and only then does the map ask for its geometry. The index page
 of ``/map?…`` therefore carries ``<link rel="preload">`` for the geometry files its link names, so
 the browser fetches them while the rest of the page is still starting (the map's own requests find
-them in the browser's cache), and runs the lazily loaded scripts every map needs as deferred
-scripts, so they are registered before the map first renders.
+them in the browser's cache; a big layer's is read at once by assets/canvas_layer.js), and runs
+the lazily loaded scripts every map needs as deferred scripts, so they are registered before the
+map first renders. Dash's own first requests (the layout, which holds the page itself, see
+explorer/prerender.py, and the callbacks) are preloaded too, as Dash asks for them only once all
+its scripts have run; the preload carries the page's address as its referrer, as Dash's would.
 
 A layer's resource is the one the link names, or its registry entry's first (what the map loads);
 no data is read or loaded on the server to answer the index page.
@@ -17,8 +20,10 @@ from html import escape
 from urllib.parse import quote
 
 from .layers import parse_state
+from .mapdata import canvas_hint
 
 CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
+DASH_REQUESTS = ("/_dash-layout", "/_dash-dependencies")
 MAP_SCRIPTS = (
     "/_dash-component-suites/dash_leaflet/async-GeoJSON.js",
     "/_dash-component-suites/dash_leaflet/async-geobuf.js",
@@ -30,15 +35,21 @@ MAP_SCRIPTS = (
 def geometry_urls(search: str, registry) -> list[str]:
     """The geometry URLs a ``/map`` link's layers will fetch: its layers read as the page reads
     them, each at the resource it names or its entry's first (what the map loads)."""
+    return list(dict.fromkeys(url for url, _ in _layer_geometry(search, registry)))
+
+
+def _layer_geometry(search: str, registry) -> list[tuple[str, bool]]:
+    """(geometry URL, drawn on our canvas as far as this process knows) for each layer of a link."""
     state = parse_state(search, lambda dataset: registry.get(dataset) is not None)
-    urls = []
+    found = []
     for spec in state.layers:
         try:
             resource = registry.get(spec.dataset).resource(spec.resource).id
         except (AttributeError, LookupError):
             continue  # the page itself says why the layer was left out
-        urls.append(f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf")
-    return list(dict.fromkeys(urls))
+        found.append((f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf",
+                      bool(canvas_hint(spec.dataset, resource))))
+    return found
 
 
 def preload_tags(path: str, search: str, registry, prefix: str = "/") -> str:
@@ -46,8 +57,16 @@ def preload_tags(path: str, search: str, registry, prefix: str = "/") -> str:
     if path.rstrip("/") != prefix.rstrip("/") + "/map":
         return ""
     base = prefix.rstrip("/")
-    tags = [f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(base + url)}">'
-            for url in (*geometry_urls(search, registry), *CONTEXT_GEOMETRY)]
+    # A big layer's geometry (drawn by our canvas layer, as far as this process knows) is marked so
+    # the page's canvas script reads it at once (assets/canvas_layer.js); the rest is left to the
+    # request that uses it, which takes the preloaded response itself.
+    layers: dict[str, bool] = {}
+    for url, canvas in _layer_geometry(search, registry):
+        layers.setdefault(url, canvas)
+    tags = [f'<link rel="preload" as="fetch" crossorigin="anonymous"{" data-explorer-canvas" if canvas else ""}'
+            f' href="{escape(base + url)}">' for url, canvas in layers.items()]
+    tags += [f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{escape(base + url)}">'
+             for url in (*CONTEXT_GEOMETRY, *DASH_REQUESTS)]
     # the lazily loaded chunks are run, not only fetched: each registers itself with its library's
     # loader (webpack's chunk list), so the map's components render without waiting to load them
     tags += [f'<script defer src="{escape(base + url)}"></script>' for url in MAP_SCRIPTS]

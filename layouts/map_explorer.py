@@ -50,16 +50,45 @@ def first_hideout(spec: LayerSpec, info, look) -> dict:
     merge callback writes (callbacks/map_explorer.py)."""
     values, style = (look or (None, None, None))[:2]
     if not style:
-        return {"uid": spec.uid, "pending": True, "canvas": info.canvas}
+        return {"uid": spec.uid, "pending": True, "canvas": info.canvas, **canvas_source(spec, info)}
     return {**style, "uid": spec.uid, "values": (values or {}).get("values"), "opacity": spec.opacity / 100,
             "hidden": spec.hidden, "compared": False, "kind": info.kind, "unit": info.unit,
-            "canvas": info.canvas}
+            "canvas": info.canvas, **canvas_source(spec, info)}
 
 
-def geo_layer(spec: LayerSpec, info, look=None) -> dl.GeoJSON:
-    url = f"/geo/{spec.dataset}/{info.resource_id}.pbf"
+def geometry_url(spec: LayerSpec, info) -> str:
+    return f"/geo/{spec.dataset}/{info.resource_id}.pbf"
+
+
+# A big layer is drawn by our own canvas layer (assets/canvas_layer.js). A dl.LayerGroup (drawn
+# with the map, not loaded lazily like dl.GeoJSON) attaches it to the map when the map is made and
+# detaches it when removed; the dl.GeoJSON inside, given no data, holds the hideout the callbacks
+# write (the geometry URL, classes, colours and values), which the canvas layer reads.
+CANVAS_EVENTS = {"add": {"variable": "explorer.canvas.attach"}, "remove": {"variable": "explorer.canvas.detach"}}
+
+
+def canvas_layer(group_id, holder_id, hideout: dict) -> dl.LayerGroup:
+    return dl.LayerGroup(id=group_id, eventHandlers=CANVAS_EVENTS,
+                         children=[dl.GeoJSON(id=holder_id, hideout=hideout)])
+
+
+def canvas_source(spec: LayerSpec, info) -> dict:
+    return {"geometry": geometry_url(spec, info)} if info.canvas else {}
+
+
+def geo_layer(spec: LayerSpec, info, look=None):
+    """The map explorer's layer: big ones drawn by our canvas layer, the rest by dash-leaflet."""
+    if info.canvas:
+        return canvas_layer(lid("layer-canvas", spec.uid), lid("layer-geo", spec.uid), first_hideout(spec, info, look))
+    return leaflet_layer(spec, info, look)
+
+
+def leaflet_layer(spec: LayerSpec, info, look=None) -> dl.GeoJSON:
+    """A layer dash-leaflet draws from its geometry URL (a big one on Leaflet's canvas, through
+    assets/map_styles.js); theme maps use it for every layer, their style functions being
+    Leaflet's."""
     return dl.GeoJSON(
-        id=lid("layer-geo", spec.uid), url=url, format="geobuf",
+        id=lid("layer-geo", spec.uid), url=geometry_url(spec, info), format="geobuf",
         hideout=first_hideout(spec, info, look),
         style={"variable": "explorer.map.layerStyle"},
         pointToLayer={"variable": "explorer.map.layerPoint"},
@@ -337,14 +366,17 @@ def compare_options(specs: list[LayerSpec], titles: dict[str, str]) -> list[dict
 def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -> list:
     """The right-hand map of the compare view: one layer, the same context, views kept in step."""
     lat, lon, zoom = state_view
-    layer = dl.GeoJSON(
-        id="compare-geo", url=f"/geo/{spec.dataset}/{info.resource_id}.pbf", format="geobuf",
-        hideout={"uid": spec.uid + "-compare", "pending": True, "canvas": info.canvas},
-        style={"variable": "explorer.map.layerStyle"},
-        pointToLayer={"variable": "explorer.map.layerPoint"},
-        onEachFeature={"variable": "explorer.map.layerTooltip"},
-        cluster=bool(info.cluster), superClusterOptions={"radius": 70, "maxZoom": 16},
-    )
+    hideout = {"uid": spec.uid + "-compare", "pending": True, "canvas": info.canvas, **canvas_source(spec, info)}
+    if info.canvas:
+        layer = canvas_layer("compare-canvas", "compare-geo", hideout)
+    else:
+        layer = dl.GeoJSON(
+            id="compare-geo", url=geometry_url(spec, info), format="geobuf", hideout=hideout,
+            style={"variable": "explorer.map.layerStyle"},
+            pointToLayer={"variable": "explorer.map.layerPoint"},
+            onEachFeature={"variable": "explorer.map.layerTooltip"},
+            cluster=bool(info.cluster), superClusterOptions={"radius": 70, "maxZoom": 16},
+        )
     return [
         html.P(caption, className="map-caption"),
         dl.Map(id="compare-map", center=[lat, lon], zoom=zoom, className="map explorer__map",

@@ -23,7 +23,7 @@ from explorer.models import Entry
 from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice
 from .export_menu import chart_tools
 from .home import theme_label
-from .map_explorer import CONTEXT_STYLE, geo_layer, legend, tile_layer
+from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
 
 SHOW_DATA = "Show data"
 HIDE_DATA = "Hide data"
@@ -187,7 +187,7 @@ def theme_map(layers: list[dict]) -> dl.Map:
     ordered = [i for i in drawn if not i["boundary"]] + [i for i in drawn if i["boundary"]]
     children = []
     for item in ordered:
-        component = geo_layer(item["spec"], item["info"])
+        component = leaflet_layer(item["spec"], item["info"])
         component.id = {"type": "theme-geo", "index": item["uid"]}
         component.hideout = item["hideout"]
         component.style = {"variable": "explorer.theme.layerStyle"}

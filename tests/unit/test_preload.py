@@ -9,7 +9,7 @@ import pytest
 from explorer.app import create_app
 from explorer.settings import Settings
 
-PRELOAD = re.compile(r'<link rel="preload" as="(fetch)" crossorigin="anonymous" href="([^"]+)">'
+PRELOAD = re.compile(r'<link rel="preload" as="(fetch)" crossorigin="anonymous"( data-explorer-canvas)? href="([^"]+)">'
                      r'|<(script) defer src="([^"]+)"></script>')
 
 
@@ -19,11 +19,15 @@ def app(tmp_path_factory, data_dir):
 
 
 def preloads(app, url: str) -> dict[str, list[str]]:
+    """The page's preloaded fetches and deferred scripts; "canvas" lists the fetches marked as a
+    big layer's geometry (read at once by the canvas layer script)."""
     response = app.server.test_client().get(url)
     assert response.status_code == 200
-    found: dict[str, list[str]] = {"fetch": [], "script": []}
-    for fetch, href, script, src in PRELOAD.findall(response.get_data(as_text=True)):
+    found: dict[str, list[str]] = {"fetch": [], "script": [], "canvas": []}
+    for fetch, canvas, href, script, src in PRELOAD.findall(response.get_data(as_text=True)):
         found[fetch or script].append(href or src)
+        if canvas:
+            found["canvas"].append(href)
     return found
 
 
@@ -37,8 +41,11 @@ def geometry_urls_of_page(component) -> set[str]:
             stack.extend(node)
             continue
         url = getattr(node, "url", None)
-        if type(node).__name__ == "GeoJSON" and url:
-            urls.add(url)
+        if type(node).__name__ == "GeoJSON":
+            # a big layer's geometry is fetched by our canvas layer, named in its hideout
+            url = url or (getattr(node, "hideout", None) or {}).get("geometry")
+            if url:
+                urls.add(url)
         children = getattr(node, "children", None)
         if children is not None:
             stack.append(children)
@@ -55,7 +62,9 @@ def test_the_map_page_preloads_exactly_the_geometry_its_map_fetches(app, search)
 
     found = preloads(app, "/map" + search)
     page = explorer_page(app.explorer, search)
-    assert set(found["fetch"]) == geometry_urls_of_page(page)
+    assert {u for u in found["fetch"] if u.startswith("/geo/")} == geometry_urls_of_page(page)
+    # Dash's own first two requests, which it makes only once its scripts have run
+    assert {u for u in found["fetch"] if not u.startswith("/geo/")} == {"/_dash-layout", "/_dash-dependencies"}
     assert any("async-GeoJSON" in s for s in found["script"])
     for script in found["script"]:      # every preloaded script exists
         assert app.server.test_client().get(script).status_code == 200
@@ -64,6 +73,21 @@ def test_the_map_page_preloads_exactly_the_geometry_its_map_fetches(app, search)
 def test_unknown_datasets_and_other_pages_preload_nothing_of_theirs(app):
     found = preloads(app, "/map?layer=no-such-dataset:x&layer=%3Cscript%3E")
     assert not [u for u in found["fetch"] if "no-such-dataset" in u or "script" in u]
-    assert found["fetch"] == ["/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf"]  # the context only
-    assert preloads(app, "/catalogue") == {"fetch": [], "script": []}
-    assert preloads(app, "/") == {"fetch": [], "script": []}
+    assert found["fetch"] == ["/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf",  # the context only
+                              "/_dash-layout", "/_dash-dependencies"]
+    assert preloads(app, "/catalogue") == {"fetch": [], "script": [], "canvas": []}
+    assert preloads(app, "/") == {"fetch": [], "script": [], "canvas": []}
+
+
+def test_big_layers_the_server_has_built_are_marked_for_the_canvas(app):
+    """Once this process knows a layer is drawn on our canvas (it has built the layer's info), the
+    page marks its geometry so the canvas script reads it at once; points and small layers, and
+    layers not built yet, are left unmarked (the map's own request takes the preloaded file)."""
+    from callbacks.map_explorer import explorer_page
+
+    search = "?layer=osm-pois&layer=london-boroughs&layer=laei-lsoa-2021:no2-2019"
+    lsoa = "/geo/laei-lsoa-2021/no2-2019.pbf"
+    explorer_page(app.explorer, search)                 # builds each layer's info, as a visit does
+    found = preloads(app, "/map" + search)
+    assert lsoa in found["fetch"] and found["canvas"] == [lsoa]
+    assert len([u for u in found["fetch"] if u.startswith("/geo/")]) == 5   # three layers, two context files
