@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from .preload import install_preloads
     # map pages name their geometry and lazily loaded scripts in the page, fetched while Dash starts
     install_preloads(app, registry)
+    from .page_scripts import leave_out_polyfill
+    leave_out_polyfill(app)          # Dash's polyfill bundle is ~70 ms of every page's start
 
     from layouts.shell import app_layout
 
