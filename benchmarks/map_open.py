@@ -23,9 +23,9 @@ contender is opened once untimed first (server caches, the operating system's fi
   inside the layout response);
 * **time to drawn**: from navigation start (``performance.now()`` in the page) until the polygons
   are painted: Leaflet's overlay pane holds ≥ 4,994 paths with a visible fill (then two animation
-  frames); for a layer Leaflet paints on a canvas (ours draws layers of more than 1,500 shapes on
-  one), the canvas holds coloured pixels (Leaflet paints all of a canvas's shapes in one pass; then
-  two animation frames); or plotly's maplibre map goes idle with the choropleth's features rendered
+  frames); for a layer painted on a canvas (ours draws layers of more than 1,500 shapes with its
+  own canvas layer), the canvas holds coloured pixels (all the layer's shapes are painted in one
+  pass; then two animation frames); or plotly's maplibre map goes idle with the choropleth's features rendered
   (``queryRenderedFeatures``). A script added with ``Page.addScriptToEvaluateOnNewDocument``
   watches from inside the page, so polling from Python adds no delay.
 
@@ -303,8 +303,8 @@ _WATCH_JS = """
       if (n >= cfg.min) { B.drawn = -1; painted(function (t) { B.drawn = t; observe(); }); }
       return;
     }
-    // Big layers are painted on one canvas (ours, in its own pane): Leaflet paints every shape of
-    // a canvas in one pass, so the first coloured pixels mean the whole layer is there.
+    // Big layers are painted on a canvas (ours, in its own pane): every shape of the layer in one
+    // pass, so the first coloured pixels mean the whole layer is there.
     var canvas = document.querySelector('.leaflet-map-pane canvas');
     if (canvas) {
       if (canvasCoverage(canvas) >= 0.02) { B.drawn = -1; painted(function (t) { B.drawn = t; observe(); }); }
@@ -360,9 +360,12 @@ def make_driver():
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic", "--enable-unsafe-swiftshader", "--use-angle=swiftshader",
                  # WebGL (plotly's maplibre) needs SwiftShader here, a GPU emulated in software; left
-                 # to it, 2D canvases would be drawn through that emulator too, which no real browser
-                 # does (with a GPU they are drawn by it, without one in software): draw them in software
-                 "--disable-accelerated-2d-canvas",
+                 # to it, 2D canvases and the page itself (the naive app's 5,000 SVG paths) would be
+                 # rasterized through that emulator too, which no real browser does (with a GPU they
+                 # are drawn by it, without one in software): draw them in software. Rasterized
+                 # through SwiftShader, the naive app's paths took 1.6-5.8 s to show from one round
+                 # to the next; in software they take a steady ~1.8 s.
+                 "--disable-accelerated-2d-canvas", "--disable-gpu-rasterization",
                  "--disable-extensions"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
@@ -904,9 +907,10 @@ METHOD = (
     "once untimed, then {runs} times with rounds interleaved. Bytes are on the wire, headers included, "
     "from Chrome's DevTools log; the peers' GeoJSON travels inside Dash's layout response. Time to drawn "
     "is from navigation start until every polygon has a visible fill (Leaflet SVG), the layer's canvas is "
-    "painted (Leaflet canvas: ours draws layers of more than 1,500 shapes on one, in a single pass) or the "
+    "painted (ours draws layers of more than 1,500 shapes on its own canvas layer, in a single pass) or the "
     "map is idle with its choropleth rendered (plotly), measured inside the page. Chromium runs WebGL on "
-    "SwiftShader (software) for plotly, with 2D canvases drawn in software, as without a GPU. A restyle's server time is the callback's "
+    "SwiftShader (software) for plotly, with 2D canvases and the page rasterized in software, as without a "
+    "GPU. A restyle's server time is the callback's "
     "request-sent → response-headers time on loopback; its bytes are every callback response the change "
     "fires (for ours they are listed under the table). No basemap tiles anywhere. Client and "
     "servers share the machine.")
