@@ -47,7 +47,7 @@ WGS84 = 4326
 
 __all__ = [
     "TimeStep", "LayerInfo", "NotMappable", "layer_info", "geometry_payload", "values_payload",
-    "features_at", "layer_table", "encode_geobuf", "canvas_hint", "polygon_tolerance", "round_sig",
+    "features_at", "layer_table", "encode_geobuf", "drawn_as", "polygon_tolerance", "round_sig",
 ]
 
 
@@ -476,19 +476,21 @@ def layer_info(service, dataset_id: str, resource_id: str | None = None) -> Laye
     if _yearly_long_table(loaded):
         loaded = service.load(dataset_id, resource_id, join="long")
     info = _INFO.get(_key(service, loaded, "info"), lambda: _build_info(service, loaded))
-    if len(_CANVAS_HINTS) < 4096 or (info.dataset_id, info.resource_id) in _CANVAS_HINTS:
-        _CANVAS_HINTS[(info.dataset_id, info.resource_id)] = info.canvas
+    key = (info.dataset_id, info.resource_id)
+    if len(_DRAWN_AS) < 4096 or key in _DRAWN_AS:
+        _DRAWN_AS[key] = "unmappable" if info.error else "canvas" if info.canvas else "leaflet"
     return info
 
 
-# Whether a layer is drawn on a canvas, as this process last worked it out: the map page's index
-# marks those layers' geometry to be read at once (explorer/preload.py) without loading anything.
-_CANVAS_HINTS: dict[tuple[str, str], bool] = {}
+# How each layer is drawn, as this process last worked it out, so the map page's index can say
+# what to fetch without loading anything (explorer/preload.py): "canvas" (our canvas layer, whose
+# geometry the page reads at once), "leaflet" (dash-leaflet) or "unmappable" (nothing to fetch).
+_DRAWN_AS: dict[tuple[str, str], str] = {}
 
 
-def canvas_hint(dataset_id: str, resource_id: str) -> bool | None:
-    """True or False once this process has built the layer's info; None before."""
-    return _CANVAS_HINTS.get((dataset_id, resource_id))
+def drawn_as(dataset_id: str, resource_id: str) -> str | None:
+    """"canvas", "leaflet" or "unmappable" once this process has built the layer's info; None before."""
+    return _DRAWN_AS.get((dataset_id, resource_id))
 
 
 def _yearly_long_table(loaded) -> bool:

@@ -20,7 +20,7 @@ from html import escape
 from urllib.parse import quote
 
 from .layers import parse_state
-from .mapdata import canvas_hint
+from .mapdata import drawn_as
 
 CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
 DASH_REQUESTS = ("/_dash-layout", "/_dash-dependencies")
@@ -39,7 +39,8 @@ def geometry_urls(search: str, registry) -> list[str]:
 
 
 def _layer_geometry(search: str, registry) -> list[tuple[str, bool]]:
-    """(geometry URL, drawn on our canvas as far as this process knows) for each layer of a link."""
+    """(geometry URL, drawn on our canvas as far as this process knows) for each layer of a link,
+    less those this process knows cannot be mapped (the page refuses them, fetching nothing)."""
     state = parse_state(search, lambda dataset: registry.get(dataset) is not None)
     found = []
     for spec in state.layers:
@@ -47,8 +48,9 @@ def _layer_geometry(search: str, registry) -> list[tuple[str, bool]]:
             resource = registry.get(spec.dataset).resource(spec.resource).id
         except (AttributeError, LookupError):
             continue  # the page itself says why the layer was left out
-        found.append((f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf",
-                      bool(canvas_hint(spec.dataset, resource))))
+        drawn = drawn_as(spec.dataset, resource)
+        if drawn != "unmappable":
+            found.append((f"/geo/{quote(spec.dataset, safe='')}/{quote(resource, safe='')}.pbf", drawn == "canvas"))
     return found
 
 

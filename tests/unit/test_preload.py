@@ -91,3 +91,16 @@ def test_big_layers_the_server_has_built_are_marked_for_the_canvas(app):
     found = preloads(app, "/map" + search)
     assert lsoa in found["fetch"] and found["canvas"] == [lsoa]
     assert len([u for u in found["fetch"] if u.startswith("/geo/")]) == 5   # three layers, two context files
+
+
+def test_a_layer_known_to_be_unmappable_is_not_preloaded(app):
+    """A link naming a resource the map refuses (crime by ward's long table) once made the browser
+    fetch, and log as failed, geometry the page never asks for; once this process has tried the
+    layer, the index leaves it out, and the page still says why it was refused."""
+    from callbacks.map_explorer import explorer_page
+
+    search = "?layer=crime-ward:csv&layer=london-boroughs"
+    explorer_page(app.explorer, search)
+    fetches = preloads(app, "/map" + search)["fetch"]
+    assert not [u for u in fetches if "/geo/crime-ward/" in u]
+    assert any(u.startswith("/geo/london-boroughs/") for u in fetches)
