@@ -13,7 +13,7 @@ import shapely
 
 from explorer.mapdata import encode_geobuf
 
-from .test_map_explorer import LSOA_NO2, open_map, screen_colour, wait_until
+from .test_map_explorer import LSOA_NO2, hex_rgb, open_map, screen_colour, wait_until
 
 DECODE_JS = """
 var bytes = Uint8Array.from(atob(arguments[0]), function (c) { return c.charCodeAt(0); });
@@ -158,3 +158,52 @@ def test_a_big_layers_geometry_is_fetched_once_and_read_before_the_map_asks(expl
         ".filter(function (n) { return n.indexOf('/geo/') !== -1; });")
     assert len(requests) == len(set(requests)) == 4, requests   # LSOAs, boroughs, outline, Thames: once each
     assert any(u.endswith("/geo/laei-lsoa-2021/no2-2019.pbf") for u in requests)
+
+
+def test_compare_shows_a_big_layer_on_the_right_hand_map_and_hides_it_on_the_left(explorer):
+    duo = explorer
+    open_map(duo, "view=51.5230,-0.1330,14&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean,o:100,p:blues"
+                  "&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-max,o:100,p:magma")
+    wait_until(lambda: duo.driver.execute_script(
+        "var l = window.explorer.canvas.layers; return Object.keys(l).length === 2"
+        " && Object.keys(l).every(function (k) { return l[k].geometry !== null; });"), 60, "the layers were not drawn")
+    duo.find_element("#compare-toggle").click()
+
+    # the compared layer's colours, and the other layer's (the two uids not ending in -compare)
+    found = wait_until(lambda: duo.driver.execute_script(
+        "var h = window.explorer.map.hideouts, uids = Object.keys(window.explorer.canvas.layers);"
+        " var right = uids.filter(function (k) { return /-compare$/.test(k); })[0];"
+        " if (!right || !h[right] || !h[right].colours) { return null; }"
+        " var other = uids.filter(function (k) { return k !== right && k + '-compare' !== right; })[0];"
+        " return [h[right].colours, h[other].colours];"), 30, "the right-hand map has no layer")
+    right, other = found
+    assert right != other
+    wait_until(lambda: duo.driver.execute_script(
+        "return document.querySelectorAll('#compare-map .leaflet-map-pane canvas').length") == 1, 30,
+        "the right-hand map has no canvas")
+    left_map, right_map = duo.find_element("#explorer-map"), duo.find_element("#compare-map")
+    wait_until(lambda: share_in(duo, right_map, right) > 0.5, 30,
+               "the right-hand map is not painted in the compared layer's colours")
+    assert share_in(duo, right_map, other) == 0
+    # on the left only the other layer shows: its colours, not the compared layer's
+    wait_until(lambda: share_in(duo, left_map, other) > 0.5, 30, "the left-hand map does not show the other layer")
+    assert share_in(duo, left_map, right) == 0
+
+
+def share_in(duo, element, colours) -> float:
+    """The share of 25 places around the element's centre (40 px apart) a person sees in one of
+    ``colours``, give or take 3 in each channel (a map at a fractional offset is resampled); a
+    place on a white border between areas is in none."""
+    import io
+
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(duo.driver.get_screenshot_as_png())).convert("RGB")
+    scale = shot.width / duo.driver.execute_script("return window.innerWidth;")
+    rect, wanted = element.rect, {hex_rgb(c) for c in colours}
+    places = [(rect["x"] + rect["width"] / 2 + dx, rect["y"] + rect["height"] / 2 + dy)
+              for dx in range(-80, 81, 40) for dy in range(-80, 81, 40)]
+    def near(pixel):
+        return any(max(abs(a - b) for a, b in zip(pixel, c)) <= 3 for c in wanted)
+
+    return sum(near(shot.getpixel((round(x * scale), round(y * scale)))) for x, y in places) / len(places)
