@@ -547,8 +547,8 @@
       decode: decode,
       load: load,
       layers: layers,
-      // eventHandlers of the layer's dl.LayerGroup (layouts/map_explorer.py), called with the
-      // group's props last. The group "layer-canvas" (or "compare-canvas") holds the dl.GeoJSON
+      // The "add" event handler of the layer's dl.LayerGroup (layouts/map_explorer.py), called
+      // with the group's props last. The group "layer-canvas" (or "compare-canvas") holds the dl.GeoJSON
       // "layer-geo" ("compare-geo") whose hideout names the geometry and how to draw it.
       attach: function (e) {
         var ctx = arguments[arguments.length - 1] || {};
@@ -565,6 +565,11 @@
           console.error("explorer canvas layer: no hideout for " + JSON.stringify(ctx.id), error);
         }
         group._explorerCanvas = window.explorer.canvas.add(map, (holder && holder.props && holder.props.hideout) || {});
+        // Detached when the group leaves the map. Not through the group's eventHandlers: when the
+        // component unmounts, react-leaflet unbinds those before it removes the layer.
+        if (group._explorerCanvas) {
+          group.once("remove", function () { window.explorer.canvas.detach({ target: group }); });
+        }
       },
       // Draws the layer a hideout describes (its uid, geometry URL and style) on a map.
       add: function (map, hideout) {

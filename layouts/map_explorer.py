@@ -61,10 +61,10 @@ def geometry_url(spec: LayerSpec, info) -> str:
 
 
 # A big layer is drawn by our own canvas layer (assets/canvas_layer.js). A dl.LayerGroup (drawn
-# with the map, not loaded lazily like dl.GeoJSON) attaches it to the map when the map is made and
-# detaches it when removed; the dl.GeoJSON inside, given no data, holds the hideout the callbacks
-# write (the geometry URL, classes, colours and values), which the canvas layer reads.
-CANVAS_EVENTS = {"add": {"variable": "explorer.canvas.attach"}, "remove": {"variable": "explorer.canvas.detach"}}
+# with the map, not loaded lazily like dl.GeoJSON) attaches it to the map when the group joins it,
+# and it leaves with the group; the dl.GeoJSON inside, given no data, holds the hideout the
+# callbacks write (the geometry URL, classes, colours and values), which the canvas layer reads.
+CANVAS_EVENTS = {"add": {"variable": "explorer.canvas.attach"}}
 
 
 def canvas_layer(group_id, holder_id, hideout: dict) -> dl.LayerGroup:

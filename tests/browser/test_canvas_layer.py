@@ -5,6 +5,7 @@ and the layer follows the map when it moves."""
 from __future__ import annotations
 
 import base64
+import json
 import math
 import time
 
@@ -207,3 +208,34 @@ def share_in(duo, element, colours) -> float:
         return any(max(abs(a - b) for a, b in zip(pixel, c)) <= 3 for c in wanted)
 
     return sum(near(shot.getpixel((round(x * scale), round(y * scale)))) for x, y in places) / len(places)
+
+
+def test_moving_and_removing_big_layers_keeps_one_canvas_per_layer_shown(explorer):
+    """A layer card moved down, then the other removed: the map keeps exactly the canvases of the
+    layers in the panel (a removed layer's canvas goes with it, none is drawn twice)."""
+    duo = explorer
+    open_map(duo, "view=51.5230,-0.1330,14&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean,o:100,p:blues"
+                  "&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-max,o:100,p:magma")
+    state = ("var l = window.explorer.canvas.layers; return [Object.keys(l).sort(),"
+             " document.querySelectorAll('#explorer-map .leaflet-map-pane canvas').length];")
+    first, second = wait_until(lambda: (lambda c: [c[0]["index"], c[1]["index"]] if len(c) == 2 else None)(
+        [json.loads(card.get_attribute("id")) for card in duo.find_elements(".layer-card")]), 30, "no cards")
+    wait_until(lambda: duo.driver.execute_script(state) == [sorted([first, second]), 2], 60, "not drawn")
+    duo.find_element(f"#{css_id({'index': first, 'type': 'layer-down'})}").click()
+    wait_until(lambda: [json.loads(c.get_attribute("id"))["index"] for c in duo.find_elements(".layer-card")]
+               == [second, first], 30, "the card did not move")
+    time.sleep(1)
+    assert duo.driver.execute_script(state) == [sorted([first, second]), 2]
+    duo.find_element(f"#{css_id({'index': second, 'type': 'layer-remove'})}").click()
+    wait_until(lambda: duo.driver.execute_script(state) == [[first], 1], 30, "the removed layer's canvas stayed")
+    map_el = duo.find_element("#explorer-map")
+    blues = duo.driver.execute_script("return window.explorer.map.hideouts[arguments[0]].colours;", first)
+    wait_until(lambda: share_in(duo, map_el, blues) > 0.5, 30, "the remaining layer is not what the map shows")
+
+
+def css_id(component_id: dict) -> str:
+    """A CSS id selector for a Dash pattern-matching id (its JSON, keys sorted, escaped)."""
+    import re
+
+    text = json.dumps(component_id, sort_keys=True, separators=(",", ":"))
+    return re.sub(r'([{}":,])', r"\\\1", text)
