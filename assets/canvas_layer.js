@@ -6,11 +6,12 @@
  * typed arrays of Web Mercator coordinates, and paints every shape from them in one pass at each
  * view: no object per shape or per coordinate.
  *
- * The Dash side is a dl.GeoJSON without data whose "add" and "remove" events attach and detach
- * this layer (layouts/map_explorer.py); its style comes from the same hideout the SVG layers use,
- * kept in window.explorer.map.hideouts by the callbacks, and a hideout change repaints it: the
- * geometry is never fetched again. Hover shows the same tooltip as the SVG layers; a click goes
- * to the map, whose click callback reports every visible layer at that place.
+ * The Dash side (layouts/map_explorer.py) is a dl.LayerGroup, whose arrival on the map attaches
+ * this layer and whose removal takes it away, holding a dl.GeoJSON without data whose hideout
+ * names the geometry. Its style comes from the same hideout the SVG layers use, kept in
+ * window.explorer.map.hideouts by the callbacks, and a hideout change repaints it: the geometry
+ * is never fetched again. Hover shows the same tooltip as the SVG layers; a click goes to the
+ * map, whose click callback reports every visible layer at that place.
  */
 (function () {
   "use strict";
@@ -231,7 +232,7 @@
   }
 
   // A map page preloads its layers' geometry (explorer/preload.py) and marks the big layers this
-  // canvas draws: those are read at once, while Dash is still fetching its layout, so they are
+  // canvas draws: those are read at once, while Dash's scripts are still starting, so they are
   // ready to paint the moment the map has them. A file that turns out to hold points is left to
   // dash-leaflet, and any error to the layer that asks (it fetches again and says what failed).
   var ahead = new Map();                 // url -> Promise of decoded geometry, or null
