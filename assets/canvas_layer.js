@@ -546,7 +546,6 @@
   window.explorer = Object.assign({}, window.explorer, {
     canvas: {
       decode: decode,
-      load: load,
       layers: layers,
       // The "add" event handler of the layer's dl.LayerGroup (layouts/map_explorer.py), called
       // with the group's props last. The group "layer-canvas" (or "compare-canvas") holds the dl.GeoJSON

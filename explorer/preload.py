@@ -32,12 +32,6 @@ MAP_SCRIPTS = (
 )
 
 
-def geometry_urls(search: str, registry) -> list[str]:
-    """The geometry URLs a ``/map`` link's layers will fetch: its layers read as the page reads
-    them, each at the resource it names or its entry's first (what the map loads)."""
-    return list(dict.fromkeys(url for url, _ in _layer_geometry(search, registry)))
-
-
 def _layer_geometry(search: str, registry) -> list[tuple[str, bool]]:
     """(geometry URL, drawn on our canvas as far as this process knows) for each layer of a link,
     less those this process knows cannot be mapped (the page refuses them, fetching nothing)."""

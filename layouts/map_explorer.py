@@ -78,18 +78,22 @@ def canvas_source(spec: LayerSpec, info) -> dict:
 
 def geo_layer(spec: LayerSpec, info, look=None):
     """The map explorer's layer: big ones drawn by our canvas layer, the rest by dash-leaflet."""
+    return drawn_layer(lid("layer-canvas", spec.uid), lid("layer-geo", spec.uid), spec, info,
+                       first_hideout(spec, info, look))
+
+
+def drawn_layer(group_id, holder_id, spec: LayerSpec, info, hideout: dict):
     if info.canvas:
-        return canvas_layer(lid("layer-canvas", spec.uid), lid("layer-geo", spec.uid), first_hideout(spec, info, look))
-    return leaflet_layer(spec, info, look)
+        return canvas_layer(group_id, holder_id, hideout)
+    return leaflet_layer(holder_id, spec, info, hideout)
 
 
-def leaflet_layer(spec: LayerSpec, info, look=None) -> dl.GeoJSON:
+def leaflet_layer(component_id, spec: LayerSpec, info, hideout: dict) -> dl.GeoJSON:
     """A layer dash-leaflet draws from its geometry URL (a big one on Leaflet's canvas, through
     assets/map_styles.js); theme maps use it for every layer, their style functions being
     Leaflet's."""
     return dl.GeoJSON(
-        id=lid("layer-geo", spec.uid), url=geometry_url(spec, info), format="geobuf",
-        hideout=first_hideout(spec, info, look),
+        id=component_id, url=geometry_url(spec, info), format="geobuf", hideout=hideout,
         style={"variable": "explorer.map.layerStyle"},
         pointToLayer={"variable": "explorer.map.layerPoint"},
         onEachFeature={"variable": "explorer.map.layerTooltip"},
@@ -367,16 +371,7 @@ def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -
     """The right-hand map of the compare view: one layer, the same context, views kept in step."""
     lat, lon, zoom = state_view
     hideout = {"uid": spec.uid + "-compare", "pending": True, "canvas": info.canvas, **canvas_source(spec, info)}
-    if info.canvas:
-        layer = canvas_layer("compare-canvas", "compare-geo", hideout)
-    else:
-        layer = dl.GeoJSON(
-            id="compare-geo", url=geometry_url(spec, info), format="geobuf", hideout=hideout,
-            style={"variable": "explorer.map.layerStyle"},
-            pointToLayer={"variable": "explorer.map.layerPoint"},
-            onEachFeature={"variable": "explorer.map.layerTooltip"},
-            cluster=bool(info.cluster), superClusterOptions={"radius": 70, "maxZoom": 16},
-        )
+    layer = drawn_layer("compare-canvas", "compare-geo", spec, info, hideout)
     return [
         html.P(caption, className="map-caption"),
         dl.Map(id="compare-map", center=[lat, lon], zoom=zoom, className="map explorer__map",

@@ -187,9 +187,8 @@ def theme_map(layers: list[dict]) -> dl.Map:
     ordered = [i for i in drawn if not i["boundary"]] + [i for i in drawn if i["boundary"]]
     children = []
     for item in ordered:
-        component = leaflet_layer(item["spec"], item["info"])
-        component.id = {"type": "theme-geo", "index": item["uid"]}
-        component.hideout = item["hideout"]
+        component = leaflet_layer({"type": "theme-geo", "index": item["uid"]}, item["spec"], item["info"],
+                                  item["hideout"])
         component.style = {"variable": "explorer.theme.layerStyle"}
         component.onEachFeature = {"variable": "explorer.theme.onEachFeature"}
         # points are drawn one by one (no clusters): the style function can then hide a layer
