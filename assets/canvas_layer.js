@@ -12,6 +12,11 @@
  * window.explorer.map.hideouts by the callbacks, and a hideout change repaints it: the geometry
  * is never fetched again. Hover shows the same tooltip as the SVG layers; a click goes to the
  * map, whose click callback reports every visible layer at that place.
+ *
+ * The same reading and painting draw a map's first view before Dash has started
+ * (assets/first_view.js, showView below): this script is loaded by the index page itself, right
+ * after the page's static copy (explorer/first_paint.py), and needs Leaflet only once a live map
+ * attaches a layer.
  */
 (function () {
   "use strict";
@@ -200,9 +205,128 @@
     r.pos = after;
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // Painting, shared by the layer below and the page's first view (assets/first_view.js). A view
+  // is {scale: 256 * 2^zoom, ox, oy: the pixel of the canvas's top left corner at that scale,
+  // width, height}; the context's transform maps those pixels to the canvas's.
+  // ---------------------------------------------------------------------------------------------
+
+  // Adds feature f's rings or lines to the current path, skipping points less than half a pixel
+  // from the last one drawn (at London's scale most of a ring at zoom 9). A ring to be stroked is
+  // closed by a line back to its start: closePath() costs time in proportion to the whole path in
+  // Chromium, so one path of thousands of closed rings took 0.7 s, not 10 ms (a fill closes every
+  // ring itself).
+  function trace(ctx, g, f, v, stroked) {
+    var xy = g.xy, rings = g.rings, close = stroked && g.closed, scale = v.scale, ox = v.ox, oy = v.oy;
+    for (var k = g.featRing[f]; k < g.featRing[f + 1]; k++) {
+      var p0 = rings[k], p1 = rings[k + 1];
+      if (p1 - p0 < 2) { continue; }
+      var sx = xy[2 * p0] * scale - ox, sy = xy[2 * p0 + 1] * scale - oy, lx = sx, ly = sy;
+      ctx.moveTo(sx, sy);
+      for (var p = p0 + 1; p < p1; p++) {
+        var x = xy[2 * p] * scale - ox, y = xy[2 * p + 1] * scale - oy;
+        if (p < p1 - 1 && Math.abs(x - lx) < 0.5 && Math.abs(y - ly) < 0.5) { continue; }
+        ctx.lineTo(x, y);
+        lx = x; ly = y;
+      }
+      if (close) { ctx.lineTo(sx, sy); }
+    }
+  }
+
+  // Whether feature f's box meets the view.
+  function inView(g, f, v) {
+    var s = v.scale;
+    return !(g.bbox[4 * f + 2] * s < v.ox || g.bbox[4 * f] * s > v.ox + v.width ||
+             g.bbox[4 * f + 3] * s < v.oy || g.bbox[4 * f + 1] * s > v.oy + v.height);
+  }
+
+  // The class of a value: breaks[i - 1] < value <= breaks[i] is class i.
+  function classify(value, breaks) {
+    var i = 0;
+    while (i < breaks.length && value > breaks[i]) { i++; }
+    return i;
+  }
+
+  // A layer as its hideout says (the map explorer's layers: classes, one colour or outline).
+  function paintLayer(ctx, g, h, v) {
+    ctx.lineJoin = "round";
+    ctx.lineCap = "round";
+    var op = h.opacity === undefined ? 0.8 : h.opacity;
+    var values = h.values, breaks = h.breaks, colours = h.colours, nodata = h.nodata || "#d9d9d9";
+    var colourOf = function (f) {
+      if (h.mode === "single") { return h.colour || "#007acc"; }
+      var i = g.index[f], value = values && i >= 0 ? values[i] : null;
+      if (value === null || value === undefined || !breaks || !colours) { return nodata; }
+      return colours[classify(value, breaks)];
+    };
+    var f;
+    if (h.mode === "outline") {
+      ctx.beginPath();
+      for (f = 0; f < g.n; f++) { if (inView(g, f, v)) { trace(ctx, g, f, v, true); } }
+      ctx.globalAlpha = Math.max(op, 0.2);
+      ctx.strokeStyle = h.line || "#1d2b36";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+      return;
+    }
+    if (!g.closed) {                                // lines in their class colours
+      ctx.globalAlpha = op;
+      ctx.lineWidth = 2;
+      for (f = 0; f < g.n; f++) {
+        if (!inView(g, f, v)) { continue; }
+        ctx.beginPath(); trace(ctx, g, f, v, true);
+        ctx.strokeStyle = colourOf(f);
+        ctx.stroke();
+      }
+      ctx.globalAlpha = 1;
+      return;
+    }
+    ctx.globalAlpha = op;
+    for (f = 0; f < g.n; f++) {
+      if (!inView(g, f, v)) { continue; }
+      ctx.beginPath(); trace(ctx, g, f, v);
+      ctx.fillStyle = colourOf(f);
+      ctx.fill("evenodd");
+    }
+    // the white borders in one stroke, over every fill: a shared border is drawn once
+    ctx.beginPath();
+    for (f = 0; f < g.n; f++) { if (inView(g, f, v)) { trace(ctx, g, f, v, true); } }
+    ctx.globalAlpha = h.mode === "single" ? op : Math.min(1, op + 0.1);
+    ctx.strokeStyle = "#ffffff";
+    ctx.lineWidth = h.mode === "single" ? 1 : 0.4;
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+  }
+
+  // Every shape in one Leaflet path style ({fillColor, fillOpacity, color, weight, opacity,
+  // fill, stroke}), as Leaflet's SVG renderer draws it: the map's context layers in a first view.
+  function paintStyled(ctx, g, style, v) {
+    var f;
+    ctx.lineJoin = "round";
+    ctx.lineCap = "round";
+    if (style.fill !== false && g.closed) {
+      ctx.beginPath();
+      for (f = 0; f < g.n; f++) { if (inView(g, f, v)) { trace(ctx, g, f, v); } }
+      ctx.globalAlpha = style.fillOpacity === undefined ? 0.2 : style.fillOpacity;
+      ctx.fillStyle = style.fillColor || style.color || "#3388ff";
+      ctx.fill("evenodd");
+    }
+    if (style.stroke !== false) {
+      ctx.beginPath();
+      for (f = 0; f < g.n; f++) { if (inView(g, f, v)) { trace(ctx, g, f, v, true); } }
+      ctx.globalAlpha = style.opacity === undefined ? 1 : style.opacity;
+      ctx.strokeStyle = style.color || "#3388ff";
+      ctx.lineWidth = style.weight === undefined ? 3 : style.weight;
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+  }
+
   // The page's <link rel="preload" crossorigin="anonymous"> (explorer/preload.py) is answered to
-  // a fetch with the same mode and credentials: cors, same-origin.
-  function fetchAndDecode(url) {
+  // a fetch with the same mode and credentials: cors, same-origin. An error's reason is the
+  // server's, shortened.
+  function fetchBuffer(url) {
     return fetch(url, { mode: "cors", credentials: "same-origin" }).then(function (response) {
       if (!response.ok) {
         return response.text().then(function (text) {
@@ -212,16 +336,22 @@
         });
       }
       return response.arrayBuffer();
-    }).then(decode);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Each geometry file read once. (Decoding and painting first views in a Web Worker was tried:
+  // on a 2-CPU machine the worker thread got so little time while the page started that its
+  // first view came ~0.3 s later than this main thread's; see the README.)
+  // ---------------------------------------------------------------------------------------------
+  function fetchAndDecode(url) {
+    return fetchBuffer(url).then(decode);
   }
 
   function load(url) {
     var promise = geometries.get(url);
     if (promise) {
       geometries.delete(url);            // most recently used last
-    } else if (ahead.has(url)) {
-      promise = ahead.get(url).then(function (g) { return g || fetchAndDecode(url); });
-      ahead.delete(url);
     } else {
       promise = fetchAndDecode(url);
     }
@@ -233,43 +363,32 @@
 
   // A map page preloads its layers' geometry (explorer/preload.py) and marks the big layers this
   // canvas draws: those are read at once, while Dash's scripts are still starting, so they are
-  // ready to paint the moment the map has them. A file that turns out to hold points is left to
-  // dash-leaflet, and any error to the layer that asks (it fetches again and says what failed).
-  var ahead = new Map();                 // url -> Promise of decoded geometry, or null
-
-  function firstGeometryType(buffer) {
-    try {
-      var r = new Reader(buffer), tag, end;
-      while (r.pos < r.buf.length) {                       // Data
-        tag = r.varint();
-        if (tag === 34) { end = r.end(); break; }           // feature_collection (4, bytes)
-        r.skip(tag & 7);
-      }
-      if (end === undefined || r.varint() !== 10) { return null; }   // features (1, bytes)
-      end = r.end();
-      while (r.pos < end) {                                 // Feature
-        tag = r.varint();
-        if (tag === 10) { r.end(); return r.varint() === 8 ? r.varint() : 0; }   // geometry, type
-        r.skip(tag & 7);
-      }
-    } catch (ignored) { /* read in full, and reported, when a layer asks */ }
-    return null;
-  }
-
-  function readAhead(url) {
-    if (ahead.has(url) || geometries.has(url)) { return; }
-    ahead.set(url, fetch(url, { mode: "cors", credentials: "same-origin" }).then(function (response) {
-      return response.ok ? response.arrayBuffer() : null;
-    }).then(function (buffer) {
-      var type = buffer ? firstGeometryType(buffer) : null;
-      if (type === null || type < 2) { ahead.delete(url); return null; }
-      return decode(buffer);
-    }).catch(function () { ahead.delete(url); return null; }));
-  }
-
+  // ready to paint the moment the map has them. Any error is left to the layer that asks (it
+  // reads the file again and says what failed).
   document.querySelectorAll('link[rel="preload"][as="fetch"][data-explorer-canvas]').forEach(function (link) {
-    readAhead(link.getAttribute("href"));
+    load(link.getAttribute("href")).catch(function () { /* reported by the layer */ });
   });
+
+  // A picture of one geometry file on a canvas of its own (assets/first_view.js): paint is
+  // {hideout} (paintLayer) or {style} (paintStyled); view as for those, plus ratio (device pixels
+  // per CSS pixel). Painted when the file has been read; returns {drop()}; onPainted is called
+  // after the paint.
+  function showView(canvas, url, paint, view, onPainted) {
+    var geometry = null, current = view;
+    var draw = function () {
+      if (!geometry || !current) { return; }
+      var ratio = current.ratio || 1, ctx = canvas.getContext("2d");
+      canvas.width = Math.round(current.width * ratio);
+      canvas.height = Math.round(current.height * ratio);
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      if (paint.hideout) { paintLayer(ctx, geometry, paint.hideout, current); }
+      else { paintStyled(ctx, geometry, paint.style || {}, current); }
+      canvas.setAttribute("data-painted", "");
+      if (onPainted) { onPainted(); }
+    };
+    load(url).then(function (g) { geometry = g; draw(); }, function () { /* the live layer reports it */ });
+    return { drop: function () { geometry = current = null; } };
+  }
 
   // ---------------------------------------------------------------------------------------------
   // The layer: a Leaflet renderer (it keeps the canvas placed and scaled through pans and zoom
@@ -348,7 +467,7 @@
         return h && !h.pending && !h.hidden && !h.compared ? h : null;
       },
       _draw: function () {
-        this._paint();
+        if (this._paint() && this._container) { this._container.setAttribute("data-painted", ""); }
         this._announce();
       },
       _paint: function () {
@@ -358,89 +477,17 @@
         ctx.setTransform(1, 0, 0, 1, 0, 0);
         ctx.clearRect(0, 0, canvas.width, canvas.height);
         var h = this.hideout();
-        if (!g || !h) { return; }
-        var scale = 256 * Math.pow(2, map.getZoom()), origin = map.getPixelOrigin(), b = this._bounds;
+        if (!g || !h) { return false; }
+        var origin = map.getPixelOrigin(), b = this._bounds, size = b.getSize();
         // canvas pixel = (mercator * scale - origin - bounds.min) * ratio
-        var ox = origin.x + b.min.x, oy = origin.y + b.min.y, size = b.getSize();
         ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-        ctx.lineJoin = "round";
-        ctx.lineCap = "round";
-        var view = [ox / scale, oy / scale, (ox + size.x) / scale, (oy + size.y) / scale];
-        var op = h.opacity === undefined ? 0.8 : h.opacity;
-        var values = h.values, breaks = h.breaks, colours = h.colours, nodata = h.nodata || "#d9d9d9";
-        var classify = window.explorer.map.classify;
-        var colourOf = function (f) {
-          if (h.mode === "single") { return h.colour || "#007acc"; }
-          var i = g.index[f], v = values && i >= 0 ? values[i] : null;
-          if (v === null || v === undefined || !breaks || !colours) { return nodata; }
-          return colours[classify(v, breaks)];
-        };
-        var self = this, visible = function (f) {
-          return !(g.bbox[4 * f + 2] < view[0] || g.bbox[4 * f] > view[2] ||
-                   g.bbox[4 * f + 3] < view[1] || g.bbox[4 * f + 1] > view[3]);
-        };
-        var trace = function (f, stroked) { self._trace(ctx, f, scale, ox, oy, stroked); };
-        var f;
-        if (h.mode === "outline") {
-          ctx.beginPath();
-          for (f = 0; f < g.n; f++) { if (visible(f)) { trace(f, true); } }
-          ctx.globalAlpha = Math.max(op, 0.2);
-          ctx.strokeStyle = h.line || "#1d2b36";
-          ctx.lineWidth = 2;
-          ctx.stroke();
-          return;
-        }
-        if (!g.closed) {                                // lines in their class colours
-          ctx.globalAlpha = op;
-          ctx.lineWidth = 2;
-          for (f = 0; f < g.n; f++) {
-            if (!visible(f)) { continue; }
-            ctx.beginPath(); trace(f, true);
-            ctx.strokeStyle = colourOf(f);
-            ctx.stroke();
-          }
-          return;
-        }
-        ctx.globalAlpha = op;
-        for (f = 0; f < g.n; f++) {
-          if (!visible(f)) { continue; }
-          ctx.beginPath(); trace(f);
-          ctx.fillStyle = colourOf(f);
-          ctx.fill("evenodd");
-        }
-        // the white borders in one stroke, over every fill: a shared border is drawn once
-        ctx.beginPath();
-        for (f = 0; f < g.n; f++) { if (visible(f)) { trace(f, true); } }
-        ctx.globalAlpha = h.mode === "single" ? op : Math.min(1, op + 0.1);
-        ctx.strokeStyle = "#ffffff";
-        ctx.lineWidth = h.mode === "single" ? 1 : 0.4;
-        ctx.stroke();
-        ctx.globalAlpha = 1;
+        paintLayer(ctx, g, h, { scale: 256 * Math.pow(2, map.getZoom()), ox: origin.x + b.min.x,
+                                oy: origin.y + b.min.y, width: size.x, height: size.y });
+        return true;
       },
       _announce: function () {                 // every repaint, for tests and benchmarks
         if (this._container) {
           this._container.dispatchEvent(new CustomEvent("explorer-canvas-draw", { bubbles: true, detail: { uid: this.uid } }));
-        }
-      },
-      // Adds feature f's rings or lines to the current path, skipping points less than half a
-      // pixel from the last one drawn (at London's scale most of a ring at zoom 9). A ring to be
-      // stroked is closed by a line back to its start: closePath() costs time in proportion to
-      // the whole path in Chromium, so one path of thousands of closed rings took 0.7 s, not 10 ms
-      // (a fill closes every ring itself).
-      _trace: function (ctx, f, scale, ox, oy, stroked) {
-        var g = this.geometry, xy = g.xy, rings = g.rings, close = stroked && g.closed;
-        for (var k = g.featRing[f]; k < g.featRing[f + 1]; k++) {
-          var p0 = rings[k], p1 = rings[k + 1];
-          if (p1 - p0 < 2) { continue; }
-          var sx = xy[2 * p0] * scale - ox, sy = xy[2 * p0 + 1] * scale - oy, lx = sx, ly = sy;
-          ctx.moveTo(sx, sy);
-          for (var p = p0 + 1; p < p1; p++) {
-            var x = xy[2 * p] * scale - ox, y = xy[2 * p + 1] * scale - oy;
-            if (p < p1 - 1 && Math.abs(x - lx) < 0.5 && Math.abs(y - ly) < 0.5) { continue; }
-            ctx.lineTo(x, y);
-            lx = x; ly = y;
-          }
-          if (close) { ctx.lineTo(sx, sy); }
         }
       },
       // The feature under a pixel of the map (layer point), the top one first; null if none.
@@ -546,6 +593,10 @@
   window.explorer = Object.assign({}, window.explorer, {
     canvas: {
       decode: decode,
+      classify: classify,
+      mercator: function (lon, lat) { return [mercX(lon), mercY(lat)]; },   // at zoom 0, in [0, 1]
+      load: load,
+      showView: showView,
       layers: layers,
       // The "add" event handler of the layer's dl.LayerGroup (layouts/map_explorer.py), called
       // with the group's props last. The group "layer-canvas" (or "compare-canvas") holds the dl.GeoJSON

@@ -2,10 +2,8 @@
  * Changing classes or colours changes only `hideout`: the geometry is not sent again. */
 window.explorer = Object.assign({}, window.explorer, {
   map: {
-    classify: function (value, breaks) {
-      var i = 0;
-      while (i < breaks.length && value > breaks[i]) { i++; }
-      return i;
+    classify: function (value, breaks) {          // one rule for every layer: assets/canvas_layer.js
+      return window.explorer.canvas.classify(value, breaks);
     },
     outline: function () {
       return { color: "#00577d", weight: 1, opacity: 0.6, fill: true, fillColor: "#ffffff", fillOpacity: 0.15 };

@@ -14,6 +14,7 @@ import dash
 from flask import Flask
 
 from .cache import make_cache
+from .first_paint import ASSETS_IGNORE as FIRST_PAINT_ASSETS
 from .security import install_security
 from .services import Services, make_data_service, open_registry
 from .settings import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         title="London Data Explorer",
         update_title=None,
         assets_folder=assets_folder(),
+        assets_ignore=FIRST_PAINT_ASSETS,  # the index page loads these itself, before Dash's scripts
         suppress_callback_exceptions=True,
         meta_tags=[
             {"name": "viewport", "content": "width=device-width, initial-scale=1"},
@@ -74,11 +76,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import themes as theme_pages
 
     router.register(app, services)
-    from .prerender import install_layout_headers, layout_for_request
+    from .first_paint import install_first_paint
+    from .prerender import install_layout_headers, layout_for_request, set_page_address
     # the page being opened comes inside the layout (its address is the layout request's referrer)
     app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address,
                                     public_url=settings.public_url)
     install_layout_headers(server)
+    # each index page carries its page, drawn as static HTML, and the layout Dash would ask for
+    install_first_paint(app, set_page_address)
     dataset.register(app, services)
     map_explorer.register(app, services)
     # loads and checks every theme file: a theme naming a missing dataset, resource or column

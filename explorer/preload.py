@@ -6,9 +6,8 @@ of ``/map?…`` therefore carries ``<link rel="preload">`` for the geometry file
 the browser fetches them while the rest of the page is still starting (the map's own requests find
 them in the browser's cache; a big layer's is read at once by assets/canvas_layer.js), and runs
 the lazily loaded scripts every map needs as deferred scripts, so they are registered before the
-map first renders. Dash's own first requests (the layout, which holds the page itself, see
-explorer/prerender.py, and the callbacks) are preloaded too, as Dash asks for them only once all
-its scripts have run; the preload carries the page's address as its referrer, as Dash's would.
+map first renders. Dash's own first request for the callbacks is preloaded too, as Dash asks for
+it only once all its scripts have run (the layout comes in the page, explorer/first_paint.py).
 
 A layer's resource is the one the link names, or its registry entry's first (what the map loads);
 no data is read or loaded on the server to answer the index page.
@@ -23,7 +22,7 @@ from .layers import parse_state
 from .mapdata import drawn_as
 
 CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
-DASH_REQUESTS = ("/_dash-layout", "/_dash-dependencies")
+DASH_REQUESTS = ("/_dash-dependencies",)   # the layout comes in the page (explorer/first_paint.py)
 MAP_SCRIPTS = (
     "/_dash-component-suites/dash_leaflet/async-GeoJSON.js",
     "/_dash-component-suites/dash_leaflet/async-geobuf.js",

@@ -8,6 +8,9 @@ in it, and the router, seeing the page is there, sends nothing on its first call
 
 Anything doubtful (no referrer, another host, a page that fails to render) serves the bare frame:
 the router then renders the page as before, and shows any error the usual way.
+
+The index page itself now carries the same layout for its own address (explorer/first_paint.py),
+and Dash takes it from there; this request is what a page without it still makes.
 """
 
 from __future__ import annotations
@@ -30,15 +33,27 @@ def referred_address(referrer: str | None, *origins: str) -> tuple[str, str] | N
     return ref.path, ("?" + ref.query if ref.query else "")
 
 
+def set_page_address(path: str | None, search: str | None) -> None:
+    """Make the layout, for the rest of this request, the page of ``path`` and ``search`` (the
+    index page draws its own address, explorer/first_paint.py); None goes back to the referrer."""
+    from flask import g
+
+    if path is None:
+        g.pop("explorer_page_address", None)
+    else:
+        g.explorer_page_address = (path, search or "")
+
+
 def layout_for_request(frame, render_page, address_key, public_url: str = ""):
     """A layout function for ``app.layout``: ``frame(page, title, rendered)`` builds the frame,
     ``render_page(path, search)`` returns (page, title) as the router does."""
-    from flask import has_request_context, request
+    from flask import g, has_request_context, request
 
     def serve_layout():
         if not has_request_context():
             return frame()
-        address = referred_address(request.referrer, request.host_url, public_url)
+        address = (g.get("explorer_page_address")
+                   or referred_address(request.referrer, request.host_url, public_url))
         if address is None:
             return frame()
         path, search = address
