@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from html import escape
 
 from .static_html import render
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 # first_view.js uses the other two before Dash's scripts have run.
 EARLY_SCRIPTS = ("map_styles.js", "canvas_layer.js", "first_view.js")
 ASSETS_IGNORE = r"^(?:" + "|".join(name.replace(".", r"\.") for name in EARLY_SCRIPTS) + r")$"
+EMBED = re.compile(r"(^|&)embed=1(&|$)")
 
 
 def layout_json(layout_text: str) -> str:
@@ -86,6 +88,11 @@ def install_first_paint(app, set_address) -> None:
             finally:
                 set_address(None, None)
         kwargs["app_entry"] = early + kwargs.get("app_entry", "")
-        return original(**kwargs)
+        page = original(**kwargs)
+        if has_request_context() and EMBED.search(request.query_string.decode("latin-1")):
+            # ?embed=1 hides the chrome (callbacks/export_menu.py marks <html> once Dash runs): the
+            # static page is drawn without it too
+            page = page.replace("<html>", '<html class="embed">', 1)
+        return page
 
     app.interpolate_index = interpolate_index

@@ -105,3 +105,9 @@ def test_a_page_that_cannot_be_drawn_is_served_as_dash_serves_it(tmp_path, data_
     assert "first-view" not in page.split('id="react-entry-point"')[0].replace("first_view.js", "")
     assert 'id="react-entry-point"' in page and "first_view.js" in page     # Dash draws it, as before
     assert "could not draw /catalogue on the server" in caplog.text
+
+
+def test_an_embedded_map_is_drawn_without_the_chrome(client):
+    page = client.get("/map?basemap=none&embed=1").get_data(as_text=True)
+    assert '<html class="embed">' in page          # export.css hides the header, footer and panels
+    assert '<html class="embed">' not in client.get("/map?basemap=none&embed=10").get_data(as_text=True)
