@@ -11,8 +11,8 @@ Each session is one browser (its own connection pool, the page it is on, the geo
 cached) and plays issue 6's steps a fixed number of times, building every Dash callback request
 from ``/_dash-dependencies`` and the page it holds, as the browser does (``benchmarks/dash_client.py``):
 
-1. **open a theme**: ``/themes/<slug>`` (shell, dependencies, layout, router callback) and its map
-   layers' geometry the first time;
+1. **open a theme**: ``/themes/<slug>`` (the index page, which carries the page's layout, then the
+   dependencies and the router callback) and its map layers' geometry the first time;
 2. **click a borough**: the theme page's selection callback with a borough from its picker, and the
    server callbacks that follow (charts highlighted, the place panel);
 3. **export a chart**: ``/export/chart/<theme>/<chart>.png?preset=slide``;
@@ -43,6 +43,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,8 @@ STEPS = ["open a theme", "click a borough", "export a chart", "open the map", "a
 DATASETS = ["laei-lsoa-2021", "london-boroughs", "laei-borough", "parks-os-greenspace", "laqn-sites"]
 LAYER_SEARCHES = ["house prices", "deprivation", "parks", "crime", "trees"]
 REQUEST_TIMEOUT = 30
+# the layout an index page carries for Dash (explorer/first_paint.py)
+EMBEDDED_LAYOUT = re.compile(r'<script type="application/json" id="explorer-layout">(.*?)</script>', re.S)
 
 
 def free_port() -> int:
@@ -117,11 +120,16 @@ class Browser:
         self.slug = ""
 
     def get(self, path: str) -> int:
+        return len(self.fetch(path)[0])
+
+    def fetch(self, path: str) -> tuple[bytes, bytes]:
+        """(the body as sent, the body inflated)."""
         response = self.session.get(self.base + path, timeout=REQUEST_TIMEOUT, stream=True)
         body = response.raw.read(decode_content=False)  # as sent (gzip); the browser inflates it
         if response.status_code >= 400 or not body:
             raise StepError(f"GET {path[:60]} -> HTTP {response.status_code}")
-        return len(body)
+        inflated = gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
+        return body, inflated
 
     def callback(self, dep: dict, changed, values=None, index=None) -> int:
         body = self.page.body(dep, changed, values, index)
@@ -144,15 +152,24 @@ class Browser:
         return size
 
     def navigate(self, path: str, search: str = "") -> int:
-        """A full page load: the HTML shell, layout, dependencies, then the router callback and the
-        callbacks the new page fires. Static bundles are cached by the browser (fingerprinted)."""
-        size = self.get(path + search) + self.get("/_dash-dependencies")
-        layout = self.session.get(self.base + "/_dash-layout", timeout=REQUEST_TIMEOUT)
-        if layout.status_code >= 400:
-            raise StepError(f"GET /_dash-layout -> HTTP {layout.status_code}")
-        size += len(layout.content)
+        """A full page load as a browser makes it: the index page, which carries the page's layout
+        (explorer/first_paint.py; else the layout is asked for, the page's address as referrer),
+        the dependencies, then the router callback and the callbacks the new page fires. Static
+        bundles are cached by the browser (fingerprinted)."""
+        sent, page = self.fetch(path + search)
+        size = len(sent) + self.get("/_dash-dependencies")
+        carried = EMBEDDED_LAYOUT.search(page.decode("utf-8", "replace"))
+        if carried:
+            layout = json.loads(carried.group(1))
+        else:
+            response = self.session.get(self.base + "/_dash-layout", timeout=REQUEST_TIMEOUT,
+                                        headers={"Referer": self.base + path + search})
+            if response.status_code >= 400:
+                raise StepError(f"GET /_dash-layout -> HTTP {response.status_code}")
+            size += len(response.content)
+            layout = response.json()
         self.page = Page(self.deps)
-        self.page.add(layout.json())
+        self.page.add(layout)
         router = self.page.find(lambda d: has_input(d, "url", "pathname"))
         if router is None:
             raise StepError("no router callback in /_dash-dependencies")
@@ -490,16 +507,16 @@ def main(argv: list[str] | None = None) -> int:
         "builds each Dash callback request from /_dash-dependencies and that page, as the browser "
         "does, including the callbacks a new page fires by itself; geometry URLs it has fetched once "
         "are not fetched again (browser cache); static bundles are not fetched (fingerprinted).",
-        "open a theme: GET /themes/<slug> (HTML shell) + /_dash-dependencies + /_dash-layout + the "
-        "router callback that builds the dashboard (narrative, charts, map) + the geometry of its "
-        "map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",
+        "open a theme: GET /themes/<slug> (the page, drawn by the server, with the layout Dash takes "
+        "from it) + /_dash-dependencies + the router callback (which finds the page there) + the "
+        "geometry of its map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",
         "click a borough: the theme page's selection callback with a borough from its picker, then "
         "the server callbacks that follow a selection (every chart redrawn with the borough "
         "highlighted, the place panel); the map's outline is drawn in the browser.",
         "export a chart: GET /export/chart/<theme>/<chart>.png?preset=slide (a PNG with title, "
         "source, licence and date drawn by the shared headless browser).",
-        "open the map: GET /map + dependencies + layout + router callback + the layer callbacks the "
-        "page fires (values, classes, legends) + the default layers' geometry on first sight.",
+        "open the map: GET /map (with its layout) + dependencies + router callback + the callbacks "
+        "the page fires + the default layers' geometry on first sight.",
         "add a layer: the layer panel's search callback (" + ", ".join(LAYER_SEARCHES) + ", in turn), "
         "the add callback for the first result, the new card's own callbacks, its geometry.",
         "restyle: the restyle callback of the first layer with palettes, with the next palette and "
