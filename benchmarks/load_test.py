@@ -170,11 +170,13 @@ class Browser:
             layout = response.json()
         self.page = Page(self.deps)
         self.page.add(layout)
-        router = self.page.find(lambda d: has_input(d, "url", "pathname"))
-        if router is None:
+        if self.page.find(lambda d: has_input(d, "url", "pathname")) is None:
             raise StepError("no router callback in /_dash-dependencies")
-        return size + self.callback(router, [("url", "pathname")],
-                                    {("url", "pathname"): path, ("url", "search"): search})
+        # the browser's address in the page's location, then every callback the layout fires by
+        # itself, the router's among them (which, the page being there, sends nothing back)
+        self.page.props.setdefault("url", {}).update({"pathname": path, "search": search})
+        self.page.ids.setdefault("url", "url")
+        return size + self.fire_initial(set(self.page.props))
 
     def geometry(self, kind: str) -> int:
         """Fetch the geometry URLs of the map layers on the page the browser has not cached."""

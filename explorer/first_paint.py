@@ -23,10 +23,13 @@ first, "Loading...", and the router draws it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from html import escape
 
 from .static_html import render
@@ -46,11 +49,27 @@ def layout_json(layout_text: str) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
+_drawn: OrderedDict[bytes, str] = OrderedDict()   # the last pages drawn, by their layout's hash
+_drawn_lock = threading.Lock()
+DRAWN_KEPT = 64
+
+
 def static_page(layout_text: str) -> str:
-    """The markup the index page gets before Dash's entry point: the static page and its layout."""
+    """The markup the index page gets before Dash's entry point: the static page and its layout.
+    The same layout (a theme page, served from the app's cache) is drawn once per process."""
+    key = hashlib.blake2b(layout_text.encode("utf-8"), digest_size=16).digest()
+    with _drawn_lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
     html = render(json.loads(layout_text))
-    return (f'<div class="first-view" inert aria-hidden="true">{html}</div>\n'
-            f'<script type="application/json" id="explorer-layout">{layout_json(layout_text)}</script>\n')
+    markup = (f'<div class="first-view" inert aria-hidden="true">{html}</div>\n'
+              f'<script type="application/json" id="explorer-layout">{layout_json(layout_text)}</script>\n')
+    with _drawn_lock:
+        _drawn[key] = markup
+        while len(_drawn) > DRAWN_KEPT:
+            _drawn.popitem(last=False)
+    return markup
 
 
 def script_tags(app) -> str:

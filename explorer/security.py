@@ -137,7 +137,7 @@ def frame_options(frame_ancestors: list[str]) -> str | None:
 
 # Compression -------------------------------------------------------------------------------------
 class _GzipCache:
-    """gzip of the same bytes (JS bundles, the index page) is computed once per process."""
+    """gzip of the same bytes (JS bundles, stylesheets) is computed once per process."""
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024):
         self.max_bytes = max_bytes
@@ -145,7 +145,11 @@ class _GzipCache:
         self._size = 0
         self._lock = threading.Lock()
 
-    def compress(self, body: bytes) -> bytes:
+    def compress(self, body: bytes, unique: bool = False) -> bytes:
+        """``unique``: a body no other response will repeat (an index page: Dash writes a random id
+        into each), compressed faster and not kept."""
+        if unique:
+            return gzip.compress(body, 4, mtime=0)   # a third of level 6's time for ~5 % more bytes
         if len(body) < 16 * 1024:
             return gzip.compress(body, 6, mtime=0)
         key = hashlib.blake2b(body, digest_size=20).digest()
@@ -191,7 +195,7 @@ def _gzip_response(response: Response, gz: _GzipCache) -> None:
     body = response.get_data()
     if len(body) < MIN_COMPRESS_BYTES:
         return
-    response.set_data(gz.compress(body))
+    response.set_data(gz.compress(body, unique=response.mimetype == "text/html"))
     response.headers["Content-Encoding"] = "gzip"
     etag, weak = response.get_etag()
     if etag:

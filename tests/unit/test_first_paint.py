@@ -99,6 +99,7 @@ def test_a_page_that_cannot_be_drawn_is_served_as_dash_serves_it(tmp_path, data_
     def broken(markup):
         raise ValueError("cannot draw this")
     monkeypatch.setattr(first_paint, "render", broken)
+    monkeypatch.setattr(first_paint, "_drawn", type(first_paint._drawn)())   # nothing drawn before
     response = app.server.test_client().get("/catalogue")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -111,3 +112,15 @@ def test_an_embedded_map_is_drawn_without_the_chrome(client):
     page = client.get("/map?basemap=none&embed=1").get_data(as_text=True)
     assert '<html class="embed">' in page          # export.css hides the header, footer and panels
     assert '<html class="embed">' not in client.get("/map?basemap=none&embed=10").get_data(as_text=True)
+
+
+def test_the_same_layout_is_drawn_once(monkeypatch):
+    import explorer.first_paint as first_paint
+
+    calls = []
+    monkeypatch.setattr(first_paint, "_drawn", type(first_paint._drawn)())
+    monkeypatch.setattr(first_paint, "render", lambda tree: calls.append(tree) or "<p>page</p>")
+    text = json.dumps({"type": "P", "namespace": "dash_html_components", "props": {"children": "x"}})
+    assert static_page(text) == static_page(text) and len(calls) == 1
+    static_page(text.replace('"x"', '"y"'))
+    assert len(calls) == 2
