@@ -171,6 +171,13 @@
     this.canvases = this.pictures = null;
   };
 
+  // At phone width the live page folds the filters and the layer panel as soon as it is drawn
+  // (callbacks/router.py); the static one starts folded (explorer.css hides their content until
+  // this has run).
+  if (page && window.innerWidth < 860) {
+    page.querySelectorAll("details.facets-drawer, details.layer-drawer").forEach(function (d) { d.open = false; });
+  }
+
   var views = [];
   if (page && window.explorer && window.explorer.canvas) {
     var data = readLayout();
