@@ -374,20 +374,19 @@
   // per CSS pixel). Painted when the file has been read; returns {drop()}; onPainted is called
   // after the paint.
   function showView(canvas, url, paint, view, onPainted) {
-    var geometry = null, current = view;
-    var draw = function () {
-      if (!geometry || !current) { return; }
-      var ratio = current.ratio || 1, ctx = canvas.getContext("2d");
-      canvas.width = Math.round(current.width * ratio);
-      canvas.height = Math.round(current.height * ratio);
+    var dropped = false;
+    load(url).then(function (g) {
+      if (dropped) { return; }
+      var ratio = view.ratio || 1, ctx = canvas.getContext("2d");
+      canvas.width = Math.round(view.width * ratio);
+      canvas.height = Math.round(view.height * ratio);
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-      if (paint.hideout) { paintLayer(ctx, geometry, paint.hideout, current); }
-      else { paintStyled(ctx, geometry, paint.style || {}, current); }
+      if (paint.hideout) { paintLayer(ctx, g, paint.hideout, view); }
+      else { paintStyled(ctx, g, paint.style || {}, view); }
       canvas.setAttribute("data-painted", "");
       if (onPainted) { onPainted(); }
-    };
-    load(url).then(function (g) { geometry = g; draw(); }, function () { /* the live layer reports it */ });
-    return { drop: function () { geometry = current = null; } };
+    }, function () { /* the live layer reports it */ });
+    return { drop: function () { dropped = true; } };
   }
 
   // ---------------------------------------------------------------------------------------------

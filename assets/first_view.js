@@ -16,7 +16,6 @@
   var page = document.querySelector(".first-view");
   var holder = document.getElementById("explorer-layout");
   var layoutText = holder ? holder.textContent : null;
-  var layout = null;
   var HANDOVER_MS = 4000;                 // the longest a first view waits for the live map
 
   // 1. Dash's layout request ----------------------------------------------------------------------
@@ -33,13 +32,6 @@
       }
       return fetchFromNetwork.apply(this, arguments);
     };
-  }
-
-  function readLayout() {
-    if (layout === null && holder) {
-      try { layout = JSON.parse(holder.textContent); } catch (error) { layout = false; }
-    }
-    return layout || null;
   }
 
   // The components of a serialised layout, depth first.
@@ -99,40 +91,30 @@
 
   // One canvas per layer, stacked as the live map's panes stack them, each painted as soon as
   // its geometry is read (by assets/canvas_layer.js, whose reading the live layer then reuses).
-  function FirstView(box, mapNode, items) {
-    var self = this;
-    this.box = box;
-    this.mapNode = mapNode;
+  function FirstView(box, view, items) {
+    var width = box.clientWidth, height = box.clientHeight;
     this.items = items;
-    this.size = [box.clientWidth, box.clientHeight];
-    var view = this.view();
     this.canvases = [];
     this.pictures = items.map(function (item) {
       var canvas = document.createElement("canvas");
       canvas.className = "explorer-first-view explorer-first-view--" + item.kind;
       canvas.style.zIndex = String(item.z);
-      canvas.style.width = self.size[0] + "px";
-      canvas.style.height = self.size[1] + "px";
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
       canvas.setAttribute("aria-hidden", "true");
       box.appendChild(canvas);
-      self.canvases.push(canvas);
-      return window.explorer.canvas.showView(canvas, item.url, item.paint, view, function () {
+      this.canvases.push(canvas);
+      return window.explorer.canvas.showView(canvas, item.url, item.paint, view(width, height), function () {
         canvas.dispatchEvent(new CustomEvent("explorer-first-view-draw", { bubbles: true, detail: { kind: item.kind } }));
       });
-    });
+    }, this);
   }
-  FirstView.prototype.view = function () {
-    var v = viewOf(this.mapNode.props, this.size[0], this.size[1]);
-    if (v) { v.ratio = window.devicePixelRatio || 1; }
-    return v;
-  };
   // Moves the first view over the live map (same box: same picture) until the live map has
   // drawn its layers; then, or when the map is moved, it goes.
   FirstView.prototype.handOver = function (liveMap) {
     var self = this, done = false;
     if (!this.canvases) { return; }
     if (!liveMap) { this.remove(); return; }
-    this.box = liveMap;
     // Not redrawn at the live map's size: in its first frames the live page is shorter (its
     // lazily loaded controls are not in yet) and its map with it; it settles at the static page's
     // size, which is the size the first view was drawn at.
@@ -178,9 +160,11 @@
     page.querySelectorAll("details.facets-drawer, details.layer-drawer").forEach(function (d) { d.open = false; });
   }
 
-  var views = [];
-  if (page && window.explorer && window.explorer.canvas) {
-    var data = readLayout();
+  var views = [], data = null;
+  if (holder && page && window.explorer && window.explorer.canvas) {
+    try { data = JSON.parse(holder.textContent); } catch (error) { data = null; }
+  }
+  if (data) {
     page.querySelectorAll("[data-first-view-map]").forEach(function (box) {
       var id;
       try { id = JSON.parse(box.getAttribute("data-first-view-map")); } catch (error) { return; }
@@ -190,7 +174,14 @@
             domId(node.props.id) === domId(id)) { mapNode = node; }
       });
       var items = mapNode && viewOf(mapNode.props, 1, 1) ? drawables(mapNode) : [];
-      if (items.length && !box.closest("[hidden]")) { views.push({ id: domId(id), view: new FirstView(box, mapNode, items) }); }
+      if (items.length && !box.closest("[hidden]")) {
+        var view = function (width, height) {
+          var v = viewOf(mapNode.props, width, height);
+          v.ratio = window.devicePixelRatio || 1;
+          return v;
+        };
+        views.push({ id: domId(id), view: new FirstView(box, view, items) });
+      }
     });
   }
 

@@ -265,7 +265,7 @@ _WATCH_JS = """
 (function () {
   if (window.__bench) { return; }
   var cfg = %s;
-  var B = window.__bench = {drawn: null, live: null, inDom: null, lastChange: null, changes: 0, idleAt: null, map: null};
+  var B = window.__bench = {drawn: null, inDom: null, lastChange: null, changes: 0, idleAt: null, map: null};
   try { performance.setResourceTimingBufferSize(5000); } catch (e) {}
   function painted(cb) {
     requestAnimationFrame(function () { requestAnimationFrame(function () { cb(performance.now()); }); });
@@ -311,13 +311,13 @@ _WATCH_JS = """
     }
     return hit / n;
   }
-  // "live": drawn by the map itself (the watcher's time; the benchmark times "drawn" on the screen)
-  function done(t) { B.drawn = B.live = t; observe(); }
+  // drawn by the map itself: the live map's time (the benchmark times "drawn" on the screen)
+  function done(t) { B.drawn = t; observe(); }
   function leaflet() {
     if (B.drawn !== null) { return; }
     if (cfg.kind === 'clusters') {
       var n = document.querySelectorAll('.leaflet-marker-pane .marker-cluster').length;
-      if (n >= cfg.min) { B.drawn = B.live = -1; painted(done); }
+      if (n >= cfg.min) { B.drawn = -1; painted(done); }
       return;
     }
     // Big layers are painted on a canvas (ours, in its own pane): every shape of the layer in one
@@ -325,7 +325,7 @@ _WATCH_JS = """
     // own drawing; a first view painted before it (ours) is seen in the screencast, not here.
     var live = document.querySelector('.leaflet-map-pane canvas');
     if (live) {
-      if (canvasCoverage(live) >= 0.02) { B.drawn = B.live = -1; painted(done); }
+      if (canvasCoverage(live) >= 0.02) { B.drawn = -1; painted(done); }
       return;
     }
     var paths = document.querySelectorAll('.leaflet-overlay-pane path');
@@ -336,7 +336,7 @@ _WATCH_JS = """
       var fo = paths[i].getAttribute('fill-opacity');
       if (fo !== null && parseFloat(fo) > 0 && paths[i].getAttribute('fill') !== 'none') { visible++; }
     }
-    if (visible >= cfg.min) { B.drawn = B.live = -1; painted(done); }
+    if (visible >= cfg.min) { B.drawn = -1; painted(done); }
   }
   function fillLayers(map) {
     var style = map.getStyle();
@@ -356,7 +356,7 @@ _WATCH_JS = """
     B.map = map;
     map.on('idle', function () {
       B.idleAt = performance.now();
-      if (B.drawn === null && plotlyDrawn(map)) { B.drawn = B.live = B.idleAt; }
+      if (B.drawn === null && plotlyDrawn(map)) { B.drawn = B.idleAt; }
     });
     map.on('render', changed);
   }
@@ -592,13 +592,13 @@ class Browser:
 
     def state(self) -> dict:
         return self.driver.execute_script(
-            "var B = window.__bench || {}; return {drawn: B.drawn, live: B.live, inDom: B.inDom, lastChange: B.lastChange,"
+            "var B = window.__bench || {}; return {drawn: B.drawn, inDom: B.inDom, lastChange: B.lastChange,"
             " changes: B.changes, idleAt: B.idleAt, error: B.error || null, now: performance.now()};")
 
     def open(self, url: str, kind: str, minimum: int, screen: str | None = None) -> dict:
         """Open ``url`` cold; returns drawn time (ms from navigation start), requests and bytes.
-        With ``screen`` (a CSS selector for the map's element) the drawn time is read from the
-        screencast; the watcher's own time is kept as ``page_drawn_ms``."""
+        The watcher's time is the live map's (``live_ms``); with ``screen`` (a CSS selector for the
+        map's element) the drawn time is read from the screencast, else it is the live map's."""
         d = self.driver
         self.watch(kind, minimum)
         d.get("about:blank")
@@ -614,15 +614,15 @@ class Browser:
         state = self.state()
         while time.monotonic() < deadline:
             state = self.state()
-            if all(state.get(k) is not None and state[k] >= 0 for k in ("drawn", "live")):
+            if state.get("drawn") is not None and state["drawn"] >= 0:
                 break
             time.sleep(0.05)
         else:
             result["error"] = (f"not drawn within {PAGE_TIMEOUT:.0f} s"
                                + (f" (all {minimum:,} paths were in the page after {state['inDom']:.0f} ms but "
                                   "never got a visible fill)" if state.get("inDom") else ""))
-        result["drawn_ms"] = round(state["drawn"], 1) if state.get("drawn") not in (None, -1) else None
-        result["live_ms"] = round(state["live"], 1) if state.get("live") not in (None, -1) else None
+        result["live_ms"] = result["drawn_ms"] = (round(state["drawn"], 1)
+                                                  if state.get("drawn") not in (None, -1) else None)
         if screen:
             time.sleep(0.3)                  # the finished map is the screencast's last frame
             frames = self.cast.stop()
@@ -632,7 +632,7 @@ class Browser:
                 " var r = e.getBoundingClientRect();"
                 " return [r.left, r.top, r.right, r.bottom, innerWidth, innerHeight];", screen)
             seen = on_screen_at(frames, origin, box)
-            result["page_drawn_ms"], result["drawn_ms"], result["screen"] = result["drawn_ms"], seen["ms"], seen
+            result["drawn_ms"], result["screen"] = seen["ms"], seen
             if seen["ms"] is None and not result.get("error"):
                 result["error"] = f"the choropleth was not seen on the screen ({seen['frames']} frames)"
         result["in_dom_ms"] = round(state["inDom"], 1) if state.get("inDom") is not None else None
@@ -825,7 +825,7 @@ def wait_for_quiet(max_load: float, patience: float) -> float:
 
 
 def summary_of(load: dict) -> dict:
-    return {k: load.get(k) for k in ("drawn_ms", "page_drawn_ms", "live_ms", "screen", "in_dom_ms", "error",
+    return {k: load.get(k) for k in ("drawn_ms", "live_ms", "screen", "in_dom_ms", "error",
                                       "wall_s", "bytes", "requests", "watch_error")}
 
 
@@ -836,8 +836,6 @@ def summarise(name: str, loads: list[dict], restyles: list[dict], failures: list
         "drawn_ms_median": median([l["drawn_ms"] for l in ok]),
         "live_ms": [l.get("live_ms") for l in loads],
         "live_ms_median": median([l.get("live_ms") for l in ok]),
-        "page_drawn_ms": [l.get("page_drawn_ms") for l in loads],
-        "page_drawn_ms_median": median([l.get("page_drawn_ms") for l in ok]),
         "in_dom_ms_median": median([l["in_dom_ms"] for l in loads]),
         "failed_loads": failures,
         "bytes_median": {k: median([l["bytes"][k] for l in loads]) for k in loads[0]["bytes"]} if loads else {},

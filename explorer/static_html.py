@@ -90,11 +90,11 @@ def css(style: Any) -> str:
     return "; ".join(parts)
 
 
-def attributes(props: dict, skip: frozenset[str] = frozenset()) -> str:
+def attributes(props: dict) -> str:
     """The HTML attributes of an html component's props (no ``id``: see the module's header)."""
     out = []
     for key, value in props.items():
-        if key in skip or key in ("id", "children", "style") or value is None:
+        if key in ("id", "children", "style") or value is None:
             continue
         name = RENAMED_ATTRIBUTES.get(key) or (key if key in PLAIN_ATTRIBUTES or DATA_OR_ARIA.match(key) else None)
         if name is None:
