@@ -10,13 +10,16 @@ into place only when complete, so a failure never leaves a partial file under th
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import stat
+import tempfile
 import uuid
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 _CHUNK = 1 << 16
 _DATA_SUFFIXES = (".geojson", ".json", ".topojson", ".gpkg", ".shp", ".tab", ".csv", ".tsv",
@@ -237,6 +240,155 @@ def extract_all(zip_path: Path, dest_dir: Path, max_bytes: int, max_ratio: float
             budget -= _extract_one(zf, info, target, budget, max_ratio, ratio_floor, zip_path)
             out.append(target)
         return out
+
+
+# ------------------------------------------------------------------------------- container checks
+# Every way into a compressed container goes through ``check_container`` before a reader opens it:
+# a zip (whatever its name: .zip, .kmz, .xlsx, .ods, .jar…), zips nested in it, and gzip streams.
+# Decompressed bytes are counted as they stream, never taken from the headers alone; the total over
+# every level counts against ``max_bytes``, so a zip of zips of zips cannot multiply its way past it.
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_GZIP_MAGIC = b"\x1f\x8b"
+_SPOOL_IN_MEMORY = 8 << 20      # a nested zip smaller than this is checked in memory
+_MAX_DEPTH = 4                  # zips nested deeper than this are refused outright
+_RATIO_FLOOR = 1 << 20          # small, very repetitive members are harmless
+
+
+def container_kind(path: Path) -> str | None:
+    """'zip' or 'gzip' when the file's content (not its name) is one, else None."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return None
+    if head[:2] == _GZIP_MAGIC:
+        return "gzip"
+    if head in _ZIP_MAGIC or (head[:2] == b"PK" and zipfile.is_zipfile(path)):
+        return "zip"
+    return None
+
+
+class _Budget:
+    """Decompressed bytes left for the whole container, over every nesting level."""
+
+    def __init__(self, label: str, max_bytes: int, max_ratio: float) -> None:
+        self.label, self.max_bytes, self.max_ratio = label, max_bytes, max_ratio
+        self.used = 0
+
+    def spend(self, n: int, where: str) -> None:
+        self.used += n
+        if self.used > self.max_bytes:
+            raise ArchiveError(f"{self.label}: {where} decompresses to more than {self.max_bytes:,} "
+                               f"bytes, the limit (EXPLORER_MAX_DOWNLOAD_BYTES); refused as a "
+                               f"possible decompression bomb")
+
+    def ratio(self, out: int, packed: int, where: str) -> None:
+        if out > _RATIO_FLOOR and out / max(packed, 1) > self.max_ratio:
+            raise ArchiveError(f"{self.label}: {where} expands more than {self.max_ratio:g}:1, the "
+                               f"limit on the compression ratio; refused as a possible "
+                               f"decompression bomb")
+
+
+def _drain(src: IO[bytes], budget: _Budget, packed: int, where: str,
+           sink: IO[bytes] | None = None) -> int:
+    """Read ``src`` to the end, counting bytes against the budget and the ratio; return the count."""
+    out = 0
+    while chunk := src.read(_CHUNK):
+        out += len(chunk)
+        budget.spend(len(chunk), where)
+        budget.ratio(out, packed, where)
+        if sink is not None:
+            sink.write(chunk)
+    return out
+
+
+def _check_zip(zf: zipfile.ZipFile, budget: _Budget, packed_total: int, prefix: str,
+               depth: int) -> int:
+    """Stream every member of ``zf`` (recursing into nested zips); return the leaf bytes."""
+    leaf = 0
+    for info in zf.infolist():
+        if info.is_dir():
+            continue
+        where = f"member {prefix + info.filename!r}"
+        try:
+            _check_member_name(info.filename)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{budget.label}: {exc}") from None
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"{budget.label}: {where} is encrypted; refused")
+        # the declared sizes first: a cheap refusal for an honest bomb
+        if info.file_size > budget.max_bytes:
+            raise ArchiveError(f"{budget.label}: {where} declares {info.file_size:,} bytes, over the "
+                               f"limit of {budget.max_bytes:,} bytes (EXPLORER_MAX_DOWNLOAD_BYTES)")
+        budget.ratio(info.file_size, info.compress_size, where)
+        try:
+            with zf.open(info) as src:
+                head = src.read(4)
+                nested = head in _ZIP_MAGIC
+                if not nested:
+                    budget.spend(len(head), where)
+                    n = len(head) + _drain(src, budget, info.compress_size, where)
+                    budget.ratio(n, info.compress_size, where)
+                    leaf += n
+                    continue
+                if depth >= _MAX_DEPTH:
+                    raise ArchiveError(f"{budget.label}: {where} is a zip nested more than "
+                                       f"{_MAX_DEPTH} levels deep; refused")
+                with tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY) as spool:
+                    spool.write(head)
+                    budget.spend(len(head), where)
+                    _drain(src, budget, info.compress_size, where, sink=spool)
+                    spool.seek(0)
+                    try:
+                        inner = zipfile.ZipFile(spool)
+                    except zipfile.BadZipFile:      # starts like a zip but is not one: plain data
+                        continue
+                    with inner:
+                        leaf += _check_zip(inner, budget, packed_total,
+                                           f"{prefix}{info.filename}!", depth + 1)
+        except ArchiveError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError,
+                EOFError, OSError, zlib.error) as exc:
+            raise ArchiveError(f"{budget.label}: {where} could not be read ({exc})") from None
+    return leaf
+
+
+def check_container(path: Path, *, max_bytes: int, max_ratio: float,
+                    label: str | None = None) -> None:
+    """Refuse a compressed container whose content exceeds the limits; None for other files.
+
+    A zip-family file (zip, kmz, xlsx, ods, jar… detected by content, not by name) has each member
+    streamed and counted, recursing into zips nested in it; a gzip stream is counted the same way.
+    ``max_bytes`` caps the decompressed bytes over every level together; ``max_ratio`` caps the
+    expansion of each member and of the whole container (beyond 1 MB: small, repetitive files are
+    harmless). Raises ArchiveError naming ``label`` (default: the path) and the limit broken.
+    Memory stays bounded: nothing is held whole except a nested zip under 8 MB.
+    """
+    path = Path(path)
+    kind = container_kind(path)
+    if kind is None:
+        return None
+    budget = _Budget(label or str(path), max_bytes, max_ratio)
+    packed = max(path.stat().st_size, 1)
+    if kind == "gzip":
+        try:
+            with gzip.open(path, "rb") as src:
+                _drain(src, budget, packed, "the gzip stream")
+        except ArchiveError:
+            raise
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ArchiveError(f"{budget.label}: not a readable gzip file ({exc})") from None
+        return None
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ArchiveError(f"{budget.label}: not a readable zip file ({exc})") from None
+    with zf:
+        leaf = _check_zip(zf, budget, packed, "", 0)
+    budget.ratio(leaf, packed, "the archive as a whole")
+    return None
 
 
 def member_dir(member: str) -> str:
