@@ -40,6 +40,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest download accepted, in bytes; also the cap on bytes extracted from one zip member."),
     Setting("http_timeout", "EXPLORER_HTTP_TIMEOUT", 30.0,
             "Seconds to wait for a server to connect or send data."),
+    Setting("download_deadline", "EXPLORER_DOWNLOAD_DEADLINE", 120.0,
+            "Most seconds one download or catalogue request may take in all (every redirect and "
+            "retry included), however steadily the server sends: a server trickling bytes cannot "
+            "hold a worker longer."),
     Setting("http_retries", "EXPLORER_HTTP_RETRIES", 3,
             "Attempts for a download or catalogue request that fails with a network error or 5xx."),
     Setting("offline", "EXPLORER_OFFLINE", False,
@@ -105,6 +109,7 @@ class Settings:
     allow_private_urls: bool = False
     max_download_bytes: int = 512 * 1024 * 1024
     http_timeout: float = 30.0
+    download_deadline: float = 120.0
     http_retries: int = 3
     offline: bool = False
     harvest_bundled: bool = True
