@@ -15,6 +15,18 @@ from ..conftest import DATA_DIR
 pytestmark = pytest.mark.browser
 
 
+def pytest_configure(config):
+    """dash[testing] numbers its servers' ports from 58050 in every process: two test runs on one
+    machine would take each other's ports. Start this run's numbering at a port the OS says is free."""
+    import socket
+
+    from dash.testing.application_runners import BaseDashRunner
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        BaseDashRunner._next_port = probe.getsockname()[1]
+
+
 def pytest_setup_options():
     from selenium.webdriver.chrome.options import Options
 
