@@ -196,7 +196,7 @@ _FORMAT_SUFFIXES = (
     (".geojson.gz", "geojson"), (".json.gz", "json"), (".csv.gz", "csv"), (".tsv.gz", "tsv"),
     (".geojson", "geojson"), (".topojson", "topojson"), (".topo.json", "topojson"),
     (".gpkg", "gpkg"), (".shp", "shp"), (".tab", "tab"), (".csv", "csv"), (".tsv", "tsv"),
-    (".json", "json"), (".zip", "zip"), (".xlsx", "xlsx"), (".xls", "xls"), (".pdf", "pdf"),
+    (".json", "json"), (".zip", "zip"), (".xlsx", "xlsx"), (".xlsm", "xlsx"), (".ods", "ods"), (".xls", "xls"), (".pdf", "pdf"),
     (".txt", "txt"), (".fgb", "flatgeobuf"), (".parquet", "parquet"), (".kml", "kml"),
 )
 

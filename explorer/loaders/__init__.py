@@ -7,15 +7,18 @@ words for the provenance card. Anything unreadable raises :class:`LoadError` nam
 
 The readers live in small private modules: ``_tables`` (CSV/TSV/JSON records, coordinate and WKT
 columns), ``_topojson`` (an own TopoJSON decoder), ``_vector`` (GDAL through pyogrio) and
-``_geometry`` (CRS recognition, repair, reprojection).
+``_geometry`` (CRS recognition, repair, reprojection) and ``_spreadsheet`` (published XLSX/ODS
+workbooks: the sheet and header row found, subtotal and note rows set apart).
 """
 
 from ._base import Loaded, LoadError, numeric_columns
 from ._geometry import AREA_CRS, BNG, WGS84, crs_label, geometry_type, to_area_crs
 from ._load import load_file, normalise_format
+from ._spreadsheet import ROW_TYPE, clean_header, read_spreadsheet
 from ._topojson import decode_topology
 
 __all__ = [
-    "AREA_CRS", "BNG", "WGS84", "LoadError", "Loaded", "crs_label", "decode_topology",
+    "AREA_CRS", "BNG", "ROW_TYPE", "WGS84", "LoadError", "Loaded", "clean_header", "crs_label",
+    "decode_topology", "read_spreadsheet",
     "geometry_type", "load_file", "normalise_format", "numeric_columns", "to_area_crs",
 ]

@@ -13,6 +13,7 @@ import pandas as pd
 from ..models import Resource, guess_format
 from ._base import LoadError, Loaded, count
 from ._geometry import finalise_geo
+from ._spreadsheet import SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet
 from ._tables import (
     GZIP_MAGIC,
     find_wkt_column,
@@ -31,11 +32,13 @@ TEXT_FORMATS = {"csv", "tsv", "txt"}
 JSON_FORMATS = {"json", "geojson", "topojson"}
 # Which file of a folder or archive to read when none is named: geography first.
 _PRIORITY = ("gpkg", "shp", "tab", "geojson", "topojson", "flatgeobuf", "kml", "gml", "mif",
-             "csv", "tsv", "json", "xlsx", "xls", "parquet")
+             "csv", "tsv", "json", "xlsx", "ods", "xls", "parquet")
 _ALIASES = {
     "shapefile": "shp", "esri shapefile": "shp", "shape": "shp", "geopackage": "gpkg",
     "mapinfo": "tab", "mapinfo tab": "tab", "geo+json": "geojson", "application/geo+json": "geojson",
-    "application/json": "json", "text/csv": "csv", "spreadsheet": "xlsx", "excel": "xlsx",
+    "application/json": "json", "text/csv": "csv", "spreadsheet": "xlsx", "excel": "xlsx", "xlsm": "xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
     "fgb": "flatgeobuf", "topo.json": "topojson", "tab-separated": "tsv", "csv.gz": "csv",
     "geojson.gz": "geojson", "json.gz": "json", "tsv.gz": "tsv", "application/zip": "zip",
 }
@@ -95,7 +98,7 @@ def load_file(path: Path, resource: Resource | None = None, *, options: dict | N
         if path.is_dir():
             return _load_folder(path, opts, transformations)
         if member or fmt == "zip" or path.suffix.lower() == ".zip" or (
-                fmt not in ("xlsx", "xls") and _is_zip(path)):
+                fmt not in SPREADSHEET_FORMATS and _is_zip(path) and not is_spreadsheet_zip(path)):
             return _load_zip(path, member, fmt if fmt != "zip" else "", opts, transformations)
         source = _Source(label=label, gdal_path=str(path), path=path)
         if not fmt or fmt == "zip":
@@ -213,13 +216,17 @@ def _load_source(source: _Source, fmt: str, opts: dict, transformations: list[st
     label = source.label
     if fmt in TEXT_FORMATS:
         frame = read_delimited(source.read_bytes(), label, fmt, opts, transformations)
+        if opts.get("published_table"):
+            frame = published_table(frame, label, transformations)
         return _from_table(frame, label, opts, transformations)
     if fmt in JSON_FORMATS:
         return _load_json(source, fmt, opts, transformations)
     if fmt in GDAL_FORMATS:
         return _from_vector(source, fmt, opts, transformations)
-    if fmt in ("xlsx", "xls"):
-        return _load_excel(source, opts, transformations)
+    if fmt in SPREADSHEET_FORMATS:
+        frame = read_spreadsheet(source.path if source.archive is None else source.read_bytes(),
+                                 label, opts, transformations)
+        return _from_table(frame, label, opts, transformations)
     if fmt == "parquet":
         try:
             frame = gpd.read_parquet(io.BytesIO(source.read_bytes()))
@@ -286,19 +293,6 @@ def _from_topology(data: dict, label: str, opts: dict, transformations: list[str
         transformations.append(f"the topology holds objects {', '.join(names)}; read the first "
                                "(the layer option picks another)")
     return _from_geo(frame, label, opts, transformations)
-
-
-def _load_excel(source: _Source, opts: dict, transformations: list[str]) -> Loaded:
-    sheet = opts.get("sheet", 0)
-    try:
-        frame = pd.read_excel(io.BytesIO(source.read_bytes()), sheet_name=sheet,
-                              skiprows=opts.get("skiprows") or None)
-    except ImportError:
-        raise LoadError(source.label, "reading Excel workbooks needs openpyxl (pip install openpyxl)") from None
-    except ValueError as exc:
-        raise LoadError(source.label, f"cannot read the workbook: {exc}") from None
-    transformations.append(f"read {count(len(frame), 'row')} from sheet {sheet!r} of {source.label}")
-    return _from_table(frame, source.label, opts, transformations)
 
 
 # ---------------------------------------------------------------------------------------------
