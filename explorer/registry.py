@@ -28,10 +28,13 @@ from typing import Iterator
 
 import numpy as np
 
+from .catalogue import semantic
+from .catalogue.query import Understood, understand
+from .catalogue.spelling import Speller
 from .models import Entry
 from .synonyms import expansions, normalise
 
-SCHEMA_VERSION = 2  # 2: prefix indexes on the full-text table
+SCHEMA_VERSION = 3  # 2: prefix indexes on the full-text table; 3: words table, vectors
 
 # Facet keys as they appear in URLs, the CLI (--facet KEY=VALUE) and JSON output.
 FACETS: dict[str, str] = {
@@ -73,7 +76,26 @@ CREATE TABLE IF NOT EXISTS facets (
 CREATE INDEX IF NOT EXISTS facets_kv ON facets(key, value, entry_rowid);
 CREATE INDEX IF NOT EXISTS facets_entry ON facets(entry_rowid);
 CREATE INDEX IF NOT EXISTS entries_sort ON entries(sort_title);
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_words USING fts5(
+    words, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_words_vocab USING fts5vocab(entries_words, 'row');
+CREATE TABLE IF NOT EXISTS vectors (
+    entry_rowid INTEGER PRIMARY KEY REFERENCES entries(rowid) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,
+    model TEXT NOT NULL,
+    vec BLOB NOT NULL
+);
 """
+
+# Reciprocal rank fusion: a result's score is the sum of 1 / (RRF_K + rank) over the rankings
+# (lexical BM25 and semantic similarity) that hold it. 60 is the constant of the original paper
+# (Cormack, Clarke & Büttcher 2009); it was not tuned on our requests.
+RRF_K = 60
+# Entries that only the semantic ranking finds join the results when they are among its first
+# SEMANTIC_POOL and at least SEMANTIC_FLOOR similar to the request.
+SEMANTIC_POOL = 30
+SEMANTIC_FLOOR = 0.35
 
 
 @dataclass
@@ -81,6 +103,17 @@ class Hit:
     entry: Entry
     score: float
     snippet: str = ""
+    why: dict = field(default_factory=dict)   # {"words": [...], "similar_meaning": bool}
+
+    def why_text(self) -> str:
+        """Why this result is here, in words: "Matches “air”, “quality” · similar in meaning"."""
+        parts = []
+        words = self.why.get("words") or []
+        if words:
+            parts.append("Matches " + ", ".join(f"“{w}”" for w in words))
+        if self.why.get("similar_meaning"):
+            parts.append("similar in meaning" if parts else "Similar in meaning to your search")
+        return " · ".join(parts)
 
 
 @dataclass
@@ -91,6 +124,10 @@ class SearchResults:
     query: str = ""
     filters: dict[str, list[str]] = field(default_factory=dict)
     mode: str = "all"  # "all" terms, "any" term (fallback), or "browse" (no query)
+    sort: str = "relevance"          # or "updated" (last updated first)
+    understood: list[str] = field(default_factory=list)   # the words that decided the ranking
+    did_you_mean: str | None = None  # the request with misspelt words corrected
+    suggestions: list[str] = field(default_factory=list)  # closest searches, when nothing matched
 
     def to_dict(self) -> dict:
         """The stable JSON shape of `explorer catalogue search --json` and /api/datasets."""
@@ -99,6 +136,10 @@ class SearchResults:
             "filters": self.filters,
             "total": self.total,
             "match": self.mode,
+            "sort": self.sort,
+            "understood": self.understood,
+            "did_you_mean": self.did_you_mean,
+            "suggestions": self.suggestions,
             "results": [
                 {
                     "id": h.entry.id,
@@ -113,6 +154,7 @@ class SearchResults:
                     "access_level": h.entry.access_level,
                     "updated": h.entry.updated,
                     "snippet": h.snippet,
+                    "why": h.why,
                 }
                 for h in self.hits
             ],
@@ -172,6 +214,37 @@ def fts_query(text: str, mode: str = "all") -> str:
     return (" AND " if mode == "all" else " OR ").join(parts)
 
 
+def _quote(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def request_match(words: list[str], synonyms: list[str], mode: str = "any",
+                  prefix_last: bool = False) -> str:
+    """The FTS5 expression for the words of a request (each quoted; a word ending in y also as its
+    stem, as in :func:`fts_query`; the last one a prefix when it is being typed) and the other
+    names of what it asks for (as phrases, OR)."""
+    parts = []
+    for i, word in enumerate(words):
+        quoted = _quote(word)
+        if prefix_last and i == len(words) - 1 and len(word) >= 2:
+            quoted += "*"
+        if len(word) >= 4 and word[-1] == "y":
+            quoted = f"({quoted} OR {_quote(word[:-1])}*)"
+        parts.append(quoted)
+    if mode == "all":
+        return " AND ".join(parts)
+    parts += [_quote(" ".join(_TOKEN_RE.findall(s))) for s in synonyms if _TOKEN_RE.findall(s)]
+    return " OR ".join(dict.fromkeys(parts))
+
+
+def _words_row(rowid: int, entry: Entry) -> tuple:
+    """The unstemmed words of an entry (title, tags, publisher): the vocabulary of "Did you mean"."""
+    return (rowid, normalise(" ".join([entry.title, *entry.tags, *entry.themes, entry.publisher])))
+
+
+_WORDS_INSERT = "INSERT INTO entries_words(rowid, words) VALUES (?, ?)"
+
+
 def _synonyms(entry: Entry) -> list[str]:
     return expansions(" ".join([entry.title, entry.description, *entry.tags, entry.publisher]))
 
@@ -215,6 +288,7 @@ class _FacetIndex:
     totals: dict[str, list[tuple[str, int]]]
     row_ptr: np.ndarray | None = None    # value ids of entry r: row_values[row_ptr[r]:row_ptr[r + 1]]
     row_values: np.ndarray | None = None
+    updated_pos: np.ndarray | None = None  # an entry's place in "last updated first" order
 
     @classmethod
     def read(cls, conn: sqlite3.Connection, version: int) -> "_FacetIndex":
@@ -246,6 +320,10 @@ class _FacetIndex:
         index.row_values = pair_value[by_row]
         index.row_ptr = np.searchsorted(pair_rowid[by_row], np.arange(size + 1))
         index.totals = index.counts(None, 1000)
+        by_updated = np.fromiter((r for (r,) in conn.execute(
+            "SELECT rowid FROM entries ORDER BY updated IS NULL, updated DESC, sort_title")), dtype=np.int64)
+        index.updated_pos = np.full(size, -1, dtype=np.int64)
+        index.updated_pos[by_updated] = np.arange(by_updated.size)
         return index
 
     def values_of(self, rowids: np.ndarray) -> np.ndarray:
@@ -299,6 +377,30 @@ class _FacetIndex:
         return mask
 
 
+def _typing(text: str, words: list[str]) -> bool:
+    """Is the request's last word still being typed (the text ends with it, no space or mark)?"""
+    return bool(words) and bool(re.search(re.escape(words[-1]) + r"$", normalise(text).lower()))
+
+
+def _competition_ranks(values: np.ndarray) -> np.ndarray:
+    """1 + how many values are strictly greater: equal values share a rank."""
+    ordered = np.sort(-values)
+    return np.searchsorted(ordered, -values, side="left") + 1
+
+
+def _why(entry: Entry, words: list[str], synonyms: list[str], similar: bool) -> dict:
+    """Which of the request's words (or other names of them) an entry holds, and whether it was
+    found for its meaning."""
+    text = " ".join([entry.title, entry.description, *entry.tags, *entry.themes, entry.publisher,
+                     *expansions(entry.title + " " + " ".join(entry.tags))]).lower()
+    found = []
+    for word in [*words, *synonyms]:
+        stem = word if len(word) <= 5 else word[:max(5, len(word) - 3)]
+        if re.search(r"(?<!\w)" + re.escape(stem.lower()), text):
+            found.append(word)
+    return {"words": found, "similar_meaning": bool(similar)}
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -316,6 +418,10 @@ class Registry:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._index: _FacetIndex | None = None
         self._index_lock = threading.Lock()
+        self._embedder = semantic.Embedder()
+        self._vectors = None             # (version, rowids, matrix) of the semantic index
+        self._vectors_lock = threading.Lock()
+        self._spelling: tuple[int, Speller] | None = None
         conn = self._conn()
         with self._lock:
             conn.executescript(_SCHEMA)
@@ -339,6 +445,11 @@ class Registry:
                 rows = conn.execute("SELECT rowid, data FROM entries").fetchall()
                 conn.executemany(_FTS_INSERT, (_fts_row(rowid, Entry.from_dict(json.loads(data)))
                                                for rowid, data in rows))
+            if int(self.get_meta("schema_version") or 0) < 3:
+                conn.execute("DELETE FROM entries_words")
+                rows = conn.execute("SELECT rowid, data FROM entries").fetchall()
+                conn.executemany(_WORDS_INSERT, (_words_row(rowid, Entry.from_dict(json.loads(data)))
+                                                 for rowid, data in rows))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             self._bump_version(conn)
 
@@ -424,9 +535,11 @@ class Registry:
                     (entry.title, entry.title.casefold(), entry.updated, data, digest,
                      entry.source, now, rowid))
                 conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (rowid,))
+                conn.execute("DELETE FROM entries_words WHERE rowid = ?", (rowid,))
                 conn.execute("DELETE FROM facets WHERE entry_rowid = ?", (rowid,))
                 status = "updated"
             conn.execute(_FTS_INSERT, _fts_row(rowid, entry))
+            conn.execute(_WORDS_INSERT, _words_row(rowid, entry))
             conn.executemany("INSERT INTO facets(entry_rowid, key, value) VALUES (?, ?, ?)",
                              [(rowid, k, v) for k, v in facet_values(entry)])
             self._bump_version(conn)
@@ -439,7 +552,9 @@ class Registry:
             if row is None:
                 return False
             conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (row[0],))
+            conn.execute("DELETE FROM entries_words WHERE rowid = ?", (row[0],))
             conn.execute("DELETE FROM facets WHERE entry_rowid = ?", (row[0],))
+            conn.execute("DELETE FROM vectors WHERE entry_rowid = ?", (row[0],))
             conn.execute("DELETE FROM entries WHERE rowid = ?", (row[0],))
             self._bump_version(conn)
             return True
@@ -494,35 +609,224 @@ class Registry:
             yield Entry.from_dict(json.loads(data))
 
     def search(self, query: str = "", filters: dict[str, list[str]] | None = None,
-               limit: int = 20, offset: int = 0, facet_limit: int = 30) -> SearchResults:
-        """Full-text search with facet filters (OR within a facet, AND across facets)."""
+               limit: int = 20, offset: int = 0, facet_limit: int = 30,
+               sort: str = "relevance") -> SearchResults:
+        """Search with facet filters (OR within a facet, AND across facets).
+
+        A request is read for its content words (:func:`explorer.catalogue.query.understand`),
+        misspelt words are corrected from the registry's vocabulary, and two rankings are fused
+        by reciprocal rank: BM25 over the words and the other names of what is asked for, and
+        semantic similarity of the request to each entry. ``sort="updated"`` orders the same
+        results by last update instead."""
         filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
         filters = {k: vs for k, vs in filters.items() if vs}
         limit = max(0, min(int(limit), 1000))
         offset = max(0, int(offset))
-        mode = "browse"
-        match = ""
-        if query.strip():
-            mode = "all"
-            match = fts_query(query, "all")
-            if not match:
-                mode = "browse"
+        sort = "updated" if sort == "updated" else "relevance"
+        understood = understand(query) if query.strip() else None
+        if understood is not None and not understood.words:
+            understood = None
+        vectors = self._semantic_index() if understood is not None else None
         with self._snapshot() as conn:
             index = self._facet_index(conn)
             allowed = index.mask_for(filters)
-            total, page, ranks, counts = self._run(conn, index, match, allowed, limit, offset, facet_limit)
-            if mode == "all" and total == 0 and len(_TOKEN_RE.findall(query)) > 1:
-                mode = "any"
-                match = fts_query(query, "any")
-                total, page, ranks, counts = self._run(conn, index, match, allowed, limit, offset,
-                                                       facet_limit)
+            if understood is None:
+                total, page, ranks, counts = self._run(conn, index, "", allowed, limit, offset,
+                                                       facet_limit, sort)
+                data = self._rows(conn, page)
+                hits = [Hit(Entry.from_dict(json.loads(data[rid])), 0.0) for rid in page]
+                return SearchResults(total=total, hits=hits, facets=counts, query=query,
+                                     filters=filters, mode="browse", sort=sort)
+            words, did_you_mean = self._spell(conn, index, understood)
+            synonyms = understood.synonyms
+            typing = _typing(query, words)
+            match = request_match(words, synonyms, "any", typing)
+            mode = "all" if self._any_match(conn, request_match(words, [], "all", typing)) else "any"
+            lex_rids, lex_ranks = self._lexical(conn, index, match, allowed)
+            rids, scores, similar = self._fuse(index, lex_rids, lex_ranks, vectors, understood,
+                                                words, synonyms, allowed)
+            total = int(rids.size)
+            if sort == "updated":
+                order = np.lexsort((index.title_pos[rids], index.updated_pos[rids]))
+            else:
+                order = np.lexsort((index.title_pos[rids], -scores))
+            order = order[offset:offset + limit]
+            page, page_scores = rids[order].tolist(), scores[order].tolist()
+            counts = index.counts(None, facet_limit, rowids=rids) if total else {}
             data = self._rows(conn, page)
             snippets = self._snippets(conn, match, page) if match and page else {}
-        hits = [Hit(Entry.from_dict(json.loads(data[rid])), float(-rank) + 0.0, snippets.get(rid) or "")
-                for rid, rank in zip(page, ranks)]
-        return SearchResults(total=total, hits=hits, facets=counts, query=query,
-                             filters=filters, mode=mode)
+            suggestions = self._suggestions(conn, words, did_you_mean, filters) if not total else []
+        hits = []
+        for rid, score in zip(page, page_scores):
+            entry = Entry.from_dict(json.loads(data[rid]))
+            hits.append(Hit(entry, round(float(score) * 1000, 4), snippets.get(rid) or "",
+                            why=_why(entry, words, synonyms, rid in similar)))
+        return SearchResults(total=total, hits=hits, facets=counts, query=query, filters=filters,
+                             mode=mode, sort=sort, understood=words, did_you_mean=did_you_mean,
+                             suggestions=suggestions)
 
+    # Request understanding -----------------------------------------------------------------
+    def _any_match(self, conn: sqlite3.Connection, match: str) -> bool:
+        if not match:
+            return False
+        return conn.execute("SELECT 1 FROM entries_fts WHERE entries_fts MATCH ? LIMIT 1",
+                            (match,)).fetchone() is not None
+
+    def _speller(self, conn: sqlite3.Connection, version: int) -> Speller:
+        cached = self._spelling
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        vocabulary = dict(conn.execute("SELECT term, doc FROM entries_words_vocab"))
+        speller = Speller(vocabulary)
+        if not getattr(self._local, "depth", 0):
+            self._spelling = (version, speller)
+        return speller
+
+    def _spell(self, conn: sqlite3.Connection, index: "_FacetIndex",
+               understood: Understood) -> tuple[list[str], str | None]:
+        """The request's words with those that match nothing replaced by the closest known word,
+        and the corrected request ("Did you mean …") when a word was replaced."""
+        words = list(understood.words)
+        changed: dict[str, str] = {}
+        typing = _typing(understood.text, words)
+        for i, word in enumerate(words):
+            if len(word) < Speller.MIN_LENGTH or not word.isalpha():
+                continue
+            as_typed = _quote(word) + ("*" if typing and i == len(words) - 1 else "")
+            if self._any_match(conn, as_typed):
+                continue
+            better = self._speller(conn, index.version).correct(word)
+            if better and self._any_match(conn, _quote(better)):
+                words[i] = better
+                changed[word] = better
+        if not changed:
+            return words, None
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in changed) + r")\b", re.I)
+        fixed = pattern.sub(lambda m: changed[m.group(1).lower()], understood.text.strip())
+        return list(dict.fromkeys(words)), fixed
+
+    def _suggestions(self, conn: sqlite3.Connection, words: list[str], did_you_mean: str | None,
+                     filters: dict) -> list[str]:
+        """Closest searches that do find something: the corrected request, each of its words."""
+        out = [did_you_mean] if did_you_mean else []
+        if len(words) > 1:
+            out += [w for w in words if self._any_match(conn, _quote(w))]
+        return list(dict.fromkeys(out))[:5]
+
+    # Semantic similarity -------------------------------------------------------------------
+    def _semantic_index(self):
+        """(version, rowids, unit vectors) of every entry, for the current registry version.
+
+        Vectors live in the ``vectors`` table keyed by the entry's content hash: only entries
+        without a vector for their current content are embedded (after a harvest, that is the new
+        and changed ones; in a new process, none)."""
+        if not self._embedder.available():
+            return None
+        version = self.version
+        cached = self._vectors
+        if cached is not None and cached[0] == version:
+            return cached
+        with self._vectors_lock:
+            cached = self._vectors
+            if cached is not None and cached[0] == version:
+                return cached
+            self.index_vectors()
+            conn = self._conn()
+            rows = conn.execute(
+                "SELECT e.rowid, v.vec FROM entries e JOIN vectors v ON v.entry_rowid = e.rowid"
+                " AND v.content_hash = e.content_hash AND v.model = ? ORDER BY e.rowid",
+                (semantic.MODEL_NAME,)).fetchall()
+            rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+            matrix = semantic.from_blobs([v for _, v in rows])
+            cached = (version, rowids, matrix)
+            if not getattr(self._local, "depth", 0):
+                self._vectors = cached
+            return cached
+
+    def index_vectors(self, batch: int = 4096) -> int:
+        """Embed the entries whose content has no vector yet; return how many were embedded."""
+        if not self._embedder.available():
+            return 0
+        conn = self._conn()
+        missing = conn.execute(
+            "SELECT e.rowid, e.content_hash, e.data FROM entries e LEFT JOIN vectors v"
+            " ON v.entry_rowid = e.rowid AND v.content_hash = e.content_hash AND v.model = ?"
+            " WHERE v.entry_rowid IS NULL", (semantic.MODEL_NAME,)).fetchall()
+        done = 0
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            texts = []
+            for _, _, data in chunk:
+                record = json.loads(data)
+                texts.append(semantic.entry_text(record.get("title") or "", record.get("tags") or [],
+                                                 record.get("description") or ""))
+            vecs = self._embedder.embed(texts)
+            rows = [(rowid, digest, semantic.MODEL_NAME, semantic.to_blob(vec))
+                    for (rowid, digest, _), vec in zip(chunk, vecs)]
+            with self.transaction():
+                self._conn().executemany(
+                    "INSERT INTO vectors(entry_rowid, content_hash, model, vec) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(entry_rowid) DO UPDATE SET content_hash = excluded.content_hash,"
+                    " model = excluded.model, vec = excluded.vec", rows)
+            done += len(rows)
+        return done
+
+    def _lexical(self, conn: sqlite3.Connection, index: "_FacetIndex", match: str,
+                 allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Rowids matching ``match`` that pass the filters, best BM25 first."""
+        size = index.title_pos.size
+        if not match:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        cursor = conn.execute("SELECT rowid, bm25(entries_fts, ?, ?, ?, ?) FROM entries_fts"
+                              " WHERE entries_fts MATCH ?", (*FIELD_WEIGHTS, match))
+        pairs = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.float64).reshape(-1, 2)
+        rids = pairs[:, 0].astype(np.int64)
+        ranks = pairs[:, 1]
+        keep = rids < size
+        rids, ranks = rids[keep], ranks[keep]
+        keep = index.title_pos[rids] >= 0
+        if allowed is not None:
+            keep &= allowed[rids]
+        rids, ranks = rids[keep], ranks[keep]
+        order = np.lexsort((index.title_pos[rids], ranks))
+        return rids[order], ranks[order]
+
+    def _fuse(self, index: "_FacetIndex", lex_rids: np.ndarray, lex_ranks: np.ndarray, vectors,
+              understood: Understood, words: list[str], synonyms: list[str],
+              allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, set[int]]:
+        """(rowids, fused scores, rowids similar in meaning) by reciprocal rank fusion."""
+        size = index.title_pos.size
+        score = np.zeros(size, dtype=np.float64)
+        member = np.zeros(size, dtype=bool)
+        if lex_rids.size:  # equal BM25 scores share a rank
+            score[lex_rids] += 1.0 / (RRF_K + _competition_ranks(-np.round(lex_ranks, 6)))
+            member[lex_rids] = True
+        similar: set[int] = set()
+        if vectors is not None and vectors[1].size:
+            _, vec_rids, matrix = vectors
+            request = self._embedder.embed([" ".join(words + synonyms)])[0]
+            if np.any(request):
+                sims = matrix @ request
+                ok = (vec_rids < size)
+                vec_rids, sims = vec_rids[ok], sims[ok]
+                ok = index.title_pos[vec_rids] >= 0
+                if allowed is not None:
+                    ok &= allowed[vec_rids]
+                vec_rids, sims = vec_rids[ok], sims[ok]
+                # the semantic pool: the most similar entries above the floor
+                pool_n = min(SEMANTIC_POOL, sims.size)
+                if pool_n:
+                    top = np.argpartition(-sims, pool_n - 1)[:pool_n]
+                    top = top[sims[top] >= SEMANTIC_FLOOR]
+                    member[vec_rids[top]] = True
+                    similar = set(vec_rids[top].tolist())
+                # every candidate is ranked by similarity among the candidates
+                in_set = member[vec_rids]
+                cand_rids, cand_sims = vec_rids[in_set], sims[in_set]
+                # similarities that differ by less than 0.01 are the same to this model
+                score[cand_rids] += 1.0 / (RRF_K + _competition_ranks(np.round(cand_sims, 2)))
+        rids = np.flatnonzero(member)
+        return rids, score[rids], similar
     def facet_totals(self) -> dict[str, list[tuple[str, int]]]:
         with self._snapshot() as conn:
             return self._facet_index(conn).totals
@@ -563,7 +867,8 @@ class Registry:
             return index
 
     def _run(self, conn: sqlite3.Connection, index: _FacetIndex, match: str,
-             allowed: np.ndarray | None, limit: int, offset: int, facet_limit: int):
+             allowed: np.ndarray | None, limit: int, offset: int, facet_limit: int,
+             sort: str = "relevance"):
         """(total, page rowids, their ranks, facet counts) for one match expression."""
         size = index.title_pos.size
         if match:
@@ -591,6 +896,8 @@ class Registry:
             page, page_ranks = rids[order].tolist(), ranks[order].tolist()
         else:
             in_order = index.by_title if allowed is None else index.by_title[allowed[index.by_title]]
+            if sort == "updated":
+                in_order = in_order[np.argsort(index.updated_pos[in_order], kind="stable")]
             total = int(in_order.size)
             page = in_order[offset:offset + limit].tolist()
             page_ranks = [0.0] * len(page)

@@ -62,3 +62,107 @@ def expansions(text: str) -> list[str]:
     for index in sorted(present):
         found += [t for t in GROUPS[index] if t not in present[index]]
     return list(dict.fromkeys(found))
+
+
+# Words people use for what the catalogue calls by another name. Used when a request is read
+# (not at index time): the request "property prices" also looks for "house prices". Each group
+# is a set of names for one thing; matching is on whole words of the request.
+QUERY_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("property prices", "house prices", "home prices", "housing prices"),
+    ("property", "housing", "dwellings"),
+    ("homes", "housing", "dwellings"),
+    ("houses", "housing", "dwellings"),
+    ("homeless", "homelessness", "rough sleeping", "rough sleepers"),
+    ("rough sleepers", "rough sleeping", "homelessness"),
+    ("pollution", "air quality", "emissions"),
+    ("polluted", "air quality", "pollution"),
+    ("smog", "air quality"),
+    ("jobs", "employment", "workforce"),
+    ("jobless", "unemployment"),
+    ("unemployment", "claimants", "jobseekers"),
+    ("wages", "earnings", "pay"),
+    ("salaries", "earnings", "pay"),
+    ("salary", "earnings", "pay"),
+    ("gdp", "gross value added", "gva"),
+    ("economy", "economic"),
+    ("cycle", "cycling", "bicycle"),
+    ("bike", "cycling", "bicycle", "cycle hire"),
+    ("bikes", "cycling", "bicycle", "cycle hire"),
+    ("accidents", "collisions", "casualties"),
+    ("crashes", "collisions", "casualties"),
+    ("crime", "offences", "police"),
+    ("kids", "children"),
+    ("school children", "pupils"),
+    ("tube", "underground"),
+    ("metro", "underground"),
+    ("trains", "rail", "underground"),
+    ("buses", "bus"),
+    ("rent", "rents", "rental"),
+    ("rental", "rents"),
+    ("rubbish", "waste"),
+    ("trash", "waste"),
+    ("garbage", "waste"),
+    ("flooding", "flood"),
+    ("floods", "flood"),
+    ("ev", "electric vehicle"),
+    ("chargers", "charging"),
+    ("deprived", "deprivation"),
+    ("poor", "poverty", "deprivation"),
+    ("wealth", "income"),
+    ("earnings", "income", "pay"),
+    ("immigration", "migration", "migrants"),
+    ("immigrants", "migration", "migrants"),
+    ("foreigners", "migration", "country of birth"),
+    ("tourists", "tourism", "visitors"),
+    ("tourist", "tourism", "visitors"),
+    ("trees", "tree canopy", "street trees"),
+    ("greenery", "green space", "green infrastructure"),
+    ("parks", "green space", "open space"),
+    ("vote", "election"),
+    ("voting", "election"),
+    ("fires", "fire brigade", "lfb"),
+    ("firefighters", "fire brigade", "lfb"),
+    ("doctors", "gp", "health"),
+    ("obese", "obesity"),
+    ("overweight", "obesity"),
+    ("fat", "obesity"),
+    ("covid", "coronavirus", "covid-19"),
+    ("coronavirus", "covid-19"),
+    ("inhabitants", "population"),
+    ("race", "ethnicity", "ethnic group"),
+    ("ethnic", "ethnicity", "ethnic group"),
+    ("ethnicity", "ethnic group"),
+    ("suicide", "mental health"),
+    ("depression", "mental health"),
+    ("happiness", "well-being", "wellbeing"),
+    ("knife", "knife crime", "violence"),
+    ("stabbings", "knife crime", "violence"),
+    ("gangs", "youth violence", "serious violence"),
+    ("solar", "photovoltaic", "pv"),
+    ("renewable", "low carbon", "solar"),
+    ("co2", "carbon", "greenhouse gas"),
+    ("carbon", "greenhouse gas", "co2"),
+    ("noisy", "noise"),
+    ("shops", "retail", "high streets"),
+    ("businesses", "business", "enterprises"),
+    ("firms", "business", "enterprises"),
+    ("companies", "business", "enterprises"),
+    ("exam", "gcse", "results"),
+    ("exams", "gcse", "results"),
+    ("council housing", "social housing", "local authority housing"),
+    ("social housing", "local authority housing", "registered social landlord"),
+)
+
+_QUERY_GROUPS_RE = [(re.compile(r"(?<![\w])" + re.escape(group[0]) + r"(?![\w])"), group[1:])
+                    for group in QUERY_GROUPS]
+
+
+def query_synonyms(text: str) -> list[str]:
+    """Other names for what a request asks about (not words already in it)."""
+    text = normalise(text).lower()
+    found: list[str] = []
+    for pattern, others in _QUERY_GROUPS_RE:
+        if pattern.search(text):
+            found += [o for o in others if not re.search(r"(?<![\w])" + re.escape(o) + r"(?![\w])", text)]
+    found += expansions(text)
+    return list(dict.fromkeys(found))

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from explorer.registry import Registry
+from explorer.registry import SCHEMA_VERSION, Registry
 from explorer.synonyms import GROUPS, expansions
 
 from .test_registry import make
@@ -129,7 +129,7 @@ def test_a_version_1_registry_is_upgraded_in_place(tmp_path):
     conn.commit()
     conn.close()
     again = Registry(path)
-    assert again.get_meta("schema_version") == "2"
+    assert again.get_meta("schema_version") == str(SCHEMA_VERSION)
     sql = again._conn().execute("SELECT sql FROM sqlite_master WHERE name = 'entries_fts'").fetchone()[0]
     assert "prefix" in sql
     # The rebuilt index holds the entry again, with its synonyms.

@@ -1,0 +1,188 @@
+"""Search quality: do people's requests find the datasets that answer them?
+
+The requests and their graded answers are in ``benchmarks/search_quality_set.json`` (66 requests
+as people write them — whole questions, vague ones, typos — each with the titles of the London
+Datastore snapshot that answer it, grade 2, or are related and useful, grade 1). They were written
+and graded before the hybrid ranking was built, by reading the snapshot's titles, tags and
+descriptions, and were not changed to suit it.
+
+The catalogue is the real London Datastore snapshot (``../shared/data/catalogue/
+lds_export_snapshot.json``, 1,249 datasets) harvested into a fresh registry. Three searches are
+scored in the same run on the same registry, by their first 10 results:
+
+* **ours** — ``Registry.search`` now (request words, spelling, synonyms, BM25 fused with semantic
+  similarity);
+* **previous** — the registry's search before this work (all words, else any word; BM25 with
+  field weights), run from its source at commit ``PREVIOUS_COMMIT`` against the same database;
+* **plain BM25** — Okapi BM25 (k1 = 1.2, b = 0.75) over title + description + tags with English
+  stop words removed, written out here.
+
+Scores: P@5 (share of the first 5 that are relevant, grade ≥ 1), R@10 (share of the relevant
+titles found in the first 10), nDCG@5 (graded gain 2/1, the ideal order from the graded set).
+
+    .venv/bin/python -m benchmarks.search_quality [--no-write]
+
+Writes benchmarks/results/search_quality.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = (ROOT / ".." / "shared" / "data").resolve()
+SNAPSHOT = DATA_DIR / "catalogue" / "lds_export_snapshot.json"
+SET_FILE = ROOT / "benchmarks" / "search_quality_set.json"
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+PREVIOUS_COMMIT = "8befe0c"  # the last commit with the previous search
+TARGETS = {"P@5": 0.50, "R@10": 0.75, "nDCG@5": 0.65}
+
+ENGLISH_STOP = set("""a about above after again against all am an and any are as at be because been
+before being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it its
+itself just me more most my myself no nor not now of off on once only or other our ours ourselves
+out over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves""".split())
+
+
+def previous_registry_class():
+    """The Registry class as it was at PREVIOUS_COMMIT, loaded as a module of the package."""
+    source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:explorer/registry.py"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    spec = importlib.util.spec_from_loader("explorer._registry_previous", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "explorer"
+    sys.modules[spec.name] = module
+    exec(compile(source, "registry@" + PREVIOUS_COMMIT, "exec"), module.__dict__)
+    return module.Registry
+
+
+class PlainBM25:
+    def __init__(self, docs: list[tuple[str, str]], k1: float = 1.2, b: float = 0.75):
+        self.titles = [t for t, _ in docs]
+        self.k1, self.b = k1, b
+        self.tfs = [Counter(self.tokens(text)) for _, text in docs]
+        self.lengths = np.array([sum(tf.values()) for tf in self.tfs], dtype=float)
+        self.avg = float(self.lengths.mean()) if len(docs) else 0.0
+        df = Counter(w for tf in self.tfs for w in tf)
+        n = len(docs)
+        self.idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
+
+    @staticmethod
+    def tokens(text: str) -> list[str]:
+        return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ENGLISH_STOP]
+
+    def search(self, query: str, k: int = 10) -> list[str]:
+        words = self.tokens(query)
+        scores = np.zeros(len(self.tfs))
+        for i, tf in enumerate(self.tfs):
+            s = 0.0
+            for w in words:
+                f = tf.get(w)
+                if f:
+                    s += self.idf[w] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * self.lengths[i] / self.avg))
+            scores[i] = s
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [self.titles[i] for i in order if scores[i] > 0]
+
+
+def score(ranked: list[str], relevant: dict[str, int]) -> dict[str, float]:
+    top5 = ranked[:5]
+    p5 = sum(1 for t in top5 if relevant.get(t, 0) > 0) / 5
+    r10 = len({t for t in ranked[:10] if relevant.get(t, 0) > 0}) / len(relevant)
+    dcg = sum(relevant.get(t, 0) / math.log2(i + 2) for i, t in enumerate(top5))
+    ideal = sorted(relevant.values(), reverse=True)[:5]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return {"P@5": p5, "R@10": r10, "nDCG@5": dcg / idcg if idcg else 0.0}
+
+
+def machine() -> dict:
+    import sqlite3
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    return {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "cpus": __import__("os").cpu_count(), "commit": commit,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from explorer.harvest import harvest
+    from explorer.registry import Registry
+    from explorer.settings import Settings
+
+    requests = json.loads(SET_FILE.read_text(encoding="utf-8"))["requests"]
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(home=Path(tmp), offline=True)
+        registry = Registry(Path(tmp) / "registry.sqlite3")
+        harvest(str(SNAPSHOT), registry, settings, kind="lds")
+        started = time.perf_counter()
+        registry.index_vectors()
+        embed_s = time.perf_counter() - started
+        registry.close()
+        ours = Registry(Path(tmp) / "registry.sqlite3")
+        previous = previous_registry_class()(Path(tmp) / "registry.sqlite3")
+        entries = list(ours.all())
+        bm25 = PlainBM25([(e.title, " ".join([e.title, e.description, *e.tags])) for e in entries])
+
+        contenders = {
+            "ours": lambda q: [h.entry.title for h in ours.search(q, limit=10).hits],
+            "previous": lambda q: [h.entry.title for h in previous.search(q, limit=10).hits],
+            "plain BM25": lambda q: bm25.search(q, 10),
+        }
+        per_request = []
+        totals = {name: Counter() for name in contenders}
+        for item in requests:
+            row = {"request": item["request"], "scores": {}, "top5": {}}
+            for name, run in contenders.items():
+                ranked = run(item["request"])
+                s = score(ranked, item["relevant"])
+                row["scores"][name] = {k: round(v, 3) for k, v in s.items()}
+                row["top5"][name] = ranked[:5]
+                totals[name].update(s)
+            per_request.append(row)
+        ours.close()
+        previous.close()
+
+    n = len(requests)
+    means = {name: {k: round(v / n, 3) for k, v in t.items()} for name, t in totals.items()}
+    result = {"requests": n, "catalogue": "London Datastore snapshot, 1,249 datasets",
+              "means": means, "targets": TARGETS, "semantic_index_seconds": round(embed_s, 2),
+              "machine": machine(), "per_request": per_request}
+    lines = ["| search | P@5 | R@10 | nDCG@5 |", "|---|---:|---:|---:|"]
+    for name in ("previous", "plain BM25", "ours"):
+        m = means[name]
+        lines.append(f"| {name} | {m['P@5']:.3f} | {m['R@10']:.3f} | {m['nDCG@5']:.3f} |")
+    lines.append(f"| target | ≥ {TARGETS['P@5']:.2f} | ≥ {TARGETS['R@10']:.2f} | ≥ {TARGETS['nDCG@5']:.2f} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        (RESULTS_DIR / "search_quality.json").write_text(json.dumps(result, indent=1, ensure_ascii=False),
+                                                        encoding="utf-8")
+        (RESULTS_DIR / "search_quality.md").write_text(
+            f"# Search quality ({n} requests, {result['machine']['date']}, commit "
+            f"{result['machine']['commit']})\n\n{table}\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

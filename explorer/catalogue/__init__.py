@@ -1,0 +1,9 @@
+"""The catalogue side of the registry: understanding a search request, semantic vectors, spelling,
+and the federated sources (which catalogues are harvested, and when).
+
+Owns: ``query`` (a request → the words that matter, synonyms), ``semantic`` (the offline embedding
+model and the vectors kept per entry version), ``spelling`` ("Did you mean …" from the registry's
+own words), ``sources`` (the sources file, harvesting every source, its status, the schedule).
+May import ``explorer.models``, ``explorer.settings``, ``explorer.synonyms`` and
+``explorer.harvest``; ``explorer.registry`` imports ``query``, ``semantic`` and ``spelling``.
+"""
