@@ -15,6 +15,8 @@ raises ``ThemeError`` naming the file, the line and the field of the first probl
       - {label: …, compute: share_above, dataset: …, resource: …, args: {…}, format: percent}
     map:
       - {dataset: …, resource: …, variable: …, classes: {method: quantile, k: 5, palette: blues}, label: …}
+    related:                        # optional: other themes to read beside this one
+      - {theme: housing, text: "Housing costs: how far prices outran incomes"}
     charts:
       - id: no2-borough-2019
         type: ranked_bar            # ranked_bar | distribution | time_series | scatter_trend |
@@ -55,7 +57,7 @@ _CHART_KEYS = _CHART_CORE | {"resources", "transform", "args", "value_label", "x
                              "points_label", "facet_labels", "facet_title", "context_label", "percent",
                              "columns", "zero", "slope_per", "x_unit_singular", "numerator_label",
                              "denominator_label", "n_label"}
-_THEME_KEYS = {"slug", "title", "summary", "narrative", "headlines", "map", "charts"}
+_THEME_KEYS = {"slug", "title", "summary", "narrative", "headlines", "map", "charts", "related"}
 
 
 class ThemeError(Exception):
@@ -141,6 +143,7 @@ class Theme:
     map_layers: list[dict]
     charts: list[ChartSpec]
     path: Path
+    related: list[dict] = field(default_factory=list)   # [{theme: slug, text: link text, _line}]
 
     def chart(self, chart_id: str) -> ChartSpec | None:
         return next((c for c in self.charts if c.id == chart_id), None)
@@ -394,8 +397,17 @@ def load_theme(path: Path) -> Theme:
             unit=str(c.get("unit") or ""), reference_lines=[dict(x) for x in refs], line=r.line(cp),
             path=path, theme=slug, lines=r.sublines(cp),
         ))
+    related = []
+    for i, item in enumerate(_list(r, data, "related", ())):
+        rp = ("related", i)
+        if not isinstance(item, dict):
+            r.fail(rp, "expected a mapping {theme, text}")
+        other = r.text(item, "theme", rp)
+        if not _SLUG_RE.match(other) or other == slug:
+            r.fail(rp + ("theme",), f"not the slug of another theme: {other!r}")
+        related.append({"theme": other, "text": r.text(item, "text", rp), "_line": r.line(rp)})
     return Theme(slug=slug, title=title, summary=summary, narrative=narrative, headlines=headlines,
-                 map_layers=layers, charts=charts, path=path)
+                 map_layers=layers, charts=charts, path=path, related=related)
 
 
 def _list(r: _Reader, data: dict, key: str, path: tuple) -> list:
@@ -442,6 +454,11 @@ def load_themes(folder: Path | None = None) -> list[Theme]:
             raise ThemeError(path, 1, "slug", f"slug {theme.slug!r} is also used by {slugs[theme.slug].name}")
         slugs[theme.slug] = path
         themes.append(theme)
+    for theme in themes:
+        for item in theme.related:
+            if item["theme"] not in slugs:
+                raise ThemeError(theme.path, item["_line"], "related.theme",
+                                 f"no theme {item['theme']!r} in {folder} (themes: {', '.join(sorted(slugs))})")
     return themes
 
 

@@ -217,7 +217,7 @@ def _load_source(source: _Source, fmt: str, opts: dict, transformations: list[st
     if fmt in TEXT_FORMATS:
         frame = read_delimited(source.read_bytes(), label, fmt, opts, transformations)
         if opts.get("published_table"):
-            frame = published_table(frame, label, transformations)
+            frame = published_table(frame, label, opts, transformations)
         return _from_table(frame, label, opts, transformations)
     if fmt in JSON_FORMATS:
         return _load_json(source, fmt, opts, transformations)

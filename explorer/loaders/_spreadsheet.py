@@ -15,7 +15,8 @@ them, and notes below. ``read_spreadsheet`` finds the table in such a workbook:
 * rows: spacer rows, notes and section labels, derived rows ("% change from previous year") are
   dropped and counted; subtotal rows (England, regions, "Rest of England", totals) are kept but
   set apart in the column ``row_type`` ("subtotal", the others "area"), so a join to boundaries
-  leaves them out and a chart can still ask for them.
+  leaves them out and a chart can still ask for them; the option ``rows`` keeps only the
+  ``areas`` or only the ``subtotals``.
 
 ``published_table`` applies the same header cleaning and row sorting to a frame read from a CSV
 export of such a table (the resource option ``published_table: true``).
@@ -42,6 +43,7 @@ from ._base import LoadError, count
 
 SPREADSHEET_FORMATS = ("xlsx", "xls", "ods")
 ROW_TYPE = "row_type"
+ROWS_CHOICES = ("all", "areas", "subtotals")
 MAX_RATIO = 200               # XML of a sheet compresses well; beyond this it is a bomb
 FULL_READ_LIMIT = 64 << 20    # decompressed bytes up to which merged cells are read too
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -374,8 +376,14 @@ def _label(v) -> str:
 
 
 def sort_rows(frame: pd.DataFrame, label: str, transformations: list[str],
-              row_numbers: list[int] | None = None) -> pd.DataFrame:
-    """Drop spacer, note and derived rows; mark subtotal rows in ``row_type``; say what was done."""
+              row_numbers: list[int] | None = None, rows: str | None = None) -> pd.DataFrame:
+    """Drop spacer, note and derived rows; mark subtotal rows in ``row_type``; say what was done.
+
+    ``rows`` (the resource option) keeps ``all`` (the default), only the ``areas`` or only the
+    ``subtotals``."""
+    rows = str(rows or "all").strip().lower()
+    if rows not in ROWS_CHOICES:
+        raise LoadError(label, f"the rows option must be one of {', '.join(ROWS_CHOICES)}, got {rows!r}")
     code_col = _code_column(frame)
     name_col = _name_column(frame, code_col)
     others = [c for c in frame.columns if c not in (code_col, name_col)]
@@ -426,6 +434,13 @@ def sort_rows(frame: pd.DataFrame, label: str, transformations: list[str],
     transformations.append(
         f"kept {count(n_area, 'area row')} and {count(n_sub, 'subtotal row')}{where}"
         + (f" – {_examples(subtotal_names, 6)} – set apart in column {ROW_TYPE!r}" if n_sub else ""))
+    if rows != "all":
+        wanted = "area" if rows == "areas" else "subtotal"
+        other = "subtotal" if wanted == "area" else "area"
+        n_other = int((out[ROW_TYPE] == other).sum())
+        out = out[out[ROW_TYPE] == wanted]
+        transformations.append(f"left out the {count(n_other, other + ' row')} (the rows option asks "
+                               f"for {rows} only)")
     for kind, words in (("spacer", "spacer row"), ("derived", "derived row"), ("note", "note or label row")):
         n = int((kinds_s == kind).sum())
         if n:
@@ -440,7 +455,7 @@ def _examples(items: list[str], limit: int) -> str:
     return shown + (f" and {len(uniq) - limit:,} more" if len(uniq) > limit else "")
 
 
-def published_table(frame: pd.DataFrame, label: str, transformations: list[str]) -> pd.DataFrame:
+def published_table(frame: pd.DataFrame, label: str, opts: dict, transformations: list[str]) -> pd.DataFrame:
     """A frame read from a CSV export of a published table: headers cleaned, rows sorted."""
     first = frame.columns[0] if len(frame.columns) else None
     if first is not None and re.fullmatch(r"(Unnamed: 0|)", str(first).strip()):
@@ -457,7 +472,7 @@ def published_table(frame: pd.DataFrame, label: str, transformations: list[str])
         frame = frame.rename(columns=renamed)
         transformations.append(f"cleaned {count(len(renamed), 'header')} of footnote markers and "
                                f"decimals ({_examples([f'{a} → {b}' for a, b in renamed.items()], 3)})")
-    return sort_rows(frame, label, transformations)
+    return sort_rows(frame, label, transformations, rows=opts.get("rows"))
 
 
 # ============================================================================ the entry point
@@ -575,7 +590,7 @@ def table_from_sheets(sheets: list[_Sheet], label: str, opts: dict, transformati
     records = [[_cell(sheet.rows, r, c) for c in table.columns] for r in table.body]
     frame = pd.DataFrame(records, columns=table.names, dtype=object)
     after = [r for r in range(table.body[-1] + 1, len(sheet.rows)) if sheet.rows[r]]
-    out = sort_rows(frame, label, transformations, row_numbers=table.body)
+    out = sort_rows(frame, label, transformations, row_numbers=table.body, rows=opts.get("rows"))
     if after:
         transformations.append(f"left out {count(len(after), 'row')} of notes below the table "
                                f"(rows {after[0] + 1}–{after[-1] + 1})")
