@@ -116,12 +116,12 @@ def catalogue() -> None:
 
 @catalogue.command()
 @click.argument("source")
-@click.option("--kind", type=click.Choice(["lds", "ckan", "dcat", "bundled"]), default=None,
-              help="Source type (detected when omitted).")
+@click.option("--kind", type=click.Choice(["lds", "ckan", "dcat", "jkan", "bundled"]), default=None,
+              help="Source type (detected when omitted; a folder is read as JKAN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) -> None:
-    """Harvest SOURCE (a file, an http(s) URL, or 'bundled') into the registry."""
+    """Harvest SOURCE (a file, a JKAN folder, an http(s) URL, or 'bundled') into the registry."""
     from .harvest import HarvestError, harvest as run_harvest
 
     settings = _settings(ctx)
@@ -134,6 +134,59 @@ def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) ->
         _echo_json(report.to_dict())
     else:
         click.echo(report.summary())
+
+
+@catalogue.command("sources")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def catalogue_sources(ctx: click.Context, as_json: bool) -> None:
+    """List the federated sources: last harvest, counts, last error."""
+    from .catalogue.sources import SourcesError, describe
+
+    settings = _settings(ctx)
+    registry = _registry(settings)
+    try:
+        rows = describe(registry, settings)
+    except SourcesError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json({"sources": rows, "entries": registry.count()})
+        return
+    for row in rows:
+        counts = row.get("counts") or {}
+        click.echo(f"{row['name']} ({row['kind']}): {row['entries']} entries; "
+                   f"last harvest {row.get('last_harvest') or 'never'}"
+                   + (f" from {row['origin']}" if row.get("origin") else ""))
+        if counts:
+            click.echo("  " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        if row.get("last_error"):
+            click.echo(f"  last error: {row['last_error']}")
+
+
+@catalogue.command("refresh")
+@click.option("--source", "only", default=None, metavar="NAME", help="Only this source.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def catalogue_refresh(ctx: click.Context, only: str | None, as_json: bool) -> None:
+    """Harvest the sources again (a source that fails keeps its entries; the error is recorded)."""
+    from .catalogue.sources import SourcesError, refresh
+
+    settings = _settings(ctx)
+    registry = _registry(settings)
+    try:
+        states = refresh(registry, settings, only=only)
+    except SourcesError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        _echo_json(states)
+    else:
+        for name, state in states.items():
+            counts = state.get("counts") or {}
+            click.echo(f"{name}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+                       + (f" (error: {state['last_error']})" if state.get("last_error") else ""))
+    if any(state.get("last_error") and state.get("last_success") != state.get("last_harvest")
+           for state in states.values()):
+        ctx.exit(1)
 
 
 def _parse_facets(values: tuple[str, ...]) -> dict[str, list[str]]:
@@ -157,18 +210,24 @@ def _parse_facets(values: tuple[str, ...]) -> dict[str, list[str]]:
               help="Filter: theme, publisher, format, licence, geography, frequency, access.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--offset", default=0, type=click.IntRange(0))
+@click.option("--sort", type=click.Choice(["relevance", "updated"]), default="relevance",
+              show_default=True, help="Order: best match first, or last updated first.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def search(ctx: click.Context, query: str, facets: tuple[str, ...], limit: int, offset: int,
-           as_json: bool) -> None:
-    """Search the registry (full text over title, description, tags, publisher)."""
+           as_json: bool, sort: str = "relevance") -> None:
+    """Search the registry: a question or keywords (words and meaning, misspellings corrected)."""
     registry = _registry(_settings(ctx))
-    results = registry.search(query, _parse_facets(facets), limit=limit, offset=offset)
+    results = registry.search(query, _parse_facets(facets), limit=limit, offset=offset, sort=sort)
     if as_json:
         _echo_json(results.to_dict())
         return
+    if results.did_you_mean:
+        click.echo(f"Did you mean: {results.did_you_mean}")
     click.echo(f"{results.total} dataset{'s' if results.total != 1 else ''}"
                + (f" for {query!r}" if query else ""))
+    if not results.total and results.suggestions:
+        click.echo("Closest searches: " + "; ".join(results.suggestions))
     for hit in results.hits:
         e = hit.entry
         badges = ", ".join(x for x in [e.publisher, e.licence, "/".join(e.formats),

@@ -15,15 +15,21 @@ log = logging.getLogger(__name__)
 
 
 def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
-    """Open the registry under EXPLORER_HOME; on first start harvest the bundled catalogue."""
+    """Open the registry under EXPLORER_HOME; on first start harvest every source of the sources
+    file (EXPLORER_SOURCES, default geodata/sources.yaml): the bundled catalogue, then the London
+    Datastore from its local copy when the data folder has one (about 1.2 s for 1,249 datasets),
+    else from its URL. A source that cannot be read is recorded and skipped (see
+    ``explorer catalogue sources``)."""
     settings.ensure_dirs()
     registry = Registry(settings.registry_path)
     if harvest_bundled and settings.harvest_bundled and registry.get_meta("bundled_harvested") is None:
-        from .harvest import harvest
+        from .catalogue.sources import refresh
 
-        report = harvest("bundled", registry, settings)
+        states = refresh(registry, settings, first=True)
         registry.set_meta("bundled_harvested", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        log.info("first start: %s", report.summary().splitlines()[0])
+        for name, state in states.items():
+            log.info("first start: %s: %s%s", name, state.get("counts"),
+                     f" (error: {state['last_error']})" if state.get("last_error") else "")
     return registry
 
 
@@ -39,6 +45,8 @@ class Services:
     registry: Registry
     data: object  # DataService
     cache: object
+    accounts: object = None    # explorer.accounts.AccountStore (the web app; the CLI opens its own)
+    publishing: object = None  # explorer.publishing.Publishing
 
 
 def entry_document(registry: Registry, entry: Entry) -> dict:

@@ -49,7 +49,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("offline", "EXPLORER_OFFLINE", False,
             "Never download: resolve resources only from the local data folder and the store."),
     Setting("harvest_bundled", "EXPLORER_HARVEST_BUNDLED", True,
-            "Harvest the bundled catalogue into an empty registry on first start."),
+            "Harvest the catalogue sources into an empty registry on first start."),
+    Setting("sources", "EXPLORER_SOURCES", "",
+            "The sources file listing the catalogues to federate (kind, URL, local copy under the "
+            "data folder, refresh interval); empty uses the packaged geodata/sources.yaml (the "
+            "bundled catalogue and the London Datastore); 'bundled' harvests the bundled catalogue only."),
     Setting("frame_ancestors", "EXPLORER_FRAME_ANCESTORS", "'self'",
             "Who may show the app in a frame: the CSP frame-ancestors sources, space-separated "
             "('self', 'none', or origins such as https://www.london.gov.uk); widen it to allow "
@@ -113,6 +117,7 @@ class Settings:
     http_retries: int = 3
     offline: bool = False
     harvest_bundled: bool = True
+    sources: str = ""
     frame_ancestors: str = "'self'"
     public_url: str = ""
     export_timeout: float = 30.0

@@ -15,19 +15,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from explorer.models import Entry, EntryError
 from explorer.netguard import UnsafeURLError, check_url
 
-from . import bundled, ckan, dcat, lds
+from . import bundled, ckan, dcat, jkan, lds
 from .report import HarvestReport, Rejection
 from .sources import HarvestError, is_url, load_document, short_name
 
 __all__ = ["KINDS", "HarvestError", "HarvestReport", "Rejection", "harvest", "detect_kind",
            "source_label"]
 
-KINDS = ("lds", "ckan", "dcat", "bundled")
+KINDS = ("lds", "ckan", "dcat", "jkan", "bundled")
 
 Progress = Callable[[int, int], None]
 
@@ -102,7 +103,14 @@ def _items(source: str, settings, kind: str | None, page_size: int | None,
             label = source_label(source, "ckan")
             site = ckan.site_of(ckan.api_base(source))
             return "ckan", label, ckan.entry_dicts(packages, label, site)
+    if not is_url(source) and kind == "jkan" and Path(source).is_dir() or (
+            kind is None and not is_url(source) and jkan.datasets_folder(source) is not None):
+        label = source_label(source, "jkan")
+        return "jkan", label, jkan.entry_dicts_from_folder(source, label)
     doc = load_document(source, settings)
+    if kind == "jkan":
+        label = source_label(source, "jkan")
+        return "jkan", label, jkan.entry_dicts_from_data_json(doc, label, source)
     kind = kind or detect_kind(doc, source)
     label = source_label(source, kind)
     if kind == "lds":
@@ -185,9 +193,13 @@ def harvest(source: str, registry, settings, kind: str | None = None,
         entries.append(entry)
 
     total = len(entries)
+    from explorer.catalogue.merge import Merger  # one dataset from two sources is one entry
+
+    merger = Merger(registry, label)
     with registry.transaction():
         for done, entry in enumerate(entries, start=1):
-            report.record(registry.upsert(entry), entry.id)
+            for stored in merger(entry):
+                report.record(registry.upsert(stored), stored.id)
             if progress is not None:
                 progress(done, total)
     return report
