@@ -13,7 +13,8 @@ import pandas as pd
 from ..models import Resource, guess_format
 from ._base import LoadError, Loaded, count
 from ._geometry import finalise_geo
-from ._spreadsheet import SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet
+from ._spreadsheet import (SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet,
+                           spreadsheet_kind)
 from ._tables import (
     GZIP_MAGIC,
     find_wkt_column,
@@ -97,12 +98,12 @@ def load_file(path: Path, resource: Resource | None = None, *, options: dict | N
             raise LoadError(label, f"file not found: {path}")
         if path.is_dir():
             return _load_folder(path, opts, transformations)
-        if member or fmt == "zip" or path.suffix.lower() == ".zip" or (
-                fmt not in SPREADSHEET_FORMATS and _is_zip(path) and not is_spreadsheet_zip(path)):
+        if member or (fmt == "zip" or path.suffix.lower() == ".zip" or (
+                fmt not in SPREADSHEET_FORMATS and _is_zip(path))) and not is_spreadsheet_zip(path):
             return _load_zip(path, member, fmt if fmt != "zip" else "", opts, transformations)
         source = _Source(label=label, gdal_path=str(path), path=path)
         if not fmt or fmt == "zip":
-            fmt = _sniff_format(source)
+            fmt = spreadsheet_kind(path) or _sniff_format(source)
         if fmt in ("shp", "tab"):
             present = {p.name.lower() for p in path.parent.iterdir()}
             check_sidecars(path.name, present, fmt, label)

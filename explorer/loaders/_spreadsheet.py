@@ -9,7 +9,8 @@ them, and notes below. ``read_spreadsheet`` finds the table in such a workbook:
   visible sheet holding a table at least half the size of the largest one (a contents or dashboard
   sheet is passed over);
 * the header row: the first row naming most of the columns the data rows below it use (not
-  assumed to be row 1), with a group row above it (merged cells across several columns) folded in;
+  assumed to be row 1; the ``header_row`` option, counted from 1, names it when the guess is
+  wrong), with a group row above it (merged cells across several columns) folded in;
 * headers cleaned: footnote markers stripped ("Autumn1" → "Autumn", "households)2" →
   "households)"), years as numbers made text ("2011.000000" → "2011");
 * rows: spacer rows, notes and section labels, derived rows ("% change from previous year") are
@@ -114,6 +115,7 @@ class _Sheet:
     hidden: bool = False
     hidden_columns: set[int] = field(default_factory=set)
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # r0, c0, r1, c1 (0-based)
+    merges_known: bool = False             # False when the reader cannot see merged cells (ODS)
 
 
 def _empty(v) -> bool:
@@ -152,30 +154,32 @@ def _read_xlsx(path: Path, label: str, size: int) -> list[_Sheet]:
     except ImportError:
         raise LoadError(label, "reading Excel workbooks needs openpyxl (pip install openpyxl)") from None
     full = size <= FULL_READ_LIMIT   # merged cells and hidden columns need the full reader
-    try:
-        wb = openpyxl.load_workbook(path, read_only=not full, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
-        raise LoadError(label, f"not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
-    sheets = []
-    try:
-        for ws in wb.worksheets:
-            rows = [_trim(r) for r in ws.iter_rows(values_only=True)]
-            hidden_cols: set[int] = set()
-            merges = []
-            if full:
-                from openpyxl.utils import column_index_from_string
-                for key, dim in ws.column_dimensions.items():
-                    if dim.hidden:
-                        lo = dim.min or column_index_from_string(key)
-                        hi = dim.max or lo
-                        hidden_cols.update(range(lo - 1, min(hi, 16384)))
-                merges = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1)
-                          for m in ws.merged_cells.ranges]
-            sheets.append(_Sheet(ws.title, rows, hidden=ws.sheet_state != "visible",
-                                 hidden_columns=hidden_cols, merges=merges))
-    finally:
-        wb.close()
-    return sheets
+    # a file object, not the name: openpyxl refuses a name without .xlsx (a store's staged file)
+    with open(path, "rb") as fh:
+        try:
+            wb = openpyxl.load_workbook(fh, read_only=not full, data_only=True)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
+            raise LoadError(label, f"not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
+        try:
+            return [_xlsx_sheet(ws, full) for ws in wb.worksheets]
+        finally:
+            wb.close()
+
+
+def _xlsx_sheet(ws, full: bool) -> _Sheet:
+    rows = [_trim(r) for r in ws.iter_rows(values_only=True)]
+    hidden_cols: set[int] = set()
+    merges = []
+    if full:
+        from openpyxl.utils import column_index_from_string
+        for key, dim in ws.column_dimensions.items():
+            if dim.hidden:
+                lo = dim.min or column_index_from_string(key)
+                hi = dim.max or lo
+                hidden_cols.update(range(lo - 1, min(hi, 16384)))
+        merges = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1) for m in ws.merged_cells.ranges]
+    return _Sheet(ws.title, rows, hidden=ws.sheet_state != "visible", hidden_columns=hidden_cols,
+                  merges=merges, merges_known=full)
 
 
 def _read_ods(path: Path, label: str) -> list[_Sheet]:
@@ -219,12 +223,17 @@ def _data_row(row: list, skip: set[int]) -> bool:
     return nums >= 2 or (codes and nums >= 1)
 
 
-def _find_table(sheet: _Sheet) -> _Table | None:
+def _find_table(sheet: _Sheet, forced: int | None = None) -> _Table | None:
+    """The table of a sheet; ``forced`` (0-based) is the header row the ``header_row`` option names."""
     rows, skip = sheet.rows, sheet.hidden_columns
     n = len(rows)
     is_data = [_data_row(r, skip) for r in rows]
     best = None
-    for h in range(min(n, 200)):
+    for h in ([forced] if forced is not None else range(min(n, 200))):
+        if forced is not None:
+            if forced < n and any(is_data[forced + 1:]):
+                best = forced
+            break
         row = rows[h]
         cells = [c for c, v in enumerate(row) if c not in skip and not _empty(v)]
         if len(cells) < 2 or is_data[h] and not all(_is_year(row[c]) or not _is_number(row[c]) for c in cells):
@@ -282,9 +291,13 @@ def _group_row(sheet: _Sheet, h: int, columns: list[int]) -> int | None:
     spans = [(c0, c1) for c0, c1 in _merged_across(sheet, r) if any(c0 <= c <= c1 for c in columns)]
     if spans:
         return r
+    if sheet.merges_known:
+        return None
+    # without merge information: short labels over the measure columns (not over the first,
+    # identifying column), fewer than the header's cells
     header = [c for c in columns if not _empty(_cell(sheet.rows, h, c))]
     texts = [_cell(sheet.rows, r, c) for c in above]
-    if (not sheet.merges and len(above) >= 2 and len(header) > len(above)
+    if (len(above) >= 2 and len(header) > len(above) and header and above[0] > header[0]
             and all(isinstance(t, str) and len(t) <= 40 and not _is_number(t) for t in texts)):
         return r
     return None
@@ -506,15 +519,26 @@ def _kind_of_zip(path: Path, label: str) -> tuple[str, int]:
     raise LoadError(label, "a zip file but not a spreadsheet (no Excel workbook or ODS content)")
 
 
-def is_spreadsheet_zip(path: Path) -> bool:
-    """True for an .xlsx/.ods file whatever its name (so it is not taken for a zip of data files)."""
+def spreadsheet_kind(path: Path) -> str | None:
+    """'xlsx' or 'ods' when the file's content is such a workbook (whatever its name), else None."""
     try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return None
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-            return "xl/workbook.xml" in names or ("mimetype" in names and
-                                                  zf.read("mimetype").strip().startswith(_ODS_MIME))
-    except (zipfile.BadZipFile, OSError, KeyError):
-        return False
+            if "xl/workbook.xml" in names:
+                return "xlsx"
+            if "mimetype" in names and zf.read("mimetype")[:200].strip().startswith(_ODS_MIME):
+                return "ods"
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError):
+        return None
+    return None
+
+
+def is_spreadsheet_zip(path: Path) -> bool:
+    """True for an .xlsx/.ods file whatever its name (so it is not taken for a zip of data files)."""
+    return spreadsheet_kind(path) is not None
 
 
 def read_spreadsheet(data: Path | bytes, label: str, opts: dict, transformations: list[str], *,
@@ -543,6 +567,19 @@ def read_spreadsheet(data: Path | bytes, label: str, opts: dict, transformations
     return table_from_sheets(sheets, label, opts, transformations)
 
 
+def _header_option(opts: dict, label: str) -> int | None:
+    value = opts.get("header_row")
+    if value in (None, ""):
+        return None
+    try:
+        row = int(value)
+    except (TypeError, ValueError):
+        row = 0
+    if row < 1 or isinstance(value, bool):
+        raise LoadError(label, f"the header_row option must be a row number from 1, got {value!r}")
+    return row - 1
+
+
 def table_from_sheets(sheets: list[_Sheet], label: str, opts: dict, transformations: list[str]) -> pd.DataFrame:
     if not sheets:
         raise LoadError(label, "the workbook has no sheets")
@@ -559,13 +596,14 @@ def table_from_sheets(sheets: list[_Sheet], label: str, opts: dict, transformati
             if not match:
                 raise LoadError(label, f"no sheet named {wanted!r}; the sheets are {_examples(names, 12)}")
             sheet = match[0]
-        table = _find_table(sheet)
+        table = _find_table(sheet, _header_option(opts, label))
         if table is None:
-            raise LoadError(label, "no table found: no header row with data rows below it",
-                            layer=sheet.name)
+            raise LoadError(label, "no table found: no header row with data rows below it"
+                            + (f" (the header_row option says row {opts['header_row']})"
+                               if opts.get("header_row") else ""), layer=sheet.name)
         how = "the sheet option"
     else:
-        found = [(s, _find_table(s)) for s in sheets if not s.hidden]
+        found = [(s, _find_table(s, _header_option(opts, label))) for s in sheets if not s.hidden]
         found = [(s, t) for s, t in found if t is not None]
         if not found:
             raise LoadError(label, f"no table found in any sheet ({_examples(names, 12)}): no header "
@@ -605,4 +643,4 @@ def table_from_sheets(sheets: list[_Sheet], label: str, opts: dict, transformati
 
 
 __all__ = ["SPREADSHEET_FORMATS", "ROW_TYPE", "clean_header", "is_spreadsheet_zip", "published_table",
-           "read_spreadsheet", "sort_rows", "table_from_sheets"]
+           "read_spreadsheet", "sort_rows", "spreadsheet_kind", "table_from_sheets"]
