@@ -1,8 +1,12 @@
 """Stream one URL to one file, carefully.
 
-* every URL, and every redirect target, is checked with :func:`explorer.netguard.check_url`;
-* connect/read timeouts; retries with exponential backoff on connection errors, truncated bodies,
-  429 and 5xx (other 4xx fail at once);
+* every request goes through :class:`explorer.netguard.GuardedSession`: every URL and every
+  redirect target is checked with :func:`explorer.netguard.check_url` (redirects are followed here,
+  hop by hop), and each connection checks the address it actually reached;
+* connect/read (idle) timeouts, and a total deadline for the whole download — retries, redirects
+  and every byte included (``deadline``, ``EXPLORER_DOWNLOAD_DEADLINE``);
+* retries with exponential backoff: connection errors, 429 and 5xx by urllib3 ``Retry`` in the
+  session; truncated bodies here (other 4xx fail at once);
 * a size cap, enforced on ``Content-Length`` before reading and on the bytes actually received;
 * sha256 (and the registry's md5/sha1, when that is what it gives) computed while streaming, then
   the expected checksum and size verified;
@@ -21,17 +25,23 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
 
 import requests
 from tqdm import tqdm
 
-from explorer.netguard import UnsafeURLError, check_url
+from explorer.netguard import (
+    USER_AGENT,
+    DeadlineExceeded,
+    GuardedSession,
+    TooManyRedirects,
+    UnsafeURLError,
+    check_url,
+    follow,
+)
+from explorer.netguard import deadline as _deadline
+from explorer.netguard import remaining as _remaining
 
-USER_AGENT = "london-data-explorer/0.1 (+https://data.london.gov.uk)"
 _CHUNK = 1 << 16
-_MAX_REDIRECTS = 10
-_REDIRECTS = (301, 302, 303, 307, 308)
 _CHECKSUM_ALGOS = ("sha256", "md5", "sha1")
 
 
@@ -56,6 +66,10 @@ class DownloadTooLarge(DownloadError):
 
 class ChecksumMismatch(DownloadError):
     """The bytes do not match the registry's checksum or size."""
+
+
+class DownloadDeadline(DownloadError):
+    """The download took longer than its total deadline (EXPLORER_DOWNLOAD_DEADLINE)."""
 
 
 class _Retryable(DownloadError):
@@ -104,89 +118,98 @@ def _int_header(resp: requests.Response, name: str) -> int | None:
     return value if value >= 0 else None
 
 
-def _open(session: requests.Session, url: str, timeout: tuple[float, float],
-          allow_private: bool) -> tuple[requests.Response, str]:
+def _open(session: GuardedSession, url: str, timeout: tuple[float, float],
+          allow_private: bool) -> tuple[requests.Response, str, int]:
     """GET with redirects followed by hand, each hop checked against the network guard."""
-    current = url
-    for _ in range(_MAX_REDIRECTS + 1):
-        try:
-            check_url(current, allow_private=allow_private)
-        except UnsafeURLError as exc:
-            raise DownloadRefused(url, f"refused: {exc}") from None
-        resp = session.get(current, stream=True, timeout=timeout, allow_redirects=False,
-                           headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-        if resp.status_code in _REDIRECTS and resp.headers.get("Location"):
-            location = urljoin(current, resp.headers["Location"])
-            resp.close()
-            current = location
-            continue
-        return resp, current
-    raise DownloadError(url, f"more than {_MAX_REDIRECTS} redirects")
+    try:
+        return follow(session, url, check=check_url, allow_private=allow_private, timeout=timeout,
+                      headers={"Accept-Encoding": "identity"})
+    except UnsafeURLError as exc:
+        raise DownloadRefused(url, f"refused: {exc}") from None
+    except TooManyRedirects as exc:
+        raise DownloadError(url, str(exc).split(": ", 1)[-1]) from None
 
 
-def download(url: str, dest: Path, *, session: requests.Session | None = None,
+def download(url: str, dest: Path, *, session: GuardedSession | None = None,
              timeout: float = 30.0, retries: int = 3, backoff: float = 0.5,
              max_bytes: int = 512 * 1024 * 1024, allow_private: bool = False,
              expected_checksum: str | None = None, expected_size: int | None = None,
-             progress: bool | None = None, label: str | None = None) -> DownloadResult:
+             progress: bool | None = None, label: str | None = None,
+             deadline: float | None = 120.0) -> DownloadResult:
     """Download ``url`` to ``dest`` (created only when complete and verified).
 
-    ``retries`` is the number of attempts (at least one). Raises :class:`DownloadError` (or a
-    subclass) naming the URL; nothing is left at ``dest`` or beside it on failure.
+    ``retries`` is the number of attempts (at least one); ``timeout`` the idle timeout (connect,
+    and between bytes); ``deadline`` the most seconds the whole download may take (None: no
+    limit). ``session`` must be a :class:`GuardedSession` (one is made when None). Raises
+    :class:`DownloadError` (or a subclass) naming the URL; nothing is left at ``dest`` or beside it
+    on failure.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if session is not None and not isinstance(session, GuardedSession):
+        raise TypeError("download() takes a netguard.GuardedSession: every request must pass the guard")
+    attempts = max(1, int(retries))
     own_session = session is None
-    session = session or requests.Session()
+    if own_session:
+        session = GuardedSession(allow_private=allow_private, retries=attempts, backoff=backoff)
     try:
         expected = parse_checksum(expected_checksum) if expected_checksum else None
     except ValueError as exc:
         raise DownloadError(url, f"cannot verify: {exc}") from None
     show = _stderr_is_tty() if progress is None else bool(progress)
-    attempts = max(1, int(retries))
+    used = [0]   # requests made so far, urllib3's retries included
     try:
-        last: Exception | None = None
-        for attempt in range(1, attempts + 1):
-            try:
-                result = _attempt(session, url, dest, (timeout, timeout), max_bytes, allow_private,
-                                  expected, expected_size, show, label or dest.name)
-                result.attempts = attempt
-                return result
-            except _Retryable as exc:
-                last = exc
-                wait = exc.retry_after if isinstance(exc, _HTTPRetryable) else None
-            except (requests.ConnectionError, requests.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                last = exc
-                wait = None
-            except requests.RequestException as exc:  # invalid URL, too many redirects …
-                raise DownloadError(url, f"request failed: {exc}") from None
-            if attempt < attempts:
-                delay = wait if wait is not None else backoff * (2 ** (attempt - 1))
-                time.sleep(min(max(delay, 0.0), 30.0))
-        if isinstance(last, DownloadError):
-            raise DownloadError(url, f"{last.reason} (gave up after {attempts} attempt(s))") from None
-        raise DownloadError(url, f"{type(last).__name__}: {last} (gave up after {attempts} attempt(s))") from None
+        with _deadline(deadline):
+            last: Exception | None = None
+            while used[0] < attempts:
+                try:
+                    result = _attempt(session, url, dest, (timeout, timeout), max_bytes,
+                                      allow_private, expected, expected_size, show,
+                                      label or dest.name, used)
+                    result.attempts = used[0]
+                    return result
+                except _Retryable as exc:
+                    last = exc
+                except requests.exceptions.ChunkedEncodingError as exc:
+                    last = exc
+                except (requests.ConnectionError, requests.Timeout) as exc:
+                    # urllib3 has already retried these as often as the session allows
+                    raise DownloadError(url, f"{_reason(exc)} (gave up after {attempts} "
+                                             f"attempt(s))") from None
+                except requests.RequestException as exc:  # invalid URL …
+                    raise DownloadError(url, f"request failed: {exc}") from None
+                if used[0] < attempts:
+                    left = _remaining()
+                    delay = min(backoff * (2 ** (used[0] - 1)), 30.0)
+                    if left is not None and delay >= left:
+                        raise DeadlineExceeded(deadline)
+                    time.sleep(max(delay, 0.0))
+            reason = last.reason if isinstance(last, DownloadError) else _reason(last)
+            raise DownloadError(url, f"{reason} (gave up after {used[0]} attempt(s))") from None
+    except DeadlineExceeded:
+        raise DownloadDeadline(url, f"took longer than {deadline:g} s in all, the limit on one "
+                                    f"download (EXPLORER_DOWNLOAD_DEADLINE); stopped") from None
     finally:
         if own_session:
             session.close()
 
 
-class _HTTPRetryable(_Retryable):
-    def __init__(self, url: str, reason: str, retry_after: float | None):
-        super().__init__(url, reason)
-        self.retry_after = retry_after
+def _reason(exc: Exception | None) -> str:
+    text = str(exc)
+    if "(Caused by " in text:
+        text = text.split("(Caused by ", 1)[1].rstrip(")")
+    return f"{type(exc).__name__}: {text}"
 
 
 def _attempt(session, url, dest, timeout, max_bytes, allow_private, expected, expected_size,
-             show, label) -> DownloadResult:
-    resp, final_url = _open(session, url, timeout, allow_private)
+             show, label, used: list[int]) -> DownloadResult:
+    resp, final_url, made = _open(session, url, timeout, allow_private)
+    used[0] += made
     with resp:
         code = resp.status_code
-        if code == 429 or code >= 500:
-            retry_after = _int_header(resp, "Retry-After")
-            raise _HTTPRetryable(url, f"HTTP {code} {resp.reason or ''}".strip(),
-                                 float(retry_after) if retry_after is not None else None)
+        if code == 429 or code >= 500:   # urllib3 has retried it as often as allowed
+            raise DownloadError(url, f"HTTP {code} {resp.reason or ''}".strip()
+                                + f" (gave up after {used[0]} attempt(s))")
         if code >= 400:
             raise DownloadError(url, f"HTTP {code} {resp.reason or ''}".strip())
         if code != 200:

@@ -40,12 +40,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import requests
 
 from explorer import archive
 from explorer.download import DownloadError, DownloadRefused, download
 from explorer.models import Entry, Resource
-from explorer.netguard import UnsafeURLError, check_url
+from explorer.netguard import GuardedSession, UnsafeURLError, check_url
 from explorer.provenance import (
     PROVENANCE_FILE,
     HashCache,
@@ -148,7 +147,7 @@ class Resolver:
     _locks: dict[str, threading.Lock] = {}
     _locks_guard = threading.Lock()
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None,
+    def __init__(self, settings: Settings, session: GuardedSession | None = None,
                  progress: bool | None = None, *, backoff: float = 0.5):
         self.settings = settings
         self.session = session
@@ -410,7 +409,8 @@ class Resolver:
         budget = s.max_download_bytes
         name = _url_file_name(res.url, f"{_component(res.id)}.{res.format or 'bin'}")
         common = dict(session=self.session, timeout=s.http_timeout, retries=s.http_retries,
-                      backoff=self.backoff, allow_private=s.allow_private_urls, progress=self.progress)
+                      backoff=self.backoff, allow_private=s.allow_private_urls, progress=self.progress,
+                      deadline=s.download_deadline)
         got = download(res.url, staging / name, max_bytes=budget, expected_checksum=res.checksum,
                        expected_size=res.size, label=f"{entry.id}/{res.id}", **common)
         budget -= got.size

@@ -4,7 +4,9 @@ Given a Web Mercator (EPSG:3857) bounding box and the width in pixels it will be
 is chosen so one tile pixel is roughly one image pixel (lowered until at most ``MAX_TILES`` tiles
 are needed). The tiles are read from a small on-disk cache (``EXPLORER_HOME/cache/tiles``) or
 fetched in parallel threads, each with a short timeout and the whole fetch within a time budget.
-Every tile URL's host passes :func:`explorer.netguard.check_url`; redirects are not followed.
+Every tile URL's host passes :func:`explorer.netguard.check_url` and every request goes through
+the guarded session (the address each connection reaches is checked; each fetch ends with the
+budget); redirects are not followed.
 
 Any failure (a refused URL, a timeout, an HTTP error, a body that is not an image, the budget
 spent) raises :class:`TileFailure` with a short reason: the caller draws its map without tiles.
@@ -133,14 +135,15 @@ def _write_cached(path: Path, data: bytes) -> None:
         pass                      # a cache that cannot be written only costs a fetch next time
 
 
-def _fetch(url: str, timeout: float) -> bytes:
+def _fetch(session, url: str, timeout: float, ends_at: float) -> bytes:
     import requests
 
-    from ..download import USER_AGENT
+    from ..netguard import DeadlineExceeded, UnsafeURLError, deadline
 
     try:
-        with requests.get(url, stream=True, timeout=(timeout, timeout), allow_redirects=False,
-                          headers={"User-Agent": USER_AGENT}) as resp:
+        with deadline(max(ends_at - time.monotonic(), 0.001)), \
+                session.get(url, stream=True, timeout=(timeout, timeout),
+                            allow_redirects=False) as resp:
             if resp.status_code != 200:
                 raise TileFailure(f"the tile server answered HTTP {resp.status_code}")
             body = bytearray()
@@ -149,6 +152,10 @@ def _fetch(url: str, timeout: float) -> bytes:
                 if len(body) > MAX_TILE_BYTES:
                     raise TileFailure("a tile was larger than 1 MB")
             return bytes(body)
+    except DeadlineExceeded:
+        raise TileFailure("the tiles took longer than their time budget") from None
+    except UnsafeURLError as exc:
+        raise TileFailure(f"the tile URL was refused: {exc}") from None
     except requests.Timeout:
         raise TileFailure(f"the tile server did not answer within {timeout:g} s") from None
     except requests.RequestException as exc:
@@ -224,11 +231,16 @@ def fetch_mosaic(template: str, bounds, pixels_wide: float, cache_dir: Path, *,
 
 
 def _fetch_all(template, z, wanted, folder, allow_private, timeout, budget) -> dict:
+    from ..netguard import GuardedSession
+
     urls = {(col, row): tile_url(template, z, col, row) for col, row in wanted}
     _check_hosts(list(urls.values()), allow_private)
+    ends_at = time.monotonic() + budget
+    session = GuardedSession(allow_private=allow_private, retries=1,
+                             pool_size=min(WORKERS, len(wanted)))
 
     def one(key):
-        data = _fetch(urls[key], timeout)
+        data = _fetch(session, urls[key], timeout, ends_at)
         pixels = _decode(data)
         if pixels is None:
             raise TileFailure("the tile server sent something that is not an image")
@@ -250,4 +262,5 @@ def _fetch_all(template, z, wanted, folder, allow_private, timeout, budget) -> d
             out[key] = pixels
         return out
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)   # the deadline ends what still runs
+        session.close()

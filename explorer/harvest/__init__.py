@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from explorer.models import Entry, EntryError
-from explorer.netguard import UnsafeURLError, check_url
+from explorer.netguard import UnsafeURLError, check_syntax, check_url
 
 from . import bundled, ckan, dcat, jkan, lds
 from .report import HarvestReport, Rejection
@@ -131,11 +131,11 @@ class _URLChecker:
 
     def __call__(self, url: str) -> str | None:
         """None when the URL may be fetched, else the reason."""
-        parts = urlsplit(url)
         try:
-            key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
-        except ValueError as exc:  # a malformed port
-            return f"{url!r}: {exc}"
+            parts = check_syntax(url)   # malformed or parser-confusing: refused on its own
+        except UnsafeURLError as exc:
+            return str(exc)
+        key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
         if key not in self._verdicts:
             try:
                 check_url(url, allow_private=self.allow_private)
@@ -169,19 +169,10 @@ def harvest(source: str, registry, settings, kind: str | None = None,
             continue
         try:
             entry = Entry.from_dict(payload)
-        except EntryError as exc:
+            problem = _url_problem(entry, checker)
+        except Exception as exc:  # noqa: BLE001 - one bad entry never loses the others
             report.rejected.append(_rejection(label, exc, fallback))
             continue
-        problem = None
-        for r_index, res in enumerate(entry.resources):
-            for field_name, url in (("url", res.url), ("upstream_url", res.upstream_url)):
-                if url:
-                    reason = checker(url)
-                    if reason:
-                        problem = (f"resources[{r_index}].{field_name}", reason)
-                        break
-            if problem:
-                break
         if problem:
             report.rejected.append(Rejection(label, entry.id, problem[0], f"refused URL {problem[1]}"))
             continue
@@ -203,6 +194,17 @@ def harvest(source: str, registry, settings, kind: str | None = None,
             if progress is not None:
                 progress(done, total)
     return report
+
+
+def _url_problem(entry: Entry, checker: _URLChecker) -> tuple[str, str] | None:
+    """(field, reason) of the first resource URL the guard refuses, else None."""
+    for r_index, res in enumerate(entry.resources):
+        for field_name, url in (("url", res.url), ("upstream_url", res.upstream_url)):
+            if url:
+                reason = checker(url)
+                if reason:
+                    return f"resources[{r_index}].{field_name}", reason
+    return None
 
 
 def _rejection(label: str, exc: Exception, fallback: str) -> Rejection:

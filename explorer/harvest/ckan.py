@@ -100,7 +100,7 @@ def fetch_packages(url: str, settings, page_size: int | None = None,
     seen: set[str] = set()
     start = 0
     count: int | None = None
-    session = _session()  # one connection pool for all pages
+    session = _session(settings)  # one connection pool for all pages
     try:
         for _page in range(MAX_PAGES):
             query = urlencode({"rows": rows, "start": start, "sort": "name asc"})
@@ -146,7 +146,7 @@ def entry_dicts(packages: list, label: str, site: str | None = None) -> Iterator
             hint = next((pkg[k] for k in ("name", "id") if isinstance(pkg.get(k), str) and pkg[k]), None)
         try:
             yield hint, to_entry_dict(pkg, label, site)
-        except (EntryError, TypeError, ValueError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad entry never loses the others
             yield hint, exc
 
 

@@ -278,12 +278,12 @@ def entry_dicts(doc: object, label: str, source: str) -> Iterator[tuple[str | No
     reader, nodes = datasets(doc, source)
     for raw in nodes:
         hint = None
-        if isinstance(raw, dict):
-            node = reader.node(raw) or {}
-            hint = reader.text(node, DCT + "identifier") or reader.iri(node.get("@id"))
         try:
+            if isinstance(raw, dict):
+                node = reader.node(raw) or {}
+                hint = reader.text(node, DCT + "identifier") or reader.iri(node.get("@id"))
             yield hint, to_entry_dict(reader, raw, label)
-        except (EntryError, TypeError, ValueError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad entry never loses the others
             yield hint, exc
 
 

@@ -65,7 +65,7 @@ def entry_dicts(doc: object, label: str, source: str) -> Iterator[tuple[str | No
         hint = record.get("id") if isinstance(record, dict) and isinstance(record.get("id"), str) else None
         try:
             yield hint, to_entry_dict(record, label)
-        except (EntryError, TypeError, ValueError, AttributeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad entry never loses the others
             yield hint, exc
 
 

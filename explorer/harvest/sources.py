@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from explorer.models import EntryError, guess_format
-from explorer.netguard import UnsafeURLError, check_url
+from explorer.netguard import (
+    REDIRECT_CODES,
+    DeadlineExceeded,
+    GuardedSession,
+    TooManyRedirects,
+    UnsafeURLError,
+    check_url,
+    deadline,
+    follow,
+)
 
 USER_AGENT = "london-data-explorer/0.1"
-MAX_REDIRECTS = 5
 # Largest catalogue document read from a local file (a catalogue is metadata, not data).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
@@ -48,39 +55,51 @@ def short_name(source: str) -> str:
 # HTTP
 # ---------------------------------------------------------------------------------------------
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    session.headers["Accept"] = "application/json, application/ld+json;q=0.9, */*;q=0.5"
-    return session
+def _session(settings=None) -> GuardedSession:
+    """The guarded session for catalogue requests (see :mod:`explorer.netguard`)."""
+    return GuardedSession(allow_private=bool(getattr(settings, "allow_private_urls", False)),
+                          retries=int(getattr(settings, "http_retries", 3) or 1), backoff=0.25,
+                          accept="application/json, application/ld+json;q=0.9, */*;q=0.5",
+                          user_agent=USER_AGENT)
 
 
-def fetch_bytes(url: str, settings, source: str | None = None, session: requests.Session | None = None) -> bytes:
+def fetch_bytes(url: str, settings, source: str | None = None,
+                session: GuardedSession | None = None) -> bytes:
     """GET ``url`` and return the body, or raise HarvestError naming ``source`` (default: the URL).
 
-    Every URL (and every redirect target) is checked with ``check_url``; connection errors,
-    timeouts and 5xx answers are retried up to ``settings.http_retries`` attempts in all; bodies
-    larger than ``settings.max_download_bytes`` are refused.
+    Through the guarded session: every URL and redirect target is checked (and every connection's
+    address); connection errors, timeouts, 429 and 5xx are retried by the session up to
+    ``settings.http_retries`` attempts in all, a body cut short is fetched again within the same
+    count; the whole fetch must end within ``settings.download_deadline`` seconds; bodies larger
+    than ``settings.max_download_bytes`` are refused.
     """
     name = source or url
     if getattr(settings, "offline", False):
         raise HarvestError(name, f"offline mode is on (EXPLORER_OFFLINE): not fetching {url}")
+    if session is not None and not isinstance(session, GuardedSession):
+        raise TypeError("fetch_bytes() takes a netguard.GuardedSession")
     own_session = session is None
-    session = session or _session()
+    session = session or _session(settings)
     attempts = max(1, int(getattr(settings, "http_retries", 3) or 1))
     limit = int(getattr(settings, "max_download_bytes", 512 * 1024 * 1024))
     timeout = float(getattr(settings, "http_timeout", 30.0))
+    total = getattr(settings, "download_deadline", 120.0)
     allow_private = bool(getattr(settings, "allow_private_urls", False))
     last_error = ""
+    used = 0
     try:
-        for attempt in range(attempts):
-            if attempt:
-                time.sleep(min(0.25 * (2 ** (attempt - 1)), 2.0))
-            try:
-                return _get_once(session, url, allow_private, timeout, limit, name)
-            except _Retryable as exc:
-                last_error = str(exc)
-        raise HarvestError(name, f"{last_error} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})")
+        with deadline(total):
+            while used < attempts:
+                try:
+                    body, made = _get_once(session, url, allow_private, timeout, limit, name)
+                    return body
+                except _Retryable as exc:
+                    last_error, made = exc.args[0], exc.args[1]
+                used += made
+            raise HarvestError(name, f"{last_error} (gave up after {used} attempt{'s' if used != 1 else ''})")
+    except DeadlineExceeded:
+        raise HarvestError(name, f"fetching {url} took longer than {total:g} s in all, the limit "
+                                 "(EXPLORER_DOWNLOAD_DEADLINE); stopped") from None
     finally:
         if own_session:
             session.close()
@@ -90,47 +109,44 @@ class _Retryable(Exception):
     pass
 
 
-def _get_once(session, url, allow_private, timeout, limit, name) -> bytes:
-    current = url
-    for _hop in range(MAX_REDIRECTS + 1):
+def _get_once(session, url, allow_private, timeout, limit, name) -> tuple[bytes, int]:
+    try:
+        response, current, made = follow(session, url, check=check_url,
+                                         allow_private=allow_private, timeout=timeout)
+    except UnsafeURLError as exc:
+        raise HarvestError(name, f"refused URL: {exc}") from None
+    except TooManyRedirects:
+        raise HarvestError(name, f"too many redirects from {url}") from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        attempts = max(1, int(session.get_adapter(url).max_retries.total or 0) + 1)
+        raise HarvestError(name, f"cannot reach {url}: {type(exc).__name__} (gave up after "
+                                 f"{attempts} attempt{'s' if attempts != 1 else ''})") from None
+    except requests.RequestException as exc:
+        raise HarvestError(name, f"request to {url} failed: {exc}") from None
+    with response:
+        if response.status_code in REDIRECT_CODES:
+            raise HarvestError(name, f"{current} answered {response.status_code} without a Location")
+        if response.status_code >= 500 or response.status_code == 429:
+            raise HarvestError(name, f"{current} answered HTTP {response.status_code} (gave up "
+                                     f"after {made} attempt{'s' if made != 1 else ''})")
+        if response.status_code >= 400:
+            raise HarvestError(name, f"{current} answered HTTP {response.status_code} {response.reason or ''}".rstrip())
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HarvestError(name, f"{current} is {int(declared):,} bytes, over the limit of {limit:,} (EXPLORER_MAX_DOWNLOAD_BYTES)")
+        chunks: list[bytes] = []
+        total = 0
         try:
-            check_url(current, allow_private=allow_private)
-        except UnsafeURLError as exc:
-            raise HarvestError(name, f"refused URL: {exc}") from None
-        try:
-            response = session.get(current, timeout=timeout, stream=True, allow_redirects=False)
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                total += len(chunk)
+                if total > limit:
+                    raise HarvestError(name, f"{current} sent more than {limit:,} bytes (EXPLORER_MAX_DOWNLOAD_BYTES)")
+                chunks.append(chunk)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(f"cannot reach {current}: {type(exc).__name__}: {exc}") from None
+            raise _Retryable(f"connection to {current} broke: {exc}", made) from None
         except requests.RequestException as exc:
-            raise HarvestError(name, f"request to {current} failed: {exc}") from None
-        with response:
-            if response.is_redirect or response.status_code in (301, 302, 303, 307, 308):
-                location = response.headers.get("Location")
-                if not location:
-                    raise HarvestError(name, f"{current} answered {response.status_code} without a Location")
-                current = urljoin(current, location)
-                continue
-            if response.status_code >= 500:
-                raise _Retryable(f"{current} answered HTTP {response.status_code}")
-            if response.status_code >= 400:
-                raise HarvestError(name, f"{current} answered HTTP {response.status_code} {response.reason or ''}".rstrip())
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise HarvestError(name, f"{current} is {int(declared):,} bytes, over the limit of {limit:,} (EXPLORER_MAX_DOWNLOAD_BYTES)")
-            chunks: list[bytes] = []
-            total = 0
-            try:
-                for chunk in response.iter_content(chunk_size=64 * 1024):
-                    total += len(chunk)
-                    if total > limit:
-                        raise HarvestError(name, f"{current} sent more than {limit:,} bytes (EXPLORER_MAX_DOWNLOAD_BYTES)")
-                    chunks.append(chunk)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise _Retryable(f"connection to {current} broke: {exc}") from None
-            except requests.RequestException as exc:
-                raise HarvestError(name, f"reading {current} failed: {exc}") from None
-            return b"".join(chunks)
-    raise HarvestError(name, f"too many redirects from {url}")
+            raise HarvestError(name, f"reading {current} failed: {exc}") from None
+        return b"".join(chunks), made
 
 
 # ---------------------------------------------------------------------------------------------
