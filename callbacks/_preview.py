@@ -64,7 +64,8 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
         loaded = services.data.load(dataset_id, resource_id)
     except DatasetError as exc:
         stage = {"resolve": "The file could not be found", "load": "The file could not be read",
-                 "registry": "Not in the registry"}.get(exc.stage, "It could not be loaded")
+                 "registry": "Not in the registry",
+                 "access": "The files of this dataset are not open"}.get(exc.stage, "It could not be loaded")
         return [notice([html.Strong(stage + ". "), exc.reason], "error")], None, None
     summary = loaded.summary()
     children: list = []

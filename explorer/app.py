@@ -39,6 +39,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     cache = make_cache(settings, server)
     services = Services(settings=settings, registry=registry,
                         data=make_data_service(settings, registry, cache), cache=cache)
+    from .publishing.service import open_publishing
+    services.accounts, services.publishing = open_publishing(settings, registry, services.data)
 
     app = dash.Dash(
         "london_data_explorer",
@@ -55,6 +57,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     install_security(app, settings)  # headers, CSP with Dash's inline-script hashes, gzip, limits
     app.explorer = services  # type: ignore[attr-defined]
+    from .catalogue.sources import Scheduler
+    # each source harvested again on its schedule; one worker at a time (a lock file in EXPLORER_HOME)
+    services.scheduler = Scheduler(registry, settings).start()
+    from .warmup import install_readiness
+    install_readiness(app)           # /healthz: "starting" until a warm-up (explorer/warmup.py) is over
     from .preload import install_preloads
     # map pages name their geometry and lazily loaded scripts in the page, fetched while Dash starts
     install_preloads(app, registry)
@@ -63,8 +70,14 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
 
     from layouts.shell import app_layout
 
+    from .accounts.web import install_accounts
+    # who is asking (session or Bearer token), CSRF on every unsafe request, the shared-data gate
+    install_accounts(server, services)
     from . import api
     api.register(server, services)
+    from . import publish_api, publish_pages
+    publish_api.register(server, services)     # POST/PATCH /api/datasets… with Bearer tokens
+    publish_pages.register(server, services)   # /account/…, /publish/…, /access/… (HTML forms)
     from . import export_routes
     export_routes.register(server, services)  # chart/map images and data zips
     from . import shortlink_routes

@@ -7,6 +7,9 @@
     explorer data fetch ID [--resource R] [--force]
     explorer data load ID [--resource R] [--no-join] [--json]
     explorer settings [--json]
+    explorer users add EMAIL [--publisher SLUG --role editor|admin] | users list [--json]
+    explorer tokens create EMAIL [--name N] [--json] | tokens list | tokens revoke ID
+    explorer warm [--json]
 """
 
 from __future__ import annotations
@@ -84,6 +87,14 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
     else:
         click.echo("No local data folder: datasets are downloaded from their sources when first needed.")
     click.echo(f"Registry and store: {settings.home}")
+    if not settings.public_url:   # links are built from the Host header: only the hosts it may be
+        from .web.request_limits import WILDCARD_ADDRESSES
+
+        if host not in WILDCARD_ADDRESSES:
+            settings = settings.with_(allowed_hosts=f"{settings.allowed_hosts} {host}".strip())
+        elif not settings.allowed_hosts:
+            click.echo("Note: only requests for localhost are answered until EXPLORER_PUBLIC_URL or "
+                       "EXPLORER_ALLOWED_HOSTS names this server's public host", err=True)
     if workers is not None:
         from . import production
 
@@ -101,11 +112,49 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
         production.run(settings, host=host, port=port, workers=workers, threads=threads,
                        access_log=access_log)
         return
+    import os
+
     from .app import create_app
 
     app = create_app(settings)
+    if not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # not in the reloader's watcher
+        from .warmup import start_warmup
+        start_warmup(app)   # in a thread: the first requests are answered meanwhile (/healthz: starting)
     click.echo(f"London Data Explorer on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was made, and how long it took, as JSON.")
+@click.pass_context
+def warm(ctx: click.Context, as_json: bool) -> None:
+    """Fill the cache (EXPLORER_CACHE_URL) ahead of a deploy: theme pages, their charts and the
+    geometry of their maps and of the default map, made by this version of the code."""
+    import time
+
+    from .app import create_app
+    from .cache import redact_url
+
+    settings = _settings(ctx)
+    started = time.monotonic()
+    app = create_app(settings)
+    from .warmup import warm_app
+
+    steps = warm_app(app, renderer=False)
+    total = round(time.monotonic() - started, 2)
+    cache = redact_url(settings.cache_url) if settings.cache_url else f"filesystem under {settings.cache_dir}"
+    failed = [name for name, step in steps.items() if step.get("detail") == "failed"]
+    if as_json:
+        _echo_json({"cache": cache, "seconds": total, "steps": steps, "failed": failed})
+    else:
+        for name, step in steps.items():
+            click.echo(f"{name}: {step.get('detail', 'done')} ({step['s']:.1f} s)")
+        click.echo(f"Cache filled in {total:.1f} s: {cache}")
+        if not settings.cache_url:
+            click.echo("Note: this is this host's filesystem cache; set EXPLORER_CACHE_URL=redis://… "
+                       "to fill the cache every worker and host shares.")
+    if failed:
+        raise SystemExit(1)
 
 
 # Catalogue -------------------------------------------------------------------------------------
@@ -358,7 +407,9 @@ def load(ctx: click.Context, dataset_id: str, resource_id: str | None, no_join: 
 def show_settings(ctx: click.Context, as_json: bool) -> None:
     """Show every setting, its environment variable and its current value."""
     settings = _settings(ctx)
-    rows = [{"name": s.name, "env": s.env, "value": getattr(settings, s.name), "help": s.help}
+    secret = {"secret_key", "oidc_client_secret"}   # never printed
+    rows = [{"name": s.name, "env": s.env, "help": s.help,
+             "value": ("(set)" if getattr(settings, s.name) else "") if s.name in secret else getattr(settings, s.name)}
             for s in SETTINGS]
     if as_json:
         _echo_json(rows)
@@ -369,6 +420,10 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
 
 
 from .export.commands import export_group  # noqa: E402 - `explorer export chart|map|theme`
+from .accounts.commands import tokens_group, users_group  # noqa: E402 - `explorer users|tokens …`
+
+main.add_command(users_group)
+main.add_command(tokens_group)
 
 main.add_command(export_group)
 

@@ -117,6 +117,9 @@ class DataService:
         self._key_locks: dict[str, threading.Lock] = {}
         self._codes: dict[str, list[str]] = {}   # boundary set codes, read without geometry
         self._derived: dict[str, Any] = {}       # derived boundary sets, built once per process
+        # Called with each entry before its files are fetched or loaded; raises to refuse (the web
+        # app installs explorer.publishing's check for shared and closed entries; the CLI none).
+        self.access_guard = None
 
     # ------------------------------------------------------------------------------------------
     def entry(self, dataset_id: str) -> Entry:
@@ -129,6 +132,7 @@ class DataService:
         from .resolver import ResolveError
 
         entry = self.entry(dataset_id)
+        self._guard(entry)
         try:
             resource = entry.resource(resource_id)
         except LookupError as exc:
@@ -147,6 +151,7 @@ class DataService:
         keeps every row of a long table (an area repeated over years): each row gets its area's
         geometry, for the map's year slider; the default refuses such tables with the reason."""
         entry = self.entry(dataset_id)
+        self._guard(entry)
         try:
             resource = entry.resource(resource_id)
         except LookupError as exc:
@@ -170,6 +175,19 @@ class DataService:
                 while len(self._memory) > self._memory_items:
                     self._memory.popitem(last=False)
             return result
+
+    def _guard(self, entry: Entry) -> None:
+        if self.access_guard is not None and entry.access_level != "open":
+            self.access_guard(entry)
+
+    def load_entry(self, entry: Entry, resource_id: str | None = None, join: bool | str = True) -> LoadedDataset:
+        """Load a resource of an entry that need not be in the registry yet (a publisher's draft,
+        or a join choice being tried), uncached, exactly as :meth:`load` would."""
+        try:
+            resource = entry.resource(resource_id)
+        except LookupError as exc:
+            raise DatasetError(entry.id, "registry", str(exc)) from None
+        return self._load(entry, resource, join)
 
     # ------------------------------------------------------------------------------------------
     def _load(self, entry: Entry, resource: Resource, join: bool | str) -> LoadedDataset:

@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
             "The app's public address (e.g. https://data.example.london), used in the links printed "
             "in exported images and data downloads; empty uses the address of the request "
             "(http://127.0.0.1:8050 for the command line)."),
+    Setting("allowed_hosts", "EXPLORER_ALLOWED_HOSTS", "",
+            "With EXPLORER_PUBLIC_URL unset, the host names (space- or comma-separated, e.g. "
+            "'data.example.london 10.0.0.5'; '.example.london' for its subdomains too) that requests may "
+            "name in their Host header, besides localhost, 127.0.0.1, ::1 and the address given to "
+            "`explorer serve --host`; any other Host is refused (400), so a forged Host never reaches "
+            "a link. Unused when EXPLORER_PUBLIC_URL is set (links then use it)."),
     Setting("export_timeout", "EXPLORER_EXPORT_TIMEOUT", 30.0,
             "Seconds one chart or map image may take to render before the renderer (headless "
             "Chromium) is restarted and the request answered with an error."),
@@ -87,6 +93,21 @@ SETTINGS: tuple[Setting, ...] = (
             "X-Forwarded-For, -Proto and -Host; their headers are then believed, so rate limits count "
             "each visitor rather than the proxy and links use the public scheme and host. 0 (the "
             "default) believes none: set it only behind such proxies, or clients could claim any address."),
+    Setting("secret_key", "EXPLORER_SECRET_KEY", "",
+            "Key that signs the app's cookies (sign-in state of OpenID Connect). Empty: a random key "
+            "is generated once and kept in EXPLORER_HOME/secret_key (mode 0600), shared by every "
+            "worker using that folder. Set it when workers do not share EXPLORER_HOME."),
+    Setting("max_upload_bytes", "EXPLORER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024,
+            "Largest file a publisher may upload (web form or API), in bytes."),
+    Setting("oidc_issuer", "EXPLORER_OIDC_ISSUER", "",
+            "OpenID Connect provider for sign-in (its issuer URL, e.g. https://login.example.gov.uk); "
+            "its /.well-known/openid-configuration is read. Empty: local accounts only."),
+    Setting("oidc_client_id", "EXPLORER_OIDC_CLIENT_ID", "",
+            "This app's client id at the OpenID Connect provider."),
+    Setting("oidc_client_secret", "EXPLORER_OIDC_CLIENT_SECRET", "",
+            "This app's client secret at the OpenID Connect provider."),
+    Setting("oidc_label", "EXPLORER_OIDC_LABEL", "your organisation's account",
+            "How the sign-in page names the OpenID Connect provider (\"Sign in with …\")."),
 )
 
 
@@ -120,12 +141,19 @@ class Settings:
     sources: str = ""
     frame_ancestors: str = "'self'"
     public_url: str = ""
+    allowed_hosts: str = ""
     export_timeout: float = 30.0
     tile_url: str = ""
     tile_credit: str = ""
     shorten_rate: int = 30
     link_unopened_days: int = 180
     trusted_proxies: int = 0
+    secret_key: str = ""
+    max_upload_bytes: int = 50 * 1024 * 1024
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_label: str = "your organisation's account"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "home", Path(self.home).expanduser())

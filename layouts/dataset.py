@@ -7,6 +7,7 @@ from dash import dcc, html
 
 from explorer.models import Entry
 
+from . import chart_builder
 from .export_menu import dataset_tools
 from .components import (ACCESS_LABELS, FREQUENCY_LABELS, coverage, definition_list, entry_badges,
                          external_link, geography_label, notice, source_card)
@@ -48,8 +49,13 @@ def resources_table(entry: Entry, availability: list[dict]) -> html.Table:
 def dataset_page(entry: Entry, registry_record: dict | None, availability: list[dict]) -> html.Div:
     access = None
     if entry.access_level != "open":
+        contact = entry.extras.get("access_contact")
         access = notice([html.Strong(ACCESS_LABELS.get(entry.access_level, entry.access_level) + ". "),
-                         entry.access_note or "Ask the publisher for access."], "warning")
+                         entry.access_note or "Ask the publisher for access.",
+                         f" Contact: {contact}." if contact else "", " ",
+                         # a server page (explorer/publish_pages.py): sign in, state the purpose
+                         html.A("Request access", href=f"/access/{entry.id}/request",
+                                className="request-access-link")], "warning")
     resource_options = [{"label": f"{r.title or r.id} ({r.format.upper() or '?'})", "value": r.id}
                         for r in entry.resources]
     meta_rows = [
@@ -88,15 +94,24 @@ def dataset_page(entry: Entry, registry_record: dict | None, availability: list[
                             dcc.Dropdown(id="dataset-resource", options=resource_options,
                                          value=entry.resources[0].id if entry.resources else None,
                                          clearable=False, searchable=False, className="dropdown"),
-                        ]) if len(resource_options) > 1 else dcc.Store(id="dataset-resource",
-                                                                     data=None),
+                        ]) if len(resource_options) > 1 else dcc.Input(  # one file: nothing to choose
+                            id="dataset-resource", type="hidden",
+                            value=entry.resources[0].id if entry.resources else None),
                     ]),
-                    dcc.Loading(html.Div(id="dataset-preview", className="preview"), type="dot"),
+                    # the preview keeps its box while it loads, so the sections below do not jump
+                    dcc.Loading(html.Div(id="dataset-preview", className="preview"), type="dot",
+                                parent_className="preview-slot preview-slot--map"
+                                if entry.smallest_geography not in (None, "", "none") else "preview-slot"),
                     dataset_tools(entry.id) if entry.smallest_geography not in (None, "", "none") else None,
                 ]),
+                # a chart of any table, for a report (callbacks/chart_builder.py fills it in);
+                # boundary files are shapes, not figures: nothing to chart
+                chart_builder.panel(entry.id) if "boundaries" not in entry.themes else None,
                 html.Section(className="section", children=[
                     html.H2("Files"),
-                    resources_table(entry, availability),
+                    # a phone scrolls the table, not the page
+                    html.Div(resources_table(entry, availability), className="table-scroll", tabIndex="0",
+                             role="region", **{"aria-label": "Files of this dataset"}),
                 ]),
                 html.Section(className="section", children=[
                     html.H2("All metadata"),
@@ -130,7 +145,9 @@ def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12) -> h
         html.Table(className="table table--data", children=[
             html.Caption(f"First {len(frame):,} of {total_rows:,} rows"
                          + (f"; {hidden} more columns not shown" if hidden > 0 else "")),
-            html.Thead(html.Tr([html.Th(c, scope="col") for c in columns])),
+            # a numeric column's heading sits over its right-aligned values
+            html.Thead(html.Tr([html.Th(str(c), scope="col", className="num" if pd.api.types.is_numeric_dtype(frame[c])
+                                        else None) for c in frame.columns[:max_columns]])),
             html.Tbody([html.Tr([cell(v) for v in row])
                         for row in frame[frame.columns[:max_columns]].itertuples(index=False)]),
         ]),

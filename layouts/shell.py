@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-NAV = (("Catalogue", "/catalogue"), ("Map", "/map"), ("Themes", "/themes"), ("API", "/api/datasets"))
+NAV = (("Catalogue", "/catalogue"), ("Map", "/map"), ("Themes", "/themes"), ("API", "/api/datasets"),
+       ("Publish", "/publish"))
 
 
 def header() -> html.Header:
@@ -16,7 +17,8 @@ def header() -> html.Header:
                 html.Span(" Data Explorer", className="brand__name"),
             ]),
             html.Nav(className="site-nav", **{"aria-label": "Main"}, children=[
-                html.A(label, href=href, className="site-nav__link") if href.startswith("/api")
+                # /api and /publish are served by Flask, not Dash pages: a full page load
+                html.A(label, href=href, className="site-nav__link") if href.startswith(("/api", "/publish"))
                 else dcc.Link(label, href=href, className="site-nav__link")
                 for label, href in NAV
             ]),

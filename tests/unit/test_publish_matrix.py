@@ -1,0 +1,246 @@
+"""The authorisation matrix: anonymous, a signed-in user without a role, the editor of publisher
+A, the editor of publisher B and an admin, against every write route and every data route of a
+shared entry of publisher A. Each cell asserts the status and that nothing leaked (no file
+content in the answer) or changed (same version, same registry row, no new files in the store)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from explorer.app import create_app
+from explorer.settings import Settings
+
+from ..publishing_fixtures import PUBLISHER_A, lsoa_2011_csv, people
+
+ROLES = ("anonymous", "user", "editor_a", "editor_b", "admin")
+CAN_READ = {"anonymous": False, "user": False, "editor_a": True, "editor_b": False, "admin": True}
+DENIED = {"anonymous": 401, "user": 403, "editor_b": 403}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, data_dir):
+    home = tmp_path_factory.mktemp("matrix-home")
+    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
+    services = app.explorer
+    who = people(services.accounts)
+    csv_text, codes = lsoa_2011_csv(data_dir)
+    admin = who["admin"].user
+    change = services.publishing.create(
+        {"title": "Shared deprivation scores", "publisher": PUBLISHER_A, "licence": "OGL-UK-3.0",
+         "access_level": "shared", "access_note": "For council partners under a data sharing agreement."},
+        admin, publish=False)
+    entry_id = change.entry.id
+    _, resource, loaded = services.publishing.add_upload(entry_id, io.BytesIO(csv_text.encode()), "scores.csv", "csv",
+                                                         admin, 10 ** 7)
+    assert loaded.geography is not None and loaded.geography.boundary_set == "lsoa-2011"
+    services.publishing.publish(entry_id, admin)
+    return {"app": app, "client": app.server.test_client(), "services": services, "who": who,
+            "entry": entry_id, "resource": resource.id, "csv": csv_text, "codes": codes, "home": home}
+
+
+def _snapshot(world, entry_id):
+    services = world["services"]
+    entry = services.registry.get(entry_id)
+    version = services.publishing.store.version(entry_id)
+    store = sorted(p.relative_to(world["home"]).as_posix() for p in (world["home"] / "store").rglob("*"))
+    return (entry.content_hash() if entry else None, version["version"] if version else None, store)
+
+
+def _leaks(world, body: bytes) -> bool:
+    """True when the answer carries any of the file's content: a code from it, a value, a column."""
+    text = body.decode("utf-8", "replace")
+    return "imd_score" in text or any(code in text for code in world["codes"][:50])
+
+
+# Data routes --------------------------------------------------------------------------------------
+def _dash_preview(world, person):
+    payload = {
+        "output": "..dataset-preview.children...dataset-source-card.children...dataset-provenance.children..",
+        "outputs": [{"id": "dataset-preview", "property": "children"},
+                    {"id": "dataset-source-card", "property": "children"},
+                    {"id": "dataset-provenance", "property": "children"}],
+        "inputs": [{"id": "dataset-id", "property": "data", "value": world["entry"]},
+                   {"id": "dataset-resource", "property": "value", "value": world["resource"]}],
+        "changedPropIds": ["dataset-id.data"], "state": [],
+    }
+    return world["client"].post("/_dash-update-component", json=payload, headers=person.headers())
+
+
+DATA_ROUTES = {
+    "geo preview": lambda w, p: w["client"].get(f"/geo/{w['entry']}.geojson", headers=p.headers()),
+    "geo layer pbf": lambda w, p: w["client"].get(f"/geo/{w['entry']}/{w['resource']}.pbf", headers=p.headers()),
+    "geo layer geojson": lambda w, p: w["client"].get(f"/geo/{w['entry']}/{w['resource']}.geojson", headers=p.headers()),
+    "layer download": lambda w, p: w["client"].get(f"/download/layer.zip?layer={w['entry']}:{w['resource']},v:imd_score", headers=p.headers()),
+    "map image": lambda w, p: w["client"].get(f"/export/map.png?basemap=none&layer={w['entry']}:{w['resource']},v:imd_score", headers=p.headers()),
+    "dataset page preview (Dash callback)": _dash_preview,
+}
+
+
+@pytest.mark.parametrize("route", list(DATA_ROUTES))
+@pytest.mark.parametrize("role", ROLES)
+def test_data_routes_of_a_shared_entry(world, role, route):
+    person = world["who"][role]
+    before = _snapshot(world, world["entry"])
+    response = DATA_ROUTES[route](world, person)
+    assert _snapshot(world, world["entry"]) == before
+    if route.startswith("dataset page"):
+        assert response.status_code == 200            # Dash answers the callback; its content decides
+        body = response.get_data()
+        if CAN_READ[role]:
+            assert b"not open" not in body and b"dataset-map" in body
+        else:
+            assert b"The files of this dataset are not open" in body
+            assert not _leaks(world, body)
+        return
+    if CAN_READ[role]:
+        assert response.status_code == 200, response.get_data()[:300]
+        assert response.headers["Cache-Control"].startswith("private")
+    else:
+        assert response.status_code == DENIED[role], response.get_data()[:300]
+        assert not _leaks(world, response.get_data())
+        assert "request access" in response.get_json()["error"].lower()
+
+
+def test_metadata_of_a_shared_entry_is_public_and_says_how_access_works(world):
+    response = world["client"].get(f"/api/datasets/{world['entry']}")
+    assert response.status_code == 200
+    doc = response.get_json()
+    assert doc["access_level"] == "shared" and "data sharing agreement" in doc["access_note"]
+    assert not _leaks(world, response.get_data())
+
+
+def test_an_approved_request_opens_the_files_and_its_end_date_closes_them(world):
+    services, who = world["services"], world["who"]
+    client = world["client"]
+    url = f"/geo/{world['entry']}.geojson"
+    assert client.get(url, headers=who["user"].headers()).status_code == 403
+    request_id = services.publishing.request_access(world["entry"], who["user"].user, "Mapping need for a ward report")
+    with pytest.raises(Exception):
+        services.publishing.decide(request_id, who["editor_b"].user, True)   # not their publisher
+    services.publishing.decide(request_id, who["editor_a"].user, True, until="2099-12-31")
+    assert client.get(url, headers=who["user"].headers()).status_code == 200
+    log = services.publishing.store.audit_log(world["entry"])
+    assert [a["action"] for a in log[:2]] == ["access approved", "access requested"]
+    # the grant ends: the same user is refused again
+    services.publishing.store.db.conn().execute("UPDATE access_requests SET until = '2000-01-01' WHERE id = ?",
+                                                (request_id,))
+    assert client.get(url, headers=who["user"].headers()).status_code == 403
+
+
+# Write routes -------------------------------------------------------------------------------------
+def _fresh(world, state="published"):
+    services = world["services"]
+    change = services.publishing.create(
+        {"title": "Matrix target", "publisher": PUBLISHER_A, "licence": "CC-BY-4.0", "access_level": "shared",
+         "access_contact": "data@camden.example.org"}, world["who"]["admin"].user, publish=state == "published")
+    return change.entry.id
+
+
+WRITE_ROUTES = {
+    "create": ("POST", lambda eid: "/api/datasets",
+               lambda w: {"json": {"title": "A new entry", "publisher": PUBLISHER_A, "licence": "CC0-1.0"}}, 201),
+    "update": ("PATCH", lambda eid: f"/api/datasets/{eid}", lambda w: {"json": {"title": "Renamed"}}, 200),
+    "upload": ("POST", lambda eid: f"/api/datasets/{eid}/resources",
+               lambda w: {"data": {"file": (io.BytesIO(w["csv"].encode()), "more.csv"), "format": "csv"},
+                          "content_type": "multipart/form-data"}, 201),
+    "publish": ("POST", lambda eid: f"/api/datasets/{eid}/publish", lambda w: {}, 200),
+    "archive": ("POST", lambda eid: f"/api/datasets/{eid}/archive", lambda w: {}, 200),
+}
+
+
+@pytest.mark.parametrize("route", list(WRITE_ROUTES))
+@pytest.mark.parametrize("role", ROLES)
+def test_write_routes(world, role, route):
+    method, path, kwargs, ok = WRITE_ROUTES[route]
+    person = world["who"][role]
+    entry_id = _fresh(world, "draft" if route == "publish" else "published")
+    before = _snapshot(world, entry_id)
+    count_before = world["services"].registry.count()
+    drafts_before = len(world["services"].publishing.store.entries())
+    response = world["client"].open(path(entry_id), method=method, headers=person.headers(), **kwargs(world))
+    allowed = role in ("editor_a", "admin")
+    if not allowed:
+        assert response.status_code == DENIED[role], response.get_data()[:300]
+        assert _snapshot(world, entry_id) == before
+        assert world["services"].registry.count() == count_before
+        assert len(world["services"].publishing.store.entries()) == drafts_before
+        return
+    assert response.status_code == ok, response.get_data()[:500]
+    body = response.get_json()
+    if route == "create":
+        assert body["state"] == "draft" and body["publisher"] == PUBLISHER_A
+    elif route == "upload":
+        geography = body["geography"]
+        assert geography["boundary_set"] == "lsoa-2011" and geography["rows_in"] == len(world["codes"])
+        assert geography["unmatched"] == 2 and geography["matched"] == len(world["codes"]) - 2
+        assert body["provenance"]["sha256"] and body["resource"].startswith("upload-")
+    else:
+        assert body["version"] == before[1] + 1
+        state = {"update": "published", "publish": "published", "archive": "archived"}[route]
+        assert body["state"] == state
+        if route == "update":
+            assert world["services"].registry.get(entry_id).title == "Renamed"
+
+
+def test_invalid_token_is_401_and_revoked_token_stops_working(world):
+    services, client = world["services"], world["client"]
+    entry_id = _fresh(world)
+    assert client.patch(f"/api/datasets/{entry_id}", json={"title": "x"},
+                        headers={"Authorization": "Bearer ldx_not-a-real-token"}).status_code == 401
+    user = world["who"]["editor_a"].user
+    token_id, token = services.accounts.create_token(user.id, "short-lived")
+    ok = client.patch(f"/api/datasets/{entry_id}", json={"tags": ["a"]}, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    services.accounts.revoke_token(token_id)
+    again = client.patch(f"/api/datasets/{entry_id}", json={"tags": ["b"]}, headers={"Authorization": f"Bearer {token}"})
+    assert again.status_code == 401
+    assert services.registry.get(entry_id).tags == ["a"]
+
+
+def test_bad_entry_is_422_with_field_errors_and_nothing_written(world):
+    services, client = world["services"], world["client"]
+    editor = world["who"]["editor_a"]
+    count = len(services.publishing.store.entries())
+    response = client.post("/api/datasets", headers=editor.headers(),
+                           json={"title": "", "publisher": PUBLISHER_A, "licence": "nonsense",
+                                 "temporal_start": "2020-13-45", "access_level": "secret"})
+    assert response.status_code == 422
+    fields = response.get_json()["fields"]
+    assert set(fields) >= {"title", "licence", "temporal_start", "access_level"}
+    assert len(services.publishing.store.entries()) == count
+
+
+def test_upload_in_another_format_than_declared_is_refused_and_leaves_nothing(world):
+    services, client = world["services"], world["client"]
+    entry_id = _fresh(world)
+    before = _snapshot(world, entry_id)
+    editor = world["who"]["editor_a"]
+    bad = [
+        ({"file": (io.BytesIO(b"PK\x03\x04 not really a zip"), "scores.csv"), "format": "csv"}, "plain text"),
+        ({"file": (io.BytesIO(world["csv"].encode()), "scores.geojson"), "format": "csv"}, "does not end"),
+        ({"file": (io.BytesIO(b'{"type": "Topology", "objects": {}}'), "x.geojson"), "format": "geojson"}, "TopoJSON"),
+        ({"file": (io.BytesIO(b"a,b\n1,2\n"), "x.csv"), "format": "exe"}, None),
+    ]
+    for data, words in bad:
+        response = client.post(f"/api/datasets/{entry_id}/resources", data=data, headers=editor.headers(),
+                               content_type="multipart/form-data")
+        assert response.status_code == 422, response.get_data()[:300]
+        if words:
+            assert words in json.dumps(response.get_json())
+        assert _snapshot(world, entry_id) == before
+
+
+def test_upload_over_the_size_limit_is_refused(world, monkeypatch):
+    services, client = world["services"], world["client"]
+    entry_id = _fresh(world)
+    before = _snapshot(world, entry_id)
+    monkeypatch.setattr(services, "settings", services.settings.with_(max_upload_bytes=1000))
+    big = "lsoa_code,imd_score\n" + "E01000001,1\n" * 500
+    response = client.post(f"/api/datasets/{entry_id}/resources", headers=world["who"]["editor_a"].headers(),
+                           data={"file": (io.BytesIO(big.encode()), "big.csv"), "format": "csv"},
+                           content_type="multipart/form-data")
+    assert response.status_code in (413, 422)
+    assert _snapshot(world, entry_id) == before
