@@ -379,7 +379,8 @@ def check_container(path: Path, *, max_bytes: int, max_ratio: float,
         except ArchiveError:
             raise
         except (OSError, EOFError, zlib.error) as exc:
-            raise ArchiveError(f"{budget.label}: not a readable gzip file ({exc})") from None
+            raise ArchiveError(f"{budget.label}: not a readable gzip file ({exc}); it may be "
+                               "truncated") from None
         return None
     try:
         zf = zipfile.ZipFile(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import zipfile
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pandas as pd
 from ..models import Resource, guess_format
 from ._base import LoadError, Loaded, count
 from ._geometry import finalise_geo
+from ._safety import check_file_container, check_path, check_vector_content, head_of
 from ._spreadsheet import (SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet,
                            spreadsheet_kind)
 from ._tables import (
@@ -94,10 +96,16 @@ def load_file(path: Path, resource: Resource | None = None, *, options: dict | N
     transformations: list[str] = []
     label = path.name or str(path)
     try:
+        check_path(path, label)
         if not path.exists():
             raise LoadError(label, f"file not found: {path}")
         if path.is_dir():
             return _load_folder(path, opts, transformations)
+        check_file_container(path, label)   # zip, kmz, xlsx, nested zips, gzip: bounded first
+        if (member or fmt == "zip") and not _is_zip(path):
+            # the resolver stores the member it extracted: read it as the file it is
+            member = None
+            fmt = guess_format(path.name) or ""
         if member or (fmt == "zip" or path.suffix.lower() == ".zip" or (
                 fmt not in SPREADSHEET_FORMATS and _is_zip(path))) and not is_spreadsheet_zip(path):
             return _load_zip(path, member, fmt if fmt != "zip" else "", opts, transformations)
@@ -253,7 +261,16 @@ def _gdal_path(source: _Source) -> str:
     return f"/vsigzip/{source.gdal_path}" if gz else source.gdal_path
 
 
+def _content_head(source: _Source) -> bytes:
+    """The first 4 KB of what the source holds (decompressed when it is gzip)."""
+    raw = source.head(4096)
+    if source.archive is not None:
+        return head_of(raw, lambda: gzip.GzipFile(fileobj=source.archive.open(source.member)))
+    return head_of(raw, lambda: gzip.open(source.path, "rb"))
+
+
 def _from_vector(source: _Source, fmt: str, opts: dict, transformations: list[str]) -> Loaded:
+    check_vector_content(_content_head(source), fmt, source.label)   # VRT and the like refused
     frame = read_vector(_gdal_path(source), source.label, fmt, opts, transformations)
     if not isinstance(frame, gpd.GeoDataFrame) or "geometry" not in frame.columns:
         return _from_table(pd.DataFrame(frame), source.label, opts, transformations)

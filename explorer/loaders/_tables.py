@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import re
-import zlib
 
 import geopandas as gpd
 import numpy as np
@@ -26,10 +24,10 @@ _SEP_CANDIDATES = ("\t", ",", ";", "|")
 # ---------------------------------------------------------------------------------------------
 # bytes → text
 def gunzip(raw: bytes, name: str) -> bytes:
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LoadError(name, f"not a readable gzip file ({exc}); it may be truncated") from None
+    """Decompressed gzip bytes, bounded by the download limits (a bomb is refused)."""
+    from ._safety import gunzip_bounded
+
+    return gunzip_bounded(raw, name)
 
 
 def decode_text(raw: bytes, name: str, encoding: str | None, transformations: list[str]) -> str:
@@ -94,6 +92,11 @@ def read_delimited(raw: bytes, name: str, fmt: str, options: dict,
                    transformations: list[str]) -> pd.DataFrame:
     if raw[:2] == GZIP_MAGIC:
         raw = gunzip(raw, name)
+    from ._safety import describe_content, looks_html
+
+    if looks_html(raw[:1024]) or b"ogrvrtdatasource" in raw[:1024].lower():
+        raise LoadError(name, f"holds {describe_content(raw[:1024])}, not delimited text "
+                              f"({fmt.upper()}); refused")
     text = normalise_newlines(decode_text(raw, name, options.get("encoding"), transformations))
     default = "\t" if fmt == "tsv" else ","
     sep = options.get("sep")
@@ -142,6 +145,10 @@ def _sep_name(sep: str) -> str:
 def parse_json(raw: bytes, name: str, transformations: list[str]):
     if raw[:2] == GZIP_MAGIC:
         raw = gunzip(raw, name)
+    if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        from ._safety import describe_content
+
+        raise LoadError(name, f"not JSON: the content is {describe_content(raw[:1024])}")
     text = decode_text(raw, name, None, transformations)
     try:
         return json.loads(text)

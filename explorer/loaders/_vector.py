@@ -8,6 +8,9 @@ import pandas as pd
 import pyogrio
 
 from ._base import LoadError, count
+from ._safety import harden_gdal
+
+harden_gdal()   # before any file is opened: no VRT, no network, no other files (see _safety)
 
 FORMAT_NAMES = {
     "shp": "shapefile", "gpkg": "GeoPackage", "tab": "MapInfo TAB", "geojson": "GeoJSON",
