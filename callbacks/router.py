@@ -60,9 +60,15 @@ def register(app, services) -> None:
             except ValueError:
                 page = 1
             size = catalogue_layout.PAGE_SIZE
-            results = registry.search(query, filters, limit=size, offset=(page - 1) * size)
+            sort = "updated" if _first(params, "sort") == "updated" else "relevance"
+            results = registry.search(query, filters, limit=size, offset=(page - 1) * size, sort=sort)
             title = f"{query} – Catalogue" if query else "Catalogue"
             return catalogue_layout.catalogue_page(results, page), f"{title} – London Data Explorer"
+        if path == "/sources":
+            from explorer.catalogue.sources import describe
+            from layouts.sources import sources_page
+
+            return sources_page(describe(registry, settings), registry.count()), "Sources – London Data Explorer"
         if path.startswith("/dataset/"):
             dataset_id = path[len("/dataset/"):]
             entry = registry.get(dataset_id) if "/" not in dataset_id else None

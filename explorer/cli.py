@@ -233,8 +233,7 @@ def catalogue_refresh(ctx: click.Context, only: str | None, as_json: bool) -> No
             counts = state.get("counts") or {}
             click.echo(f"{name}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
                        + (f" (error: {state['last_error']})" if state.get("last_error") else ""))
-    if any(state.get("last_error") and state.get("last_success") != state.get("last_harvest")
-           for state in states.values()):
+    if any(not state.get("ok") for state in states.values()):
         ctx.exit(1)
 
 

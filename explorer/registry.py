@@ -96,6 +96,9 @@ RRF_K = 60
 # SEMANTIC_POOL and at least SEMANTIC_FLOOR similar to the request.
 SEMANTIC_POOL = 30
 SEMANTIC_FLOOR = 0.35
+# When no word of the request is in the registry, only a close meaning counts (random letters
+# reach 0.3–0.4 against some entry with this model; a real word and its topic 0.5 and more).
+SEMANTIC_ALONE_FLOOR = 0.5
 
 
 @dataclass
@@ -817,7 +820,7 @@ class Registry:
                 pool_n = min(SEMANTIC_POOL, sims.size)
                 if pool_n:
                     top = np.argpartition(-sims, pool_n - 1)[:pool_n]
-                    top = top[sims[top] >= SEMANTIC_FLOOR]
+                    top = top[sims[top] >= (SEMANTIC_FLOOR if lex_rids.size else SEMANTIC_ALONE_FLOOR)]
                     member[vec_rids[top]] = True
                     similar = set(vec_rids[top].tolist())
                 # every candidate is ranked by similarity among the candidates

@@ -14,13 +14,19 @@ from .home import search_form, theme_label
 PAGE_SIZE = 20
 
 
-def catalogue_url(query: str = "", filters: dict[str, list[str]] | None = None, page: int = 1) -> str:
+SORTS = {"relevance": "Best match", "updated": "Last updated"}
+
+
+def catalogue_url(query: str = "", filters: dict[str, list[str]] | None = None, page: int = 1,
+                  sort: str = "relevance") -> str:
     params: list[tuple[str, str]] = []
     if query:
         params.append(("q", query))
     for key in FACETS:
         for value in (filters or {}).get(key, []):
             params.append((key, value))
+    if sort in SORTS and sort != "relevance":
+        params.append(("sort", sort))
     if page > 1:
         params.append(("page", str(page)))
     return "/catalogue" + ("?" + urlencode(params) if params else "")
@@ -61,7 +67,7 @@ def facet_panel(results: SearchResults) -> html.Details:
         items = []
         for value, count in values:
             is_on = value in selected
-            href = catalogue_url(results.query, _toggle(results.filters, key, value))
+            href = catalogue_url(results.query, _toggle(results.filters, key, value), sort=results.sort)
             items.append(html.Li(dcc.Link(
                 href=href, className="facet__link" + (" facet__link--on" if is_on else ""),
                 children=[html.Span("✓ " if is_on else "", **{"aria-hidden": "true"}),
@@ -95,11 +101,13 @@ def _snippet(text: str) -> list:
 def result_item(hit) -> html.Li:
     e = hit.entry
     summary = hit.snippet or (e.description[:240] + ("…" if len(e.description) > 240 else ""))
+    why = hit.why_text() if hasattr(hit, "why_text") else ""
     return html.Li(className="result", children=[
         html.H3(dcc.Link(e.title, href=f"/dataset/{e.id}"), className="result__title"),
         html.P(e.publisher, className="result__publisher") if e.publisher else None,
         html.P(_snippet(summary), className="result__summary") if summary else None,
         html.Div(entry_badges(e), className="badges"),
+        html.P(why, className="result__why") if why else None,
     ])
 
 
@@ -109,11 +117,61 @@ def pager(results: SearchResults, page: int) -> html.Nav | None:
         return None
     links = []
     if page > 1:
-        links.append(dcc.Link("← Previous", href=catalogue_url(results.query, results.filters, page - 1), className="button"))
+        links.append(dcc.Link("← Previous", href=catalogue_url(results.query, results.filters, page - 1, results.sort), className="button"))
     links.append(html.Span(f"Page {page} of {pages}", className="pager__status"))
     if page < pages:
-        links.append(dcc.Link("Next →", href=catalogue_url(results.query, results.filters, page + 1), className="button"))
+        links.append(dcc.Link("Next →", href=catalogue_url(results.query, results.filters, page + 1, results.sort), className="button"))
     return html.Nav(links, className="pager", **{"aria-label": "Result pages"})
+
+
+def sort_links(results: SearchResults) -> html.Nav | None:
+    if not results.total:
+        return None
+    items: list = [html.Span("Sort by:", className="sort-links__label")]
+    for key, label in SORTS.items():
+        if key == "relevance" and not results.query:
+            label = "Title"
+        if results.sort == key:   # the order shown: said, not a link
+            items.append(html.Span(label, className="sort-links__current", **{"aria-current": "true"}))
+        else:
+            items.append(dcc.Link(label, href=catalogue_url(results.query, results.filters, 1, key),
+                                  className="sort-links__link", title=f"Sort by {label.lower()}"))
+    return html.Nav(items, className="sort-links", **{"aria-label": "Sort results"})
+
+
+def did_you_mean(results: SearchResults) -> html.P | None:
+    if not results.did_you_mean:
+        return None
+    return html.P(className="did-you-mean", children=[
+        "Did you mean ",
+        dcc.Link(results.did_you_mean, href=catalogue_url(results.did_you_mean, results.filters, sort=results.sort),
+                 id="did-you-mean"),
+        "? " + (f"Showing results for “{results.did_you_mean}”." if results.total else ""),
+    ])
+
+
+def empty_result(results: SearchResults) -> html.Div:
+    """Nothing found: say why, and offer searches that do find something."""
+    reasons = []
+    if results.query and results.filters:
+        reasons.append(f"No dataset matches “{results.query}” with the filters you chose.")
+    elif results.query:
+        reasons.append(f"No dataset in the registry mentions “{results.query}”, or anything close to it in meaning.")
+    else:
+        reasons.append("No dataset has every filter you chose.")
+    offers: list = []
+    for text in results.suggestions:
+        offers.append(html.Li(dcc.Link(text, href=catalogue_url(text, results.filters), className="chip")))
+    if results.filters:
+        offers.append(html.Li(dcc.Link(f"“{results.query}” without filters" if results.query else "All datasets",
+                                       href=catalogue_url(results.query), className="chip")))
+    return html.Div(className="empty", children=[
+        html.P(reasons),
+        html.P("Try one of these:" if offers else
+               "Try fewer or more general words (for example “air quality” or “house prices”), "
+               "or browse by theme on the home page."),
+        html.Ul(offers, className="empty__suggestions") if offers else None,
+    ])
 
 
 def catalogue_page(results: SearchResults, page: int = 1) -> html.Div:
@@ -128,18 +186,19 @@ def catalogue_page(results: SearchResults, page: int = 1) -> html.Div:
             facet_panel(results),
             html.Section(className="results", **{"aria-live": "polite"}, children=[
                 html.H2(heading, id="results-heading", className="results__heading"),
+                did_you_mean(results),
                 html.Div(className="active-filters", children=[
                     dcc.Link(f"{FACETS[k]}: {_facet_label(k, v)} ✕",
-                             href=catalogue_url(results.query, _toggle(results.filters, k, v)),
+                             href=catalogue_url(results.query, _toggle(results.filters, k, v), sort=results.sort),
                              className="chip chip--active", title="Remove this filter")
                     for k, v in active
-                ] + ([dcc.Link("Clear all", href=catalogue_url(results.query), className="chip")] if active else [])),
-                notice("Nothing matched every word, so these results match any of them.", "info")
-                if results.mode == "any" else None,
+                ] + ([dcc.Link("Clear all", href=catalogue_url(results.query, sort=results.sort), className="chip")] if active else [])),
+                notice("Nothing matched every word, so these results match some of them or are close in meaning.", "info")
+                if results.mode == "any" and results.total else None,
+                sort_links(results),
                 html.Ol([result_item(h) for h in results.hits], className="result-list",
                         start=(page - 1) * PAGE_SIZE + 1)
-                if results.hits else html.P("No datasets match. Try fewer words or remove a filter.",
-                                            className="empty"),
+                if results.hits else empty_result(results),
                 pager(results, page),
             ]),
         ]),

@@ -35,9 +35,29 @@ def badge(text: str, kind: str = "neutral", title: str | None = None) -> html.Sp
     return html.Span(text, className=f"badge badge--{kind}", title=title)
 
 
+_NO_LICENCE = {"", "not specified", "none", "unknown", "not stated", "other"}
+
+
+def licence_stated(entry: Entry) -> bool:
+    """Does the entry name a licence (not blank, not "Not Specified")?"""
+    return (entry.licence or "").strip().lower() not in _NO_LICENCE
+
+
+def access_badge(entry: Entry) -> html.Span:
+    """"Open data" only beside an open licence that is stated; public data without one says so."""
+    if entry.access_level == "open":
+        licence = (entry.licence or "").strip().lower()
+        if not licence_stated(entry):
+            return badge("Public, licence not stated", "access-unlicensed",
+                         "Anyone can see this, but the publisher names no licence: ask before reusing it")
+        if "not open" in licence:
+            return badge("Public, not an open licence", "access-unlicensed", "Read the licence before reusing it")
+    return badge(ACCESS_LABELS.get(entry.access_level, entry.access_level), f"access-{entry.access_level}")
+
+
 def entry_badges(entry: Entry) -> list:
-    badges = [badge(ACCESS_LABELS.get(entry.access_level, entry.access_level), f"access-{entry.access_level}")]
-    if entry.licence:
+    badges = [access_badge(entry)]
+    if licence_stated(entry):
         badges.append(badge(entry.licence, "licence", "Licence"))
     for fmt in entry.formats:
         badges.append(badge(fmt.upper(), "format", "File format"))

@@ -25,7 +25,7 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
                      className="search-form" + (" search-form--compact" if compact else ""), children=[
         html.Label("Search London's data", htmlFor="catalogue-q", className="visually-hidden"),
         dcc.Input(id="catalogue-q", name="q", type="search", value=query, autoFocus=autofocus,
-                  placeholder="Search datasets, e.g. air quality, parks, deprivation",
+                  placeholder="Ask or search, e.g. house prices by borough, air pollution",
                   className="search-form__input", debounce=True),
         html.Button("Search", type="submit", className="button button--primary"),
     ])
@@ -42,7 +42,8 @@ def home(registry: Registry, data_dir_note: str | None = None) -> html.Div:
                    "search it, put it on a map, and see beside every number who published it, under "
                    "which licence, when, and what was done to it.", className="lede"),
             search_form(),
-            html.P(f"{registry.count():,} datasets from {len(publishers):,} publishers", className="hero__count"),
+            html.P([f"{registry.count():,} datasets from {len(publishers):,} publishers, gathered from ",
+                    dcc.Link("these catalogues", href="/sources"), "."], className="hero__count"),
             html.P(data_dir_note, className="hero__note") if data_dir_note else None,
         ]),
         html.Section(className="section", children=[

@@ -121,13 +121,15 @@ def _local_path(source: Source, settings) -> Path | None:
     return path if path.is_file() else None
 
 
-def harvest_source(source: Source, registry, settings, *, first: bool = False) -> dict:
+def harvest_source(source: Source, registry, settings, *, first: bool | None = None) -> dict:
     """Harvest one source and record what happened; never raises for the source's own faults.
 
     On first start (``first``) a local copy is read before the URL, so the registry fills fast and
     without the network; later the URL is read, and the local copy only when the URL fails and
     nothing from this source is stored yet."""
     state = status(registry, source.name)
+    if first is None:  # never harvested well: fill from the local copy first, as on a first start
+        first = not state.get("last_success")
     local = _local_path(source, settings)
     attempts: list[tuple[str, str]] = []
     if source.kind == "bundled":
@@ -158,11 +160,11 @@ def harvest_source(source: Source, registry, settings, *, first: bool = False) -
             "counts": {"added": len(report.added), "updated": len(report.updated),
                        "unchanged": len(report.unchanged), "rejected": len(report.rejected)},
             "rejections": [str(r) for r in report.rejected[:20]],
-            "last_error": "; ".join(errors) or None,
+            "last_error": "; ".join(errors) or None, "ok": True,
         })
         registry.set_meta(f"source:{source.name}", json.dumps(state))
         return state
-    state.update({"last_harvest": _now(), "last_error": "; ".join(errors) or "nothing to read",
+    state.update({"last_harvest": _now(), "last_error": "; ".join(errors) or "nothing to read", "ok": False,
                   "seconds": round(time.perf_counter() - started, 2)})
     registry.set_meta(f"source:{source.name}", json.dumps(state))
     return state
@@ -185,7 +187,7 @@ def harvest_lock(settings, wait: bool = True):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def refresh(registry, settings, only: str | None = None, *, first: bool = False,
+def refresh(registry, settings, only: str | None = None, *, first: bool | None = None,
             due_only: bool = False, wait: bool = True) -> dict[str, dict]:
     """Harvest every source (or the one named), under the harvest lock; return each status."""
     sources = load_sources(settings)
@@ -201,6 +203,12 @@ def refresh(registry, settings, only: str | None = None, *, first: bool = False,
             if due_only and not is_due(source, status(registry, source.name)):
                 continue
             out[source.name] = harvest_source(source, registry, settings, first=first)
+        if out:
+            # the semantic vectors of new and changed entries, once, here rather than at a search
+            try:
+                registry.index_vectors()
+            except Exception:  # noqa: BLE001 - search computes what is missing itself
+                log.exception("could not compute the semantic vectors after a harvest")
     return out
 
 
@@ -229,7 +237,7 @@ def describe(registry, settings) -> list[dict]:
         out.append({**asdict(source), "entries": entries, **{
             "last_harvest": state.get("last_harvest"), "last_success": state.get("last_success"),
             "origin": state.get("origin"), "counts": state.get("counts"),
-            "last_error": state.get("last_error"), "seconds": state.get("seconds")}})
+            "last_error": state.get("last_error"), "ok": state.get("ok"), "seconds": state.get("seconds")}})
     return out
 
 
