@@ -254,20 +254,19 @@ class Resolver:
         if self.settings.data_dir is None:
             return None, "no local data folder is set (EXPLORER_DATA_DIR)"
         root = Path(self.settings.data_dir).resolve()
+        main, problem = self._local_file(root, res.local_path, "the local path")
+        if main is None:
+            return None, problem
         candidate = root / res.local_path
-        main = candidate.resolve()
-        if not main.is_relative_to(root):
-            return None, f"the local path {res.local_path!r} leads outside the data folder; refused"
-        if not main.is_file():
-            return None, f"not in the local data folder ({candidate} missing)"
         sidecars: list[Path] = []
         for name in res.sidecars:
             name = sidecar_file_name(main.name, _check_sidecar_name(name, entry.id, res.id))
-            side = (candidate.parent / name).resolve()
-            if not side.is_relative_to(root):
-                return None, f"the sidecar {name!r} leads outside the data folder; refused"
-            if not side.is_file():
-                return None, f"not complete in the local data folder ({candidate.parent / name} missing)"
+            relative = posixpath.join(posixpath.dirname(res.local_path.replace("\\", "/")), name)
+            side, problem = self._local_file(root, relative, f"the sidecar {name!r}")
+            if side is None:
+                if problem.startswith("not in the local data folder"):
+                    return None, f"not complete in the local data folder ({candidate.parent / name} missing)"
+                return None, problem
             sidecars.append(side)
         digest = self.hashes.sha256(main)
         verified = None
@@ -281,6 +280,48 @@ class Resolver:
                                 checksum=verified,
                                 sidecars=[self._sidecar_record(p) for p in sidecars])
         return Resolved(main, prov, sidecars), ""
+
+    def _link_roots(self) -> list[Path]:
+        text = self.settings.data_links_to or ""
+        return [Path(p).expanduser().resolve() for p in text.split(os.pathsep) if p.strip()]
+
+    def _local_file(self, root: Path, local_path: str, what: str) -> tuple[Path | None, str]:
+        """The file ``local_path`` names under the data folder, or (None, why not).
+
+        The path itself must stay inside (relative, no '..'). Symbolic links on the way, placed by
+        the operator, are followed when they lead inside the data folder or into a folder named in
+        EXPLORER_DATA_LINKS_TO; any other link is refused, and the message says which one and why.
+        The file must be a regular file (not a device, a pipe or a folder).
+        """
+        parts = [p for p in str(local_path).replace("\\", "/").split("/") if p not in ("", ".")]
+        if not parts or str(local_path).startswith(("/", "\\")) or ".." in parts \
+                or re.match(r"^[A-Za-z]:", str(local_path)):
+            return None, (f"{what} {local_path!r} leads outside the data folder (an absolute path "
+                          "or '..'); refused")
+        allowed = [root, *self._link_roots()]
+        current = root
+        for depth, part in enumerate(parts, start=1):
+            current = current / part
+            if not current.is_symlink():
+                continue
+            target = current.resolve()
+            if any(target.is_relative_to(r) for r in allowed):
+                continue
+            kind = "file" if depth == len(parts) else "folder"
+            shown = "/".join(parts[:depth])
+            return None, (f"{what} {local_path!r} leads outside the data folder: the {kind} "
+                          f"{shown!r} in it is a symbolic link to a place outside the data folder; "
+                          "such links are followed only into the folders named in "
+                          "EXPLORER_DATA_LINKS_TO; refused")
+        main = current.resolve()
+        if not any(main.is_relative_to(r) for r in allowed):
+            return None, f"{what} {local_path!r} leads outside the data folder; refused"
+        if not main.exists():
+            return None, f"not in the local data folder ({root / local_path} missing)"
+        if not main.is_file():
+            return None, (f"{what} {local_path!r} is not a regular file (a folder, device or "
+                          "pipe); refused")
+        return main, ""
 
     def _store_folder(self, entry: Entry, res: Resource) -> Path:
         return self.settings.store_dir / _component(entry.id) / _component(res.id)

@@ -28,6 +28,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "EXPLORER_DATA_DIR", None,
             "A local folder that already holds data files; resources are looked up here first "
             "by their relative path, before the store and before any download."),
+    Setting("data_links_to", "EXPLORER_DATA_LINKS_TO", "",
+            "Folders (separated by ':') that symbolic links in the data folder may lead to; a "
+            "link that leads elsewhere outside the data folder is refused, with that reason. Links "
+            "that stay inside the data folder are always followed."),
     Setting("cache_url", "EXPLORER_CACHE_URL", "",
             "Cache backend: empty for the filesystem cache under EXPLORER_HOME, 'simple' for "
             "in-process memory, 'null' for none, or redis://host:port/db for a shared Redis."),
@@ -129,6 +133,7 @@ def _coerce(value: str, default: object) -> object:
 class Settings:
     home: Path = field(default_factory=_default_home)
     data_dir: Path | None = None
+    data_links_to: str = ""
     cache_url: str = ""
     cache_timeout: int = 86400
     allow_private_urls: bool = False

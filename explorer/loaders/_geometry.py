@@ -215,6 +215,15 @@ def finalise_geo(gdf: gpd.GeoDataFrame, name: str, transformations: list[str],
         transformations.append(f"the declared CRS {declared} does not fit coordinates in metres; "
                                f"treated as {crs_label(crs)}")
         gdf = gdf.set_crs(crs, allow_override=True)
+    elif crs.is_projected and present.any() and looks_lonlat(bounds):
+        # e.g. a GeoJSON whose "crs" member says EPSG:27700 over longitude/latitude: reprojecting
+        # them as metres would put every feature within a few hundred metres of the grid's origin
+        declared = crs_label(crs)
+        crs = parse_crs(options["crs"], name) if options.get("crs") else CRS.from_epsg(4326)
+        transformations.append(f"warning: the file declares {declared} (metres) but its "
+                               f"coordinates {_fmt_bounds(bounds)} are longitude/latitude; read "
+                               f"them as {crs_label(crs)}")
+        gdf = gdf.set_crs(crs, allow_override=True)
     source_crs = crs_label(gdf.crs)
 
     # 2. drop missing and empty geometry
