@@ -5,10 +5,13 @@ from __future__ import annotations
 from dash import Input, Output
 from dash.exceptions import PreventUpdate
 
+from . import chart_builder
 from ._preview import build_preview
 
 
 def register(app, services) -> None:
+    chart_builder.register(app, services)   # the chart builder panel of the dataset page
+
     @app.callback(
         Output("dataset-preview", "children"),
         Output("dataset-source-card", "children"),

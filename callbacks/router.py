@@ -74,6 +74,10 @@ def register(app, services) -> None:
             entry = registry.get(dataset_id) if "/" not in dataset_id else None
             if entry is None:
                 return errors.not_found(f"There is no dataset “{dataset_id}” in the registry."), "Not found"
+            if _first(params, "embed") == "1":   # the chart builder's chart alone, for other pages
+                from .chart_builder import embedded_page
+
+                return embedded_page(services, dataset_id, search), f"{entry.title} – London Data Explorer"
             availability = services.data.availability(dataset_id)
             return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
                     f"{entry.title} – London Data Explorer")

@@ -140,8 +140,10 @@ def _base_layout(fig: go.Figure, spec, titled: bool, height: int | None = None) 
         fig.update_layout(height=height + title_height + (top - 48))
     if titled:
         total = fig.layout.height or 450
-        fig.update_layout(title=dict(text=text, yref="container", y=1 - (12 + 18 * (lines - 1)) / total,
-                                     yanchor="top"))
+        # plotly lifts a title of several lines by about 12 px a line: a one-line title over a
+        # subtitle went off the top of the image
+        offset = 12 + 18 * (lines - 1) if lines > 1 or not sub_lines else 12 + 12 * sub_lines
+        fig.update_layout(title=dict(text=text, yref="container", y=1 - offset / total, yanchor="top"))
 
 
 def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, facet=None,
@@ -159,7 +161,8 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
         on = ref.get("axis", axis)
         value = float(ref["value"])
         unit = ref.get("unit", spec.unit)
-        label = f"{ref['label']} {value:g} {unit}".strip()
+        # ``text``: a label already formatted by the caller (the chart builder's "London £458,465")
+        label = ref.get("text") or f"{ref['label']} {value:g} {unit}".strip()
         line = dict(color=design.REFERENCE, width=1.5, dash=ref.get("dash", "dash"))
         font = dict(color=design.REFERENCE, size=12)
         where = dict(row=row, col=col) if row is not None else {}
@@ -763,6 +766,34 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
             reason = f"{type(exc).__name__}: {reason}"
         return ChartResult(figure=error_figure(reason), data=pd.DataFrame(), summary=f"{spec.title}: not available – {reason}",
                            sources=inputs.sources, highlight_keys=None, error=reason, **common)
+
+
+def build_from_data(spec, cd: ChartData, service, highlight: list[str] | None = None, titled: bool = False,
+                    footer: bool = True) -> ChartResult:
+    """Draw data prepared elsewhere (the chart builder, ``explorer.chart_builder``) with a theme
+    chart's builder: the same look, labels, number formats, source line and summary. Never raises
+    for a data problem: see ``ChartResult.error``."""
+    common = dict(chart_id=spec.id, title=spec.title, subtitle=spec.subtitle, caveat_note=spec.caveat_note)
+    try:
+        builder = BUILDERS.get(spec.type)
+        if builder is None:
+            raise ChartDataError(f"unknown chart type {spec.type!r}")
+        if cd.frame.empty:
+            raise ChartDataError("no rows left to chart")
+        fig, table, labels, summary, keys = builder(spec, cd, highlight, titled)
+        if cd.notes:
+            summary += " Notes: " + " ".join(cd.notes)
+        if titled and footer:
+            _footer(fig, cd.sources, service)
+        return ChartResult(figure=fig, data=table, summary=summary, sources=cd.sources, highlight_keys=keys,
+                           labels=labels, notes=cd.notes, stats=cd.stats, **common)
+    except Exception as exc:  # a chart's failure must not break its page
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        if not isinstance(exc, ChartDataError):
+            log.exception("chart %s of %s failed", spec.id, spec.dataset)
+            reason = f"{type(exc).__name__}: {reason}"
+        return ChartResult(figure=error_figure(reason), data=pd.DataFrame(), summary=f"{spec.title}: not available – {reason}",
+                           sources=cd.sources, highlight_keys=None, error=reason, **common)
 
 
 def format_headline(value: float | None, fmt: str, unit: str = "", decimals: int | None = None) -> str:

@@ -4,8 +4,11 @@
     /export/map.<png|svg|pdf>?<the map's permalink query>&preset=&width=&height=&scale=&title=
     /download/chart/<theme>/<chart>.zip?highlight=
     /download/layer.zip?<the map's permalink query>
+    /export/dataset-chart/<dataset>.<png|svg|pdf>?<the chart builder's choices>&preset=&width=&height=&scale=
+    /download/dataset-chart/<dataset>.zip?<the chart builder's choices>
 
-Unknown themes, charts or formats are a JSON 404, impossible sizes a 400, data that cannot be drawn
+Unknown themes, charts, datasets or formats are a JSON 404, impossible sizes and chart-builder
+choices that do not fit the data (an unknown column, text as a measure …) a 400, data that cannot be drawn
 a 422, a render that timed out a 503 (the renderer has restarted; the next request works).
 """
 
@@ -15,6 +18,7 @@ import logging
 
 from flask import Flask, Response, jsonify, request
 
+from .chart_builder import BuilderError
 from .export.chart_image import ExportNotFound, ExportUnavailable, check_format, export_chart
 from .export.renderer import RenderError, RenderTimeout, shared_renderer
 from .export.sizes import SizeError, resolve_size
@@ -81,6 +85,8 @@ def _guarded(fn):
         return _error(404, exc.reason)
     except SizeError as exc:
         return _error(400, str(exc))
+    except BuilderError as exc:
+        return _error(400, f"{exc.field}: {exc.reason}")
     except ExportUnavailable as exc:
         return _error(422, exc.reason)
     except RenderTimeout as exc:
@@ -175,8 +181,39 @@ def register(server: Flask, services) -> None:
 
         return _guarded(run)
 
+    MAX_QUERY = 4000     # bytes of a chart builder's query: far more than any real chart needs
+
+    def builder_params() -> dict[str, list[str]]:
+        if len(request.query_string) > MAX_QUERY:
+            raise BuilderError("query", f"the address's query is {len(request.query_string):,} bytes; at most {MAX_QUERY:,}")
+        return {k: vs for k, vs in request.args.lists()}
+
+    @server.get("/export/dataset-chart/<dataset_id>.<fmt>")
+    def export_dataset_chart_image(dataset_id: str, fmt: str):
+        from .export.dataset_chart import export_dataset_chart
+
+        def run():
+            size, fmt_ok, params = _size(), check_format(fmt), builder_params()
+            image = remembered([dataset_id], lambda: export_dataset_chart(
+                dataset_id, params, fmt_ok, size, services.data, renderer(), base_url=base_url()))
+            return _file(image.content, image.mimetype, image.filename)
+
+        return _guarded(run)
+
+    @server.get("/download/dataset-chart/<dataset_id>.zip")
+    def download_dataset_chart(dataset_id: str):
+        from .export.dataset_chart import dataset_chart_package
+
+        def run():
+            package = dataset_chart_package(dataset_id, builder_params(), services.data, base_url=base_url())
+            return _file(package.content, "application/zip", package.filename)
+
+        return _guarded(run)
+
     @server.route("/export/<path:rest>")
     @server.route("/download/<path:rest>")
     def export_not_found(rest: str):
         return _error(404, "no such export: use /export/chart/<theme>/<chart>.<png|svg|pdf>, "
-                           "/export/map.<png|svg|pdf>, /download/chart/<theme>/<chart>.zip or /download/layer.zip")
+                           "/export/map.<png|svg|pdf>, /export/dataset-chart/<dataset>.<png|svg|pdf>, "
+                           "/download/chart/<theme>/<chart>.zip, /download/dataset-chart/<dataset>.zip or "
+                           "/download/layer.zip")

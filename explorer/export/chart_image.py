@@ -98,6 +98,13 @@ def chart_figure(spec, service, size: ExportSize, highlight=None, permalink: str
     result = build_chart(spec, service, highlight=highlight, titled=True, footer=False)
     if result.error:
         raise ExportUnavailable(f"{spec.theme}/{spec.id} cannot be drawn: {result.error}")
+    height = finish_figure(result, service, size, permalink)
+    return result.figure, result, height
+
+
+def finish_figure(result, service, size: ExportSize, permalink: str | None) -> int:
+    """Size a titled chart (a ChartResult drawn with ``titled=True, footer=False``) for export and
+    draw its footer (sources, attribution, dates, link) inside it; returns the image's height."""
     fig = result.figure
     lines = footer_lines(collect_credits(result.sources, service), permalink)
     natural = int(fig.layout.height or 450)
@@ -106,7 +113,7 @@ def chart_figure(spec, service, size: ExportSize, highlight=None, permalink: str
     check_pixels(size)
     add_footer(fig, lines, size.width)
     fig.update_layout(width=size.width, height=height, autosize=False)
-    return fig, result, height
+    return height
 
 
 def export_chart(theme_slug: str, chart_id: str, fmt: str, size: ExportSize, service, renderer,

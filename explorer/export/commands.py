@@ -4,6 +4,10 @@
                                       [--width W --height H --scale S] [-o FILE]
     explorer export map --url PERMALINK [--format …] [--preset …] [-o FILE]
     explorer export theme THEME -o DIR [--format …] [--preset …]
+    explorer export dataset-chart ID [--resource R] [--type T] [--x COL] [--y COL] [--filter COL=V,…]
+                                     [--area A,…] [--from YEAR] [--to YEAR] [--group COL] [--sort S]
+                                     [--top N | --bottom N] [--agg sum|mean|median]
+                                     [--format png|svg|pdf] [--preset …] [--data] -o FILE
 """
 
 from __future__ import annotations
@@ -103,6 +107,60 @@ def _export_one(ctx, output: Path | None, export) -> None:
     click.echo(f"{path} ({image.width}×{image.height} px, scale {image.scale:g}, {len(image.content):,} bytes)")
     if image.link:
         click.echo(f"link: {image.link}")
+
+
+@export_group.command("dataset-chart")
+@click.argument("dataset")
+@click.option("--resource", default=None, help="The dataset's file (default: its first).")
+@click.option("--type", "chart_type", default=None, help="bar, grouped, line, scatter or distribution.")
+@click.option("--y", default=None, help="The measure: a column (~periods: the values of a column-per-period table).")
+@click.option("--x", default=None, help="The bars' category column, or a scatter's second measure.")
+@click.option("--group", default=None, help="A column for one line or bar per value (~period: one per period).")
+@click.option("--filter", "filters", multiple=True, help="COL=VALUE[,VALUE…]: only rows with these values.")
+@click.option("--area", "areas", default=None, help="Places by code or name, comma-separated (e.g. Lewisham,Southwark).")
+@click.option("--from", "start", default=None, help="First year.")
+@click.option("--to", "end", default=None, help="Last year.")
+@click.option("--sort", default=None, help="desc, asc or name.")
+@click.option("--top", default=None, help="Only the N highest.")
+@click.option("--bottom", default=None, help="Only the N lowest.")
+@click.option("--agg", default=None, help="How rows are combined: sum, mean or median.")
+@click.option("--data", "as_data", is_flag=True, help="Write the chart's data as a zip with provenance.json instead.")
+@size_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default DATASET-TYPE-chart.FORMAT here).")
+@click.pass_context
+def export_dataset_chart_command(ctx, dataset, resource, chart_type, y, x, group, filters, areas, start, end, sort,
+                                 top, bottom, agg, as_data, fmt, preset, width, height, scale, base_url, output):
+    """Export a chart of any table (the dataset page's chart builder); no options: the proposed chart."""
+    from ..chart_builder import BuilderError, spec_from_options
+    from .dataset_chart import dataset_chart_package, export_dataset_chart
+
+    try:
+        spec = spec_from_options(dataset, resource=resource, type=chart_type, y=y, x=x, group=group,
+                                 areas=[a for a in (areas or "").split(",") if a.strip()], start=start, end=end,
+                                 filters=list(filters), sort=sort, top=top, bottom=bottom, agg=agg)
+    except BuilderError as exc:
+        raise click.BadParameter(exc.reason, param_hint=f"--{exc.field}") from None
+    if as_data:
+        settings, service = _context(ctx)
+        try:
+            package = dataset_chart_package(dataset, spec, service, base_url=base_url or settings.public_url or None)
+        except (*_errors(), BuilderError) as exc:
+            _fail(exc)
+        path = output or Path(package.filename)
+        path.write_bytes(package.content)
+        click.echo(f"{path} ({', '.join(package.files)}; {len(package.content):,} bytes)")
+        return
+    size = _size(preset, width, height, scale)
+
+    def run(settings, service, renderer):
+        try:
+            return export_dataset_chart(dataset, spec, fmt, size, service, renderer,
+                                        base_url=base_url or settings.public_url or None)
+        except BuilderError as exc:
+            _fail(exc)
+
+    _export_one(ctx, output, run)
 
 
 @export_group.command("map")
