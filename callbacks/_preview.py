@@ -63,10 +63,23 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
     try:
         loaded = services.data.load(dataset_id, resource_id)
     except DatasetError as exc:
+        entry = services.registry.get(dataset_id)
+        if exc.stage == "registry" and entry is not None and not entry.resources:
+            # a catalogue record without files (many London Datastore entries): say what to do
+            where = entry.upstream_url
+            return [notice(["This catalogue entry lists no files we can open here. ",
+                            html.A("Get the data from the publisher's page", href=where,
+                                   target="_blank", rel="noopener noreferrer") if where else
+                            "Ask the publisher for the data",
+                            ". Everything the catalogue says about it is on this page."], "info")], None, None
         stage = {"resolve": "The file could not be found", "load": "The file could not be read",
                  "registry": "Not in the registry",
                  "access": "The files of this dataset are not open"}.get(exc.stage, "It could not be loaded")
-        return [notice([html.Strong(stage + ". "), exc.reason], "error")], None, None
+        children = [html.Strong(stage + ". "), exc.reason]
+        if entry is not None and entry.upstream_url and exc.stage in ("resolve", "load"):
+            children += [" ", html.A("Get the data from the publisher's page", href=entry.upstream_url,
+                                     target="_blank", rel="noopener noreferrer"), "."]
+        return [notice(children, "error")], None, None
     summary = loaded.summary()
     children: list = []
     if loaded.is_spatial and loaded.rows:
