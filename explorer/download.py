@@ -68,6 +68,11 @@ class ChecksumMismatch(DownloadError):
     """The bytes do not match the registry's checksum or size."""
 
 
+class InvalidDownload(DownloadError):
+    """The bytes arrived but are not what the registry declares (an HTML error page, a truncated
+    zip …): they never replace a stored copy."""
+
+
 class DownloadDeadline(DownloadError):
     """The download took longer than its total deadline (EXPLORER_DOWNLOAD_DEADLINE)."""
 

@@ -42,7 +42,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 
 from explorer import archive
-from explorer.download import DownloadError, DownloadRefused, download
+from explorer.download import DownloadError, DownloadRefused, InvalidDownload, download
 from explorer.models import Entry, Resource
 from explorer.netguard import GuardedSession, UnsafeURLError, check_url
 from explorer.provenance import (
@@ -66,6 +66,33 @@ _AVAILABLE_MESSAGES = {
     "store": "{where}: a downloaded copy is in the store",
     "download": "{where}: not here yet; it will be downloaded from {url}",
 }
+
+
+_PLAIN_REASONS = (   # (words in the technical reason, what a resident reads), first match wins
+    ("EXPLORER_DOWNLOAD_DEADLINE", "the source took too long to send the file"),
+    ("web page (HTML)", "the source sent a web page instead of the data"),
+    ("not a readable zip", "the source sent a damaged or incomplete archive"),
+    ("truncated", "the source sent an incomplete file"),
+    ("connection closed after", "the source sent an incomplete file"),
+    ("decompression bomb", "the new file unpacks to far more data than allowed"),
+    ("not usable", "the source sent a file that cannot be read as the data"),
+    ("refused", "the new address was refused for safety"),
+    ("mismatch", "the new file does not match its published checksum"),
+    ("download limit", "the new file is larger than the download limit"),
+    ("HTTP 404", "the file is no longer at its address"),
+    ("HTTP 429", "the source's server was too busy"),
+    ("HTTP 4", "the source refused the request"),
+    ("HTTP 5", "the source's server answered with an error"),
+)
+
+
+def refresh_summary(error: str | None) -> str:
+    """The reason a refresh failed (``provenance.refresh_error``) in a few plain words."""
+    text = str(error or "")
+    for words, plain in _PLAIN_REASONS:
+        if words in text:
+            return plain
+    return "the source could not be reached" if text else "reason not recorded"
 
 
 class ResolveError(Exception):
@@ -491,12 +518,27 @@ class Resolver:
                                 max_bytes=max(budget, 0), label=side_name, **common)
                 budget -= part.size
                 sidecar_paths.append(part.path)
+        self._validate(res, main, extracted_from_zip=member is not None)
         prov = self._provenance(entry, res, origin="download", path=main, sha256=sha, size=size,
                                 retrieved_at=retrieved_at, checksum=got.checksum_verified,
                                 archive_member=member, download_sha256=got.sha256,
                                 download_size=got.size,
                                 sidecars=[self._sidecar_record(p) for p in sidecar_paths])
         return prov, [main.name, *(p.name for p in sidecar_paths)]
+
+    @staticmethod
+    def _validate(res: Resource, main: Path, extracted_from_zip: bool) -> None:
+        """The new copy must be what the registry declares before it replaces the stored one."""
+        from explorer.loaders import LoadError, validate_file
+        from explorer.models import guess_format
+
+        declared = res
+        if extracted_from_zip:   # judge the member by its own name, not the archive's format
+            declared = replace(res, format=guess_format(main.name) or "", archive_member=None)
+        try:
+            validate_file(main, declared)
+        except LoadError as exc:
+            raise InvalidDownload(res.url, f"the new copy is not usable: {exc}") from None
 
     # Helpers ------------------------------------------------------------------------------------
     def _provenance(self, entry: Entry, res: Resource, **values) -> Provenance:

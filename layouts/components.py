@@ -119,8 +119,11 @@ def source_card(entry: Entry, provenance: dict | None = None, geography: dict | 
         rows.append(("Retrieved", f"{(provenance.get('retrieved_at') or '')[:19].replace('T', ' ')} ({origin})"))
         if provenance.get("refresh_failed_at"):
             since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
-            rows.append(("Refresh", html.Span(f"could not refresh since {since}; this is the last "
-                                              "stored copy", title=provenance.get("refresh_error") or "")))
+            from explorer.resolver import refresh_summary
+
+            why = refresh_summary(provenance.get("refresh_error"))
+            rows.append(("Refresh", html.Span(f"could not refresh since {since} ({why}); this is the "
+                                              "last stored copy", title=provenance.get("refresh_error") or "")))
     caveats = list(entry.caveats)
     if geography:
         rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"

@@ -16,9 +16,11 @@ from ._geometry import AREA_CRS, BNG, WGS84, crs_label, geometry_type, to_area_c
 from ._load import load_file, normalise_format
 from ._spreadsheet import ROW_TYPE, clean_header, read_spreadsheet
 from ._topojson import decode_topology
+from ._validate import validate_file
 
 __all__ = [
     "AREA_CRS", "BNG", "ROW_TYPE", "WGS84", "LoadError", "Loaded", "clean_header", "crs_label",
     "decode_topology", "read_spreadsheet",
     "geometry_type", "load_file", "normalise_format", "numeric_columns", "to_area_crs",
+    "validate_file",
 ]

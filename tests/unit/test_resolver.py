@@ -86,6 +86,22 @@ def resolver(settings) -> Resolver:
     return Resolver(settings, progress=False, backoff=0.01)
 
 
+def shapefile_parts() -> dict[str, bytes]:
+    """A real two-point shapefile, by suffix: downloads are validated before they are stored,
+    so the bytes must be a shapefile and not a stand-in."""
+    import tempfile
+
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    with tempfile.TemporaryDirectory() as folder:
+        frame = gpd.GeoDataFrame({"code": ["E09000001", "E09000002"]},
+                                 geometry=[Point(530000, 180000), Point(531000, 181000)],
+                                 crs="EPSG:27700")
+        frame.to_file(Path(folder) / "a.shp")
+        return {p.suffix: p.read_bytes() for p in Path(folder).iterdir()}
+
+
 def entry(*resources: dict, **fields) -> Entry:
     data = {"id": "test-data", "title": "Test data", "publisher": "GLA",
             "licence": "Open Government Licence v3.0", "attribution": "Contains GLA data",
@@ -258,39 +274,42 @@ def test_private_url_refused_unless_allowed(settings, server):
 
 
 def test_sidecars_are_downloaded_from_the_same_url_folder(settings, server):
-    url = server.add("/geo/a.shp", (200, b"SHP" * 100))
-    server.add("/geo/a.dbf", (200, b"DBF" * 50))
-    server.add("/geo/a.prj", (200, b"PRJ"))
-    e = entry({"id": "r1", "url": url, "sidecars": ["a.dbf", ".prj"]})
+    shp = shapefile_parts()
+    url = server.add("/geo/a.shp", (200, shp[".shp"]))
+    server.add("/geo/a.dbf", (200, shp[".dbf"]))
+    server.add("/geo/a.prj", (200, shp[".prj"]))
+    server.add("/geo/a.shx", (200, shp[".shx"]))
+    e = entry({"id": "r1", "url": url, "sidecars": ["a.dbf", ".prj", ".shx"]})
     got = resolver(settings).resolve(e)
-    assert [p.name for p in got.sidecar_paths] == ["a.dbf", "a.prj"]
-    assert got.sidecar_paths[0].read_bytes() == b"DBF" * 50
-    assert {s["name"] for s in got.provenance.sidecars} == {"a.dbf", "a.prj"}
+    assert [p.name for p in got.sidecar_paths] == ["a.dbf", "a.prj", "a.shx"]
+    assert got.sidecar_paths[0].read_bytes() == shp[".dbf"]
+    assert {s["name"] for s in got.provenance.sidecars} == {"a.dbf", "a.prj", "a.shx"}
     again = resolver(settings).resolve(e)
-    assert again.origin == "store" and [p.name for p in again.sidecar_paths] == ["a.dbf", "a.prj"]
-    assert server.total == 3
+    assert again.origin == "store" and [p.name for p in again.sidecar_paths] == ["a.dbf", "a.prj", "a.shx"]
+    assert server.total == 4
 
     # A missing sidecar fails the whole download, and nothing new is stored.
-    e2 = entry({"id": "r2", "url": url, "sidecars": ["a.shx"]})
-    with pytest.raises(ResolveError, match="a.shx: HTTP 404"):
+    e2 = entry({"id": "r2", "url": url, "sidecars": ["a.cpg"]})
+    with pytest.raises(ResolveError, match="a.cpg: HTTP 404"):
         resolver(settings).resolve(e2)
     assert not (settings.store_dir / "test-data" / "r2").exists()
 
 
 # Zips ------------------------------------------------------------------------------------------
 def test_zip_member_and_its_sidecars_are_extracted(settings, server):
-    payload = zip_bytes({"bounds/a.shp": b"SHP" * 10, "bounds/a.dbf": b"DBF", "bounds/a.shx": b"SHX",
-                         "bounds/b.csv": b"other", "readme.txt": b"r"})
+    shp = shapefile_parts()
+    payload = zip_bytes({"bounds/a.shp": shp[".shp"], "bounds/a.dbf": shp[".dbf"],
+                         "bounds/a.shx": shp[".shx"], "bounds/b.csv": b"other", "readme.txt": b"r"})
     url = server.add("/bounds.zip", (200, payload))
     e = entry({"id": "r1", "url": url, "archive_member": "bounds/a.shp", "sidecars": [".dbf", ".shx"],
                "checksum": "sha256:" + hashlib.sha256(payload).hexdigest()})
     got = resolver(settings).resolve(e)
-    assert got.path.name == "a.shp" and got.path.read_bytes() == b"SHP" * 10
+    assert got.path.name == "a.shp" and got.path.read_bytes() == shp[".shp"]
     assert [p.name for p in got.sidecar_paths] == ["a.dbf", "a.shx"]
     prov = got.provenance
     assert prov.archive_member == "bounds/a.shp"
     assert prov.download_sha256 == hashlib.sha256(payload).hexdigest()
-    assert prov.sha256 == hashlib.sha256(b"SHP" * 10).hexdigest()
+    assert prov.sha256 == hashlib.sha256(shp[".shp"]).hexdigest()
     # The zip itself is not kept; only the member, its sidecars and the provenance.
     assert store_files(settings) == ["test-data/r1/a.dbf", "test-data/r1/a.shp", "test-data/r1/a.shx",
                                      "test-data/r1/provenance.json"]
