@@ -1,6 +1,8 @@
 """Small HTML builders for the server-rendered account and publishing pages.
 
-Every piece of text goes through ``markupsafe.escape``; only the builders here write markup.
+Every piece of text goes through ``markupsafe.escape`` (``e``); the builders return plain ``str``
+of HTML that is already safe, so pages are put together with ``+`` and f-strings (``Markup + str``
+would escape the str: the builders' markup would show as text).
 Pages link the site's stylesheet and ``assets/publish.css`` and run no script at all (the CSP
 needs no hash for them), so they work with JavaScript off and every form is plain HTML with its
 CSRF token field.
@@ -19,15 +21,15 @@ def e(value) -> Markup:
     return escape("" if value is None else value)
 
 
-def csrf_field() -> Markup:
-    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{e(csrf_token())}">')
+def csrf_field() -> str:
+    return str(f'<input type="hidden" name="{CSRF_FIELD}" value="{e(csrf_token())}">')
 
 
 def post_button(action: str, label: str, css: str = "pub-button", extra: str = "",
-                name: str = "", value: str = "") -> Markup:
+                name: str = "", value: str = "") -> str:
     named = f' name="{e(name)}" value="{e(value)}"' if name else ""
-    return Markup(f'<form method="post" action="{e(action)}" class="pub-inline-form">{csrf_field()}{Markup(extra)}'
-                  f'<button type="submit" class="{e(css)}"{named}>{e(label)}</button></form>')
+    return (f'<form method="post" action="{e(action)}" class="pub-inline-form">{csrf_field()}{extra}'
+            f'<button type="submit" class="{e(css)}"{named}>{e(label)}</button></form>')
 
 
 def page(title: str, body, status: int = 200, heading: str | None = None):
@@ -59,7 +61,7 @@ def page(title: str, body, status: int = 200, heading: str | None = None):
 
 
 def field(name: str, label: str, value="", errors: dict | None = None, *, kind: str = "text",
-          hint: str = "", options=(), required: bool = False, attrs: str = "") -> Markup:
+          hint: str = "", options=(), required: bool = False, attrs: str = "") -> str:
     errors = errors or {}
     fid = f"f-{name}"
     err = errors.get(name)
@@ -76,29 +78,30 @@ def field(name: str, label: str, value="", errors: dict | None = None, *, kind: 
         items = "".join(
             f'<label class="pub-radio"><input type="radio" name="{e(name)}" value="{e(v)}"'
             f'{" checked" if str(v) == str(value) else ""}> {e(lab)}</label>' for v, lab in options)
-        return Markup(f'<fieldset class="pub-field{" pub-field--error" if err else ""}"{aria}><legend>{e(label)}</legend>'
+        return (f'<fieldset class="pub-field{" pub-field--error" if err else ""}"{aria}><legend>{e(label)}</legend>'
                       + (f'<p class="pub-hint" id="{fid}-hint">{e(hint)}</p>' if hint else "")
                       + (f'<p class="pub-error" id="{fid}-error">{e(err)}</p>' if err else "")
                       + items + "</fieldset>")
     else:
         control = f'<input id="{fid}" name="{e(name)}" type="{kind}" value="{e(value)}"{aria}{req} {attrs}>'
-    return Markup(f'<div class="pub-field{" pub-field--error" if err else ""}"><label for="{fid}">{e(label)}</label>'
+    return (f'<div class="pub-field{" pub-field--error" if err else ""}"><label for="{fid}">{e(label)}</label>'
                   + (f'<p class="pub-hint" id="{fid}-hint">{e(hint)}</p>' if hint else "")
                   + (f'<p class="pub-error" id="{fid}-error">{e(err)}</p>' if err else "")
                   + control + "</div>")
 
 
-def error_summary(errors: dict) -> Markup:
+def error_summary(errors: dict) -> str:
     if not errors:
-        return Markup("")
+        return ""
     items = "".join(f'<li><a href="#f-{e(k)}">{e(v)}</a></li>' for k, v in errors.items())
-    return Markup(f'<div class="notice notice--error pub-errors" role="alert"><h2>There is a problem</h2><ul>{items}</ul></div>')
+    return (f'<div class="notice notice--error pub-errors" role="alert"><h2>There is a problem</h2><ul>{items}</ul></div>')
 
 
-def table(headers, rows, caption: str = "") -> Markup:
+def table(headers, rows, caption: str = "") -> str:
+    """Cells are text (escaped) unless they are ``Markup`` (a link or a form built here)."""
     head = "".join(f'<th scope="col">{e(h)}</th>' for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c if isinstance(c, Markup) else e(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
     cap = f"<caption>{e(caption)}</caption>" if caption else ""
-    return Markup(f'<div class="pub-table-wrap"><table class="pub-table">{cap}<thead><tr>{head}</tr></thead>'
+    return (f'<div class="pub-table-wrap"><table class="pub-table">{cap}<thead><tr>{head}</tr></thead>'
                   f'<tbody>{body}</tbody></table></div>')
