@@ -72,18 +72,21 @@ def theme_digest(theme) -> str:
 
 
 def _code_digest() -> str:
-    """The code that draws theme pages, and the Dash and plotly it runs on: a deploy that changes
-    how a page is drawn (or its component ids) must not be served pages from before it."""
+    """The app's code (every module of explorer/, layouts/ and callbacks/) and the Dash and plotly
+    it runs on: a deploy that changes how a page is drawn (or its component ids) must not be served
+    pages from before it, and ``explorer warm`` run by the new version fills the keys its workers
+    read."""
     import dash
     import plotly
 
-    from explorer import charts
-    from layouts import theme_page
+    import explorer
+    import layouts
 
     blob = hashlib.sha256(f"{dash.__version__} {plotly.__version__}".encode())
-    for module in (theme_pages, theme_page, charts):
-        blob.update(Path(module.__file__).read_bytes())
-    blob.update(Path(__file__).read_bytes())
+    for package in (explorer, layouts, theme_pages):
+        folder = Path(package.__file__).parent
+        for path in sorted(folder.rglob("*.py")):
+            blob.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return blob.hexdigest()
 
 
