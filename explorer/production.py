@@ -94,9 +94,11 @@ def create_server(settings: Settings | None = None) -> Flask:
 
     warm_imports()
     app = create_app(settings or Settings.from_env())
-    from callbacks.theme_page_cache import warm_in_background
+    from .warmup import master_folder, start_warmup
 
-    warm_in_background(app.explorer, app.server)  # theme pages built once per worker, in a thread
+    # theme pages, the map's geometry and the export renderer made ready in a thread; /healthz says
+    # "starting" until every worker of this master is warm (explorer/warmup.py)
+    start_warmup(app, shared=master_folder(app.explorer.settings))
     return app.server
 
 
