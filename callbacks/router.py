@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.registry import FACETS
+from explorer.web.request_limits import facet_filters, parse_query
 from layouts import catalogue as catalogue_layout
 from layouts import dataset as dataset_layout
 from layouts import errors, home, themes
@@ -18,7 +19,11 @@ MAP_TITLE = "Map – London Data Explorer"
 
 
 def parse_search(search: str | None) -> dict[str, list[str]]:
-    return parse_qs((search or "").lstrip("?"), keep_blank_values=False)
+    """The address's query, repeats dropped; over the limits of explorer/web/request_limits.py it
+    raises QueryRefused (a 400 for the callback; the browser's own request was refused the same)."""
+    if not isinstance(search, (str, type(None))):
+        raise TypeError("url.search must be a string")
+    return parse_query(search, keep_blank_values=False)
 
 
 def _first(params: dict[str, list[str]], key: str) -> str | None:
@@ -38,7 +43,8 @@ def register(app, services) -> None:
 
     def data_note() -> str | None:
         if settings.data_dir and settings.data_dir.is_dir():
-            return f"Files are read from the local data folder {settings.data_dir} when they are there."
+            # the folder is named on the command line and in the log, never to visitors
+            return "Files are read from this server's local data folder when they are there."
         return None
 
     def route(pathname: str | None, search: str | None, current_title):
@@ -54,9 +60,10 @@ def register(app, services) -> None:
             return home.home(registry, data_note()), "London Data Explorer"
         if path == "/catalogue":
             query = (_first(params, "q") or "").strip()[:200]
-            filters = {k: params[k] for k in FACETS if k in params}
+            # each facet link names every active filter: a bounded number of them
+            filters, _left_out = facet_filters(params, FACETS)
             try:
-                page = max(1, int(_first(params, "page") or 1))
+                page = min(max(1, int((_first(params, "page") or "1")[:12])), 100_000)
             except ValueError:
                 page = 1
             size = catalogue_layout.PAGE_SIZE

@@ -74,7 +74,8 @@ def register(server: Flask, services: Services) -> None:
     @server.get("/api/dcat")
     @server.get("/catalogue.jsonld")
     def api_dcat():
-        base = request.host_url.rstrip("/")
+        # the public address when set; else the request's, whose Host explorer/security.py checked
+        base = (services.settings.public_url or request.host_url).rstrip("/")
         body = cached(services.cache, cache_key("dcat", registry.version, base),
                       lambda: catalogue_jsonld(list(registry.all()), base))
         return Response(body, mimetype="application/ld+json")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from urllib.parse import parse_qs, quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
+
+from .web.request_limits import parse_query
 
 BASEMAPS = {
     "light": {
@@ -154,7 +156,9 @@ def default_layers() -> list[LayerSpec]:
 
 def parse_state(search: str | None, known_dataset) -> MapState:
     """Read the map state from a query string; unknown datasets and bad values become notices."""
-    params = parse_qs((search or "").lstrip("?"))
+    if not isinstance(search, (str, type(None))):
+        raise TypeError("a map link's query must be a string")
+    params = parse_query(search)   # repeats dropped; over the limits a QueryRefused (400)
     notices: list[str] = []
     basemap = (params.get("basemap") or [DEFAULT_BASEMAP])[0]
     if basemap not in BASEMAPS:

@@ -18,19 +18,30 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
+from .web.request_limits import QueryRefused, normalised_query
+
 log = logging.getLogger(__name__)
+
+
+MAX_REFERRER_CHARS = 16 * 1024   # a page address of this app is far shorter (its query: 8 KB at most)
 
 
 def referred_address(referrer: str | None, *origins: str) -> tuple[str, str] | None:
     """(path, search) of a referrer from one of the app's own ``origins`` (the request's address,
-    the public one), else None."""
-    if not referrer:
+    the public one), else None: also for a referrer that cannot be parsed (``http://[::1``), is
+    over-long, or whose query is over the limits of explorer/web/request_limits.py (its repeats
+    are dropped). The router then draws the page from the browser's address, under the same rules."""
+    if not referrer or len(referrer) > MAX_REFERRER_CHARS:
         return None
-    ref = urlsplit(referrer)
-    own = {(urlsplit(o).scheme, urlsplit(o).netloc) for o in origins if o}
-    if (ref.scheme, ref.netloc) not in own or not ref.path.startswith("/"):
+    try:
+        ref = urlsplit(referrer)
+        own = {(urlsplit(o).scheme, urlsplit(o).netloc) for o in origins if o}
+        if (ref.scheme, ref.netloc) not in own or not ref.path.startswith("/"):
+            return None
+        query = normalised_query(ref.query) if ref.query else ""
+    except (ValueError, QueryRefused):
         return None
-    return ref.path, ("?" + ref.query if ref.query else "")
+    return ref.path, ("?" + query if query else "")
 
 
 def set_page_address(path: str | None, search: str | None) -> None:

@@ -11,15 +11,26 @@ Two ways in, with the same settings:
 
 Each worker builds its own app (``preload_app`` is off: SQLite connections and Redis sockets must
 not cross a fork). The master opens the registry once before forking, so that a first start
-harvests the bundled catalogue once instead of in every worker at the same time. Workers are
-``gthread`` workers (a few threads each), so one slow first load of a large layer does not stop a
-worker answering; gunicorn restarts a worker that dies or hangs past ``timeout``.
+harvests the bundled catalogue once instead of in every worker at the same time. gunicorn is the
+master: it binds the address, starts the workers, restarts one that dies or hangs past
+``timeout`` (or has served ``max_requests``), and stops them gracefully.
+
+Each worker serves with **waitress** (``BufferingWorker`` below): one event loop per worker reads
+every request whole - request line, headers and body - before a thread of the app sees it, then
+hands it to a pool of threads (``--threads``, 4 by default). A client that sends its headers a
+byte at a time (a "slowloris") costs a socket and a buffer, not a thread, so the other clients are
+still answered; gunicorn's own ``gthread`` workers read each request on a thread, and ten such
+clients took every thread of two workers. waitress rather than gunicorn's ``gevent`` workers:
+the app's work is CPU-bound Python and C (pandas, shapely, plotly, the export renderer's
+threads), which under gevent would stop every other request of that worker while it ran, and
+gevent's patching of threads and sockets would reach the renderer, Redis and SQLite.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +49,7 @@ def default_workers() -> int:
 # Settings read by `gunicorn -c python:explorer.production` (the command line overrides them) ----
 bind = os.environ.get("EXPLORER_BIND", "127.0.0.1:8050")
 workers = default_workers()
-worker_class = "gthread"
+worker_class = "explorer.production.BufferingWorker"   # waitress in each worker: see above
 threads = 4
 timeout = 120            # a first load of a large layer can take several seconds; a hang cannot
 graceful_timeout = 30
@@ -50,6 +61,13 @@ accesslog = None
 errorlog = "-"
 loglevel = "info"
 control_socket_disable = True  # gunicorn >= 25: no shared ~/.gunicorn socket between instances
+
+
+# waitress in each worker (BufferingWorker) ----------------------------------------------------------
+CONNECTION_LIMIT = 1000      # open connections per worker (each a socket and a buffer, not a thread)
+CHANNEL_TIMEOUT = 30         # seconds a connection may send nothing (a request's bytes, or idle)
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers (gunicorn's own limits were ~4 KB and 100 × 8 KB)
+MAX_BODY_BYTES = 2 * 1024 * 1024  # above the app's own 1 MB (explorer/security.py), which answers 413 itself
 
 
 def on_starting(server: Any) -> None:  # gunicorn hook, in the master, before any fork
@@ -153,3 +171,100 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8050, workers: 
                             format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     prepare(settings)
     ExplorerApplication().run()
+
+
+# The worker -------------------------------------------------------------------------------------
+def _waitress_options(threads: int) -> dict[str, Any]:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = CONNECTION_LIMIT if soft in (resource.RLIM_INFINITY, -1) else max(16, min(CONNECTION_LIMIT, soft - 64))
+    return {
+        "threads": threads,
+        "connection_limit": limit,
+        "channel_timeout": CHANNEL_TIMEOUT,
+        "cleanup_interval": 5,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "max_request_body_size": MAX_BODY_BYTES,
+        "asyncore_use_poll": True,           # poll(), not select(): no limit at file descriptor 1024
+        "clear_untrusted_proxy_headers": False,  # X-Forwarded-*: EXPLORER_TRUSTED_PROXIES decides (ProxyFix)
+        "expose_tracebacks": False,
+        "ident": "waitress",
+    }
+
+
+def _access_logged(app, logger: logging.Logger):
+    """``--access-log``: one line per request (waitress writes none of its own)."""
+    def logged(environ, start_response):
+        start = time.perf_counter()
+        status: list[str] = []
+
+        def recording(code, headers, exc_info=None):
+            status.append(code.split(" ", 1)[0])
+            return start_response(code, headers, exc_info)
+
+        try:
+            return app(environ, recording)
+        finally:
+            query = environ.get("QUERY_STRING")
+            logger.info('%s "%s %s%s" %s %.0f ms', environ.get("REMOTE_ADDR", "-"),
+                        environ.get("REQUEST_METHOD"), environ.get("PATH_INFO", "")[:500],
+                        ("?" + query[:500]) if query else "", status[0] if status else "-",
+                        (time.perf_counter() - start) * 1000)
+
+    return logged
+
+
+try:
+    from gunicorn.workers.base import Worker as _GunicornWorker
+except ImportError:  # pragma: no cover - gunicorn is a dependency
+    _GunicornWorker = object  # type: ignore[assignment,misc]
+
+
+class BufferingWorker(_GunicornWorker):  # type: ignore[misc,valid-type]
+    """A gunicorn worker that serves with waitress: requests are read whole by one event loop and
+    only then run on one of ``threads`` threads (see the module's docstring)."""
+
+    def run(self) -> None:
+        from waitress import wasyncore
+        from waitress.server import create_server
+
+        app = self.wsgi
+        if self.cfg.accesslog:
+            app = _access_logged(app, logging.getLogger("explorer.access"))
+        app = self._counting(app)
+        socket_map: dict = {}
+        server = create_server(app, map=socket_map, sockets=[s.sock for s in self.sockets],
+                               **_waitress_options(self.cfg.threads))
+        dispatcher = server.task_dispatcher
+        listeners = [ch for ch in socket_map.values() if getattr(ch, "accepting", False)]
+        try:
+            while self.alive:
+                self.notify()                      # the master kills a worker silent past timeout
+                if self.ppid != os.getppid():
+                    self.log.info("Parent changed, shutting down: %s", self)
+                    break
+                wasyncore.loop(timeout=1.0, map=socket_map, use_poll=True, count=1)
+            # Graceful stop: no new connections; requests already read are answered.
+            for listener in listeners:
+                listener.close()
+            deadline = time.monotonic() + self.cfg.graceful_timeout
+            while time.monotonic() < deadline and any(
+                    getattr(ch, "requests", None) or getattr(ch, "total_outbufs_len", 0)
+                    for ch in list(socket_map.values())):
+                self.notify()
+                wasyncore.loop(timeout=0.2, map=socket_map, use_poll=True, count=1)
+        finally:
+            dispatcher.shutdown(cancel_pending=True, timeout=1)
+            wasyncore.close_all(socket_map)
+
+    def _counting(self, app):
+        """Restart the worker (gunicorn starts another) after max_requests, as gunicorn's own do."""
+        def counted(environ, start_response):
+            self.nr += 1
+            if self.nr >= self.max_requests and self.alive:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            return app(environ, start_response)
+
+        return counted

@@ -25,6 +25,19 @@ backslashes, NULs or percent signs (400) before any route sees them (no page or 
 needs them), limits request bodies (``MAX_CONTENT_LENGTH``, Dash callback bodies are small),
 and answers errors with a plain message (JSON under ``/api``, ``/geo`` and Dash's own routes),
 never a stack trace; the trace goes to the server log.
+
+Before any route runs (issue 13):
+
+- the query string is read within bounds (explorer/web/request_limits.py): exact repeats are
+  dropped, an over-long query or too many values are a 400;
+- with ``EXPLORER_PUBLIC_URL`` unset, a ``Host`` that is not loopback, the served address or in
+  ``EXPLORER_ALLOWED_HOSTS`` is a 400, so no link the app writes can carry a forged host;
+- ``/assets/`` serves only the asset types the app has (stylesheets, scripts, images, fonts):
+  ``/assets/__init__.py`` is a 404;
+- Dash callback requests are checked against the callback they name (explorer/web/callback_guard.py).
+
+After every route: absolute paths under the data folder or the app's home are written relative to
+them in text and JSON answers (explorer/web/path_redaction.py): the server's folders stay private.
 """
 
 from __future__ import annotations
@@ -41,6 +54,8 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .settings import Settings
+from .web.path_redaction import Redactor
+from .web.request_limits import REFUSED_KEY, QueryLimits, QueryRefused, host_policy
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +70,9 @@ COMPRESSIBLE = frozenset({
     "image/svg+xml",
 })
 JSON_PREFIXES = ("/api/", "/geo/", "/_dash-", "/catalogue.jsonld")
+# what /assets/ may serve: the types the app's assets folder holds (never its __init__.py)
+ASSET_TYPES = frozenset({".css", ".js", ".map", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp",
+                         ".ico", ".woff", ".woff2", ".ttf", ".otf"})
 
 _KEYWORDS = {"'self'", "'none'"}
 _SOURCE_RE = re.compile(
@@ -267,6 +285,8 @@ def install_security(app, settings: Settings | None = None, *,
     server.config["MAX_CONTENT_LENGTH"] = max_request_bytes
     server.config["PROPAGATE_EXCEPTIONS"] = False
     server.debug = False
+    server.wsgi_app = QueryLimits(server.wsgi_app)  # type: ignore[method-assign]
+    host_allowed = None if settings.public_url else host_policy(settings.allowed_hosts)
 
     def policy() -> str:
         # Hashes are taken on first use, after every clientside callback has been registered.
@@ -282,6 +302,19 @@ def install_security(app, settings: Settings | None = None, *,
         if problem:
             log.info("refused %s: %s", request.path[:200], problem)
             return _plain_error(400, f"bad path ({problem})")
+        refused = request.environ.get(REFUSED_KEY)
+        if refused:
+            log.info("refused %s: %s", request.path[:200], refused)
+            return _plain_error(400, f"bad query ({refused})")
+        if host_allowed is not None and not host_allowed(request.host):
+            log.info("refused %s: Host %r is not one of this server's", request.path[:200],
+                     request.host[:100])
+            return _plain_error(400, "this server does not answer to that Host (its operator can "
+                                     "set EXPLORER_PUBLIC_URL or EXPLORER_ALLOWED_HOSTS)")
+        if request.path.startswith("/assets/"):
+            name = request.path.rsplit("/", 1)[-1].lower()
+            if "." not in name or name[name.rindex("."):] not in ASSET_TYPES:
+                return _plain_error(404, "no such file")
         return None
 
     @server.after_request
@@ -298,16 +331,35 @@ def install_security(app, settings: Settings | None = None, *,
         _gzip_response(response, gz)
         return response
 
+    redactor = Redactor(settings.data_dir, settings.home)
+
+    @server.after_request
+    def _no_server_paths(response: Response) -> Response:
+        # registered after _harden, so it runs before it (Flask runs these last first): before gzip
+        redactor.response(request.path, response)
+        return response
+
     @server.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if isinstance(exc, InternalServerError):
             return _internal_error(exc)
         return _plain_error(exc.code or 500, exc.description or exc.name)
 
+    @server.errorhandler(QueryRefused)
+    def _query_refused(exc: QueryRefused):
+        # the router's or the map's query (a Dash callback's url.search) over the limits
+        log.info("refused %s: %s", request.path[:200], exc)
+        return _plain_error(400, f"bad query ({exc})")
+
     @server.errorhandler(InternalServerError)
     def _internal_error(exc: InternalServerError):
         # Flask has already logged the traceback (to the server's error log); the user gets a line.
         return _plain_error(500, "something went wrong on our side; the error has been logged")
+
+    if dash_app is not None:
+        from .web.callback_guard import install_callback_guard
+
+        install_callback_guard(dash_app)  # callback bodies checked; bad values a 400, not a 500
 
     try:
         from dash.exceptions import DependencyException, InvalidResourceError

@@ -1,0 +1,1 @@
+"""The web side: what requests may ask, checked before any work (see each module)."""
