@@ -204,7 +204,11 @@ def next_hop(current: str, location: str) -> str:
     if bad:
         raise UnsafeURLError(f"{current[:200]!r} redirects to {location[:200]!r}, which contains "
                              f"{_describe(bad.group())}; refused")
-    target = urljoin(current, location)
+    try:
+        target = urljoin(current, location)
+    except ValueError as exc:
+        raise UnsafeURLError(f"{current[:200]!r} redirects to {location[:200]!r}, a malformed "
+                             f"address ({exc}); refused") from None
     check_syntax(target)
     return target
 

@@ -1,0 +1,124 @@
+"""Builders for the bad-input corpus (issue 13): a scriptable local server and crafted files.
+
+Everything is made by the tests themselves in ``tmp_path``: no hostile file is stored in the
+repository. The server is a real HTTP server on 127.0.0.1 (see ``tests/local_http.py``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from .local_http import QuietHandler, serve, stop
+
+GOOD_CSV = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 7) for i in range(400))
+HTML_ERROR = (b"<!DOCTYPE HTML>\n<html><head><title>Service unavailable</title></head>"
+              b"<body><h1>Sorry</h1><p>We are down for maintenance.</p></body></html>\n" * 3)
+
+
+class Server:
+    """Routes map a path to a response: ``(status, headers, body)`` or a callable taking the
+    request handler. ``hits`` counts requests per path."""
+
+    def __init__(self):
+        self.routes: dict[str, object] = {}
+        self.hits: Counter = Counter()
+        server = self
+
+        class Handler(QuietHandler):
+            def do_GET(self):  # noqa: N802
+                server.hits[self.path] += 1
+                response = server.routes.get(self.path)
+                if response is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if callable(response):
+                    response(self)
+                    return
+                status, headers, body = response
+                self.send_response(status)
+                for key, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = serve(Handler)
+        self.port = self.httpd.server_address[1]
+
+    def add(self, path: str, response) -> str:
+        self.routes[path] = response
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @property
+    def total(self) -> int:
+        return sum(self.hits.values())
+
+    def close(self):
+        stop(self.httpd)
+
+
+def trickle(body: bytes = GOOD_CSV, every: float = 1.0):
+    """A response that announces the whole body and sends one byte per ``every`` seconds."""
+    def respond(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        try:
+            for i in range(len(body)):
+                handler.wfile.write(body[i:i + 1])
+                handler.wfile.flush()
+                time.sleep(every)
+        except OSError:
+            pass
+    return respond
+
+
+def zip_bytes(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as zf:
+        for name, data in members.items():
+            zf.writestr(zipfile.ZipInfo(name), data, compress_type=method)
+    return buffer.getvalue()
+
+
+def zeros_zip(name: str, size: int) -> bytes:
+    """A zip whose one member is ``size`` zero bytes (compresses about 1000:1)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(zipfile.ZipInfo(name), "w") as fh:
+            block = b"0" * (1 << 20)
+            for _ in range(size >> 20):
+                fh.write(block)
+    return buffer.getvalue()
+
+
+def gzip_zeros(size: int) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb") as gz:
+        block = b"0," * (1 << 19)
+        for _ in range(size >> 20):
+            gz.write(block)
+    return buffer.getvalue()
+
+
+def vrt(source: str, layer: str = "stolen") -> str:
+    """A GDAL virtual dataset reading ``source`` (a file, or a /vsicurl/ URL)."""
+    return (f'<OGRVRTDataSource><OGRVRTLayer name="{layer}"><SrcDataSource>{source}'
+            f'</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>\n')
+
+
+def write(path: Path, data: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+    return path
