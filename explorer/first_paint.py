@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 EARLY_SCRIPTS = ("map_styles.js", "canvas_layer.js", "first_view.js")
 ASSETS_IGNORE = r"^(?:" + "|".join(name.replace(".", r"\.") for name in EARLY_SCRIPTS) + r")$"
 EMBED = re.compile(r"(^|&)embed=1(&|$)")
+LANGUAGE = "en-GB"   # every page is written in British English
 
 
 def layout_json(layout_text: str) -> str:
@@ -108,10 +109,12 @@ def install_first_paint(app, set_address) -> None:
                 set_address(None, None)
         kwargs["app_entry"] = early + kwargs.get("app_entry", "")
         page = original(**kwargs)
+        # the page's language, for screen readers' pronunciation (WCAG 3.1.1)
+        html_tag = f'<html lang="{LANGUAGE}"'
         if has_request_context() and EMBED.search(request.query_string.decode("latin-1")):
             # ?embed=1 hides the chrome (callbacks/export_menu.py marks <html> once Dash runs): the
             # static page is drawn without it too
-            page = page.replace("<html>", '<html class="embed">', 1)
-        return page
+            html_tag += ' class="embed"'
+        return page.replace("<html>", html_tag + ">", 1)
 
     app.interpolate_index = interpolate_index

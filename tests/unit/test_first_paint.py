@@ -110,8 +110,13 @@ def test_a_page_that_cannot_be_drawn_is_served_as_dash_serves_it(tmp_path, data_
 
 def test_an_embedded_map_is_drawn_without_the_chrome(client):
     page = client.get("/map?basemap=none&embed=1").get_data(as_text=True)
-    assert '<html class="embed">' in page          # export.css hides the header, footer and panels
-    assert '<html class="embed">' not in client.get("/map?basemap=none&embed=10").get_data(as_text=True)
+    assert '<html lang="en-GB" class="embed">' in page      # export.css hides the header, footer and panels
+    assert 'class="embed"' not in client.get("/map?basemap=none&embed=10").get_data(as_text=True)
+
+
+def test_every_page_names_its_language(client):
+    for path in ("/", "/catalogue", "/map?basemap=none", "/themes"):
+        assert '<html lang="en-GB">' in client.get(path).get_data(as_text=True), path
 
 
 def test_the_same_layout_is_drawn_once(monkeypatch):
