@@ -2,8 +2,8 @@
 
 Pure functions of what callbacks/themes.py computes (chart results, headline figures, map layers).
 The page reads top to bottom on a phone: title, summary, headline figures, the story, then a
-borough picker and the map, then each chart with its source card beside it (below it on a phone),
-its "show data" table and a text summary for screen readers. Text from theme files is shown as
+borough picker and the map, then each chart with what a reader must know under it, its source in
+one line that opens the full card, its "show data" table and a text summary for screen readers. Text from theme files is shown as
 text (never as HTML).
 """
 
@@ -18,6 +18,8 @@ import dash_leaflet as dl
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from explorer.labels import caveats as caveat_kinds
+from explorer.labels.sources import source_line
 from explorer.models import Entry
 
 from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice
@@ -31,6 +33,8 @@ LONDON_BOUNDS = [[51.28, -0.51], [51.70, 0.34]]
 LONDON_CENTRE = [51.49, -0.11]
 BASEMAP = "none"             # our own outlines: the London region and the Thames
 GRAPH_CONFIG = {
+    # no zoom/pan tool bar for the public: a tap picks a place, the data table is a button away
+    "displayModeBar": False,
     "displaylogo": False,
     "responsive": True,
     "scrollZoom": False,
@@ -348,8 +352,8 @@ def chart_section(theme, cv: ChartView) -> html.Section:
         html.H2(spec.title, id=title_id, className="theme-chart__title"),
         html.P(spec.subtitle, className="theme-chart__subtitle") if spec.subtitle else None,
         html.Div(className="theme-chart__body", children=[
-            html.Div(className="theme-chart__main", children=[*body, actions, table]),
-            source_card(cv),
+            html.Div(className="theme-chart__main", children=[*body, reader_note(cv), source_card(cv), actions,
+                                                              table]),
         ]),
     ])
 
@@ -479,7 +483,46 @@ def source_block(src: dict, entry: Entry | None, many: bool) -> html.Div:
     ])
 
 
-def source_card(cv: ChartView) -> html.Aside:
+def source_card(cv: ChartView) -> html.Details:
+    """The chart's sources folded into one line ("Source: GLA · OGL v3 · updated 3 Mar 2024") that
+    opens the full card: publisher, licence, dates, the join, and notes about the source. Caveats a
+    reader must know are shown under the chart (reader_note); notes on handling the file are on
+    the dataset page."""
+    spec, result = cv.spec, cv.result
+    by_dataset, lookups = _sources_by_dataset(cv)
+    notes = _caveats(cv, by_dataset)[caveat_kinds.SOURCE]
+    blocks = [source_block(src, cv.entries.get(ds), len(by_dataset) > 1) for ds, src in by_dataset.items()]
+    lookup_links = []
+    for src in lookups:
+        entry = cv.entries.get(src["dataset_id"])
+        if entry is not None:
+            lookup_links.append(dcc.Link(entry.title, href=f"/dataset/{entry.id}"))
+    lines = []
+    for ds in by_dataset:
+        entry = cv.entries.get(ds)
+        lines.append(ds if entry is None else source_line(entry.publisher, entry.licence, entry.updated))
+    return html.Details(className="source-card theme-source", **{"aria-label": f"Sources of the chart: {spec.title}"},
+                        children=[
+        html.Summary(className="theme-source__line", children=[
+            html.Span("Source: ", className="theme-source__lead"), "; ".join(dict.fromkeys(lines)),
+            html.Span(" (details)", className="theme-source__more"),
+        ]),
+        html.H3("Where these numbers come from" if len(by_dataset) == 1 else "Where these numbers come from "
+                f"({len(by_dataset)} datasets)", className="source-card__title"),
+        *blocks,
+        html.P(["Names and borough codes from ", *_join(lookup_links), "."], className="theme-source__lookup")
+        if lookup_links else None,
+        html.Div(className="source-card__caveats", children=[
+            html.H4("About the source"),
+            html.Ul([html.Li(c) for c in notes]),
+        ]) if notes else None,
+        html.P("Notes on reading the files themselves are on each dataset's page.", className="theme-source__lookup"),
+    ])
+
+
+def _sources_by_dataset(cv: ChartView) -> tuple[dict[str, dict], list[dict]]:
+    """The chart's data sources, one per dataset (several resources share publisher, licence,
+    dates), and its look-up tables."""
     spec, result = cv.spec, cv.result
     sources = [s for s in result.sources if s.get("role", "data") == "data"]
     lookups = [s for s in result.sources if s.get("role", "data") != "data"]
@@ -490,38 +533,37 @@ def source_card(cv: ChartView) -> html.Aside:
                 seen.add(ds)
                 sources.append({"dataset_id": ds, "resource_id": res, "role": "data", "provenance": None,
                                 "geography": None})
-    # one block per dataset (several resources of one dataset share publisher, licence, dates)
     by_dataset: dict[str, dict] = {}
     for src in sources:
         first = by_dataset.setdefault(src["dataset_id"], dict(src))
         if first is not src and src.get("error") and not first.get("error"):
             first["error"] = src["error"]
-    caveats: list[str] = []
-    if spec.caveat_note:
-        caveats.append(spec.caveat_note)
+    return by_dataset, lookups
+
+
+def _caveats(cv: ChartView, by_dataset: dict) -> dict[str, list[str]]:
+    """The chart's caveats (the theme file's note first, then each dataset's), by kind."""
+    caveats: list[str] = [cv.spec.caveat_note] if cv.spec.caveat_note else []
     for ds in by_dataset:
         entry = cv.entries.get(ds)
-        for c in (entry.caveats if entry is not None else []):
-            if c not in caveats:
-                caveats.append(c)
-    blocks = [source_block(src, cv.entries.get(ds), len(by_dataset) > 1) for ds, src in by_dataset.items()]
-    lookup_links = []
-    for src in lookups:
-        entry = cv.entries.get(src["dataset_id"])
-        if entry is not None:
-            lookup_links.append(dcc.Link(entry.title, href=f"/dataset/{entry.id}"))
-    return html.Aside(className="source-card theme-source", **{"aria-label": f"Sources of the chart: {spec.title}"},
-                      children=[
-        html.H3("Where these numbers come from" if len(by_dataset) == 1 else "Where these numbers come from "
-                f"({len(by_dataset)} datasets)", className="source-card__title"),
-        *blocks,
-        html.P(["Names and borough codes from ", *_join(lookup_links), "."], className="theme-source__lookup")
-        if lookup_links else None,
-        html.Div(className="source-card__caveats", children=[
-            html.H4("Caveats"),
-            html.Ul([html.Li(c) for c in caveats]),
-        ]) if caveats else None,
-    ])
+        caveats.extend(entry.caveats if entry is not None else [])
+    found = caveat_kinds.split(caveats)
+    if cv.spec.caveat_note and cv.spec.caveat_note not in found[caveat_kinds.READER]:
+        # the theme file's own note is written for this chart's readers
+        for notes in found.values():
+            if cv.spec.caveat_note in notes:
+                notes.remove(cv.spec.caveat_note)
+        found[caveat_kinds.READER].insert(0, cv.spec.caveat_note)
+    return found
+
+
+def reader_note(cv: ChartView) -> html.P | None:
+    """What a reader must know to read the chart right, in view under it."""
+    by_dataset, _ = _sources_by_dataset(cv)
+    notes = _caveats(cv, by_dataset)[caveat_kinds.READER]
+    if not notes:
+        return None
+    return html.P(className="theme-chart__note", children=[html.Strong("Read with care: "), " ".join(notes)])
 
 
 def _join(items: list) -> list:

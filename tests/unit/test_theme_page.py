@@ -15,6 +15,8 @@ from dash import dcc, html
 from callbacks import themes as theme_pages
 from explorer.app import create_app
 from explorer.datasets import DatasetError
+from explorer.labels import caveats as caveat_kinds
+from explorer.labels.sources import short_licence
 from explorer.models import Entry
 from explorer.settings import Settings
 from explorer.themes import ThemeError, bundled_folder, load_theme, load_themes
@@ -116,10 +118,14 @@ def test_every_chart_renders_beside_a_visible_source_card(services, pages):
             tools = by_class(section, "chart-tools")[0]
             assert tools.id == {"type": "chart-tools", "index": spec.id}
             assert "Export" in text(tools)                 # issue 5's export links for this chart
-            # the source card: in the chart's body, not folded away
+            # the source card: one line under the chart ("Source: GLA · OGL v3 · updated …") that
+            # opens the full card; what a reader must know is in view beside it
             [card] = by_class(section, "theme-source")
-            assert not [c for c in walk(card) if isinstance(c, html.Details)]
+            assert isinstance(card, html.Details) and not getattr(card, "open", None)
+            line = text(card.children[0])
+            assert isinstance(card.children[0], html.Summary) and line.startswith("Source: ")
             card_text = text(card)
+            shown = text(section)
             for label in ("Publisher", "Licence", "Attribution", "Last updated", "Retrieved", "Updates", "Geography"):
                 assert label in card_text, (where, label)
             links = [c.href for c in walk(card) if isinstance(c, dcc.Link)]
@@ -127,10 +133,14 @@ def test_every_chart_renders_beside_a_visible_source_card(services, pages):
                 entry = services.registry.get(ds)
                 assert f"/dataset/{ds}" in links, (where, ds)
                 assert entry.publisher in card_text and entry.licence in card_text, (where, ds)
-                for caveat in entry.caveats:
-                    assert caveat in card_text, (where, caveat)
+                assert short_licence(entry.licence) in line, (where, ds)
+                kinds = caveat_kinds.split(entry.caveats)
+                for caveat in kinds[caveat_kinds.READER] + kinds[caveat_kinds.SOURCE]:
+                    assert caveat in shown, (where, caveat)
+                for caveat in kinds[caveat_kinds.HANDLING]:   # on the dataset page, not beside a chart
+                    assert caveat not in shown, (where, caveat)
             if spec.caveat_note:
-                assert spec.caveat_note in card_text, where
+                assert spec.caveat_note in text(by_class(section, "theme-chart__note")[0]), where
 
 
 def test_source_cards_come_from_the_registry_and_the_load(services, pages):
@@ -147,9 +157,9 @@ def test_source_cards_come_from_the_registry_and_the_load(services, pages):
     assert provenance["retrieved_at"][:10] in card and "local data folder" in card
     entry = services.registry.get("laei-lsoa-2021")
     assert entry.attribution and entry.attribution in card
-    assert "2019 is modelled" in card or "Modelled" in card
-    # the monitoring chart's caveat: 2019 is a partial year
-    monitoring = text(by_class(by_id(pages["air-quality"], "chart-monitoring-no2")[0], "theme-source")[0])
+    assert "2019 is modelled" in text(section) or "Modelled" in text(section)
+    # the monitoring chart's caveat: 2019 is a partial year, in view under the chart
+    monitoring = text(by_class(by_id(pages["air-quality"], "chart-monitoring-no2")[0], "theme-chart__note")[0])
     assert "2019" in monitoring and "January to early March" in monitoring
     # a scatter of two datasets names both, each with its own publisher and licence
     scatter = by_class(by_id(pages["air-quality-and-deprivation"], "chart-no2-vs-imd")[0], "theme-source")[0]

@@ -1,0 +1,83 @@
+"""A variable's human label: from the registry (a resource's ``labels`` option) or the theme file
+when they give one, else read from the column's name — never the raw column on a page.
+
+    NO2-2019-mean   → "NO₂ annual mean, 2019"        PM10d-2019-mean → "Days PM10 above 50 µg/m³, 2019"
+    202603          → "March 2026"                    median_income   → "Median income"
+    MajorText       → "Major text"                    1995            → "1995"
+
+Identifier columns (ukgridcode, LSOA11CD) are never offered as variables: explorer/mapdata.py.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+
+POLLUTANTS = {"no2": "NO₂", "nox": "NOx", "pm10": "PM10", "pm25": "PM2.5", "pm2.5": "PM2.5", "pm2_5": "PM2.5",
+              "o3": "O₃", "so2": "SO₂", "co2": "CO₂"}
+STATISTICS = {"mean": "annual mean", "median": "median", "max": "highest", "min": "lowest",
+              "std": "spread (standard deviation)", "sd": "spread (standard deviation)"}
+_POLLUTANT_COLUMN = re.compile(
+    r"^(?P<poll>NO2|NOx|PM10d|PM10|PM25|PM2\.5|PM2_5|O3|SO2)[-_ ]?(?P<year>(?:19|20)\d\d)?[-_ ]?"
+    r"(?P<stat>mean|median|max|min|std|sd)?$", re.IGNORECASE)
+_MONTH = re.compile(r"^(?P<year>(?:19|20)\d\d)[-_]?(?P<month>0[1-9]|1[0-2])$")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_WORDS = {"pct": "%", "percent": "%", "pop": "population", "no": "number", "num": "number", "avg": "average",
+          "hh": "household", "imd": "IMD", "lsoa": "LSOA", "msoa": "MSOA", "gss": "GSS", "nm": "name",
+          "ptal": "PTAL", "ai": "access index", "co2": "CO₂", "ghg": "greenhouse gas", "kt": "kilotonnes",
+          "gla": "GLA", "uk": "UK", "tfl": "TfL", "osm": "OSM", "laei": "LAEI"}
+
+
+def period_label(text: str) -> str:
+    """"202603" → "March 2026"; "2019" stays "2019"."""
+    found = _MONTH.match(str(text))
+    if found:
+        return f"{calendar.month_name[int(found['month'])]} {found['year']}"
+    return str(text)
+
+
+def _words(column: str) -> str:
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", str(column))          # camelCase
+    parts = [p for p in re.split(r"[_\-\s.]+", text) if p]
+    words = []
+    for part in parts:
+        key = part.lower()
+        if key in POLLUTANTS:
+            words.append(POLLUTANTS[key])
+        elif key in _WORDS:
+            words.append(_WORDS[key])
+        else:
+            words.append(part if part.isupper() and len(part) <= 5 else part.lower())
+    if not words:
+        return str(column)
+    text = " ".join(words).replace(" %", " (%)")
+    return text[0].upper() + text[1:]
+
+
+def variable_label(column: str | None, labels: dict | None = None) -> str:
+    """The label a page shows for ``column``; ``labels`` are the registry's or theme file's own."""
+    if column is None or column == "":
+        return ""
+    column = str(column)
+    if labels and labels.get(column):
+        return str(labels[column])
+    found = _POLLUTANT_COLUMN.match(column)
+    if found and (found["year"] or found["stat"]):
+        poll = found["poll"].lower()
+        if poll == "pm10d":
+            text = "Days with PM10 above 50 µg/m³"
+        else:
+            text = f"{POLLUTANTS.get(poll, found['poll'])} {STATISTICS.get((found['stat'] or 'mean').lower())}"
+        return text + (f", {found['year']}" if found["year"] else "")
+    if _MONTH.match(column) or _YEAR.match(column):
+        return period_label(column)
+    return _words(column)
+
+
+def unit_label(unit: str | None) -> str | None:
+    """Units as a reader writes them: "ug/m3" → "µg/m³"."""
+    if not unit:
+        return None
+    text = str(unit).strip()
+    return {"ug/m3": "µg/m³", "µg/m3": "µg/m³", "ugm-3": "µg/m³", "gbp": "£", "pounds": "£",
+            "percent": "%", "pct": "%"}.get(text.lower(), text)
