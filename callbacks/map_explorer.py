@@ -16,6 +16,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.datasets import DatasetError
+from explorer.labels.variables import period_label, variable_label
 from explorer.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
@@ -71,7 +72,7 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
     if series and not variable:
         variable = series.get("value")
     style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
-    label = step_label(variable, step) if step is not None else variable
+    label = variable_label(step_label(variable, step) if step is not None else variable)
     return ({"values": values, "resource": resource}, style,
             view.legend(style, meta.get("unit"), label, meta.get("kind") or ""))
 
@@ -272,7 +273,7 @@ def register(app, services) -> None:
         State({"type": "layer-geo", "index": MATCH}, "id"),
     )
 
-    # The top visible classed layer's legend, kept on the map for phones -------------------------
+    # The top visible classed layer's legend, on the map at every width ----------------------------------
     @app.callback(
         Output("map-legend", "children"),
         Input({"type": "layer-style", "index": ALL}, "data"),
@@ -281,9 +282,14 @@ def register(app, services) -> None:
         State({"type": "layer-variable", "index": ALL}, "value"),
     )
     def map_legend(styles, visibles, metas, variables):
+        def registry_title(dataset_id):
+            entry = registry.get(dataset_id) if dataset_id else None
+            return entry.title if entry else ""
+
         for style, visible, meta, variable in zip(styles, visibles, metas, variables):
             if style and visible and style.get("mode") == "classes":
-                legend = view.legend(style, (meta or {}).get("unit"), variable or (meta or {}).get("dataset"),
+                legend = view.legend(style, (meta or {}).get("unit"),
+                                     variable_label(variable) or registry_title((meta or {}).get("dataset")),
                                      (meta or {}).get("kind") or "")
                 if (meta or {}).get("approximate"):   # e.g. wards approximated from LSOAs
                     note = html.P("Boundaries approximate: see the layer's card.", className="legend__note")
@@ -405,7 +411,7 @@ def register(app, services) -> None:
         steps = (meta or {}).get("steps") or []
         if not isinstance(index, int) or not 0 <= index < len(steps):
             raise PreventUpdate
-        return steps[index]["label"]
+        return period_label(steps[index]["label"])
 
     # Play through the years -------------------------------------------------------------------
     @app.callback(
@@ -511,11 +517,13 @@ def register(app, services) -> None:
         except Exception:  # noqa: BLE001
             log.exception("features_at failed")
             return notice("The values at this place could not be read.", "error")
-        if not hits:
-            return [html.H2("Nothing here", className="feature-panel__title"),
-                    html.P("No visible layer has a feature at this place.", className="muted")]
-        blocks = [html.H2("At this place", className="feature-panel__title"),
-                  html.P(f"{lat:.5f}, {lon:.5f}", className="muted")]
+        units = {}
+        for spec in specs:
+            info, _error = layer_info_safe(services, spec)
+            if info is not None:
+                units[(spec.dataset, spec.resource or info.resource_id)] = (info.unit, info.pollutant)
+                units.setdefault((spec.dataset, None), (info.unit, info.pollutant))
+        found = []
         for hit in hits:
             entry = registry.get(hit["dataset_id"])
             if entry is None:
@@ -526,17 +534,10 @@ def register(app, services) -> None:
                 card = source_card(entry, summary["provenance"], summary["geography"], heading="Source")
             except DatasetError:
                 card = source_card(entry, heading="Source")
-            rows = [html.Tr([html.Th(k, scope="row"), html.Td(_fmt(v))]) for k, v in (hit.get("values") or {}).items()]
-            blocks.append(html.Section(className="feature", children=[
-                html.H3(hit.get("name") or entry.title, className="feature__name"),
-                html.P([entry.title, f" · {hit['code']}" if hit.get("code") else ""], className="feature__layer"),
-                html.P([html.Strong(f"{hit['variable']}: "), _fmt(hit.get("value"))], className="feature__value")
-                if hit.get("variable") else None,
-                html.Details([html.Summary("All values"), html.Table(html.Tbody(rows), className="table")])
-                if rows else None,
-                card,
-            ]))
-        return blocks
+            unit, pollutant = units.get((hit["dataset_id"], hit.get("resource_id")),
+                                        units.get((hit["dataset_id"], None), (None, None)))
+            found.append((hit, entry, card, unit, pollutant))
+        return view.place_result(lat, lon, found)
 
     # Table view: the top visible layer's values, for keyboards and screen readers ---------------------
     @app.callback(
@@ -579,7 +580,7 @@ def step_label(variable: str | None, step) -> str:
     years = re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", variable)
     if len(years) == 1 and step.year is not None:
         return variable.replace(years[0], str(step.year))
-    return f"{variable} · {step.label}"
+    return f"{variable_label(variable)}, {period_label(step.label)}"
 
 
 def _fmt(value) -> str:

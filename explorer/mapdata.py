@@ -171,7 +171,7 @@ _COORD_NAMES = {
 _ID_NAMES = {"id", "fid", "objectid", "object_id", "index", "index_righ", "index_right", "la_id",
              "cellid", "grid_id", "grid_id0", "gridrow", "gridcol", "number", "osm_id", "uid", "ogc_fid",
              "code", "site_id", "siteid"}
-_ID_SUFFIXES = ("_id", " id", "_code", " code", "cd", "_fid")
+_ID_SUFFIXES = ("_id", " id", "_code", " code", "cd", "_fid", "gridcode")   # ukgridcode: a grid square's id
 _TEXT_HINTS = ("name", "nm", "type", "species", "site", "class", "category", "borough", "ward",
                "area", "label", "description")
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september",

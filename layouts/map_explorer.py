@@ -9,6 +9,8 @@ from __future__ import annotations
 import dash_leaflet as dl
 from dash import dcc, html
 
+from explorer.labels.numbers import format_value, meaning
+from explorer.labels.variables import period_label, variable_label
 from explorer.layers import BASEMAPS, LayerSpec, MapState
 
 from . import export_menu
@@ -171,13 +173,31 @@ def initial_controls(spec: LayerSpec, info) -> dict:
             else spec.classes, "palette": spec.palette}
 
 
+def time_marks(labels: list[str], room: int = 22) -> dict:
+    """Slider marks a person can read at any number of periods: the first and the last always, and
+    evenly spaced ones between while their labels fit ``room`` characters of the slider (about
+    its width in a layer card), so years never run together ("2013201420152016") and no mark is
+    left for the slider to number by index."""
+    n = len(labels)
+    if n == 0:
+        return {}
+    width = max(len(period_label(t)) for t in labels) + 2
+    fit = max(2, min(n, room // max(width, 1)))
+    if fit >= n:
+        chosen = range(n)
+    else:
+        step = (n - 1) / (fit - 1)
+        chosen = sorted({round(i * step) for i in range(fit)})
+    return {i: {"label": period_label(labels[i])} for i in chosen}
+
+
 def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes: list[dict],
                error: str | None = None, look=None) -> html.Li:
     uid = spec.uid
     values0, style0, legend0 = look or (None, None, [])
     title = entry.title if entry else spec.dataset
     header = html.Div(className="layer-card__head", children=[
-        dcc.Checklist(id=lid("layer-visible", uid), options=[{"label": "", "value": "on"}],
+        dcc.Checklist(id=lid("layer-visible", uid), options=[{"label": html.Span(f"Show {title}", className="visually-hidden"), "value": "on"}],
                       value=[] if spec.hidden else ["on"], className="layer-card__toggle",
                       inputStyle={"width": "1.1rem", "height": "1.1rem"}),
         html.H3(title, className="layer-card__title", title=title),
@@ -197,7 +217,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
             dcc.Store(id=lid("layer-values", uid)), dcc.Store(id=lid("layer-style", uid)),
             notice(error or (info.error if info else "This layer could not be loaded."), "error"),
         ])
-    variables = [{"label": v, "value": v} for v in info.variables]
+    variables = [{"label": variable_label(v), "value": v} for v in info.variables]
     first = initial_controls(spec, info)
     variable = first["variable"]
     controls = []
@@ -218,18 +238,17 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
     steps = info.time_steps or []
     if len(steps) > 1:
         index = first["time_index"]
-        marks = {i: {"label": s.label if (i == 0 or i == len(steps) - 1 or len(steps) <= 8) else ""}
-                 for i, s in enumerate(steps)}
+        marks = time_marks([s.label for s in steps])
         controls.append(html.Div(className="field time-field", children=[
             html.Span("Year", className="field__label", id=lid("layer-time-label", uid)),
             html.Div(className="time-row", children=[
                 html.Button("▶ Play", id=lid("layer-play", uid), className="button button--small",
                             **{"aria-label": f"Play through the years of {title}"}),
+                # no tooltip: it would show the step's index; the period is written beside the slider
                 html.Div(dcc.Slider(id=lid("layer-time", uid), min=0, max=len(steps) - 1, step=1,
-                                    value=index, marks=marks, included=False,
-                                    tooltip={"placement": "bottom", "always_visible": False}),
-                         className="time-slider"),
-                html.Output(steps[index].label, id=lid("layer-time-value", uid), className="time-value",
+                                    value=index, marks=marks, included=False, tooltip=None),
+                         className="time-slider", **{"data-slider-label": f"Period shown for {title}"}),
+                html.Output(period_label(steps[index].label), id=lid("layer-time-value", uid), className="time-value",
                             **{"aria-live": "polite"}),
             ]),
             dcc.Interval(id=lid("layer-tick", uid), interval=1200, disabled=True),
@@ -247,7 +266,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
     else:
         style_controls = [stand_in("layer-method", uid, spec.method), stand_in("layer-classes", uid, spec.classes),
                           stand_in("layer-palette", uid, spec.palette)]
-    opacity = html.Div(className="field", children=[
+    opacity = html.Div(className="field", **{"data-slider-label": f"Opacity of {title}"}, children=[
         html.Label("Opacity", className="field__label"),
         dcc.Slider(id=lid("layer-opacity", uid), min=0, max=100, step=5, value=spec.opacity,
                    marks={0: "0", 50: "50", 100: "100%"}),
@@ -386,3 +405,31 @@ def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -
                    dl.ScaleControl(position="bottomleft", imperial=False),
                ]),
     ]
+
+
+def place_result(lat: float, lon: float, found: list) -> list:
+    """What a click on the map found: for each visible layer the place's name, then its value with
+    unit and meaning ("56.4 µg/m³ — above the UK objective of 40"), then every value and the source,
+    folded. ``found`` holds (hit, entry, source card, unit, pollutant) per layer with a feature."""
+    if not found:
+        return [html.H2("Nothing here", className="feature-panel__title"),
+                html.P("No visible layer has a feature at this place.", className="muted")]
+    blocks = [html.H2("At this place", className="feature-panel__title")]
+    for hit, entry, card, unit, pollutant in found:
+        variable = hit.get("variable")
+        value = hit.get("value")
+        meant = meaning(pollutant or variable, value) if variable else None
+        rows = [html.Tr([html.Th(variable_label(k), scope="row"), html.Td(format_value(v), className="num")])
+                for k, v in (hit.get("values") or {}).items()]
+        blocks.append(html.Section(className="feature", children=[
+            html.H3(hit.get("name") or entry.title, className="feature__name"),
+            html.P([html.Strong(format_value(value, unit), className="feature__figure"),
+                    f" — {meant}" if meant else None], className="feature__value") if variable else None,
+            html.P(variable_label(variable), className="feature__variable") if variable else None,
+            html.P([entry.title, f" · {hit['code']}" if hit.get("code") else ""], className="feature__layer"),
+            html.Details([html.Summary("All values here"), html.Table(html.Tbody(rows), className="table")])
+            if rows else None,
+            html.Details([html.Summary("Where this comes from"), card], className="feature__source"),
+        ]))
+    blocks.append(html.P(f"Clicked at {lat:.5f}, {lon:.5f}", className="muted feature-panel__where"))
+    return blocks

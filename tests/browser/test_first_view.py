@@ -56,7 +56,7 @@ def test_the_map_is_drawn_before_dash_starts_as_the_live_map_draws_it(explorer):
     assert not duo.driver.find_elements("css selector", "#explorer-map")
     page = duo.find_element(".first-view")
     assert "Map" in page.find_element("css selector", "h1").text
-    assert "NO2-2019-mean" in page.find_element("css selector", ".legend").text
+    assert "NO₂ annual mean, 2019" in page.find_element("css selector", ".legend").text
     static_el = page.find_element("css selector", ".explorer__map")
     assert all(abs(static_el.rect[k] - live_box[k]) <= 1 for k in ("x", "y", "width", "height")), \
         (static_el.rect, live_box)
@@ -81,7 +81,7 @@ def test_the_live_page_takes_over_without_asking_for_the_layout(explorer):
         "return [document.querySelectorAll('.explorer').length, !!document.getElementById('explorer-layout'),"
         " document.querySelectorAll('.explorer-first-view').length];") == [1, False, 0]
     card = duo.find_element(".layer-card")
-    assert "NO2-2019-mean" in card.text
+    assert "NO₂ annual mean, 2019" in card.text and "NO2-2019-mean" not in card.text
     assert not [e for e in duo.get_logs() or [] if e.get("level") == "SEVERE"]
 
 

@@ -121,9 +121,15 @@ def test_click_a_borough_to_see_values_and_their_source(explorer):
     map_el.click()
     panel = wait_until(lambda: duo.find_element("#feature-panel").text if "At this place" in
                        duo.find_element("#feature-panel").text else None, 30, "no feature panel")
-    assert "NO2-2019-mean" in panel
+    # it leads with the value, its unit and what it means, under a human label
+    assert "NO₂ annual mean, 2019" in panel and "NO2-2019-mean" not in panel
+    figure = duo.find_element("#feature-panel .feature__figure").text
+    assert figure.endswith(" µg/m³") and float(figure.split()[0]) > 10
+    assert "WHO guideline of 10" in panel or "UK objective of 40" in panel
     assert "E09000" in panel  # a borough code
-    source = duo.find_element("#feature-panel .source-card").text
+    # the source is folded below, one click away
+    duo.find_element("#feature-panel .feature__source summary").click()
+    source = wait_until(lambda: duo.find_element("#feature-panel .source-card").text, 10, "the source opened")
     assert "Publisher" in source and "Licence" in source
     assert "match" in source.lower()  # the join's match rate for the joined table
     link = duo.find_element("#feature-panel .source-card a[href^='/dataset/']")
@@ -294,10 +300,10 @@ def test_lsoa_layer_is_painted_on_a_canvas_in_its_class_colours(explorer):
                                           round(rect["y"] + rect["height"] / 2 + dy)).click()
     click.perform()
     panel = wait_until(lambda: duo.find_element("#feature-panel").text
-                       if "NO2-2019-mean:" in duo.find_element("#feature-panel").text else None, 30,
+                       if "NO₂ annual mean, 2019" in duo.find_element("#feature-panel").text else None, 30,
                        "no LSOA value in the feature panel")
     assert "E01" in panel   # an LSOA 2021 code
-    value = float(panel.split("NO2-2019-mean:")[1].split()[0].replace(",", ""))
+    value = float(duo.find_element("#feature-panel .feature__figure").text.split()[0].replace(",", ""))
     klass = sum(1 for b in hideout["breaks"] if value > b)
     assert seen == hex_rgb(hideout["colours"][klass]), (value, hideout["breaks"], seen)
 
