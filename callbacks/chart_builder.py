@@ -147,8 +147,11 @@ def compute(services, dataset_id, resource_id, search, values, extra_filters, tr
     info = built.resolved.info
     values_out, extra = control_values(built)
     options = control_options(info, built.spec.type, values_out["cb-filter-col"])
-    query = cb.BuilderSpec(**{**built.spec.__dict__, "resource": resource_id}).search().lstrip("?") \
-        if (from_controls or not built.resolved.proposed) else (f"resource={quote(resource_id)}" if resource_id else "")
+    # the dataset's first file is the page's own: its id is left out of the address
+    first = data.entry(dataset_id).resources[0].id if data.entry(dataset_id).resources else None
+    named = resource_id if resource_id and resource_id != first else None
+    query = cb.BuilderSpec(**{**built.spec.__dict__, "resource": named}).search().lstrip("?") \
+        if (from_controls or not built.resolved.proposed) else (f"resource={quote(named)}" if named else "")
     if from_controls and trigger == "cb-filter-col" and values.get("cb-filter-col"):
         values_out["cb-filter-col"] = values["cb-filter-col"]
         values_out["cb-filter-values"] = []

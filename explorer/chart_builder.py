@@ -193,11 +193,11 @@ def parse_query(dataset: str, params: Mapping[str, Iterable[str] | str], allow=P
         raise BuilderError(unknown[0], f"unknown choice {str(unknown[0])[:40]!r}; the chart builder reads "
                                        f"{', '.join(QUERY_KEYS)}")
 
-    def one(key) -> str | None:
+    def one(key, limit: int = MAX_VALUE) -> str | None:
         got = values(key)
         if len(got) > 1:
             raise BuilderError(key, f"{key} is given {len(got)} times; give it once")
-        return _text(key, got[0]) if got else None
+        return _text(key, got[0], limit) if got else None
 
     chart = one("chart")
     if chart is not None and chart not in TYPES:
@@ -234,7 +234,7 @@ def parse_query(dataset: str, params: Mapping[str, Iterable[str] | str], allow=P
         raise BuilderError("from", f"the first year ({start}) is after the last ({end})")
     return BuilderSpec(
         dataset=dataset, resource=one("resource"), type=chart, y=one("y"), x=one("x"), group=one("group"),
-        areas=_list("area", one("area"), MAX_AREAS), start=start, end=end, filters=tuple(filters),
+        areas=_list("area", one("area", MAX_AREAS * 80), MAX_AREAS), start=start, end=end, filters=tuple(filters),
         sort=sort, top=top, bottom=bottom, agg=agg,
     )
 
@@ -826,6 +826,9 @@ def resolve(spec: BuilderSpec, info: TableInfo) -> Resolved:
             y = PERIODS if info.periods and kind == "distribution" else (singles[0] if singles else None)
         else:
             y = PERIODS if info.periods else (singles[0] if singles else ROWS)
+        if y is None and kind == "scatter":
+            raise BuilderError("x", "a scatter needs two measures and this table has only one; "
+                                    "choose a ranked bar or a line instead")
         if y is None:
             raise BuilderError("y", "this table has no measure for that chart; choose a ranked bar to count rows")
     measure = _check_measure(info, y, "y")
@@ -1559,7 +1562,7 @@ def options_for(info: TableInfo) -> dict:
     for key, m in info.measures.items():
         label = m.label + (f" ({m.unit})" if m.unit and m.unit not in m.label else "")
         if key == PERIODS:
-            label += f", each period ({info.periods[0].label} – {info.periods[-1].label})"
+            label += f", {info.periods[0].label} – {info.periods[-1].label}"
         measures.append({"label": label, "value": key})
     axes = ([{"label": info.label_of(AREA) if info.has_places else "Place", "value": AREA}] if info.has_places else [])
     axes += [{"label": column_label(c), "value": c} for c in info.categories if c not in (info.name_col,)]
