@@ -119,23 +119,24 @@ def theme_page(theme, headlines: list[dict], headline_entries: dict, layers: lis
         html.Section(className="theme__story", **{"aria-labelledby": "theme-story-title"}, children=[
             html.H2("The story", id="theme-story-title", className="visually-hidden"),
             *[html.P(p) for p in paragraphs(theme.narrative)],
-            related_links(getattr(theme, "related", None) or []),
         ]),
         toolbar(boroughs),
         map_section(theme, layers),
         html.Div(className="theme__charts", children=[chart_section(theme, cv) for cv in charts]),
+        related_links(getattr(theme, "related", None) or []),
     ])
 
 
-def related_links(related: list[dict]) -> html.P | None:
-    """'Read beside this: <theme>' links to the themes a theme file names under ``related``."""
+def related_links(related: list[dict]) -> html.Nav | None:
+    """'Read beside this: <theme>' links, after the charts, to the themes a theme file names under
+    ``related``."""
     if not related:
         return None
     links: list = ["Read beside this: "]
     for i, item in enumerate(related):
         links += (["; "] if i else []) + [dcc.Link(item["text"], href=f"/themes/{item['theme']}",
                                                    className="theme__related-link")]
-    return html.P(links, className="theme__related")
+    return html.Nav(html.P(links), className="theme__related", **{"aria-label": "Related themes"})
 
 
 def headline_block(headlines: list[dict], entries: dict) -> html.Section | None:

@@ -169,7 +169,9 @@ def test_homelessness_and_housing_link_to_each_other(theme):
     assert "homelessness" in [r["theme"] for r in themes["housing"].related]
     from layouts.theme_page import related_links
 
-    links = [c for c in related_links(theme.related).children if isinstance(c, dcc.Link)]
+    nav = related_links(theme.related)
+    assert getattr(nav, "aria-label") == "Related themes"
+    links = [c for c in nav.children.children if isinstance(c, dcc.Link)]
     assert [(link.href, link.children) for link in links] == [
         ("/themes/housing", "Housing costs: how far house prices outran incomes")]
     assert related_links([]) is None
