@@ -320,7 +320,8 @@ def _check_zip(zf: zipfile.ZipFile, budget: _Budget, packed_total: int, prefix: 
         # the declared sizes first: a cheap refusal for an honest bomb
         if info.file_size > budget.max_bytes:
             raise ArchiveError(f"{budget.label}: {where} declares {info.file_size:,} bytes, over the "
-                               f"limit of {budget.max_bytes:,} bytes (EXPLORER_MAX_DOWNLOAD_BYTES)")
+                               f"limit of {budget.max_bytes:,} bytes (EXPLORER_MAX_DOWNLOAD_BYTES); "
+                               "refused as a possible decompression bomb")
         budget.ratio(info.file_size, info.compress_size, where)
         try:
             with zf.open(info) as src:

@@ -93,8 +93,10 @@ def zip_bytes(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> 
 def zeros_zip(name: str, size: int) -> bytes:
     """A zip whose one member is ``size`` zero bytes (compresses about 1000:1)."""
     buffer = io.BytesIO()
+    info = zipfile.ZipInfo(name)
+    info.compress_type = zipfile.ZIP_DEFLATED
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        with zf.open(zipfile.ZipInfo(name), "w") as fh:
+        with zf.open(info, "w", force_zip64=True) as fh:
             block = b"0" * (1 << 20)
             for _ in range(size >> 20):
                 fh.write(block)

@@ -50,6 +50,8 @@ def validate_file(path: Path, resource: Resource | None = None) -> None:
     if looks_html(head) and fmt not in ("html", "htm"):
         raise LoadError(label, f"a web page (HTML) where a {fmt.upper() or 'data'} file was "
                                "expected: the server probably sent an error page")
+    if b"<ogrvrtdatasource" in head[:4096].lower():
+        raise LoadError(label, f"holds {describe_content(head)}; refused")
     check_file_container(path, label)          # zips, nested zips, gzip: within the limits
     if is_zip:
         _validate_zip(path, fmt, label)
