@@ -123,6 +123,7 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--worst", type=int, default=0, help="print the N requests ours scores worst on")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from explorer.harvest import harvest
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"| target | ≥ {TARGETS['P@5']:.2f} | ≥ {TARGETS['R@10']:.2f} | ≥ {TARGETS['nDCG@5']:.2f} |")
     table = "\n".join(lines)
     print(table)
+    for row in sorted(per_request, key=lambda r: r["scores"]["ours"]["nDCG@5"])[:args.worst]:
+        print(f"\n{row['scores']['ours']}  {row['request']}")
+        for title in row["top5"]["ours"]:
+            print("   ", title)
     if not args.no_write:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         (RESULTS_DIR / "search_quality.json").write_text(json.dumps(result, indent=1, ensure_ascii=False),
