@@ -39,10 +39,15 @@ window.explorer = Object.assign({}, window.explorer, {
         // tooltips. Set before Leaflet adds the path, so it takes effect.
         base = Object.assign({}, base, { interactive: false });
       }
-      if (h.pending || h.hidden || !h.selected || !h.selected.length) { return base; }
+      if (h.pending || h.hidden || ((!h.selected || !h.selected.length) && !(h.inside && h.inside.length))) { return base; }
       var p = feature.properties || {};
       var code = p._code;
       var on = code !== undefined && code !== null && t.selectedSet(h.selected)[String(code)] === true;
+      if (!on && h.inside && h.inside.length && /^E0[12]/.test(String(code)) && p._name) {
+        // a borough picked in the browser: the small areas inside it, whose names begin with its
+        // name (assets/theme_selection.js, as map_focus does on the server)
+        for (var k = 0; k < h.inside.length && !on; k++) { on = String(p._name).indexOf(h.inside[k] + " ") === 0; }
+      }
       if (on) {
         return Object.assign({}, base, { color: t.HIGHLIGHT, weight: h.mode === "outline" ? 4 : 3, opacity: 1 });
       }

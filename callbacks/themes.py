@@ -8,10 +8,13 @@ the app must still start offline with nothing downloaded, and then each chart sa
 be drawn.
 
 A page's selection (places picked on the map, in a chart or with the borough picker) lives in the
-``theme-selection`` store as a list of GSS codes. Three things follow it: every chart is rebuilt
-with those codes highlighted (server), every map layer outlines them through its ``hideout``
-(browser, ``explorer.theme.layerStyle`` in assets/theme_map.js), and the "selected place" panel
-lists their figures. The map layers are the map explorer's: the same ``geo_layer`` (geometry once
+``theme-selection`` store as a list of GSS codes. The picker, chart clicks and Clear set it in the
+browser (``explorerTheme.select`` in assets/theme_selection.js); a click on the map asks the server
+which places lie under it (:func:`_map_pick`). Three things follow it: every chart is restyled with
+those codes highlighted from the hints its traces carry (browser, ``explorerTheme.highlight``;
+explorer/charts.py draws the same highlight for exported images), every map layer outlines them
+through its ``hideout`` (browser, ``explorer.theme.layerStyle`` in assets/theme_map.js), and the
+"selected place" panel lists their figures (server). The map layers are the map explorer's: the same ``geo_layer`` (geometry once
 by URL as geobuf), the same classes, palettes and legends (``_style_for``, ``legend``).
 """
 
@@ -23,7 +26,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from dash import ALL, MATCH, Input, Output, State, ctx, no_update
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.datasets import DatasetError
@@ -330,7 +333,10 @@ def _map_layers(services, theme: Theme) -> list[dict]:
         item.update(info=info, resource=info.resource_id, spec=spec, style=style, unit=info.unit,
                     hideout={**{k: v for k, v in style.items()}, "uid": uid,
                              "opacity": spec.opacity / 100, "hidden": bool(spec.hidden),
-                             "kind": info.kind, "unit": info.unit, "selected": []})
+                             "kind": info.kind, "unit": info.unit, "selected": [],
+                             # which code families the layer holds: the browser fades the rest of
+                             # a layer holding a selected place (assets/theme_selection.js)
+                             "prefixes": _code_prefixes(services, spec.dataset, info.resource_id)})
         out.append(item)
     return out
 
@@ -362,6 +368,14 @@ def _layer_codes(services, dataset: str, resource: str | None) -> dict[str, str]
                 if isinstance(c, str) and c}
 
     return _LAYER_CODES.get((_scope(services), dataset, resource), compute)
+
+
+def _code_prefixes(services, dataset: str, resource: str | None) -> list[str]:
+    """The GSS code families of a layer's features (``["E01"]`` for LSOAs), [] when unknown."""
+    try:
+        return sorted({code[:3] for code in _layer_codes(services, dataset, resource)})
+    except Exception:  # noqa: BLE001 - a layer without codes has no places to outline
+        return []
 
 
 def map_focus(services, layers_meta: list[dict], codes: list[str], names: dict) -> tuple[list[str], list[str]]:
@@ -592,24 +606,33 @@ def register(app, services) -> None:
             raise PreventUpdate
         return theme
 
-    # Map click, chart click or box/lasso selection, picker, clear → the page's selection ---------
-    @app.callback(
-        Output("theme-selection", "data"),
-        Output("theme-picker", "value"),
-        Input("theme-map", "clickData"),
+    # Picker, chart click or box/lasso selection, clear → the page's selection, in the browser ----
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorerTheme", function_name="select"),
+        Output("theme-selection", "data", allow_duplicate=True),
+        Output("theme-picker", "value", allow_duplicate=True),
+        Input("theme-picker", "value"),
         Input({"type": "theme-chart", "index": ALL}, "clickData"),
         Input({"type": "theme-chart", "index": ALL}, "selectedData"),
-        Input("theme-picker", "value"),
         Input("theme-clear", "n_clicks"),
+        State("theme-selection", "data"),
+        State("theme-picker", "options"),
+        prevent_initial_call=True,
+    )
+
+    # A click on the map → the places under it (the server hit-tests the layers) ----------------
+    @app.callback(
+        Output("theme-selection", "data", allow_duplicate=True),
+        Output("theme-picker", "value", allow_duplicate=True),
+        Input("theme-map", "clickData"),
         State("theme-layers", "data"),
         State({"type": "theme-layer-visible", "index": ALL}, "value"),
         State({"type": "theme-layer-visible", "index": ALL}, "id"),
         State("theme-slug", "data"),
         prevent_initial_call=True,
     )
-    def select(map_click, chart_clicks, chart_selections, picked, _clear, layers_meta, visible_values,
-               visible_ids, slug):
-        selection, picker = _select(map_click, picked, layers_meta, visible_values, visible_ids, slug)
+    def select(map_click, layers_meta, visible_values, visible_ids, slug):
+        selection, picker = _select(map_click, None, layers_meta, visible_values, visible_ids, slug)
         if selection.get("codes"):
             map_codes, focus = map_focus(services, layers_meta, selection["codes"], selection.get("names") or {})
             selection = dict(selection, map_codes=map_codes, focus=focus)
@@ -646,25 +669,14 @@ def register(app, services) -> None:
             return picked_place, borough
         raise PreventUpdate
 
-    # Every chart highlights the selection ----------------------------------------------------
-    @app.callback(
+    # Every chart highlights the selection: its traces restyled in the browser -----------------
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorerTheme", function_name="highlight"),
         Output({"type": "theme-chart", "index": ALL}, "figure"),
         Input("theme-selection", "data"),
-        State({"type": "theme-chart", "index": ALL}, "id"),
-        State("theme-slug", "data"),
+        State({"type": "theme-chart", "index": ALL}, "figure"),
         prevent_initial_call=True,
     )
-    def highlight_charts(selection, ids, slug):
-        theme = theme_for(slug)
-        codes = (selection or {}).get("codes") or []
-        out = []
-        for cid in ids:
-            spec = theme.chart(cid["index"])
-            if spec is None or not spec.highlight_by:
-                out.append(no_update)
-                continue
-            out.append(highlighted_figure(services, theme, spec, codes))
-        return out
 
     # The selected place's figures ------------------------------------------------------------
     @app.callback(
@@ -683,19 +695,7 @@ def register(app, services) -> None:
 
     # Map layers follow the selection and their visibility switches (in the browser) ------------
     app.clientside_callback(
-        """function(selection, visible, visibleIds, hideouts, geoIds) {
-            var codes = (selection && selection.codes) || [];
-            var shown = {};
-            (visibleIds || []).forEach(function (id, i) { shown[id.index] = !!(visible[i] && visible[i].length); });
-            return (hideouts || []).map(function (h, i) {
-                var out = Object.assign({}, h || {});
-                var uid = geoIds[i].index;
-                out.selected = (selection && selection.map_codes) || codes;
-                out.focus = ((selection && selection.focus) || []).indexOf(uid) >= 0;
-                if (uid in shown) { out.hidden = !shown[uid]; }
-                return out;
-            });
-        }""",
+        ClientsideFunction(namespace="explorerTheme", function_name="mapStyles"),
         Output({"type": "theme-geo", "index": ALL}, "hideout"),
         Input("theme-selection", "data"),
         Input({"type": "theme-layer-visible", "index": ALL}, "value"),

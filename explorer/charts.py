@@ -206,6 +206,39 @@ def _codes(frame: pd.DataFrame) -> list:
     return [None] * len(frame)
 
 
+# ---------------------------------------------------------------------------- selection hints
+# A page highlights the places picked (a borough from the picker, a bar, a click on the map) in the
+# browser, without asking the server to draw the chart again (assets/theme_selection.js). Each trace
+# that can show a selection carries in ``meta.hl`` what the browser needs to restyle it as
+# ``highlight=`` would draw it here: its points' place codes and the colours of each state
+# ("none": nothing selected in this chart, "on": a selected point, "off": the others meanwhile).
+HINT_AREAS_MAX = 600      # a histogram lists each row's area code only up to this many rows
+
+
+def _hinted(spec) -> bool:
+    return bool(getattr(spec, "highlight_by", None))
+
+
+def _groups(frame: pd.DataFrame) -> dict | None:
+    """Each row's borough code, as an index into the distinct codes (compact for 5,000 rows)."""
+    if "borough_code" not in frame.columns:
+        return None
+    codes = frame["borough_code"].astype("string")
+    distinct = sorted({str(c) for c in codes.dropna()})
+    where = {c: i for i, c in enumerate(distinct)}
+    return {"codes": distinct, "index": [-1 if pd.isna(c) else where[str(c)] for c in codes]}
+
+
+def _point_hint(kind: str, frame: pd.DataFrame, **states) -> dict:
+    """``meta`` for a trace with one point per row of ``frame``, in order (customdata holds each
+    point's area code unless ``codes`` is given)."""
+    hint = {"hl": kind, **states}
+    groups = _groups(frame)
+    if groups is not None:
+        hint["groups"] = groups
+    return hint
+
+
 # ============================================================================ builders
 def _ranked_bar(spec, cd: ChartData, highlight, titled):
     frame = cd.frame.copy()
@@ -243,6 +276,11 @@ def _ranked_bar(spec, cd: ChartData, highlight, titled):
                         line=dict(color=[design.HIGHLIGHT_OUTLINE if h else "rgba(0,0,0,0)" for h in pmask],
                                   width=[2 if h else 0 for h in pmask])),
             customdata=_codes(part) if "area_code" in part.columns else list(part[name]),
+            meta=_point_hint("bars", part, none={"color": base, "opacity": 1},
+                             on={"color": base if multi else design.HIGHLIGHT, "opacity": 1,
+                                 "line": design.HIGHLIGHT_OUTLINE, "width": 2},
+                             off={"color": base if multi else design.MUTED, "opacity": 0.35 if multi else 1})
+            if _hinted(spec) and "area_code" in part.columns else None,
             text=[fmt_number(v, d, spec.unit if spec.unit in ("%", "£") else "") for v in part["value"]] if not multi else None,
             textposition="outside", cliponaxis=False, textfont=dict(color=design.TEXT, size=12),
             hovertemplate=f"%{{y}}<br>{vt}: %{{x:,.{d}f}}<extra>{series or ''}</extra>",
@@ -324,6 +362,7 @@ def _distribution(spec, cd: ChartData, highlight, titled):
     things = spec.get("things", "areas")
     fig.add_trace(go.Bar(x=centres, y=counts, width=width * 0.95, name=f"All {things}",
                          marker=dict(color=design.MUTED if mask.any() else design.DATA),
+                         meta=_histogram_hint(frame, values, edges, vt) if _hinted(spec) else None,
                          customdata=ranges,
                          hovertemplate=f"{vt}: %{{customdata}}<br>%{{y:,}} {things}<extra></extra>"))
     if mask.any():
@@ -351,6 +390,24 @@ def _distribution(spec, cd: ChartData, highlight, titled):
     if mask.any():
         parts.append(f"{int(mask.sum()):,} selected {things} are shown in the highlight colour.")
     return fig, _readable_table(table, labels, 2), labels, " ".join(parts), None
+
+
+def _histogram_hint(frame: pd.DataFrame, values: pd.Series, edges: np.ndarray, vt: str) -> dict:
+    """Each row's bin (and borough, and area code when there are few rows): the browser counts
+    the selected rows per bin and draws them over the muted bars, as ``highlight=`` does."""
+    bins = np.searchsorted(edges, values.to_numpy(), side="right") - 1
+    bins[values.to_numpy() == edges[-1]] = len(edges) - 2
+    bins[(bins < 0) | (bins > len(edges) - 2) | values.isna().to_numpy()] = -1
+    hint = {"hl": "hist", "bins": [int(b) for b in bins], "none": {"color": design.DATA},
+            "off": {"color": design.MUTED},
+            "on": {"color": design.HIGHLIGHT, "line": design.HIGHLIGHT_OUTLINE, "width": 1},
+            "hover": f"Selected, {vt}: %{{customdata}}<br>%{{y:,}}<extra></extra>"}
+    if "area_code" in frame.columns and len(frame) <= HINT_AREAS_MAX:
+        hint["codes"] = _codes(frame)
+    groups = _groups(frame)
+    if groups is not None:
+        hint["groups"] = groups
+    return hint
 
 
 def _jitter(n: int, spread: float = 0.28) -> np.ndarray:
@@ -382,6 +439,10 @@ def _distribution_by_group(spec, cd: ChartData, highlight, titled):
         part = frame[m]
         fig.add_trace(go.Scatter(
             x=xs[m], y=part["value"], mode="markers", name=name,
+            meta=_point_hint("points", part, none={"color": design.DATA}, off={"color": design.MUTED},
+                             on={"color": design.HIGHLIGHT, "size": 9, "opacity": 1,
+                                 "line": design.HIGHLIGHT_OUTLINE, "width": 1})
+            if _hinted(spec) and not sel and "area_code" in part.columns else None,
             marker=dict(color=colour, size=size, opacity=0.75 if not sel else 1,
                         line=dict(color=design.HIGHLIGHT_OUTLINE, width=1) if sel else dict(width=0)),
             customdata=_codes(part), hovertext=list(hover[m]) if hasattr(hover, "__getitem__") else None,
@@ -436,6 +497,10 @@ def _line_traces(fig, spec, frame, highlight, row=None, col=None, show_legend=Tr
                 continue
             add(go.Scatter(x=part["x"], y=part["value"], mode="lines", name=spec.get("context_label", "Each borough"),
                            legendgroup="context", showlegend=show_legend and not context_shown,
+                           meta={"hl": "line", "code": str(code), "name": str(part["area_name"].iloc[0]),
+                                 "legend": show_legend, "context": True,
+                                 "none": {"color": design.CONTEXT_LINE}, "off": {"color": design.MUTED},
+                                 "on": {"color": design.HIGHLIGHT, "width": 3}} if _hinted(spec) else None,
                            line=dict(color=design.MUTED if any_hl else design.CONTEXT_LINE, width=1),
                            opacity=0.8, customdata=[str(code)] * len(part),
                            hovertemplate=f"{part['area_name'].iloc[0]}<br>%{{x}}: %{{y:,.{d}f}}<extra></extra>"))
@@ -445,6 +510,9 @@ def _line_traces(fig, spec, frame, highlight, row=None, col=None, show_legend=Tr
             is_hl = bool(mask[part.index].any())
             add(go.Scatter(x=part["x"], y=part["value"], mode="lines+markers", name=str(part["area_name"].iloc[0]),
                            showlegend=show_legend, legendgroup=str(code),
+                           meta={"hl": "line", "code": str(code), "context": False,
+                                 "none": {"color": design.BRAND["dark"]}, "off": {"color": design.BRAND["dark"]},
+                                 "on": {"color": design.HIGHLIGHT, "width": 3}} if _hinted(spec) and not is_hl else None,
                            line=dict(color=design.HIGHLIGHT if is_hl else design.BRAND["dark"], width=3),
                            marker=dict(size=6), customdata=[str(code)] * len(part),
                            hovertemplate=f"{part['area_name'].iloc[0]}<br>%{{x}}: %{{y:,.{d}f}}<extra></extra>"))
@@ -573,6 +641,10 @@ def _scatter(spec, cd: ChartData, highlight, titled):
                         size=9 if sel else (5 if big else 9), opacity=1 if sel else (0.45 if big else 0.8),
                         line=dict(color=design.HIGHLIGHT_OUTLINE, width=1) if sel else dict(width=0)),
             customdata=_codes(part), hovertext=list(part["area_name"]) if "area_name" in part.columns else None,
+            meta=_point_hint("points", part, none={"color": design.DATA}, off={"color": design.MUTED},
+                             on={"color": design.HIGHLIGHT, "size": 9, "opacity": 1,
+                                 "line": design.HIGHLIGHT_OUTLINE, "width": 1})
+            if _hinted(spec) and not sel else None,
             hovertemplate=f"%{{hovertext}}<br>{xt}: %{{x:,.{d}f}}<br>{yt}: %{{y:,.{d}f}}<extra></extra>"))
     fit_text = ""
     if stats and not math.isnan(stats.get("slope", math.nan)):
@@ -663,13 +735,17 @@ def _stacked_bar(spec, cd: ChartData, highlight, titled):
     for i, s in enumerate(series_order):
         part = data[data["series"] == s].set_index(name).reindex(order).reset_index()
         sel = [n in mask_codes for n in part[name]]
+        colour = design.series_colour(i) if s != "Other" else design.MUTED
         fig.add_trace(go.Bar(
             x=part["value"], y=part[name], orientation="h", name=str(s),
-            marker=dict(color=design.series_colour(i) if s != "Other" else design.MUTED,
+            marker=dict(color=colour,
                         opacity=[1.0 if (not mask_codes or h) else 0.35 for h in sel],
                         line=dict(color=[design.HIGHLIGHT if h else "rgba(0,0,0,0)" for h in sel],
                                   width=[2.5 if h else 0 for h in sel])),
             customdata=_codes(part),
+            meta=_point_hint("bars", part, none={"color": colour, "opacity": 1},
+                             on={"color": colour, "opacity": 1, "line": design.HIGHLIGHT, "width": 2.5},
+                             off={"color": colour, "opacity": 0.35}) if _hinted(spec) else None,
             hovertemplate=f"%{{y}}<br>{s}: %{{x:,.{d}f}}{'%' if percent else ''}<extra></extra>"))
     fig.update_layout(barmode="stack", legend_traceorder="normal")
     xt = "Share of the total (%)" if percent else vt
