@@ -330,6 +330,10 @@ class DataService:
                 if path.is_file() and path.suffix.lower() in self._CODE_ONLY_SUFFIXES:
                     import pyogrio
 
+                    from .loaders._safety import check_vector_file
+
+                    check_vector_file(path)   # GDAL locked down; the content is what it says
+
                     table = pyogrio.read_dataframe(
                         path, layer=options.get("layer") or None, columns=[boundary_set.code_column],
                         read_geometry=False, encoding=options.get("encoding") or None)

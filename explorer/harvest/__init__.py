@@ -89,7 +89,7 @@ def _items(source: str, settings, kind: str | None, page_size: int | None,
         doc = bundled.load_default()
         return "bundled", "bundled", bundled.entry_dicts(doc, "bundled", "bundled catalogue")
     if is_url(source):
-        scheme = urlsplit(source).scheme.lower()
+        scheme = source.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise HarvestError(source, f"only http(s) URLs and local files can be harvested, not {scheme}://")
         try:

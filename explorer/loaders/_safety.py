@@ -301,6 +301,22 @@ def read_head(path: Path, n: int = 4096) -> bytes:
     return head_of(raw, lambda: gzip.open(path, "rb"))
 
 
-__all__ = ["DRIVER_FOR", "check_file_container", "check_path", "check_vector_content",
+_SUFFIX_FORMATS = {".shp": "shp", ".gpkg": "gpkg", ".geojson": "geojson", ".fgb": "flatgeobuf",
+                   ".kml": "kml", ".gml": "gml", ".tab": "tab", ".mif": "mif"}
+
+
+def check_vector_file(path: Path) -> None:
+    """For code that opens a vector file with pyogrio itself: GDAL locked down, and the file's
+    content must be the format its suffix names (LoadError otherwise)."""
+    harden_gdal()
+    path = Path(path)
+    check_path(path, path.name)
+    fmt = _SUFFIX_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise LoadError(path.name, f"not a vector file suffix ({path.suffix or 'none'})")
+    check_vector_content(read_head(path), fmt, path.name)
+
+
+__all__ = ["check_vector_file", "DRIVER_FOR", "check_file_container", "check_path", "check_vector_content",
            "describe_content", "gunzip_bounded", "harden_gdal", "head_of", "limits",
            "looks_html", "read_head"]
