@@ -9,7 +9,9 @@ give its first features with their geometry. The full load happens later, as for
 
 from __future__ import annotations
 
+import gzip
 import zipfile
+import zlib
 from pathlib import Path
 
 from ..models import Resource, guess_format
@@ -115,8 +117,13 @@ def _validate_delimited(path: Path, fmt: str, label: str) -> None:
     from ._tables import read_delimited
 
     with open(path, "rb") as fh:
-        raw = fh.read(_SAMPLE + 1)
-    if raw[:2] != b"\x1f\x8b" and len(raw) > _SAMPLE:
+        compressed = fh.read(2) == b"\x1f\x8b"
+    try:   # the first 256 KB of the text (decompressed: a prefix of a gzip stream is not one)
+        with (gzip.open(path, "rb") if compressed else open(path, "rb")) as fh:
+            raw = fh.read(_SAMPLE + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise LoadError(label, f"not a readable gzip file ({exc}); it may be truncated") from None
+    if len(raw) > _SAMPLE:
         raw = raw[: raw.rfind(b"\n", 0, _SAMPLE) + 1] or raw[:_SAMPLE]
     frame = read_delimited(raw, label, fmt, {}, [])
     if frame.shape[1] == 0:
