@@ -63,13 +63,18 @@ class Understood:
         return " ".join(self.words + self.synonyms)
 
 
+MAX_CHARS = 1000   # a request longer than this is read up to here (bounded work for any input)
+MAX_WORDS = 32     # content words kept from one request
+MAX_WORD = 60      # longer "words" are not words
+
+
 def words_of(text: str) -> list[str]:
     out = []
-    for raw in _WORD_RE.findall(normalise(text).lower().replace("’", "'")):
+    for raw in _WORD_RE.findall(normalise((text or "")[:MAX_CHARS]).lower().replace("’", "'")):
         word = raw.strip(".'-")
         if word.endswith("'s"):
             word = word[:-2]
-        if word:
+        if word and len(word) <= MAX_WORD:
             out.append(word)
     return out
 
@@ -79,7 +84,7 @@ def understand(text: str) -> Understood:
     content = [w for w in words if w not in STOP_WORDS and w not in REQUEST_WORDS]
     if not content:  # nothing but phrasing ("london data"): keep what is not a function word
         content = [w for w in words if w not in STOP_WORDS] or words
-    content = list(dict.fromkeys(content))
+    content = list(dict.fromkeys(content))[:MAX_WORDS]
     dropped = [w for w in dict.fromkeys(words) if w not in content]
     return Understood(text=text, words=content, dropped=dropped,
                       synonyms=query_synonyms(" ".join(content)))

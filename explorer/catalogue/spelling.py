@@ -50,7 +50,7 @@ class Speller:
     def correct(self, word: str) -> str | None:
         """The closest vocabulary word, or None when there is none near enough."""
         word = word.lower()
-        if len(word) < self.MIN_LENGTH or not word.isalpha() or word in self.counts:
+        if not self.MIN_LENGTH <= len(word) <= 25 or not word.isalpha() or word in self.counts:
             return None
         limit = 1 if len(word) < 7 else 2
         candidates: set[str] = set(self._index.get(word, ()))

@@ -110,3 +110,9 @@ def test_vectors_are_kept_per_entry_version_not_per_process(tmp_path):
     again.upsert(Entry(id="a", title="Street trees", description="Every tree on a street."))
     assert again.index_vectors() == 1                 # only the changed entry
     again.close()
+
+
+def test_a_huge_or_strange_request_costs_bounded_work(lds):
+    results = lds.search(("air quality " * 2000) + "\x00 \" ' * ( ) NEAR OR AND -" + "z" * 5000)
+    assert results.total > 0 and len(results.understood) <= 32
+    assert lds.search('"unbalanced quote AND (').total >= 0
