@@ -42,9 +42,10 @@ def layer_info_safe(services, spec: LayerSpec):
 
 
 def palette_options() -> list[dict]:
-    from explorer.palettes import PALETTES
-    return [{"label": p.label + ("" if p.cvd_safe else " (not colour-blind safe)"), "value": name}
-            for name, p in PALETTES.items()]
+    from explorer.palettes import AUTO, PALETTES
+    return [{"label": "By kind of data", "value": AUTO}] + [
+        {"label": p.label + ("" if p.cvd_safe else " (not colour-blind safe)"), "value": name}
+        for name, p in PALETTES.items()]
 
 
 def layer_look(services, meta: dict, variable, time_index, category, method, classes, palette):
@@ -125,8 +126,10 @@ def _specs(state: dict) -> list[LayerSpec]:
 def _style_for(services, meta: dict, variable, method, classes, palette, values) -> dict:
     from explorer.classify import layer_style
 
+    entry = services.registry.get(meta.get("dataset")) if meta.get("dataset") else None
     style, _ = layer_style(meta.get("kind"), variable, method, classes, palette, values,
-                           pollutant=(meta.get("filter") or {}).get("pollutant"), unit=meta.get("unit"))
+                           pollutant=(meta.get("filter") or {}).get("pollutant") or meta.get("pollutant"),
+                           unit=meta.get("unit"), themes=entry.themes if entry else ())
     return style
 
 

@@ -72,7 +72,10 @@ _CONCENTRATION_UNITS = {"µg/m³", "μg/m³", "ug/m3", "µg/m3", "μg/m3", "ug/m
                         "μg m-3", "micrograms per cubic metre", "microgram per cubic metre"}
 
 _POLLUTANT_THRESHOLDS: dict[str, list[Threshold]] = {
-    "NO2": [Threshold(10, "WHO 2021 guideline"), Threshold(40, "UK annual objective")],
+    # the WHO's interim targets between its guideline and the UK objective: London's small areas
+    # all lie between 10 and 40, so two classes alone would paint the city one colour
+    "NO2": [Threshold(10, "WHO 2021 guideline"), Threshold(20, "WHO interim target 3"),
+            Threshold(30, "WHO interim target 2"), Threshold(40, "UK annual objective")],
     "PM2.5": [Threshold(5, "WHO 2021 guideline"), Threshold(10, "UK 2040 target"),
               Threshold(20, "UK limit value")],
     "PM10": [Threshold(15, "WHO 2021 guideline"), Threshold(40, "UK annual objective")],
@@ -423,15 +426,18 @@ OUTLINE_COLOUR = "#1d2b36"   # boundaries drawn as outlines: dark enough to read
 
 
 def layer_style(kind: str | None, variable: str | None, method: str | None, classes, palette: str | None,
-                values, pollutant: str | None = None, unit: str | None = None
+                values, pollutant: str | None = None, unit: str | None = None, themes=()
                 ) -> tuple[dict, Classification | None]:
     """(style, classification) of a layer: an outline (areas) or one colour (points, lines) when
     no variable is shown, else classes with breaks, colours, labels and the no-data colour. Fixed
     thresholds fall back to quantiles when none are known for the variable. The style is plain
     JSON (it travels to the browser's ``hideout``); the classification is for callers that need
     its details."""
-    from .palettes import NO_DATA_COLOUR, palette_colours
+    from .palettes import NO_DATA_COLOUR, palette_colours, resolve_palette
 
+    # "auto" (the default): the layer's palette family (explorer/palettes.py FAMILIES)
+    palette = resolve_palette(palette, kind, themes,
+                              air=detect_pollutant(pollutant, variable) is not None if variable else False)
     if not variable:
         if kind == "polygons":
             return {"mode": "outline", "line": OUTLINE_COLOUR}, None

@@ -49,7 +49,7 @@ class LayerSpec:
     variable: str | None = None
     method: str = "quantile"
     classes: int = 5
-    palette: str = "blues"
+    palette: str = "auto"      # the layer's palette family (explorer/palettes.py)
     opacity: int = 80          # percent
     hidden: bool = False
     step: str | None = None    # time step label (e.g. a year)
@@ -65,7 +65,7 @@ class LayerSpec:
             parts.append(f"m:{self.method}")
         if self.classes != 5:
             parts.append(f"k:{self.classes}")
-        if self.palette != "blues":
+        if self.palette != "auto":
             parts.append(f"p:{quote(self.palette, safe='')}")
         if self.opacity != 80:
             parts.append(f"o:{self.opacity}")
@@ -150,7 +150,7 @@ def default_layers() -> list[LayerSpec]:
     return [
         LayerSpec(dataset="london-boroughs"),
         LayerSpec(dataset="laei-lsoa-2021", resource="no2-2019", variable="NO2-2019-mean",
-                  method="quantile", palette="blues"),
+                  method="quantile"),
     ]
 
 

@@ -67,6 +67,22 @@ PALETTES: dict[str, Palette] = {p.name: p for p in (
     _palette("aq", "Air quality (green–red)", [
         "#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#ffffbf", "#fee08b", "#fdae61", "#f46d43",
         "#d73027"], "sequential", False),
+    # Warm sequential (ColorBrewer YlOrRd): air pollution, light yellow (clean) → dark red.
+    _palette("warm", "Warm (yellow–red)", [
+        "#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
+        "#800026"], "sequential", True),
+    # Sequential reds (ColorBrewer Reds), ending in a dark red, never black: counts of crime.
+    _palette("reds", "Reds", [
+        "#fff5f0", "#fee0d2", "#fcbba1", "#fc9272", "#fb6a4a", "#ef3b2c", "#cb181d", "#a50f15",
+        "#67000d"], "sequential", True),
+    # Sequential teals (ColorBrewer GnBu's blue-green end): energy and emissions, no grey middle.
+    _palette("teals", "Teals", [
+        "#f7fcf0", "#e0f3db", "#ccebc5", "#a8ddb5", "#7bccc4", "#4eb3d3", "#2b8cbe", "#0868ac",
+        "#084081"], "sequential", True),
+    # Red–purple (ColorBrewer RdPu): points, so a point layer never shares a fill layer's scale.
+    _palette("rdpu", "Red–purple", [
+        "#fff7f3", "#fde0dd", "#fcc5c0", "#fa9fb5", "#f768a1", "#dd3497", "#ae017e", "#7a0177",
+        "#49006a"], "sequential", True),
     # Okabe–Ito: eight categorical colours distinguishable with colour-vision deficiencies.
     _palette("okabe-ito", "Categories (Okabe–Ito)", [
         "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"],
@@ -176,3 +192,38 @@ def palette_colours(name: str, n: int) -> list[str]:
     if n == 1:
         return [_interpolate(stops, 0.6 if palette.kind == "sequential" else 0.5)]
     return [_interpolate(stops, i / (n - 1)) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Palette families: each kind of layer its own, so no two layers share a scale by accident
+AUTO = "auto"
+FAMILIES = (   # (theme or kind, palette), first match wins; docs/design.md lists them
+    ("points", "rdpu"),
+    ("air-quality", "warm"),
+    ("green-infrastructure", "greens"),
+    ("deprivation", "purples"),
+    ("crime", "reds"),
+    ("net-zero", "teals"),
+)
+DEFAULT_FAMILY = "gla"
+
+
+def family_palette(kind: str | None, themes=(), air: bool = False) -> str:
+    """The palette of a layer's family: points, then air pollution (``air``: the variable names a
+    pollutant), then the dataset's first theme with a family, else the GLA blues."""
+    if kind == "points":
+        return "rdpu"
+    if air:
+        return "warm"
+    for theme in themes or ():
+        for name, palette in FAMILIES:
+            if theme == name:
+                return palette
+    return DEFAULT_FAMILY
+
+
+def resolve_palette(name: str | None, kind: str | None, themes=(), air: bool = False) -> str:
+    """A palette name as chosen (``auto`` or none: the layer's family)."""
+    if not name or name == AUTO:
+        return family_palette(kind, themes, air)
+    return name

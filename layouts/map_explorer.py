@@ -152,6 +152,7 @@ def layer_meta(spec: LayerSpec, info) -> dict:
         "approximate": bool((getattr(info, "geography", None) or {}).get("boundary_caveat")),
         "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
         "series": getattr(info, "series", None), "filter": spec.filter,
+        "pollutant": getattr(info, "pollutant", None),
     }
 
 

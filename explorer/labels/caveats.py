@@ -20,7 +20,8 @@ _HANDLING = re.compile(
     r"\bxlsx?\b|\.tab\b|\.dat\b|\btab files\b|layer is named|field names|file names|schema|long format|"
     r"column|written as|written with|quoted with|missing values|day-first|mislabelled|placeholder coordinates|"
     r"keyed by|join on|joined by|hash keys|\bcodes?\b.*\bmatch|rows (?:for|include|beyond|with)|"
-    r"attributes .*empty|pandas|must stay beside|transverse mercator|epsg|british national grid",
+    r"attributes .*empty|pandas|must stay beside|transverse mercator|epsg|british national grid|"
+    r"\(resource [\w-]+\)",
     re.IGNORECASE)
 # Who made or moved the file, and under which terms
 _SOURCE = re.compile(

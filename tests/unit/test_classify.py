@@ -112,13 +112,14 @@ def test_jenks_on_thousands_of_values_is_close_to_the_optimum():
 
 def test_fixed_thresholds_for_no2_carry_their_meaning():
     thresholds = thresholds_for("NO2-2019-mean", pollutant="NO2", unit="µg/m³")
-    assert [(t.value, t.label) for t in thresholds] == [(10, "WHO 2021 guideline"), (40, "UK annual objective")]
+    assert [(t.value, t.label) for t in thresholds] == [
+        (10, "WHO 2021 guideline"), (20, "WHO interim target 3"), (30, "WHO interim target 2"),
+        (40, "UK annual objective")]
     result = classify([8, 12, 35, 41, 60, None], "thresholds", thresholds=thresholds)
-    assert result.breaks == [10, 40]
-    assert result.counts == [1, 2, 2]
+    assert result.breaks == [10, 20, 30, 40]
+    assert result.counts == [1, 1, 0, 1, 2]
     assert result.no_data == 1
-    assert result.labels == ["≤ 10 (WHO 2021 guideline)", "10 – 40 (UK annual objective)",
-                             "> 40 (above UK annual objective)"]
+    assert result.labels[0] == "≤ 10 (WHO 2021 guideline)" and result.labels[-1] == "> 40 (above UK annual objective)"
 
 
 def test_pm25_thresholds_include_who_and_the_uk_2040_target():
@@ -268,8 +269,19 @@ def test_layer_style_is_one_rule_for_every_map():
     assert layer_style("points", None, "quantile", 5, "greens", None)[0]["mode"] == "single"
     no2, result = layer_style("polygons", "NO2-2019-mean", "thresholds", 5, "blues", [8, 20, 30, 45, None],
                               unit="µg/m³")
-    assert no2["breaks"] == [10, 40] and "UK annual objective" in no2["method_label"]
-    assert no2["no_data"] == 1 and result.k == 3 and len(no2["colours"]) == 3
+    assert no2["breaks"] == [10, 20, 30, 40] and "UK annual objective" in no2["method_label"]
+    assert no2["no_data"] == 1 and result.k == 5 and len(no2["colours"]) == 5
+    # the palette by kind of data ("auto"): air pollution warm, points their own, fills by theme
+    from explorer.palettes import palette_colours
+    warm, _ = layer_style("polygons", "NO2-2019-mean", "quantile", 5, "auto", [8, 20, 30, 45, 50])
+    assert warm["colours"] == palette_colours("warm", 5)
+    dots, _ = layer_style("points", "count", "quantile", 5, "auto", [1, 2, 3, 4, 5], themes=["air-quality"])
+    assert dots["colours"] == palette_colours("rdpu", 5)
+    parks, _ = layer_style("polygons", "area", "quantile", 5, "auto", [1, 2, 3, 4, 5],
+                           themes=["green-infrastructure"])
+    deprived, _ = layer_style("polygons", "score", "quantile", 5, "auto", [1, 2, 3, 4, 5], themes=["deprivation"])
+    assert parks["colours"] == palette_colours("greens", 5) and deprived["colours"] == palette_colours("purples", 5)
+    assert len({tuple(s["colours"]) for s in (warm, dots, parks, deprived)}) == 4
     # no thresholds are known for a count: quantiles instead, said in the legend
     counts, _ = layer_style("polygons", "population", "thresholds", 4, "blues", list(range(100)))
     assert counts["method_label"] == METHODS["quantile"] and len(counts["colours"]) == 4
