@@ -59,7 +59,8 @@ def register(server: Flask, services: Services) -> None:
         except ValueError as exc:
             return _error(400, str(exc))
         filters = {key: request.args.getlist(key) for key in FACETS if request.args.getlist(key)}
-        results = registry.search(request.args.get("q", ""), filters, limit=limit, offset=offset)
+        sort = "updated" if request.args.get("sort") == "updated" else "relevance"
+        results = registry.search(request.args.get("q", ""), filters, limit=limit, offset=offset, sort=sort)
         return jsonify(results.to_dict())
 
     @server.get("/api/datasets/<dataset_id>")
