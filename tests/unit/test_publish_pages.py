@@ -1,0 +1,121 @@
+"""The Publish area's pages: who may open what, text shown as text, uploads through the form,
+versions, diff, revert and archive."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from explorer.app import create_app
+from explorer.settings import Settings
+
+from ..publishing_fixtures import PASSWORD, PUBLISHER_A, lsoa_2011_csv, people
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, data_dir):
+    home = tmp_path_factory.mktemp("pages-home")
+    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
+    who = people(app.explorer.accounts)
+    change = app.explorer.publishing.create(
+        {"title": "Camden <script>alert(1)</script> scores", "publisher": PUBLISHER_A, "licence": "CC-BY-4.0",
+         "description": "<img src=x onerror=alert(1)>"}, who["editor_a"].user)
+    return {"app": app, "services": app.explorer, "who": who, "entry": change.entry.id, "data_dir": data_dir}
+
+
+def client_for(world, role):
+    client = world["app"].server.test_client()
+    if role == "anonymous":
+        return client
+    page = client.get("/account/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/account/sign-in", data={"email": world["who"][role].email, "password": PASSWORD,
+                                                     "csrf_token": token})
+    assert response.status_code == 303
+    return client
+
+
+def token_of(client) -> str:
+    return client.get_cookie("_csrf_token").value
+
+
+@pytest.mark.parametrize("role,status", [("anonymous", 303), ("user", 403), ("editor_b", 403),
+                                         ("editor_a", 200), ("admin", 200)])
+def test_who_may_open_an_entry_page(world, role, status):
+    client = client_for(world, role)
+    response = client.get(f"/publish/{world['entry']}")
+    assert response.status_code == status
+    if status == 303:
+        assert "/account/sign-in?next=" in response.headers["Location"]
+    body = response.get_data(as_text=True)
+    if status == 403:
+        assert "&lt;script&gt;" not in body and "CC-BY" not in body     # neither title nor form
+    elif status == 200:
+        # the title is shown as text, never as markup
+        assert "<script>alert(1)</script>" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+        assert "<img src=x" not in body
+
+
+@pytest.mark.parametrize("role,status", [("user", 403), ("editor_b", 403)])
+def test_others_cannot_post_to_an_entry(world, role, status):
+    client = client_for(world, role)
+    before = world["services"].publishing.store.version(world["entry"])["version"]
+    for path in (f"/publish/{world['entry']}", f"/publish/{world['entry']}/publish",
+                 f"/publish/{world['entry']}/archive", f"/publish/{world['entry']}/revert"):
+        response = client.post(path, data={"csrf_token": token_of(client), "title": "taken over", "version": "1"})
+        assert response.status_code == status, path
+    assert world["services"].publishing.store.version(world["entry"])["version"] == before
+
+
+def test_upload_versions_diff_revert_and_archive_through_the_pages(world):
+    services = world["services"]
+    client = client_for(world, "editor_a")
+    entry_id = world["entry"]
+    text, codes = lsoa_2011_csv(world["data_dir"])
+    response = client.post(f"/publish/{entry_id}/upload", content_type="multipart/form-data",
+                           data={"csrf_token": token_of(client), "format": "csv",
+                                 "file": (io.BytesIO(text.encode()), "../../secret/..\\evil name.csv")})
+    assert response.status_code == 303
+    report_url = response.headers["Location"]
+    report = client.get(report_url).get_data(as_text=True)
+    assert "London LSOAs 2011" in report and "E01999998" in report and "lsoa_code" in report
+    upload = services.publishing.store.uploads(entry_id)[-1]
+    assert upload["stored_name"] == "evil-name.csv" and upload["original_name"].startswith("../../secret")
+    assert upload["uploaded_by"] == world["who"]["editor_a"].email and len(upload["sha256"]) == 64
+    # the same report for the 2021 boundaries
+    other = client.get(report_url + "?code_column=lsoa_code&boundary=lsoa-2021").get_data(as_text=True)
+    assert "London LSOAs 2021" in other
+    # publish, edit, see the diff, revert
+    assert client.post(f"/publish/{entry_id}/publish", data={"csrf_token": token_of(client)}).status_code == 303
+    form = {"csrf_token": token_of(client), "title": "Camden scores 2019", "publisher": PUBLISHER_A,
+            "licence": "CC-BY-4.0", "description": "New text", "access_level": "open", "action": "save"}
+    assert client.post(f"/publish/{entry_id}", data=form).status_code == 303
+    versions = services.publishing.store.versions(entry_id)
+    newest, previous = versions[0]["version"], versions[1]["version"]
+    diff = client.get(f"/publish/{entry_id}/diff?from={previous}&to={newest}").get_data(as_text=True)
+    assert "Camden scores 2019" in diff and "New text" in diff
+    assert services.registry.get(entry_id).title == "Camden scores 2019"
+    assert client.post(f"/publish/{entry_id}/revert", data={"csrf_token": token_of(client),
+                                                             "version": str(previous)}).status_code == 303
+    assert services.registry.get(entry_id).title.startswith("Camden <script>")
+    assert services.publishing.store.versions(entry_id)[0]["note"] == f"reverted to version {previous}"
+    assert client.post(f"/publish/{entry_id}/archive", data={"csrf_token": token_of(client)}).status_code == 303
+    assert services.registry.get(entry_id).archived is True
+    actions = [a["action"] for a in services.publishing.store.audit_log(entry_id)]
+    assert actions[:4] == ["archived", "reverted", "edited", "published"]
+
+
+def test_field_errors_are_shown_beside_their_fields(world):
+    client = client_for(world, "editor_a")
+    response = client.post("/publish/new", data={"csrf_token": token_of(client), "title": "x",
+                                                 "publisher": PUBLISHER_A, "licence": "other",
+                                                 "access_level": "closed", "temporal_start": "2021",
+                                                 "temporal_end": "2019", "action": "draft"})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    for field, words in (("licence_other", "Name the licence."), ("temporal_end", "The end comes before the start."),
+                         ("access_note", "Say how people get access")):
+        assert re.search(rf'id="f-{field}-error">{re.escape(words)}', body), field
+        assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"', body), field
