@@ -555,8 +555,13 @@ def _series_summary(spec, frame: pd.DataFrame) -> str:
         up = int((last[both] > first[both]).sum())
         down = int((last[both] < first[both]).sum())
         n = places["area_code"].nunique()
-        parts.append(f"One line for each of {n} {spec.get('things', 'places')}. Between {_xl(xs[0])} and {_xl(xs[-1])} the value rose in "
-                     f"{up} and fell in {down} of the {len(both)} with both years.")
+        if n == 1 and len(both) == 1:     # one place: its own figures, not a count of places
+            name = places["area_name"].iloc[0] if "area_name" in places.columns else both[0]
+            parts.append(f"A line for {name}: {fmt_number(first[both[0]], d, spec.unit)} in {_xl(xs[0])}, "
+                         f"{fmt_number(last[both[0]], d, spec.unit)} in {_xl(xs[-1])}.")
+        else:
+            parts.append(f"One line for each of {n} {spec.get('things', 'places')}. Between {_xl(xs[0])} and {_xl(xs[-1])} the value rose in "
+                         f"{up} and fell in {down} of the {len(both)} with both years.")
         if "emphasis" in frame.columns and frame["emphasis"].any():
             em = frame[frame["emphasis"]].sort_values("x")
             parts.append(f"{em['area_name'].iloc[0]}: {fmt_number(em['value'].iloc[0], d, spec.unit)} in "
