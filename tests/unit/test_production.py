@@ -7,8 +7,10 @@ import gzip
 import os
 import signal
 import socket
+import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -134,3 +136,57 @@ def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(gunicorn):
     assert proc.poll() is None  # the master never went down
     log = log_path.read_text()
     assert f"Booting worker with pid: {replacement}" in log
+
+
+def _still_open(sock: socket.socket) -> bool:
+    """True while the server has not closed the connection (nothing to read, or not EOF)."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    if not readable:
+        return True
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except OSError:
+        return False
+
+
+def test_clients_sending_headers_slowly_do_not_stop_the_others(gunicorn):
+    """Issue 13 item 5: 50 connections dribble a request's headers a byte at a time (more than the
+    2 workers x 2 threads); other clients are still answered, while every slow one is still
+    connected. Figures (p95 with and without them): benchmarks/slow_clients.py."""
+    proc, base, _ = gunicorn
+    port = int(base.rsplit(":", 1)[1])
+    slow = []
+    for _ in range(50):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"GET /catalogue HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        slow.append(sock)
+    stop = threading.Event()
+
+    def dribble():
+        header = b"X-Slow: " + b"a" * 1000
+        i = 0
+        while not stop.wait(0.5):
+            for sock in slow:
+                try:
+                    sock.send(header[i % len(header):i % len(header) + 1])
+                except OSError:
+                    pass
+            i += 1
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        time.sleep(2)   # every slow connection has been accepted and is mid-headers
+        answered = []
+        for path in ("/api/datasets?q=air&limit=3", "/", "/catalogue?theme=air-quality") * 4:
+            with requests.Session() as session:   # a new connection each time
+                response = session.get(base + path, timeout=60)
+            answered.append((path, response.status_code))
+        assert all(status == 200 for _, status in answered), answered
+        assert sum(_still_open(sock) for sock in slow) == 50  # the attack went on throughout
+        assert proc.poll() is None
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in slow:
+            sock.close()

@@ -321,10 +321,15 @@ def test_the_map_svg_footer_has_the_short_link_not_the_long_query(client):
     assert followed.headers["Location"].startswith("/map?view=") and "layer=london-boroughs" in followed.headers["Location"]
 
 
+def _id_text(ident) -> str:
+    """A component id as Dash's renderer writes it in changedPropIds (a pattern id: sorted JSON)."""
+    return ident if isinstance(ident, str) else json.dumps(ident, sort_keys=True, separators=(",", ":"))
+
+
 def _callback(client, output: str, output_id, inputs: list, state: list) -> dict:
     """Run one Dash callback as the browser would (POST /_dash-update-component)."""
     body = {"output": output, "outputs": {"id": output_id, "property": output.rsplit(".", 1)[1]},
-            "inputs": inputs, "state": state, "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"]}
+            "inputs": inputs, "state": state, "changedPropIds": [f"{_id_text(inputs[0]['id'])}.{inputs[0]['property']}"]}
     response = client.post("/_dash-update-component", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.data[:300]
     return next(iter(response.json["response"].values()))["content"]
