@@ -182,14 +182,14 @@ def time_marks(labels: list[str], room: int = 22) -> dict:
     n = len(labels)
     if n == 0:
         return {}
-    width = max(len(period_label(t)) for t in labels) + 2
+    width = max(len(period_label(t, short=True)) for t in labels) + 2
     fit = max(2, min(n, room // max(width, 1)))
     if fit >= n:
         chosen = range(n)
     else:
         step = (n - 1) / (fit - 1)
         chosen = sorted({round(i * step) for i in range(fit)})
-    return {i: {"label": period_label(labels[i])} for i in chosen}
+    return {i: {"label": period_label(labels[i], short=True)} for i in chosen}
 
 
 def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes: list[dict],
@@ -416,10 +416,11 @@ def place_result(lat: float, lon: float, found: list) -> list:
         return [html.H2("Nothing here", className="feature-panel__title"),
                 html.P("No visible layer has a feature at this place.", className="muted")]
     blocks = [html.H2("At this place", className="feature-panel__title")]
-    for hit, entry, card, unit, pollutant in found:
+    # the layers with a value first: the boundaries a value sits in come after it
+    for hit, entry, card, unit, pollutant in sorted(found, key=lambda f: not f[0].get("variable")):
         variable = hit.get("variable")
         value = hit.get("value")
-        meant = meaning(pollutant or variable, value) if variable else None
+        meant = meaning(pollutant or variable, value, unit) if variable else None
         rows = [html.Tr([html.Th(variable_label(k), scope="row"), html.Td(format_value(v), className="num")])
                 for k, v in (hit.get("values") or {}).items()]
         blocks.append(html.Section(className="feature", children=[

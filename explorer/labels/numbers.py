@@ -7,15 +7,6 @@ import math
 
 from .variables import unit_label
 
-# Annual means, µg/m³: (UK legal objective or limit, WHO 2021 guideline)
-GUIDELINES = {
-    "NO2": ((40, "the UK objective of 40"), (10, "the WHO guideline of 10")),
-    "PM10": ((40, "the UK objective of 40"), (15, "the WHO guideline of 15")),
-    "PM2.5": ((20, "the UK limit of 20"), (5, "the WHO guideline of 5")),
-}
-_POLLUTANT_KEYS = {"no2": "NO2", "no₂": "NO2", "pm10": "PM10", "pm25": "PM2.5", "pm2.5": "PM2.5"}
-
-
 def _plain(value: float, decimals: int | None = None) -> str:
     if decimals is not None:
         return f"{value:,.{decimals}f}"
@@ -46,27 +37,24 @@ def format_value(value, unit: str | None = None, decimals: int | None = None) ->
     return f"{text} {unit}" if unit else text
 
 
-def pollutant_key(text: str | None) -> str | None:
-    """NO2, PM10 or PM2.5 when ``text`` names one of them (a pollutant option or a column)."""
-    if not text:
-        return None
-    low = str(text).lower()
-    if low.startswith("pm10d"):
-        return None     # days above a threshold, not a concentration
-    for key in sorted(_POLLUTANT_KEYS, key=len, reverse=True):
-        if low.startswith(key) or low == key:
-            return _POLLUTANT_KEYS[key]
-    return None
+def meaning(pollutant: str | None, value, unit: str | None = None) -> str | None:
+    """"above the UK annual objective of 40" for an annual mean of a pollutant with thresholds
+    (explorer/classify.py: the WHO 2021 guideline and the UK's objectives), else None. The WHO's
+    interim targets class the map; a sentence names only the guideline and the UK's own."""
+    from ..classify import thresholds_for
 
-
-def meaning(pollutant: str | None, value) -> str | None:
-    """"above the UK objective of 40" for an annual mean, or None when there is no guideline."""
-    guides = GUIDELINES.get(pollutant_key(pollutant) or "")
-    if not guides or not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not pollutant or not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    (uk, uk_text), (who, who_text) = guides
-    if value > uk:
-        return f"above {uk_text}"
-    if value > who:
-        return f"below {uk_text}, above {who_text}"
-    return f"within {who_text}"
+    found = sorted((t for t in thresholds_for(str(pollutant), pollutant=str(pollutant), unit=unit)
+                    if "interim" not in t.label), key=lambda t: t.value)
+    if not found:
+        return None
+
+    def said(t) -> str:
+        return f"the {t.label} of {t.value:g}"
+
+    if value > found[-1].value:
+        return f"above {said(found[-1])}"
+    below = next(t for t in found if value <= t.value)
+    above = [t for t in found if value > t.value]
+    return f"below {said(below)}" + (f", above {said(above[-1])}" if above else "")

@@ -28,11 +28,12 @@ _WORDS = {"pct": "%", "percent": "%", "pop": "population", "no": "number", "num"
           "gla": "GLA", "uk": "UK", "tfl": "TfL", "osm": "OSM", "laei": "LAEI"}
 
 
-def period_label(text: str) -> str:
-    """"202603" → "March 2026"; "2019" stays "2019"."""
+def period_label(text: str, short: bool = False) -> str:
+    """"202603" → "March 2026" ("Mar 2026" when ``short``); "2019" stays "2019"."""
     found = _MONTH.match(str(text))
     if found:
-        return f"{calendar.month_name[int(found['month'])]} {found['year']}"
+        names = calendar.month_abbr if short else calendar.month_name
+        return f"{names[int(found['month'])]} {found['year']}"
     return str(text)
 
 
