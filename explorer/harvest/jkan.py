@@ -159,7 +159,7 @@ def entry_dicts_from_folder(source: str, label: str) -> Iterator[tuple[str | Non
                 themes=meta.get("category"), tags=meta.get("tags") or meta.get("keywords"),
                 licence=meta.get("license"), maintainer=meta.get("maintainer") or meta.get("maintainer_email"),
                 page=None, updated=meta.get("modified") or meta.get("updated"))
-        except (EntryError, UnicodeDecodeError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad file never loses the others
             if isinstance(exc, EntryError):
                 yield hint, exc
             else:
@@ -186,5 +186,5 @@ def entry_dicts_from_data_json(doc: object, label: str, source: str) -> Iterator
                 resources=_resources(record.get("distribution"), entry_id, ("downloadURL", "accessURL"), ("title",)),
                 themes=record.get("theme"), tags=record.get("keyword"), licence=record.get("license"),
                 maintainer=record.get("contactPoint"), page=page, updated=record.get("modified"))
-        except EntryError as exc:
+        except Exception as exc:  # noqa: BLE001 - one bad record never loses the others
             yield raw_id or f"#{index}", exc

@@ -206,8 +206,14 @@ def _bundled(urls):
         for i, url in enumerate(urls)]}
 
 
+def _jkan(urls):
+    return {"dataset": [{"identifier": f"ds-{i}", "title": f"Dataset {i}",
+                         "distribution": [{"title": "file", "downloadURL": url}]}
+                        for i, url in enumerate(urls)]}
+
+
 @pytest.mark.parametrize("kind,build", [("lds", _lds), ("ckan", _ckan), ("dcat", _dcat),
-                                        ("bundled", _bundled)])
+                                        ("bundled", _bundled), ("jkan", _jkan)])
 def test_a_bad_resource_url_rejects_its_entry_never_the_catalogue(tmp_path, registry, kind, build):
     good = "https://data.london.gov.uk/download/good/file.csv"
     path = tmp_path / f"{kind}.json"
