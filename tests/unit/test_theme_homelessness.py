@@ -92,7 +92,7 @@ def test_headlines_are_the_workbooks_figures(app_services, theme, book):
     values = {h["label"]: h for h in headline_values(theme, app_services.data)}
     london, england = rows["E12000007"], rows["E92000001"]
     assert values["People sleeping rough in London on a single autumn night, 2017"]["text"] == f"{london[2017]:,}" == "1,137"
-    rise = values["Rise in London since 2010 (415 people)"]
+    rise = values["Rise in London since 2010, when the figure was 415"]
     assert london[2010] == 415 and rise["value"] == pytest.approx(london[2017] / london[2010]) and rise["text"] == "×2.7"
     assert values["People sleeping rough per 1,000 households in London, 2017"]["text"] == f"{london['rate']:.2f}" == "0.31"
     assert values["People sleeping rough per 1,000 households in England, 2017"]["text"] == f"{england['rate']:.2f}" == "0.20"
