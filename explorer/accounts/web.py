@@ -47,6 +47,7 @@ _ID = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 _GEO_RE = re.compile(rf"^/geo/({_ID})(?:\.geojson|/{_ID}\.(?:pbf|geojson))$")
 _LAYER_ROUTES = re.compile(r"^/(?:download/layer\.zip|export/map\.[a-z]+)$")
 _ALWAYS_CSRF = ("/account/sign-in",)
+_PERSONAL_PREFIXES = ("/account", "/publish", "/access/", "/api/", "/_dash-update-component")
 
 
 def secret_key(settings) -> str:
@@ -200,7 +201,10 @@ def install_accounts(server: Flask, services) -> None:
     @server.after_request
     def _cookies(response):
         secure = request.is_secure
-        if getattr(g, "private", False) or getattr(g, "user", None) is not None:
+        # answers about shared/closed entries, and every page that depends on who is signed in;
+        # not static files (a signed-in person's scripts and styles stay cacheable)
+        if getattr(g, "private", False) or (getattr(g, "user", None) is not None
+                                            and request.path.startswith(_PERSONAL_PREFIXES)):
             response.headers["Cache-Control"] = "private, no-store"
             response.vary.add("Cookie")
         new_session = getattr(g, "session_new", None)

@@ -44,9 +44,11 @@ def shoot(duo, name: str) -> None:
     driver.set_window_size(1366, 900)
 
 
-def sign_in(duo, email: str) -> None:
+def sign_in(duo, email: str, shot: str | None = None) -> None:
     duo.driver.get(duo.server_url + "/account/sign-in")
     duo.wait_for_element("#f-email", timeout=20)
+    if shot:
+        shoot(duo, shot)
     duo.find_element("#f-email").send_keys(email)
     duo.find_element("#f-password").send_keys(PASSWORD)
     duo.find_element("form.pub-form button[type=submit]").click()
@@ -60,7 +62,7 @@ def sign_out(duo) -> None:
 def test_editor_creates_uploads_checks_the_join_publishes_and_finds_it(dash_duo, publish_app, tmp_path):
     duo = dash_duo
     duo.start_server(publish_app)
-    sign_in(duo, "editor@camden.example.org")
+    sign_in(duo, "editor@camden.example.org", shot="sign-in")
     duo.wait_for_text_to_equal("h1", "Publish", timeout=20)
     duo.find_element("a[href='/publish/new']").click()
     duo.wait_for_element("#f-title", timeout=20)
@@ -157,6 +159,7 @@ def test_resident_asks_for_access_to_a_closed_entry_and_the_editor_approves(dash
     duo.wait_for_element(".request-access-link", timeout=30)
     duo.wait_for_contains_text("#dataset-preview", "not open", timeout=30)
     assert codes[0] not in duo.find_element("#dataset-preview").text
+    shoot(duo, "dataset-closed")
     duo.find_element(".request-access-link").click()
     # not signed in: the sign-in page, then back to the request form
     duo.wait_for_element("#f-email", timeout=20)
