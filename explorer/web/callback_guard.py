@@ -90,8 +90,10 @@ def _id_matches(sent: Any, pattern: dict) -> bool:
 def _check_item(item: Any, dep: dict, where: str) -> None:
     if not isinstance(item, dict):
         raise CallbackRefused(f"{where}: each item must be an object with id and property")
-    if item.get("property") != dep["property"]:
-        raise CallbackRefused(f"{where}: expected property {dep['property']!r}")
+    sent = item.get("property")
+    # an output with allow_duplicate=True is sent as "data@<hash>", as the callback's key names it
+    if not isinstance(sent, str) or sent.split("@", 1)[0] != dep["property"].split("@", 1)[0]:
+        raise CallbackRefused(f"{where}: expected property {dep['property'].split('@', 1)[0]!r}")
     pattern = _pattern(dep["id"])
     if pattern is None:
         if item.get("id") != dep["id"]:
@@ -123,8 +125,7 @@ def _output_deps(output: str) -> tuple[list[dict], bool]:
     """The callback's outputs as {"id", "property"} from its key in ``callback_map``, and whether
     the key names several (``..a.b...c.d..``)."""
     def split(one: str) -> dict:
-        one = one.split("@", 1)[0]          # allow_duplicate outputs carry @hash
-        ident, _, prop = one.rpartition(".")
+        ident, _, prop = one.split("@", 1)[0].rpartition(".")   # allow_duplicate: "prop@hash"
         return {"id": ident, "property": prop}
 
     if output.startswith("..") and output.endswith(".."):

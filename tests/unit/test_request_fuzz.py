@@ -224,6 +224,34 @@ def test_a_wrongly_typed_property_is_refused_before_the_callback_runs(client):
     assert len(response.data) == len(once.data)
 
 
+def test_outputs_with_allow_duplicate_are_sent_as_the_renderer_sends_them(client, server_callbacks):
+    """An output declared with allow_duplicate=True comes as "data@<hash>" from Dash's renderer."""
+    from explorer.web.callback_guard import _pattern
+
+    def item(dep):
+        pattern = _pattern(dep["id"])
+        if pattern is None:
+            return {"id": dep["id"], "property": dep["property"], "value": None}
+        if any(v in (["ALL"], ["ALLSMALLER"]) for v in pattern.values()):
+            return []
+        return {"id": {k: (0 if isinstance(v, list) else v) for k, v in pattern.items()},
+                "property": dep["property"], "value": None}
+
+    duplicated = [(k, v) for k, v in server_callbacks if "@" in k]
+    assert duplicated   # the map's state store is written by more than one callback
+    for output, entry in duplicated:
+        outs = []
+        for part in output[2:-2].split("..."):
+            ident, _, prop = part.partition("@")[0].rpartition(".")
+            out = item({"id": ident, "property": prop + ("@" + part.partition("@")[2] if "@" in part else "")})
+            outs.append([] if isinstance(out, list) else {k: v for k, v in out.items() if k != "value"})
+        body = {"output": output, "outputs": outs, "inputs": [item(d) for d in entry["inputs"]],
+                "state": [item(d) for d in entry["state"]], "changedPropIds": []}
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code < 500
+        assert not (response.status_code == 400 and "outputs" in response.get_json()["error"]), response.data
+
+
 # Map permalinks and Referers -----------------------------------------------------------------------
 def test_map_permalinks_never_give_a_server_error(client, dataset_ids):
     @FUZZ
