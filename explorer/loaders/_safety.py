@@ -45,6 +45,7 @@ _CONFIG = {
     "GDAL_VRT_ENABLE_PYTHON": "NO",
     "CPL_ALLOW_VSISTDIN": "NO",
     "OSR_USE_NON_DEPRECATED": "YES",
+    "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",   # no SQLite virtual tables over other files
 }
 
 _hardened = False
