@@ -13,8 +13,9 @@ from ``/_dash-dependencies`` and the page it holds, as the browser does (``bench
 
 1. **open a theme**: ``/themes/<slug>`` (the index page, which carries the page's layout, then the
    dependencies and the router callback) and its map layers' geometry the first time;
-2. **click a borough**: the theme page's selection callback with a borough from its picker, and the
-   server callbacks that follow (charts highlighted, the place panel);
+2. **click a borough**: a borough from the theme page's picker; the page takes the selection and
+   restyles its charts and map in the browser (assets/theme_selection.js), so the client sets the
+   selection as that code does and calls the server callbacks that follow it (the place panel);
 3. **export a chart**: ``/export/chart/<theme>/<chart>.png?preset=slide``;
 4. **open the map**: ``/map`` with the callbacks it fires and its default layers' geometry;
 5. **add a layer**: the layer panel's search callback, the add callback, the new card's callbacks and
@@ -23,9 +24,12 @@ from ``/_dash-dependencies`` and the page it holds, as the browser does (``bench
 7. **search API**: ``/api/datasets?q=parks``;
 8. **dataset page**: ``/dataset/<id>`` with its callbacks (resolve, load, join, preview, source card).
 
-Before the 50 sessions start, one session runs once alone on the cold server ("first visitor",
-reported apart); then the 50 run together, once clicking as fast as answers come and once pausing
-about a second before each step as a person does (``--think``). Requests time out after 30 s; the
+Each set-up starts a fresh server on a fresh EXPLORER_HOME (and a fresh Redis) and waits until its
+``/healthz`` says ready (every worker warm: explorer/warmup.py); the time from starting the server
+to ready is reported. Then the 50 sessions run together at once, with people's pauses (the last
+``--think`` value): the **cold** pass, the clock starting when the server said it was ready. Then,
+on the same server, the 50 run again for each ``--think`` value (``0``: clicking as fast as answers
+come; ``1``: pausing about a second before each step as a person does): the **warm** passes. Requests time out after 30 s; the
 whole run stops at ``--timeout`` seconds whatever happens (steps not run are counted as errors).
 Latencies are wall-clock per step as a client sees them (p50/p95/max), errors are non-2xx answers,
 answers without what the next step needs, timeouts and connection failures. The client runs on the
@@ -65,6 +69,7 @@ STEPS = ["open a theme", "click a borough", "export a chart", "open the map", "a
 DATASETS = ["laei-lsoa-2021", "london-boroughs", "laei-borough", "parks-os-greenspace", "laqn-sites"]
 LAYER_SEARCHES = ["house prices", "deprivation", "parks", "crime", "trees"]
 REQUEST_TIMEOUT = 30
+READY_TIMEOUT = 180     # seconds a fresh server may take to say /healthz ready
 # the layout an index page carries for Dash (explorer/first_paint.py)
 EMBEDDED_LAYOUT = re.compile(r'<script type="application/json" id="explorer-layout">(.*?)</script>', re.S)
 
@@ -214,8 +219,16 @@ def run_session(base: str, deps: list[dict], slugs: list[str], n: int, iteration
                     raise StepError("the borough picker has no options")
                 code = options[k % len(options)]["value"]
                 select = browser.page.find(lambda d: has_input(d, "theme-picker", "value"))
-                size = browser.callback(select, [("theme-picker", "value")], {("theme-picker", "value"): code})
-                # what follows the selection on the server (charts highlighted, the place panel)
+                if select is not None:   # a page that selects on the server
+                    size = browser.callback(select, [("theme-picker", "value")], {("theme-picker", "value"): code})
+                else:
+                    # the browser makes the selection and restyles the charts and the map itself
+                    # (assets/theme_selection.js: explorerTheme.select); the store holds it
+                    label = options[k % len(options)].get("label", code)
+                    browser.page.props.setdefault("theme-selection", {})["data"] = {
+                        "codes": [code], "names": {code: label}, "label": label, "source": "picker", "at": []}
+                    size = 0
+                # what follows the selection on the server (the place panel)
                 for dep in browser.deps:
                     if not dep.get("clientside_function") and has_input(dep, "theme-selection", "data"):
                         size += browser.callback(dep, [("theme-selection", "data")])
@@ -337,18 +350,23 @@ class Server:
             [sys.executable, "-m", "explorer.cli", "serve", "--workers", str(workers),
              "--threads", str(threads), "--port", str(self.port)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
+        started = time.monotonic()
+        self.health: dict = {}
+        deadline = started + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the server exited; see {log}")
             try:
-                if requests.get(self.base + "/api/datasets?limit=1", timeout=5).status_code == 200:
+                response = requests.get(self.base + "/healthz", timeout=5)
+                if response.status_code == 200:
+                    self.ready_s = round(time.monotonic() - started, 2)
+                    self.health = response.json()
                     return
-            except requests.RequestException:
+            except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.25)
         self.stop()
-        raise SystemExit("the server did not answer within 120 s")
+        raise SystemExit(f"the server did not say it was ready within {READY_TIMEOUT} s; see {log}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -380,12 +398,8 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
     try:
         deps = requests.get(server.base + "/_dash-dependencies", timeout=30).json()
         slugs = theme_slugs()
-        first = Recorder()
-        started = time.monotonic()
-        run_session(server.base, deps, slugs, 0, 1, first, deadline)
-        first_s = time.monotonic() - started
-        runs = []
-        for think in thinks:
+
+        def one_pass(think: float) -> dict:
             rec = Recorder()
             started = time.monotonic()
             with ThreadPoolExecutor(max_workers=sessions) as pool:
@@ -395,18 +409,22 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
                     f.result()
             wall = time.monotonic() - started
             total = sum(len(v) for v in rec.times.values())
-            runs.append({"think_s": think, "wall_s": round(wall, 2),
-                         "steps_per_s": round(total / wall, 1) if wall else None,
-                         "steps": summarise(rec)})
+            return {"think_s": think, "wall_s": round(wall, 2),
+                    "steps_per_s": round(total / wall, 1) if wall else None,
+                    "steps": summarise(rec)}
+
+        load_at_ready = round(os.getloadavg()[0], 2)
+        cold = one_pass(thinks[-1])     # the clock starts when /healthz said ready
+        runs = [one_pass(think) for think in thinks]
         result = {
             "setup": name, "workers": workers, "threads_per_worker": threads,
             "cache": "redis" if redis else "filesystem", "sessions": sessions,
             "iterations": iterations,
             "themes": slugs,
-            "first_visitor": {s: (round(first.times[s][0] * 1000, 1) if first.times[s] else None)
-                              for s in STEPS},
-            "first_visitor_errors": {s: first.errors[s] for s in STEPS if first.errors[s]},
-            "first_visitor_s": round(first_s, 2),
+            "ready_s": server.ready_s,
+            "health": server.health,
+            "load_average_at_ready": load_at_ready,
+            "cold": cold,
             "runs": runs,
         }
         if redis:
@@ -434,10 +452,44 @@ def render_markdown(result: dict) -> str:
              " errors are non-2xx answers, answers without what the next step needs, timeouts (30 s"
              " per request) and failed connections.", ""]
     setups = result["setups"]
+    lines += ["### Cold: a fresh server and a fresh Redis, the clock starting when /healthz says ready", "",
+              "Each set-up's server (and Redis) started fresh on an empty EXPLORER_HOME; the 50 sessions "
+              "start together as soon as `/healthz` answers ready, pausing "
+              f"{setups[0]['cold']['think_s'] * 0.5:g}–{setups[0]['cold']['think_s'] * 1.5:g} s before each step.", ""]
+    header = ["step"]
+    for setup in setups:
+        header += [f"{setup['setup']} p50", "p95", "max", "errors"]
+    rows = []
+    for step in STEPS:
+        row = [step]
+        for setup in setups:
+            st = setup["cold"]["steps"][step]
+            row += [_ms(st.get("p50_ms")), _ms(st.get("p95_ms")), _ms(st.get("max_ms")), st["errors"]]
+        rows.append(row)
+    lines += [markdown_table(header, rows), ""]
+    for setup in setups:
+        health = setup.get("health") or {}
+        steps = ", ".join(f"{k} {v.get('s')} s" for k, v in (health.get("steps") or {}).items())
+        lines.append(f"- {setup['setup']}: ready {setup['ready_s']} s after the server was started "
+                     f"(warm-up {health.get('warmed_in_s')} s in the worker that answered"
+                     + (f", slowest worker {health.get('slowest_worker_s')} s" if health.get("slowest_worker_s") else "")
+                     + (f": {steps}" if steps else "") + f"); 1-minute load average at ready "
+                     f"{setup.get('load_average_at_ready')}; cold pass {setup['cold']['wall_s']} s wall, "
+                     f"{setup['cold']['steps_per_s']} steps/s.")
+    target = all(s["cold"]["steps"][st].get("p95_ms", 1e9) < 1000 and s["cold"]["steps"][st]["errors"] == 0
+                 for s in setups for st in STEPS)
+    lines += ["", f"Target (p95 < 1 s per step, 0 errors): {'met' if target else 'not met'}.", ""]
+    for setup in setups:
+        for step in STEPS:
+            st = setup["cold"]["steps"][step]
+            if st["errors"]:
+                lines.append(f"- cold, {setup['setup']}, {step}: {st['errors']} errors, e.g. "
+                             + "; ".join(f"`{e[:110]}`" for e in st["error_examples"]))
+    lines.append("")
     for i, think in enumerate(result["think_s"]):
-        title = ("No pause between steps (every session clicks as soon as the last answer is in: "
+        title = ("Warm: no pause between steps (every session clicks as soon as the last answer is in: "
                  "saturation)" if not think else
-                 f"A pause of {think * 0.5:g}–{think * 1.5:g} s before each step (people reading)")
+                 f"Warm: a pause of {think * 0.5:g}–{think * 1.5:g} s before each step (people reading)")
         lines += [f"### {title}", ""]
         header = ["step"]
         for setup in setups:
@@ -464,8 +516,7 @@ def render_markdown(result: dict) -> str:
         lines.append("")
     for setup in setups:
         lines.append(f"- **{setup['setup']}**: {setup['workers']} worker(s) × {setup['threads_per_worker']} "
-                     f"threads, {setup['cache']} cache; first visitor alone on the cold server: "
-                     + ", ".join(f"{k} {_ms(v)} ms" for k, v in setup["first_visitor"].items())
+                     f"threads, {setup['cache']} cache"
                      + (f"; Redis held {setup['redis']['keys']} keys, {setup['redis']['used_memory_human']}"
                         if setup.get("redis") else ""))
     if result.get("load_average_end"):
@@ -499,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {args.sessions} sessions × {args.iterations} iterations …", flush=True)
             results.append(run_setup(name, workers, args.threads, cache, args.sessions,
                                      args.iterations, deadline, Path(tmp), thinks))
-            for run in results[-1]["runs"]:
+            print(f"  ready after {results[-1]['ready_s']} s", flush=True)
+            for run in [dict(results[-1]["cold"], think_s=f"{results[-1]['cold']['think_s']} (cold)")] + results[-1]["runs"]:
                 print(f"  pause {run['think_s']} s: {run['wall_s']} s wall", flush=True)
                 for step, s in run["steps"].items():
                     print(f"    {step:15} p50 {_ms(s.get('p50_ms')):>6} ms  p95 {_ms(s.get('p95_ms')):>6} ms  "
@@ -512,9 +564,10 @@ def main(argv: list[str] | None = None) -> int:
         "open a theme: GET /themes/<slug> (the page, drawn by the server, with the layout Dash takes "
         "from it) + /_dash-dependencies + the router callback (which finds the page there) + the "
         "geometry of its map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",
-        "click a borough: the theme page's selection callback with a borough from its picker, then "
-        "the server callbacks that follow a selection (every chart redrawn with the borough "
-        "highlighted, the place panel); the map's outline is drawn in the browser.",
+        "click a borough: a borough from the theme page's picker. The browser makes the selection and "
+        "restyles every chart and the map itself (assets/theme_selection.js), with no request; the "
+        "client sets the selection as that code does and calls the server callbacks that follow it "
+        "(the place panel).",
         "export a chart: GET /export/chart/<theme>/<chart>.png?preset=slide (a PNG with title, "
         "source, licence and date drawn by the shared headless browser).",
         "open the map: GET /map (with its layout) + dependencies + router callback + the callbacks "
@@ -527,9 +580,10 @@ def main(argv: list[str] | None = None) -> int:
         "search API: GET /api/datasets?q=parks. dataset page: GET /dataset/<id> + router callback + "
         "the page's own callbacks (resolve, load, join, preview, source card), rotating over "
         + ", ".join(DATASETS) + ".",
-        "The first visitor runs alone once before the 50 sessions (cold caches) and is reported apart.",
-        "Each set-up runs twice on the same server: without pauses (saturation), then with pauses "
-        "before each step (people reading); the second run finds warm caches.",
+        "Cold: each set-up's server and Redis start fresh (empty EXPLORER_HOME, empty Redis); the "
+        "server warms itself before /healthz says ready (theme pages and charts, the map's "
+        "geometry, the export renderer: explorer/warmup.py); the 50 sessions start together at "
+        "that moment. Warm: the same server, once per --think value, after the cold pass.",
     ]
     data = {"machine": machine, "load_average_end": round(os.getloadavg()[0], 2), "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}

@@ -13,9 +13,11 @@ A page with a part that could not be drawn (data not there yet, a download that 
 stored in the cache, so a visitor after half a minute tries again; the requests that waited for its
 build (and those in the next half minute) are given it in this process rather than each building it.
 
-:func:`warm_in_background` builds every theme page once after a worker starts, in a thread, so that
-the first visitors do not pay for it. It builds a page even when another worker already stored it:
-the building fills this process's chart memo, which the borough-selection callbacks read.
+:func:`warm` makes every theme page once when a worker starts (explorer/warmup.py), so that the
+first visitors do not pay for it. A page another worker (or ``explorer warm``) already stored is
+not drawn again: the place panel and the data tables read the charts' tables from the cache too
+(``chart_table`` in callbacks/themes.py). Workers start at different themes, so two workers
+starting together draw different pages and then read each other's.
 """
 
 from __future__ import annotations
@@ -169,24 +171,40 @@ def served_theme_page(services, slug: str, chart: str | None = None):
     return json.loads(hit["page"]), hit["title"]
 
 
-def warm(services, server=None) -> list[str]:
-    """Build every theme page in this process (its charts stay in the process's memo, which the
-    selection callbacks read, so it is built even when the cache holds it) and keep each in the
-    cache unless a page is already there; with the
-    Flask ``server``, ask its geometry route for the map layers' geometry, which keeps it in the
-    cache too. Returns the slugs whose page was complete."""
+def warm(services, server=None, start: int | None = None) -> list[str]:
+    """Make every theme page and keep it in the cache, unless the cache already holds it (drawn
+    by another worker or by ``explorer warm``); the charts of a page drawn here are kept as tables
+    for the place panel. With the Flask ``server``, ask its geometry route for the map layers'
+    geometry, which keeps it in the cache too. ``start``: where to begin (default: the process id;
+    an odd one goes through the themes backwards, so that two workers started together, whose ids
+    follow each other, draw different pages first). Returns the slugs whose page is complete."""
+    import os
+
     client = server.test_client() if server is not None else None
     done = []
-    for slug, theme in list(theme_pages.themes_of(services).items()):
+    items = list(theme_pages.themes_of(services).items())
+    start = os.getpid() if start is None else start
+    if start % 2:
+        items.reverse()
+    first = (start // 2) % max(len(items), 1)
+    for slug, theme in items[first:] + items[:first]:
         try:
             key = page_key(services, theme, None)
+            built = False
             with _building(slug):
-                text, title, complete = _build(services, theme, None)
-                if complete:
+                if _read(services.cache, key) is not None:
                     done.append(slug)
-                    if _read(services.cache, key) is None:
+                else:
+                    built = True
+                    text, title, complete = _build(services, theme, None)
+                    if complete:
+                        done.append(slug)
                         _write(services.cache, key, {"page": text, "title": title})
-            for item in theme_pages.map_layers(services, theme) if client is not None else []:
+                        for spec in theme.charts:
+                            theme_pages.keep_chart_table(services, theme, spec,
+                                                         theme_pages.chart_result(services, theme, spec))
+            # the geometry of a page drawn here (another worker fetched that of the others)
+            for item in theme_pages.map_layers(services, theme) if client is not None and built else []:
                 if not item.get("error"):
                     client.get(f"/geo/{item['dataset']}/{item['resource']}.pbf",
                                headers={"Accept-Encoding": "gzip"})

@@ -24,6 +24,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
@@ -230,6 +231,7 @@ _HIGHLIGHTS = _Memo(128)     # charts with places highlighted: apart, so that ma
 _HEADLINES = _Memo(32)
 _MAPS = _Memo(32)
 _BOROUGHS = _Memo(8)
+_TABLES = _Memo(128)         # charts' tables read from the app's cache (drawn by another worker)
 
 
 def _scope(services) -> tuple:
@@ -253,6 +255,64 @@ def chart_result(services, theme: Theme, spec, codes=()):
     memo = _HIGHLIGHTS if codes else _CHARTS
     return memo.get(key, lambda: build_chart(spec, services.data, highlight=list(codes) or None),
                     keep=lambda result: result.error is None)
+
+
+@dataclass
+class ChartTable:
+    """What the place panel and a chart's "show data" table read of a chart: its data, the
+    headers of its columns, its text summary, and why it could not be drawn (or None)."""
+    data: object
+    labels: dict
+    summary: str
+    error: str | None
+
+
+def chart_table(services, theme: Theme, spec) -> ChartTable:
+    """A chart's table, without drawing the chart when it can be helped: from this process's
+    memo (the page was drawn here), else from the app's cache (with Redis: drawn by another worker
+    or by ``explorer warm``), else drawn now and kept in both. A worker that finds its theme pages
+    already made never draws their charts just to answer a click."""
+    from explorer.cache import cache_key, cached
+
+    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
+
+    key = (_scope(services), theme.slug, spec.id, ())
+    with _CHARTS._lock:
+        known = _CHARTS._data.get(key)
+    if known is not None:
+        return ChartTable(known.data, known.labels, known.summary, known.error)
+    versions = services.registry.versions(ds for ds, _ in spec.inputs())
+    shared = cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
+                       str(services.settings.data_dir))
+
+    def draw() -> ChartTable | None:
+        result = chart_result(services, theme, spec)
+        return None if result.error else ChartTable(result.data, result.labels, result.summary, None)
+
+    table = _TABLES.get(shared, lambda: cached(services.cache, shared, draw, timeout=3600),
+                        keep=lambda value: value is not None)
+    if table is None:   # not kept (a failure is tried again): say why, from the drawing
+        result = chart_result(services, theme, spec)
+        return ChartTable(result.data, result.labels, result.summary, result.error)
+    return table
+
+
+def keep_chart_table(services, theme: Theme, spec, result) -> None:
+    """Put a chart drawn here into the app's cache as its table (see :func:`chart_table`)."""
+    if result.error:
+        return
+    from explorer.cache import cache_key
+
+    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
+
+    versions = services.registry.versions(ds for ds, _ in spec.inputs())
+    shared = cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
+                       str(services.settings.data_dir))
+    try:
+        if services.cache is not None and services.cache.get(shared) is None:
+            services.cache.set(shared, ChartTable(result.data, result.labels, result.summary, None), timeout=3600)
+    except Exception as exc:  # noqa: BLE001 - a cache that fails is a miss
+        log.warning("chart table cache: write failed (%s)", exc)
 
 
 def highlighted_figure(services, theme: Theme, spec, codes):
@@ -406,7 +466,7 @@ def _names(services, theme: Theme) -> dict[str, str]:
     """Names of the places the page knows: boroughs and every area in its charts."""
     names = {o["value"]: o["label"] for o in borough_options(services)}
     for spec in theme.charts:
-        table = chart_result(services, theme, spec).data
+        table = chart_table(services, theme, spec).data
         if "area_code" in table.columns:
             name_col = "area_name" if "area_name" in table.columns else None
             if name_col:
@@ -559,7 +619,7 @@ def place_figures(services, theme: Theme, codes: list[str]) -> list[dict]:
     out = []
     wanted = set(codes)
     for spec in theme.charts:
-        result = chart_result(services, theme, spec)
+        result = chart_table(services, theme, spec)
         table = result.data
         if result.error or "area_code" not in table.columns:
             continue
@@ -741,13 +801,13 @@ def register(app, services) -> None:
         spec = theme.chart(table_id["index"])
         if spec is None:
             raise PreventUpdate
-        result = chart_result(services, theme, spec)
+        result = chart_table(services, theme, spec)
         return view.data_table(spec, result, TABLE_ROWS), False, "true", view.HIDE_DATA
 
 
 def clear_memo() -> None:
     """Forget computed charts, headlines and layers (tests; after the registry changes)."""
-    for memo in (_CHARTS, _HIGHLIGHTS, _HEADLINES, _MAPS, _BOROUGHS, _LAYER_CODES):
+    for memo in (_CHARTS, _HIGHLIGHTS, _HEADLINES, _MAPS, _BOROUGHS, _LAYER_CODES, _TABLES):
         memo.clear()
     with _CHECKED_LOCK:
         _CHECKED.clear()

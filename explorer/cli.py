@@ -144,12 +144,15 @@ def warm(ctx: click.Context, as_json: bool) -> None:
     total = round(time.monotonic() - started, 2)
     cache = redact_url(settings.cache_url) if settings.cache_url else f"filesystem under {settings.cache_dir}"
     failed = [name for name, step in steps.items() if step.get("detail") == "failed"]
+    from callbacks.theme_page_cache import CODE_DIGEST
+
     if as_json:
-        _echo_json({"cache": cache, "seconds": total, "steps": steps, "failed": failed})
+        _echo_json({"cache": cache, "seconds": total, "code_digest": CODE_DIGEST, "steps": steps,
+                    "failed": failed})
     else:
         for name, step in steps.items():
             click.echo(f"{name}: {step.get('detail', 'done')} ({step['s']:.1f} s)")
-        click.echo(f"Cache filled in {total:.1f} s: {cache}")
+        click.echo(f"Cache filled in {total:.1f} s for code {CODE_DIGEST[:12]}: {cache}")
         if not settings.cache_url:
             click.echo("Note: this is this host's filesystem cache; set EXPLORER_CACHE_URL=redis://… "
                        "to fill the cache every worker and host shares.")
