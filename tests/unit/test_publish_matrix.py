@@ -244,3 +244,31 @@ def test_upload_over_the_size_limit_is_refused(world, monkeypatch):
                            content_type="multipart/form-data")
     assert response.status_code in (413, 422)
     assert _snapshot(world, entry_id) == before
+
+
+@pytest.mark.parametrize("name,fmt,source,kind", [
+    ("boroughs.geojson", "geojson", "boundaries/London_Borough_Excluding_MHW.geojson", "polygons"),
+    ("boroughs.topojson", "topojson", "boundaries/gla_ldn-viz-tools/boroughs-simplified-topo.json", "polygons"),
+    ("boroughs.gpkg", "gpkg", "boundaries/London_Boroughs.gpkg", "polygons"),
+    ("stations.geojson", "geojson", "points/greater_london-osm_transit_stations_2021.geojson", "points"),
+    ("lsoa-2011.zip", "zip", "boundaries/london-2011-lsoa-gen20", "polygons"),
+])
+def test_uploads_of_each_spatial_format_are_loaded_as_the_map_will(world, data_dir, tmp_path, name, fmt, source, kind):
+    """Real files from the data folder, uploaded as a publisher would; a zipped shapefile is zipped here."""
+    import zipfile
+
+    path = data_dir / source
+    if fmt == "zip":
+        target = tmp_path / name
+        with zipfile.ZipFile(target, "w") as zf:
+            for part in sorted(path.iterdir()):
+                zf.write(part, part.name)
+        path = target
+    entry_id = _fresh(world)
+    with open(path, "rb") as fh:
+        response = world["client"].post(f"/api/datasets/{entry_id}/resources", headers=world["who"]["editor_a"].headers(),
+                                        data={"file": (fh, name), "format": fmt}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_data()[:400]
+    report = response.get_json()
+    assert report["kind"] == kind and report["crs"] == "EPSG:4326" and report["rows"] > 30
+    assert report["provenance"]["sha256"] == world["services"].publishing.store.uploads(entry_id)[-1]["sha256"]
