@@ -233,8 +233,9 @@ def _load_source(source: _Source, fmt: str, opts: dict, transformations: list[st
     if fmt in GDAL_FORMATS:
         return _from_vector(source, fmt, opts, transformations)
     if fmt in SPREADSHEET_FORMATS:
+        # a file on disk was bounded by load_file already; a member's bytes are checked here
         frame = read_spreadsheet(source.path if source.archive is None else source.read_bytes(),
-                                 label, opts, transformations)
+                                 label, opts, transformations, checked=source.archive is None)
         return _from_table(frame, label, opts, transformations)
     if fmt == "parquet":
         try:

@@ -23,15 +23,14 @@ them, and notes below. ``read_spreadsheet`` finds the table in such a workbook:
 export of such a table (the resource option ``published_table: true``).
 
 Safety: the container is checked with :func:`explorer.archive.check_container` before any reader
-opens it (decompressed bytes capped by ``EXPLORER_MAX_DOWNLOAD_BYTES`` and a ratio limit); a
+opens it (decompressed bytes capped by ``EXPLORER_MAX_DOWNLOAD_BYTES`` and the loaders' ratio
+limit, as ``_safety.check_file_container`` checks every file ``load_file`` opens); a
 password-protected workbook (an OLE2 compound file holding an encrypted package, or an ODS whose
 manifest lists encryption) and a legacy .xls are refused with a message naming the file.
 """
 
 from __future__ import annotations
 
-import io
-import os
 import re
 import tempfile
 import zipfile
@@ -45,7 +44,6 @@ from ._base import LoadError, count
 SPREADSHEET_FORMATS = ("xlsx", "xls", "ods")
 ROW_TYPE = "row_type"
 ROWS_CHOICES = ("all", "areas", "subtotals")
-MAX_RATIO = 200               # XML of a sheet compresses well; beyond this it is a bomb
 FULL_READ_LIMIT = 64 << 20    # decompressed bytes up to which merged cells are read too
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
@@ -62,16 +60,6 @@ _AGGREGATE_NAMES = {
 _DERIVED = re.compile(r"^\s*(%|per ?cent|percentage)|%\s*(change|of)|\bchange from\b", re.I)
 _PLACEHOLDER_CODES = {"-", "–", "—", "..", ".", "x", "[x]", "n/a", "na", ":"}
 _NUMBER_TEXT = re.compile(r"^\s*-?[\d,]*\.?\d+\s*$")
-
-
-def max_bytes_setting() -> int:
-    """EXPLORER_MAX_DOWNLOAD_BYTES, read the way the settings read it."""
-    from ..settings import Settings
-
-    try:
-        return int(Settings.from_env().max_download_bytes)
-    except Exception:
-        return 512 * 1024 * 1024
 
 
 # ============================================================================ headers
@@ -542,26 +530,25 @@ def is_spreadsheet_zip(path: Path) -> bool:
 
 
 def read_spreadsheet(data: Path | bytes, label: str, opts: dict, transformations: list[str], *,
-                     max_bytes: int | None = None, max_ratio: float = MAX_RATIO) -> pd.DataFrame:
-    """The table of a workbook (a path or the bytes of an archive member) as a frame."""
+                     checked: bool = False) -> pd.DataFrame:
+    """The table of a workbook (a path or the bytes of an archive member) as a frame.
+
+    The container is bounded first (EXPLORER_MAX_DOWNLOAD_BYTES and the loaders' ratio limit)
+    unless the caller has just done so (``checked``: ``load_file`` checks every file it opens)."""
     if isinstance(data, (bytes, bytearray)):
         with tempfile.TemporaryDirectory(prefix="explorer-sheet-") as tmp:
             path = Path(tmp) / "workbook"
             path.write_bytes(bytes(data))
-            return read_spreadsheet(path, label, opts, transformations, max_bytes=max_bytes,
-                                    max_ratio=max_ratio)
-    from ..archive import ArchiveError, check_container
+            return read_spreadsheet(path, label, opts, transformations)
+    from ._safety import check_file_container
 
     path = Path(data)
     with open(path, "rb") as fh:
         head = fh.read(8)
     if not head.startswith(b"PK"):
         _refuse_non_zip(path, label, head)
-    try:
-        check_container(path, max_bytes=max_bytes or max_bytes_setting(), max_ratio=max_ratio, label=label)
-    except ArchiveError as exc:
-        text = str(exc)
-        raise LoadError(label, text[len(label) + 2:] if text.startswith(label + ": ") else text) from None
+    if not checked:
+        check_file_container(path, label)
     kind, size = _kind_of_zip(path, label)
     sheets = _read_xlsx(path, label, size) if kind == "xlsx" else _read_ods(path, label)
     return table_from_sheets(sheets, label, opts, transformations)
