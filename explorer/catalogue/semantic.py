@@ -22,11 +22,12 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "wordllama-l2_supercat-256"
+MODEL_NAME = "wordllama-l2_supercat-256/title2-tags-desc250"  # model and what of an entry it reads
 DIM = 256
 # What of an entry is embedded: its title twice (the title says what the data is), tags and the
-# start of its description (the rest is methodology more often than subject).
-DESCRIPTION_CHARS = 400
+# start of its description (the rest is methodology more often than subject). 250 characters
+# rather than 400: 40 % fewer tokens to embed, and no worse on the search-quality requests.
+DESCRIPTION_CHARS = 250
 
 
 class Embedder:
