@@ -52,7 +52,8 @@ RECORDS_FILE = "catalogue/london_datastore_records_531.json"
 TEXTS_FILE = "catalogue/london_datastore_metadata_text_1249.json"
 LDS_SITE = "https://data.london.gov.uk"
 
-TARGET_P95_MS = {"real": 10.0, "synthetic": 50.0}
+TARGET_P95_MS = {"real": 15.0, "synthetic": 60.0}
+TARGET_SEMANTIC_INDEX_S = 60.0   # embedding every entry of the synthetic catalogue, once per version
 
 # (query, filters). A filter value written "#1" means "the most common value of that facet in the
 # catalogue being searched" ("#2" the second …), so the same list works for both catalogues.
@@ -75,6 +76,11 @@ QUERIES: list[tuple[str, dict[str, list[str]]]] = [
     ("housing", {"licence": ["#1"]}),
     ("transport", {"theme": ["#1"]}),
     ("data", {"format": ["csv", "#1"], "access": ["open"]}),
+    # whole questions, as people type them (request words dropped, a typo corrected, synonyms)
+    ("Can you find me a dataset with the average property prices in London?", {}),
+    ("Is there a publicly available dataset for tree canopy cover in London?", {}),
+    ("where can i find data about polution", {}),
+    ("how many homeless people are there", {}),
     # browsing (no words): everything, and one facet
     ("", {}),
     ("", {"format": ["csv"]}),
@@ -721,6 +727,30 @@ def index_read_ms(registry, runs: int = 3) -> float | None:
     return round(float(np.median(times)) * 1000, 1)
 
 
+def semantic_index(registry, path: Path) -> dict:
+    """Seconds to embed every entry (once per entry version), and what a new process pays to read
+    the stored vectors instead (the same registry file opened again)."""
+    from explorer.registry import Registry
+
+    if not hasattr(registry, "index_vectors"):
+        return {}
+    t0 = time.perf_counter()
+    embedded = registry.index_vectors()
+    build_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    registry._semantic_index()
+    load_s = time.perf_counter() - t0
+    again = Registry(path)
+    t0 = time.perf_counter()
+    again_embedded = again.index_vectors()
+    again._semantic_index()
+    reopen_s = time.perf_counter() - t0
+    again.close()
+    return {"embedded": embedded, "build_s": round(build_s, 2), "first_load_s": round(load_s, 2),
+            "new_process_embedded": again_embedded, "new_process_load_s": round(reopen_s, 2),
+            "target_build_s": TARGET_SEMANTIC_INDEX_S}
+
+
 def run_catalogue(name: str, registry, entries: list, repeats: int, peer_repeats: int,
                   budget_s: float, cap: float) -> tuple[dict, list[Case]]:
     totals = registry.facet_totals()
@@ -835,14 +865,23 @@ def render_markdown(result: dict) -> str:
             parts = ", ".join(f"{k} {v['mean_ms']:.1f} ms ({v['share']:.0%})" for k, v in prof["parts"].items())
             lines.append(f"- Where ours spends a search at {syn['entries']:,} entries (mean over "
                          f"{prof['calls']} queries that finished): {parts}.")
+        sem = syn.get("semantic_index") or {}
+        if sem:
+            lines.append(f"- Semantic index (WordLlama vectors of {sem['embedded']:,} entries, stored in the "
+                         f"registry per entry version): built in {sem['build_s']:.1f} s (target ≤ "
+                         f"{sem['target_build_s']:.0f} s: {'met' if sem['build_s'] <= sem['target_build_s'] else '**not met**'});"
+                         f" a new process embeds {sem['new_process_embedded']} and reads the stored vectors in "
+                         f"{sem['new_process_load_s']:.1f} s.")
         if syn.get("index_read_ms") is not None:
             lines.append(f"- The facet index (which entries carry each facet value, and the title order)"
                          f" is read once per registry version: the first search after a write pays "
                          f"{syn['index_read_ms']:,.0f} ms more at {syn['entries']:,} entries; later"
                          f" searches, the ones timed above, reuse it.")
-    lines += ["", "Ours: `Registry.search(query, filters)` — SQLite FTS5 with BM25 (matching rows and"
-              " their rank in one pass), then filters, total, order and facet counts as numpy operations"
-              " over the facet index, and the first page of 20 with snippets. Peer: a notebook's pandas scan —"
+    lines += ["", "Ours: `Registry.search(query, filters)` — the request's content words (phrasing dropped,"
+              " misspellings corrected, synonyms added), SQLite FTS5 with BM25 (matching rows and their rank"
+              " in one pass) fused by reciprocal rank with WordLlama similarity over the stored vectors, then"
+              " filters, total, order and facet counts as numpy operations over the facet index, and the"
+              " first page of 20 with snippets. Peer: a notebook's pandas scan —"
               " `str.contains(word, case=False)` over title + description + tags for each word, facet"
               " masks, `value_counts` for facets, first 20 by title. Same entries, same queries, same run.",
               "", f"Machine: {machine_line(result['machine'])}."]
@@ -889,9 +928,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harvested {counts['export_datasets']:,} datasets in {harvest_s:.1f} s: {summary}", flush=True)
         registry = Registry(Settings(home=home).registry_path)
         real_entries = list(registry.all())
+        real_semantic = semantic_index(registry, Settings(home=home).registry_path)
         real, _ = run_catalogue("real", registry, real_entries, args.repeats,
                                 args.peer_repeats or args.repeats, args.budget, args.cap)
         real["source_counts"] = counts
+        real["semantic_index"] = real_semantic
         real["harvest"] = {"seconds": round(harvest_s, 2), "summary": summary.replace(str(tmp), "TMP")}
         result["catalogues"]["real"] = real
         print(f"snapshot: ours p95 {real['ours']['p95_ms']:.2f} ms, peer p95 {real['peer']['p95_ms']:.2f} ms",
@@ -911,9 +952,11 @@ def main(argv: list[str] | None = None) -> int:
                 syn_registry.upsert(entry)
         insert_s = time.perf_counter() - t0
         print(f"synthetic: generated {args.size:,} in {gen_s:.1f} s, inserted in {insert_s:.1f} s", flush=True)
+        syn_semantic = semantic_index(syn_registry, syn_home / "registry.sqlite3")
+        print(f"synthetic: semantic index {syn_semantic}", flush=True)
         syn, cases = run_catalogue("synthetic", syn_registry, entries, args.repeats,
                                    args.peer_repeats or min(args.repeats, 3), args.budget, args.cap)
-        syn.update({"generate_s": round(gen_s, 2), "insert_s": round(insert_s, 2),
+        syn.update({"semantic_index": syn_semantic, "generate_s": round(gen_s, 2), "insert_s": round(insert_s, 2),
                     "insert_per_s": round(args.size / insert_s, 1),
                     "db_bytes": sum(p.stat().st_size for p in syn_home.iterdir())})
         syn["profile"] = profile_search(syn_registry, cases, args.cap, min(args.budget, 15.0))
