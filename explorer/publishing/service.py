@@ -410,6 +410,10 @@ class Publishing:
                                      file=filename[:200], sha256=digest, size=size)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
+            try:
+                folder.parent.rmdir()        # the entry's folder, when this was its first file
+            except OSError:
+                pass
             raise
         return change, resource, loaded
 

@@ -272,3 +272,25 @@ def test_uploads_of_each_spatial_format_are_loaded_as_the_map_will(world, data_d
     report = response.get_json()
     assert report["kind"] == kind and report["crs"] == "EPSG:4326" and report["rows"] > 30
     assert report["provenance"]["sha256"] == world["services"].publishing.store.uploads(entry_id)[-1]["sha256"]
+
+
+def test_a_failure_while_writing_leaves_nothing_half_written(world, monkeypatch):
+    """The registry write fails after the file was stored and the version prepared: the version,
+    the upload record, the audit line and the stored file all go."""
+    services = world["services"]
+    entry_id = _fresh(world)
+    before = _snapshot(world, entry_id)
+    uploads_before = services.publishing.store.uploads(entry_id)
+    audit_before = services.publishing.store.audit_log(entry_id)
+
+    def broken(entry):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.registry, "upsert", broken)
+    with pytest.raises(OSError):
+        services.publishing.add_upload(entry_id, io.BytesIO(world["csv"].encode()), "scores.csv", "csv",
+                                       world["who"]["editor_a"].user, 10 ** 7)
+    monkeypatch.undo()
+    assert _snapshot(world, entry_id) == before
+    assert services.publishing.store.uploads(entry_id) == uploads_before
+    assert services.publishing.store.audit_log(entry_id) == audit_before
