@@ -233,10 +233,10 @@ def register(server: Flask, services) -> None:
             outcome = {"pending": "Waiting for the publisher",
                        "approved": "Approved" + (f" until {r['until']}" if r["until"] else ""),
                        "refused": "Refused"}[r["status"]]
-            rows.append([Markup(f'<a href="/dataset/{e(r["entry_id"])}">{e(title)}</a>'), r["created"][:10],
-                         r["purpose"], outcome, r["reason"] or ""])
+            rows.append([Markup(f'<a href="/dataset/{e(r["entry_id"])}">{e(title)}</a>'), outcome,
+                         r["reason"] or "", r["created"][:10], r["purpose"]])
         body = Markup(f"<h2>Your roles</h2><ul>{roles}</ul><h2>Your requests for access</h2>"
-                      + (str(table(["Dataset", "Asked", "Purpose", "Outcome", "Publisher's note"], rows))
+                      + (str(table(["Dataset", "Outcome", "Publisher's note", "Asked", "Purpose"], rows))
                          if rows else "<p>You have not asked for access to any dataset.</p>"))
         return page("Your account", body)
 
