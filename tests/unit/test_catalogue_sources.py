@@ -159,3 +159,32 @@ def test_the_real_snapshot_fills_the_registry(tmp_path, data_dir):
     rows = {row["name"]: row for row in describe(registry, settings)}
     assert rows["london-datastore"]["counts"]["rejected"] == 0
     assert rows["london-datastore"]["origin"] == "local copy"
+
+
+def test_a_running_server_refreshes_due_sources_and_one_process_harvests_at_a_time(tmp_path, portal):
+    import time
+
+    from explorer.catalogue.sources import Scheduler, harvest_lock
+
+    path = _sources_file(tmp_path, portal.url)
+    path.write_text(path.read_text(encoding="utf-8").replace("refresh_hours: 24", "refresh_hours: 0.0002"),
+                    encoding="utf-8")
+    settings = _settings(tmp_path, path)
+    registry = open_registry(settings)
+    first = status(registry, "lds")["last_harvest"]
+    # Another process holds the harvest lock: this one skips rather than waits.
+    with harvest_lock(settings) as got:
+        assert got
+        assert refresh(registry, settings, due_only=True, wait=False) == {}
+    portal.body = _export(ROUGH, {**AIR, "id": "new-one", "title": "A new dataset", "webpage": None})
+    scheduler = Scheduler(registry, settings, every_seconds=0.3).start()
+    try:
+        for _ in range(200):
+            if registry.get("new-one") is not None:
+                break
+            time.sleep(0.1)
+    finally:
+        scheduler.stop()
+    assert registry.get("new-one") is not None
+    assert status(registry, "lds")["last_harvest"] >= first
+    assert status(registry, "bundled")["counts"]["added"] > 0   # refresh_hours 0: not harvested again
