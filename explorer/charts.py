@@ -505,6 +505,15 @@ def _line_traces(fig, spec, frame, highlight, row=None, col=None, show_legend=Tr
                            opacity=0.8, customdata=[str(code)] * len(part),
                            hovertemplate=f"{part['area_name'].iloc[0]}<br>%{{x}}: %{{y:,.{d}f}}<extra></extra>"))
             context_shown = True
+        if context_shown and not bool(emphasis.any()):
+            # one line to read the others against: muted lines alone are spaghetti
+            things = spec.get("things", "boroughs")
+            typical = frame.groupby("x", sort=True)["value"].median()
+            add(go.Scatter(x=list(typical.index), y=list(typical.values), mode="lines",
+                           name=spec.get("typical_label", f"Typical of the {things} (median)"),
+                           showlegend=show_legend, legendgroup="typical",
+                           line=dict(color=design.BRAND["dark"], width=3.5),
+                           hovertemplate=f"Median<br>%{{x}}: %{{y:,.{d}f}}<extra></extra>"))
         for code, part in frame[emphasis | mask].groupby("area_code", sort=False):
             part = part.sort_values("x")
             is_hl = bool(mask[part.index].any())
@@ -665,6 +674,8 @@ def _scatter(spec, cd: ChartData, highlight, titled):
                            yanchor="bottom", showarrow=False, font=dict(color=design.TEXT, size=12),
                            bgcolor="rgba(255,255,255,0.85)")
     fig.update_xaxes(title_text=xt, type="log" if spec.get("log_x") else "linear")
+    if not spec.get("log_x") and len(frame) and float(frame["x"].min()) >= 0:
+        fig.update_xaxes(rangemode="nonnegative")     # no −10 % on an axis of shares or counts
     fig.update_yaxes(title_text=yt, rangemode="tozero")
     _reference_lines(fig, spec, axis="y")
     _base_layout(fig, spec, titled, height=440)

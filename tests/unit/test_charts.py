@@ -157,8 +157,14 @@ def test_monitoring_sites_by_year_leave_out_the_partial_year(service, charts, da
 # ------------------------------------------------------------------------------------------ lines
 def test_time_series_per_borough_lines_equal_the_csv(service, charts, data_dir):
     result = build_chart(spec(charts, "air-quality", "no2-borough-change"), service, highlight=[CAMDEN])
-    lines = {t.customdata[0]: t for t in result.figure.data}
+    lines = {t.customdata[0]: t for t in result.figure.data if t.customdata is not None}
     assert len(lines) == 33
+    # no spaghetti: the boroughs are read against one strong line, the median of them
+    [typical] = [t for t in result.figure.data if t.customdata is None]
+    assert typical.name.startswith("Typical") and typical.line.color == design.BRAND["dark"]
+    assert typical.line.width > lines[BROMLEY].line.width
+    assert list(typical.y) == pytest.approx([pd.Series([lad(data_dir, y)[c] for c in lines]).median()
+                                             for y in (2013, 2016, 2019)])
     for code in (CAMDEN, BROMLEY, CITY):
         assert list(lines[code].x) == [2013, 2016, 2019]
         assert list(lines[code].y) == pytest.approx([lad(data_dir, y)[code] for y in (2013, 2016, 2019)])
