@@ -47,6 +47,16 @@ def register(app, services) -> None:
             return "Files are read from this server's local data folder when they are there."
         return None
 
+    def dashboards() -> list:
+        """Each theme file's dashboard with its first headline figure (computed once, cached)."""
+        from .themes import headlines_of, themes_of
+
+        return [(theme, [h for h in headlines_of(services, theme) if h.get("error") is None][:1])
+                for theme in themes_of(services).values()]
+
+    def recent(n: int = 5) -> list:
+        return [hit.entry for hit in registry.search("", limit=n, sort="updated").hits]
+
     def route(pathname: str | None, search: str | None, current_title):
         path = unquote(pathname or "/").rstrip("/") or "/"
         params = parse_search(search)
@@ -57,7 +67,7 @@ def register(app, services) -> None:
         if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
             raise PreventUpdate
         if path == "/":
-            return home.home(registry, data_note()), "London Data Explorer"
+            return home.home(registry, data_note(), dashboards(), recent()), "London Data Explorer"
         if path == "/catalogue":
             query = (_first(params, "q") or "").strip()[:200]
             # each facet link names every active filter: a bounded number of them

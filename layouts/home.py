@@ -1,4 +1,4 @@
-"""The home page: what the registry is, a search box, themes and counts."""
+"""The home page: a search box that takes a question, the themed dashboards, what is new, themes and counts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from explorer.labels.sources import readable_date
 from explorer.registry import Registry
 
 THEME_LABELS = {
@@ -31,23 +32,44 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
     ])
 
 
-def home(registry: Registry, data_dir_note: str | None = None) -> html.Div:
+def home(registry: Registry, data_dir_note: str | None = None, dashboards: list | None = None,
+         recent: list | None = None) -> html.Div:
+    """The first page: a search box that takes a question, the themed dashboards with a headline
+    figure each, what is new in the registry, then every theme and publisher. ``dashboards`` is
+    [(theme, [headline figure, …])], ``recent`` the entries updated last (callbacks/router.py)."""
+    from .theme_page import theme_card   # theme_page uses theme_label from here
+
     totals = registry.facet_totals()
     themes = totals.get("theme", [])
     publishers = totals.get("publisher", [])
     return html.Div(className="home", children=[
         html.Section(className="hero", children=[
             html.H1("Find, map and understand London's data"),
-            html.P("A registry of datasets held by the GLA, boroughs, ONS, TfL and many others: "
-                   "search it, put it on a map, and see beside every number who published it, under "
-                   "which licence, when, and what was done to it.", className="lede"),
+            html.P("Search the city's data, put it on a map, and see beside every number who published "
+                   "it, under which licence and when.", className="lede"),
             search_form(),
             html.P([f"{registry.count():,} datasets from {len(publishers):,} publishers, gathered from ",
                     dcc.Link("these catalogues", href="/sources"), "."], className="hero__count"),
             html.P(data_dir_note, className="hero__note") if data_dir_note else None,
         ]),
+        html.Section(className="section", **{"aria-labelledby": "home-dashboards"}, children=[
+            html.H2("London in numbers", id="home-dashboards"),
+            html.Ul([theme_card(theme, figures[:1]) for theme, figures in dashboards],
+                    className="theme-cards theme-cards--dashboards home__dashboards"),
+            html.P(dcc.Link("All themes →", href="/themes"), className="home__more"),
+        ]) if dashboards else None,
+        html.Section(className="section", **{"aria-labelledby": "home-recent"}, children=[
+            html.H2("Recently updated", id="home-recent"),
+            html.Ul(className="home__recent", children=[
+                html.Li([dcc.Link(entry.title, href=f"/dataset/{entry.id}"),
+                         html.Span([" · ", entry.publisher or "publisher not stated",
+                                    f" · updated {readable_date(entry.updated)}" if entry.updated else ""],
+                                   className="muted")])
+                for entry in recent
+            ]),
+        ]) if recent else None,
         html.Section(className="section", children=[
-            html.H2("Browse by theme"),
+            html.H2("All datasets by theme"),
             html.Ul(className="theme-grid", children=[
                 html.Li(dcc.Link(href="/catalogue?" + urlencode({"theme": slug}), className="theme-tile", children=[
                     html.Span(theme_label(slug), className="theme-tile__name"),
