@@ -76,7 +76,7 @@ _PLAIN_REASONS = (   # (words in the technical reason, what a resident reads), f
     ("connection closed after", "the source sent an incomplete file"),
     ("decompression bomb", "the new file unpacks to far more data than allowed"),
     ("not usable", "the source sent a file that cannot be read as the data"),
-    ("refused", "the new address was refused for safety"),
+    (": refused: ", "the new address was refused for safety"),
     ("mismatch", "the new file does not match its published checksum"),
     ("download limit", "the new file is larger than the download limit"),
     ("HTTP 404", "the file is no longer at its address"),

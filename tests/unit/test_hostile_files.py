@@ -282,3 +282,36 @@ def test_special_files_in_the_data_folder_are_refused(tmp_path):
     for name in ("pipe.csv", "folder.csv"):
         with pytest.raises(ResolveError, match="not a regular file"):
             Resolver(settings, progress=False).resolve(_entry(name))
+
+
+# No false alarms ----------------------------------------------------------------------------------
+def test_every_real_data_file_passes_the_checks_a_download_must_pass(data_dir):
+    from explorer.models import guess_format
+
+    sidecars = {".dbf", ".shx", ".prj", ".cpg", ".dat", ".id", ".map", ".ind", ".md", ".txt"}
+    checked, refused = 0, []
+    for path in sorted(data_dir.rglob("*")):
+        if not path.is_file() or path.suffix.lower() in sidecars or not guess_format(path.name):
+            continue
+        checked += 1
+        try:
+            validate_file(path)
+        except LoadError as exc:
+            refused.append(str(exc))
+    assert checked > 50 and refused == []
+
+
+def test_refresh_reasons_read_as_plain_words():
+    from explorer.resolver import refresh_summary
+
+    assert refresh_summary("x: HTTP 503 Service Unavailable (gave up after 3 attempt(s))") == \
+        "the source's server answered with an error"
+    assert refresh_summary("x: HTTP 429 Too Many Requests") == "the source's server was too busy"
+    assert refresh_summary("x: took longer than 120 s in all, the limit on one download "
+                           "(EXPLORER_DOWNLOAD_DEADLINE); stopped") == \
+        "the source took too long to send the file"
+    assert refresh_summary("x: ConnectionError: [Errno 111] Connection refused (gave up after "
+                           "3 attempt(s))") == "the source could not be reached"
+    assert refresh_summary("http://10.0.0.1/x: refused: 'http://10.0.0.1/x': 10.0.0.1 is a private "
+                           "or loopback address") == "the new address was refused for safety"
+    assert refresh_summary(None) == "reason not recorded"
