@@ -187,6 +187,8 @@ def parse_json(data: bytes, source: str) -> object:
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(text.rstrip()) - 1 else ""
         raise HarvestError(source, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}") from None
+    except RecursionError:
+        raise HarvestError(source, "JSON nested too deeply to be a catalogue") from None
 
 
 def parse_yaml(data: bytes, source: str) -> object:

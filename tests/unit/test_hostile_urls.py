@@ -262,3 +262,10 @@ def test_deadline_nesting_keeps_the_shorter_one():
 def test_requests_outside_the_guard_are_not_possible_through_download(tmp_path):
     with pytest.raises(TypeError, match="GuardedSession"):
         download("https://example.org/x.csv", tmp_path / "x", session=requests.Session())
+
+
+def test_a_catalogue_nested_too_deeply_is_a_harvest_error(tmp_path, registry):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    with pytest.raises(HarvestError, match="nested too deeply"):
+        harvest(str(path), registry, Settings(home=tmp_path / "home"))
