@@ -110,6 +110,14 @@ def explorer_page(services, search: str | None):
     from explorer.layers import parse_state
 
     state = parse_state(search, lambda d: services.registry.get(d) is not None)
+    # a variable the layer does not have (a stale or mistyped link): said, as the README promises
+    for spec in state.layers:
+        info, error = layer_info_safe(services, spec)
+        if spec.variable and info is not None and not error and spec.variable not in info.variables:
+            entry = services.registry.get(spec.dataset)
+            state.notices.append(f"“{entry.title if entry else spec.dataset}” has no variable "
+                                 f"“{spec.variable[:60]}”; it is shown with its own first variable.")
+            spec.variable = None
     cards, infos = build_cards(services, state.layers)
     basemaps = [{"label": b["label"], "value": k} for k, b in BASEMAPS.items()]
     return view.explorer_page(state, cards, infos, basemaps)

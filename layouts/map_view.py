@@ -12,6 +12,9 @@ from urllib.parse import urlencode
 import dash_leaflet as dl
 from dash import html
 
+from explorer.labels.numbers import format_value
+from explorer.labels.variables import variable_label
+
 LONDON_CENTRE = [51.4893, -0.1441]
 # Sequential blues ending in the GLA brand blue; distinguishable in greyscale and for the
 # common colour-vision deficiencies (single hue, monotone lightness).
@@ -61,15 +64,16 @@ def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | No
     edges = [None, *breaks, None]
     for i, colour in enumerate(hide["colours"]):
         lo, hi = edges[i], edges[i + 1]
+        # 72,310 – 78,260, never 7.231e+04 – 7.826e+04
         if lo is None:
-            text = f"≤ {hi:,.4g}"
+            text = f"≤ {format_value(hi)}"
         elif hi is None:
-            text = f"> {lo:,.4g}"
+            text = f"> {format_value(lo)}"
         else:
-            text = f"{lo:,.4g} – {hi:,.4g}"
+            text = f"{format_value(lo)} – {format_value(hi)}"
         labels.append(html.Li([html.Span(className="legend__swatch", style={"background": colour}), text]))
     labels.append(html.Li([html.Span(className="legend__swatch", style={"background": hide["nodata"]}), "no data"]))
-    title = variable + (f" ({unit})" if unit else "")
+    title = variable_label(variable) + (f" ({unit})" if unit else "")
     return html.Div(className="legend", children=[
         html.P(title, className="legend__title"),
         html.Ul(labels, className="legend__list"),

@@ -108,7 +108,12 @@ def in_view(duo, selector: str) -> bool:
 def test_home_catalogue_and_themes_index(duo, tmp_path, size):
     open_at(duo, "/", size, ".home")
     text = look(duo, tmp_path, "home", size)
-    assert "/work/" not in text and "data folder" not in text, "the home page prints a server path"
+    assert str(DATA_DIR) not in text and str(DATA_DIR.parent) not in text, "the home page prints a server path"
+    # the dashboards, each with a headline figure, one click from the first page
+    tiles = duo.find_elements(".home__dashboards .theme-card")
+    assert len(tiles) == len(THEMES) and all(t.find_elements("css selector", ".theme-card__value") for t in tiles)
+    assert {a.get_attribute("href").split("/themes/")[1] for a in duo.find_elements(".home__dashboards a")} \
+        == {t.slug for t in THEMES}
     open_at(duo, "/catalogue", size, ".catalogue")
     look(duo, tmp_path, "catalogue", size)
     open_at(duo, "/themes", size, ".theme-cards, .themes")
