@@ -74,7 +74,8 @@ def _not_found(message: str):
     return page("Not found", Markup(f"<p>{e(message)}</p>"), status=404)
 
 
-def _entry_form(values: dict, errors: dict, publishers: list[str], action: str, submit_labels) -> Markup:
+def _entry_form(values: dict, errors: dict, publishers: list[str], action: str, submit_labels,
+                extra: str = "") -> Markup:
     frequencies = [("", "Choose…")] + [(k, k.replace("-", " ").capitalize()) for k in UPDATE_FREQUENCIES]
     geographies = [("", "Choose…")] + [(k, k.replace("-", " ").upper() if k in ("msoa", "lsoa") else
                                         k.replace("-", " ").capitalize()) for k in GEOGRAPHY_LEVELS]
@@ -84,7 +85,8 @@ def _entry_form(values: dict, errors: dict, publishers: list[str], action: str, 
                       for i, (v, lab) in enumerate(submit_labels))
     parts = [
         error_summary(errors),
-        f'<form method="post" action="{e(action)}" class="pub-form" novalidate>', csrf_field(),
+        f'<form method="post" action="{e(action)}" class="pub-form" novalidate'
+        + (' enctype="multipart/form-data">' if extra else ">"), csrf_field(),
         field("title", "Title", values.get("title"), errors, required=True,
               hint="What the data is about, as a resident would search for it."),
         field("description", "Description", values.get("description"), errors, kind="textarea",
@@ -119,6 +121,7 @@ def _entry_form(values: dict, errors: dict, publishers: list[str], action: str, 
         field("access_note", "How access works", values.get("access_note"), errors, kind="textarea",
               hint="For shared or closed data: who may get it, on what terms."),
         field("access_contact", "Contact for access", values.get("access_contact"), errors, kind="email"),
+        extra,
         f'<div class="pub-actions">{buttons}</div></form>',
     ]
     return Markup("".join(str(p) for p in parts))
@@ -268,14 +271,29 @@ def register(server: Flask, services) -> None:
         errors: dict = {}
         if request.method == "POST":
             values = _form_input()
+            publish = request.form.get("action") == "publish"
+            upload = request.files.get("file")
             try:
-                change = publishing.create(values, user, publish=request.form.get("action") == "publish")
+                if upload is not None and upload.filename:
+                    change, resource, _ = publishing.create_with_upload(
+                        values, user, upload.stream, upload.filename, request.form.get("format", ""),
+                        settings.max_upload_bytes, publish=publish)
+                    return _see_other(f"/publish/{change.entry.id}/report/{resource.id}")
+                change = publishing.create(values, user, publish=publish)
             except FieldErrors as exc:
                 errors = exc.errors
             else:
                 return _see_other(f"/publish/{change.entry.id}?saved={change.state}")
+        formats = [("", "Choose…")] + list(FORMAT_LABELS.items())
+        file_part = Markup(
+            "<h2>A file (optional)</h2><p>Add the data now, or later from the entry's page. It is checked "
+            "and loaded, and you will see how it joins to London's areas.</p>"
+            + field("format", "Format", request.form.get("format", ""), errors, kind="select", options=formats)
+            + field("file", "File", "", errors, kind="file",
+                    hint=f"CSV, TSV, XLSX, GeoJSON, TopoJSON, GeoPackage, zipped shapefile or KML; up to "
+                         f"{settings.max_upload_bytes // (1024 * 1024)} MB."))
         form = _entry_form(values, errors, publishers, "/publish/new",
-                           [("draft", "Save as draft"), ("publish", "Publish now")])
+                           [("draft", "Save as draft"), ("publish", "Publish now")], extra=file_part)
         intro = Markup("<p>Describe the dataset. You can save a draft, add files and check how they join "
                        "to London's areas, and publish when it is ready.</p>")
         return page("New entry", intro + form, status=422 if errors else 200)

@@ -143,7 +143,7 @@ def install_accounts(server: Flask, services) -> None:
 
     services.data.access_guard = guard
 
-    upload_paths = re.compile(rf"^/(?:api/datasets/{_ID}/resources|publish/{_ID}/upload)$")
+    upload_paths = re.compile(rf"^/(?:api/datasets/{_ID}/resources|publish/{_ID}/upload|publish/new)$")
 
     @server.before_request
     def _who_is_asking():

@@ -276,6 +276,18 @@ class Publishing:
         return self._write(entry, "published" if publish else "draft", user.email,
                            "published" if publish else "created draft")
 
+    def create_with_upload(self, values: dict, user: User, stream, filename: str, declared: str,
+                           max_bytes: int, publish: bool = False):
+        """One form, one entry with its file: the entry, its upload and (when asked) its publication
+        are written together, or nothing is (a bad file leaves no draft behind)."""
+        entry = self.validate(values, user)
+        with self.store.transaction():
+            self._write(entry, "draft", user.email, "created draft")
+            change, resource, loaded = self.add_upload(entry.id, stream, filename, declared, user, max_bytes)
+            if publish:
+                change = self.publish(entry.id, user)
+        return change, resource, loaded
+
     def update(self, entry_id: str, values: dict, user: User, partial: bool = False) -> Change:
         entry, state = self.editable(user, entry_id)
         if partial:

@@ -119,3 +119,23 @@ def test_field_errors_are_shown_beside_their_fields(world):
                          ("access_note", "Say how people get access")):
         assert re.search(rf'id="f-{field}-error">{re.escape(words)}', body), field
         assert re.search(rf'id="f-{field}"[^>]*aria-invalid="true"', body), field
+
+
+def test_one_form_creates_the_entry_with_its_file_or_nothing(world):
+    services = world["services"]
+    client = client_for(world, "editor_a")
+    text, codes = lsoa_2011_csv(world["data_dir"])
+    form = {"title": "Camden scores with their file", "publisher": PUBLISHER_A, "licence": "OGL-UK-3.0",
+            "access_level": "open", "action": "publish", "format": "csv"}
+    count = len(services.publishing.store.entries())
+    bad = client.post("/publish/new", content_type="multipart/form-data",
+                      data={**form, "csrf_token": token_of(client), "file": (io.BytesIO(b"\x00\x01binary"), "x.csv")})
+    assert bad.status_code == 422 and "not plain text" in bad.get_data(as_text=True)
+    assert len(services.publishing.store.entries()) == count
+    assert services.registry.get("camden-scores-with-their-file") is None
+    good = client.post("/publish/new", content_type="multipart/form-data",
+                       data={**form, "csrf_token": token_of(client), "file": (io.BytesIO(text.encode()), "imd.csv")})
+    assert good.status_code == 303 and "/report/upload-1" in good.headers["Location"]
+    entry = services.registry.get("camden-scores-with-their-file")
+    assert entry is not None and [r.id for r in entry.resources] == ["upload-1"]
+    assert [a["action"] for a in services.publishing.store.audit_log(entry.id)] == ["published", "uploaded", "created draft"]
