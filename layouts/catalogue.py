@@ -8,7 +8,9 @@ from dash import dcc, html
 
 from explorer.registry import FACETS, SearchResults
 
-from .components import FREQUENCY_LABELS, entry_badges, geography_label, notice
+from explorer.labels.sources import readable_date
+
+from .components import ACCESS_LABELS, FREQUENCY_LABELS, entry_badges, geography_label, notice
 from .home import search_form, theme_label
 
 PAGE_SIZE = 20
@@ -51,7 +53,9 @@ def _facet_label(key: str, value: str) -> str:
         return geography_label(value)
     if key == "frequency":
         return FREQUENCY_LABELS.get(value, value).replace("Updated ", "").capitalize()
-    return value
+    if key == "access":
+        return ACCESS_LABELS.get(value, value)
+    return value[:1].upper() + value[1:] if value else value
 
 
 def facet_panel(results: SearchResults) -> html.Details:
@@ -104,7 +108,9 @@ def result_item(hit) -> html.Li:
     why = hit.why_text() if hasattr(hit, "why_text") else ""
     return html.Li(className="result", children=[
         html.H3(dcc.Link(e.title, href=f"/dataset/{e.id}"), className="result__title"),
-        html.P(e.publisher, className="result__publisher") if e.publisher else None,
+        html.P([e.publisher or "Publisher not stated",
+                html.Span(f" · updated {readable_date(e.updated)}", className="result__date") if e.updated else None],
+               className="result__publisher"),
         html.P(_snippet(summary), className="result__summary") if summary else None,
         html.Div(entry_badges(e), className="badges"),
         html.P(why, className="result__why") if why else None,

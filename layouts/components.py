@@ -13,12 +13,21 @@ FREQUENCY_LABELS = {
     "irregular": "Updated irregularly", "one-off": "One-off release", "unknown": "Update frequency unknown",
 }
 
-GEOGRAPHY_LABELS = {"lsoa": "LSOA", "msoa": "MSOA", "point": "points", "site": "sites",
-                    "grid": "grid cells", "output-area": "output area"}
+GEOGRAPHY_LABELS = {"lsoa": "LSOA", "msoa": "MSOA", "point": "Points", "site": "Sites",
+                    "grid": "Grid cells", "output-area": "Output area", "london": "London",
+                    "none": "None (not mapped)"}
 
 
 def geography_label(level: str | None) -> str:
-    return GEOGRAPHY_LABELS.get(level or "", level or "")
+    """A geography level as a label starts: "Borough", "LSOA", "Sites" (never "sites")."""
+    text = GEOGRAPHY_LABELS.get(level or "", level or "")
+    return text[:1].upper() + text[1:] if text else text
+
+
+def geography_phrase(level: str | None) -> str:
+    """The level inside a sentence: "by borough", "by LSOA", "by London"."""
+    text = geography_label(level)
+    return text if text.isupper() or text in ("London",) else text.lower()
 
 
 def coverage(entry: Entry) -> str:
@@ -62,7 +71,7 @@ def entry_badges(entry: Entry) -> list:
     for fmt in entry.formats:
         badges.append(badge(fmt.upper(), "format", "File format"))
     if entry.smallest_geography:
-        badges.append(badge(f"By {geography_label(entry.smallest_geography)}", "geography", "Smallest geography"))
+        badges.append(badge(f"By {geography_phrase(entry.smallest_geography)}", "geography", "Smallest geography"))
     if entry.update_frequency:
         badges.append(badge(FREQUENCY_LABELS.get(entry.update_frequency, entry.update_frequency), "frequency"))
     stale = entry.staleness()
