@@ -103,6 +103,10 @@ class Page:
             if not hit:
                 continue
             for index in (list(dict.fromkeys(indexes)) or [None]):
+                # as the renderer: a MATCH callback fires for an index only when its outputs exist
+                if index is not None and any(isinstance(pattern, dict) and not self.matching(pattern, index)
+                                             for pattern, _ in _outputs(dep["output"])):
+                    continue
                 fired.append((dep, index))
         return fired
 

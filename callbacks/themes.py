@@ -27,7 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.datasets import DatasetError
@@ -591,7 +591,9 @@ def _map_pick(services, layers_meta, visible_values, visible_ids, click) -> dict
 
 
 def _chart_pick(services, theme: Theme, chart_id: str, data: dict | None) -> dict | None:
-    """The places a click or a box/lasso selection in a chart picked (points carry their codes)."""
+    """The places a click or a box/lasso selection in a chart picked (points carry their codes): the
+    server's reading of a pick, which the page makes in the browser (explorerTheme.select in
+    assets/theme_selection.js) with the same rules."""
     if not data:
         return None
     codes = _codes_from_points(data.get("points"))
@@ -692,42 +694,15 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
     def select(map_click, layers_meta, visible_values, visible_ids, slug):
-        selection, picker = _select(map_click, None, layers_meta, visible_values, visible_ids, slug)
-        if selection.get("codes"):
-            map_codes, focus = map_focus(services, layers_meta, selection["codes"], selection.get("names") or {})
-            selection = dict(selection, map_codes=map_codes, focus=focus)
-        return selection, picker
-
-    def _select(map_click, picked, layers_meta, visible_values, visible_ids, slug):
-        theme = theme_for(slug)
-        trigger = ctx.triggered_id
-        if trigger is None:
+        theme_for(slug)
+        picked_place = _map_pick(services, layers_meta, visible_values, visible_ids, map_click)
+        if picked_place is None:
             raise PreventUpdate
-        empty = {"codes": [], "names": {}, "label": "", "source": None, "at": []}
-        if trigger == "theme-clear":
-            return empty, None
-        if trigger == "theme-picker":
-            if not picked:
-                return empty, no_update
-            names = {o["value"]: o["label"] for o in borough_options(services)}
-            return ({"codes": [picked], "names": {picked: names.get(picked, picked)},
-                     "label": names.get(picked, picked), "source": "picker", "at": []}, no_update)
-        if trigger == "theme-map":
-            picked_place = _map_pick(services, layers_meta, visible_values, visible_ids, map_click)
-            if picked_place is None:
-                raise PreventUpdate
-            borough = next((c for c in picked_place["codes"] if c.startswith("E09")), None)
-            return picked_place, borough
-        if isinstance(trigger, dict) and trigger.get("type") == "theme-chart":
-            # a click, or a box or lasso selection; a selection that empties (the figure was
-            # redrawn) sends nothing and changes nothing
-            picked_place = _chart_pick(services, theme, trigger["index"], ctx.triggered[0]["value"])
-            if picked_place is None:
-                raise PreventUpdate
-            codes = picked_place["codes"]
-            borough = codes[0] if len(codes) == 1 and codes[0].startswith("E09") else None
-            return picked_place, borough
-        raise PreventUpdate
+        borough = next((c for c in picked_place["codes"] if c.startswith("E09")), None)
+        if picked_place.get("codes"):
+            map_codes, focus = map_focus(services, layers_meta, picked_place["codes"], picked_place.get("names") or {})
+            picked_place = dict(picked_place, map_codes=map_codes, focus=focus)
+        return picked_place, borough
 
     # Every chart highlights the selection: its traces restyled in the browser -----------------
     app.clientside_callback(
