@@ -47,6 +47,7 @@ _ID = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 _GEO_RE = re.compile(rf"^/geo/({_ID})(?:\.geojson|/{_ID}\.(?:pbf|geojson))$")
 _LAYER_ROUTES = re.compile(r"^/(?:download/layer\.zip|export/map\.[a-z]+)$")
 _ALWAYS_CSRF = ("/account/sign-in",)
+_STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico")
 _PERSONAL_PREFIXES = ("/account", "/publish", "/access/", "/api/", "/_dash-update-component")
 
 
@@ -152,6 +153,8 @@ def install_accounts(server: Flask, services) -> None:
             request.max_content_length = services.settings.max_upload_bytes + 256 * 1024
         g.user = None
         g.session_csrf = None
+        if request.method in ("GET", "HEAD") and request.path.startswith(_STATIC_PREFIXES):
+            return None          # scripts and styles: nobody needs to be looked up
         session_id = request.cookies.get(SESSION_COOKIE)
         auth = request.headers.get("Authorization", "")
         if auth[:7].lower() == "bearer ":

@@ -294,3 +294,25 @@ def test_a_failure_while_writing_leaves_nothing_half_written(world, monkeypatch)
     assert _snapshot(world, entry_id) == before
     assert services.publishing.store.uploads(entry_id) == uploads_before
     assert services.publishing.store.audit_log(entry_id) == audit_before
+
+
+def test_a_kml_of_points_and_a_kml_with_entities(world):
+    """KML (here two charge points, written by the test) loads as points; a KML that declares
+    entities (the billion-laughs shape) is refused before any parser sees it."""
+    entry_id = _fresh(world)
+    points = ('<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+              '<Placemark><name>Charge point 1</name><Point><coordinates>-0.1276,51.5072</coordinates></Point></Placemark>'
+              '<Placemark><name>Charge point 2</name><Point><coordinates>-0.14,51.52</coordinates></Point></Placemark>'
+              '</Document></kml>')
+    headers = world["who"]["editor_a"].headers()
+    ok = world["client"].post(f"/api/datasets/{entry_id}/resources", headers=headers, content_type="multipart/form-data",
+                              data={"file": (io.BytesIO(points.encode()), "ev.kml"), "format": "kml"})
+    assert ok.status_code == 201 and ok.get_json()["kind"] == "points" and ok.get_json()["rows"] == 2
+    before = _snapshot(world, entry_id)
+    hostile = ('<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+               '<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>&b;</name></Document></kml>')
+    refused = world["client"].post(f"/api/datasets/{entry_id}/resources", headers=headers,
+                                   content_type="multipart/form-data",
+                                   data={"file": (io.BytesIO(hostile.encode()), "bad.kml"), "format": "kml"})
+    assert refused.status_code == 422 and "DOCTYPE" in refused.get_json()["fields"]["file"]
+    assert _snapshot(world, entry_id) == before
