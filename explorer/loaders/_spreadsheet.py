@@ -205,10 +205,11 @@ def _cell(rows: list[list], r: int, c: int):
 
 
 def _data_row(row: list, skip: set[int]) -> bool:
-    """A row of the table body: at least two numbers, or a GSS code and a number."""
+    """A row of the table body: at least two numbers, or a number beside a name or code."""
     nums = sum(1 for c, v in enumerate(row) if c not in skip and _is_number(v))
-    codes = any(isinstance(v, str) and _GSS.match(v.strip()) for v in row[:4])
-    return nums >= 2 or (codes and nums >= 1)
+    texts = sum(1 for c, v in enumerate(row) if c not in skip and isinstance(v, str) and not _empty(v)
+                and not _is_number(v))
+    return nums >= 2 or (nums >= 1 and texts >= 1)
 
 
 def _find_table(sheet: _Sheet, forced: int | None = None) -> _Table | None:
@@ -431,7 +432,7 @@ def sort_rows(frame: pd.DataFrame, label: str, transformations: list[str],
     n_sub = int((kinds_s == "subtotal").sum())
     where = ""
     if row_numbers is not None:
-        where = f" (rows {row_numbers[0] + 1}–{row_numbers[-1] + 1})" if row_numbers else ""
+        where = f" ({_rows(row_numbers[0], row_numbers[-1])})" if row_numbers else ""
     transformations.append(
         f"kept {count(n_area, 'area row')} and {count(n_sub, 'subtotal row')}{where}"
         + (f" – {_examples(subtotal_names, 6)} – set apart in column {ROW_TYPE!r}" if n_sub else ""))
@@ -448,6 +449,11 @@ def sort_rows(frame: pd.DataFrame, label: str, transformations: list[str],
             ex = dropped_examples[kind]
             transformations.append(f"dropped {count(n, words)}" + (f" ({_examples(ex, 3)})" if ex else ""))
     return out.reset_index(drop=True)
+
+
+def _rows(first: int, last: int) -> str:
+    """'row 7' or 'rows 6–366' from 0-based indexes."""
+    return f"row {first + 1}" if first == last else f"rows {first + 1}–{last + 1}"
 
 
 def _examples(items: list[str], limit: int) -> str:
@@ -618,7 +624,7 @@ def table_from_sheets(sheets: list[_Sheet], label: str, opts: dict, transformati
     out = sort_rows(frame, label, transformations, row_numbers=table.body, rows=opts.get("rows"))
     if after:
         transformations.append(f"left out {count(len(after), 'row')} of notes below the table "
-                               f"(rows {after[0] + 1}–{after[-1] + 1})")
+                               f"({_rows(after[0], after[-1])})")
     for col in out.columns:
         if col == ROW_TYPE:
             continue

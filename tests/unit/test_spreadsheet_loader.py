@@ -242,6 +242,22 @@ def test_a_group_row_without_merges_ods(tmp_path):
     assert list(load_file(renamed).frame.columns) == list(loaded.frame.columns)
 
 
+def test_a_plain_two_column_list(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Parks per borough (count)"])
+    ws.append(["Borough", "Parks"])
+    for name, n in (("Camden", 31), ("Hackney", 58), ("Islington", "1,204"), ("Total", 1293)):
+        ws.append([name, n])
+    ws.append(["Source: a park survey"])
+    steps: list[str] = []
+    frame = read_spreadsheet(_save(wb, tmp_path / "parks.xlsx"), "parks.xlsx", {}, steps)
+    assert list(frame["Borough"]) == ["Camden", "Hackney", "Islington", "Total"]
+    assert list(frame[ROW_TYPE]) == ["area", "area", "area", "subtotal"]
+    assert "found the header in row 2; left out 1 row of title and notes above it" in steps
+    assert "left out 1 row of notes below the table (row 7)" in steps
+
+
 def test_a_sheet_with_no_table(tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
