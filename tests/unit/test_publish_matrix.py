@@ -316,3 +316,22 @@ def test_a_kml_of_points_and_a_kml_with_entities(world):
                                    data={"file": (io.BytesIO(hostile.encode()), "bad.kml"), "format": "kml"})
     assert refused.status_code == 422 and "DOCTYPE" in refused.get_json()["fields"]["file"]
     assert _snapshot(world, entry_id) == before
+
+
+def test_a_published_entry_is_seen_at_once_by_another_worker(world, data_dir):
+    """Two apps on one EXPLORER_HOME stand for two worker processes: what one publishes, the other
+    finds in its search and serves on its map without a restart."""
+    other = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple"))
+    other_client = other.server.test_client()
+    assert other.explorer.registry.search("quillwort").total == 0   # its index is built now
+    services = world["services"]
+    admin = world["who"]["admin"].user
+    change = services.publishing.create({"title": "Quillwort survey of riverside flood defences", "publisher": PUBLISHER_A,
+                                         "licence": "OGL-UK-3.0"}, admin)
+    services.publishing.add_upload(change.entry.id, io.BytesIO(world["csv"].encode()), "defences.csv", "csv",
+                                   admin, 10 ** 7)
+    services.publishing.publish(change.entry.id, admin)
+    hits = other.explorer.registry.search("quillwort")
+    assert [h.entry.id for h in hits.hits] == [change.entry.id]
+    response = other_client.get(f"/geo/{change.entry.id}/upload-1.pbf")
+    assert response.status_code == 200 and len(response.get_data()) > 1000
