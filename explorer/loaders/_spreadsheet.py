@@ -57,6 +57,9 @@ _AGGREGATE_NAMES = {
     "west midlands", "east of england", "east", "south east", "south west", "total", "grand total",
     "all", "all areas", "all local authorities",
 }
+_COUNTRY_CODE = re.compile(r"^(E92|K02|K03|K04|W92|S92|N92)\d{6}$")
+_TOTAL_NAMES = {"england", "wales", "scotland", "northern ireland", "united kingdom", "great britain",
+                "england and wales", "total", "grand total", "all", "all areas", "rest of england"}
 _DERIVED = re.compile(r"^\s*(%|per ?cent|percentage)|%\s*(change|of)|\bchange from\b", re.I)
 _PLACEHOLDER_CODES = {"-", "–", "—", "..", ".", "x", "[x]", "n/a", "na", ":"}
 _NUMBER_TEXT = re.compile(r"^\s*-?[\d,]*\.?\d+\s*$")
@@ -416,6 +419,16 @@ def sort_rows(frame: pd.DataFrame, label: str, transformations: list[str],
             dropped_examples[k].append(name)
         if k == "subtotal":
             subtotal_names.append(name or code)
+    if "area" not in kinds and kinds.count("subtotal") > 1:
+        # a table of regions (or countries): its rows are the areas; only the totals over them stay apart
+        for i, (_, rec) in enumerate(frame.iterrows()):
+            code = _label(rec[code_col]) if code_col else ""
+            name = _label(rec[name_col]).lower() if name_col else ""
+            if kinds[i] == "subtotal" and not (_COUNTRY_CODE.match(code) or name in _TOTAL_NAMES
+                                               or re.match(r"^(total|rest of|all )", name)):
+                kinds[i] = "area"
+                if name:
+                    subtotal_names.remove(_label(rec[name_col]))
     kinds_s = pd.Series(kinds, index=frame.index)
     keep = kinds_s.isin(["area", "subtotal"])
     out = frame.loc[keep].copy()

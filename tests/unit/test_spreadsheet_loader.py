@@ -258,6 +258,17 @@ def test_a_plain_two_column_list(tmp_path):
     assert "left out 1 row of notes below the table (row 7)" in steps
 
 
+def test_a_table_of_regions_keeps_its_regions_as_areas(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Code", "Region", "2020", "2021"])
+    ws.append(["E92000001", "England", 100, 110])
+    for code, name in (("E12000007", "London"), ("E12000008", "South East"), ("E12000001", "North East")):
+        ws.append([code, name, 10, 11])
+    frame = read_spreadsheet(_save(wb, tmp_path / "regions.xlsx"), "regions.xlsx", {}, [])
+    assert list(frame[ROW_TYPE]) == ["subtotal", "area", "area", "area"]
+
+
 def test_a_sheet_with_no_table(tmp_path):
     wb = openpyxl.Workbook()
     ws = wb.active
