@@ -50,11 +50,15 @@ def watch_tiles():
         _MISSED.reset(token)
 
 
-def _missing(reason: str) -> Basemap:
+def _missing(reason: str, label: str = "") -> Basemap:
+    """No tiles: the notice (for whoever exports) keeps the reason; the image says it plainly,
+    without an exception's text."""
     box = _MISSED.get()
     if box is not None:
         box.append(True)
-    return Basemap(image=None, footer=reason, notice=reason)
+    plain = (f"Basemap ({label}) not available when this image was made; " if label else
+             "Basemap not available when this image was made; ") + "London's outline and the Thames drawn instead."
+    return Basemap(image=None, footer=plain, notice=reason)
 
 
 def _transformer(src: int, dst: int):
@@ -191,8 +195,9 @@ def basemap_layer(settings, basemap: str, extent, pixels_wide: float) -> Basemap
         width, height = raster_size(extent, pixels_wide)
         source = png_data_uri(warp(mosaic, extent, width, height))
     except tiles.TileFailure as exc:
-        return _missing(f"Basemap ({label}) could not be fetched: {exc}; boundaries and the Thames drawn instead.")
+        return _missing(f"Basemap ({label}) could not be fetched: {exc}; boundaries and the Thames drawn instead.",
+                        label)
     except Exception as exc:  # noqa: BLE001 - a basemap is decoration: it never fails the export
         return _missing(f"Basemap ({label}) could not be drawn: {type(exc).__name__}; boundaries and the "
-                        "Thames drawn instead.")
+                        "Thames drawn instead.", label)
     return Basemap(image=layout_image(source, extent), footer=credit_line(basemap, settings))

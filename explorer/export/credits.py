@@ -75,30 +75,28 @@ def _date(text: str | None) -> str | None:
 
 
 def footer_lines(credits: list[Credit], permalink: str | None, context: list[Credit] | None = None) -> list[str]:
-    """The footer's lines: source, attribution, dates, link (each wrapped later to the width)."""
-    lines: list[str] = []
+    """The footer: two lines, then the link. The first says where the numbers come from (publisher
+    and dataset, the map's context layers, when the data was last updated and retrieved); the
+    second, under which licences ("Licences: …", each licence's attribution text once). Each line
+    is wrapped later to the image's width."""
     if credits:
-        lines.append("Source: " + "; ".join(f"{c.publisher}, {c.title}" for c in credits))
+        source = "Source: " + "; ".join(f"{c.publisher}, {c.title}" for c in credits) + "."
     else:
-        lines.append("Source: not recorded")
+        source = "Source: not recorded."
+    if context:
+        source += " Map context: " + "; ".join(f"{c.title} ({c.publisher})" for c in context) + "."
+    updated = sorted({d for d in (_date(c.updated) for c in credits) if d})
+    retrieved = sorted({d for d in (_date(c.retrieved_at) for c in credits) if d})
+    source += " Data last updated " + (", ".join(updated) if updated else "not stated by the publisher")
+    source += ("; retrieved " + ", ".join(retrieved) if retrieved else "") + "."
     attributions: list[str] = []
     for c in list(credits) + list(context or []):
-        text = c.attribution or (f"{c.publisher}. Licence: {c.licence}" if c.licence else "")
+        text = c.attribution or (f"{c.publisher}: {c.licence}" if c.licence else "")
         if text and not text.endswith((".", "]", ")")):
             text += "."
         if text and text not in attributions:
             attributions.append(text)
-    if attributions:
-        lines.append(" ".join(attributions))
-    if context:
-        lines.append("Map context: " + "; ".join(f"{c.title} ({c.publisher})" for c in context))
-    updated = sorted({d for d in (_date(c.updated) for c in credits) if d})
-    retrieved = sorted({d for d in (_date(c.retrieved_at) for c in credits) if d})
-    dates = []
-    dates.append("Data last updated " + (", ".join(updated) if updated else "not stated by the publisher"))
-    if retrieved:
-        dates.append("retrieved " + ", ".join(retrieved))
-    lines.append("; ".join(dates) + ".")
+    lines = [source, "Licences: " + (" ".join(attributions) if attributions else "not stated by the publishers.")]
     if permalink:
         lines.append(f"View online: {permalink}")
     return lines

@@ -29,6 +29,7 @@ import plotly.graph_objects as go
 import shapely
 
 from .. import design
+from ..labels.variables import period_label, variable_label
 from .basemap import basemap_layer, layout_image as basemap_image
 from .credits import Credit, add_footer, credit_for, footer_lines
 from .raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
@@ -390,10 +391,14 @@ def map_title(layers: list[DrawnLayer]) -> str:
         return "Map of London"
     top = next((l for l in layers if l.variable), layers[0])
     if top.variable:
-        what = top.variable + (f" ({top.unit})" if top.unit else "")
-        extra = [top.step] if top.step and top.step not in top.variable else []
-        extra += [str(v) for v in top.filters.values()]
-        return f"{top.title}: {what}" + (f", {', '.join(extra)}" if extra else "")
+        # a plain title: "Modelled air pollution by borough: NO₂ annual mean, 2016 (µg/m³)", not
+        # "…: mean, 2016, no2"
+        label = variable_label(top.variable)
+        extra = [period_label(top.step)] if top.step and top.step not in top.variable and top.step not in label else []
+        extra += [variable_label(str(v)) for v in top.filters.values()
+                  if str(v).lower() not in label.lower().replace("₂", "2")]
+        what = label + (f", {', '.join(extra)}" if extra else "") + (f" ({top.unit})" if top.unit else "")
+        return f"{top.title}: {what}"
     return " and ".join(l.title for l in layers[:3])
 
 
@@ -471,9 +476,11 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
             _draw_lines(fig, legend_items, layer, geometry.geoms, design.series_colour(index_in_panel))
         heading = layer.title
         if layer.variable:
-            heading += f"<br>{layer.variable}" + (f" ({layer.unit})" if layer.unit else "")
-            if layer.step and layer.step not in layer.variable:
-                heading += f", {layer.step}"
+            label = variable_label(layer.variable)
+            heading += f"<br>{label}"
+            if layer.step and layer.step not in layer.variable and layer.step not in label:
+                heading += f", {period_label(layer.step)}"
+            heading += f" ({layer.unit})" if layer.unit else ""
         if layer.style.get("method_label"):
             layer.notes.append(f"classes: {layer.style['method_label']}")
         _legend_traces(fig, group, _wrap_html(heading, 34), legend_items)
@@ -508,9 +515,9 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
                     grouptitlefont=dict(size=12, color=design.TEXT)),
     )
     footer = footer_lines([l.credit for l in layers], short_link, context=context)
+    if base.footer:                         # the basemap's attribution, or why it is missing, in plain words
+        footer[1] += " " + base.footer
     footer[1:1] = boundary_notes(layers)    # approximate shapes are said on the image itself
-    if base.footer:                         # the basemap's attribution, or why it is missing
-        footer.insert(max(len(footer) - 1, 0), base.footer)
     add_footer(fig, footer, width)
     if raster_layers:
         extent = (x0, x1, y0, y1)

@@ -267,3 +267,22 @@ def test_a_long_map_title_is_wrapped_to_the_image(service):
     lines = result.figure.layout.title.text.removeprefix("<b>").removesuffix("</b>").split("<br>")
     assert len(lines) >= 2 and max(len(line) for line in lines) * 11 <= 794 - 32
     assert " ".join(lines) == title
+
+
+def test_a_map_image_has_a_plain_title_a_two_line_footer_and_a_full_legend(service):
+    """issue 16: "…: NO₂ annual mean, 2016 (µg/m³)", not "…: mean, 2016, no2"; sources and licences
+    in two lines plus the link; a point layer's legend lists its classes."""
+    result = build_map(service, "?layer=laei-borough:no2-2016,v:NO2-2016-mean", 1000, 900,
+                       base_url="https://example.test")
+    assert result.title.endswith("NO₂ annual mean, 2016 (µg/m³)"), result.title
+    footer = (result.figure.layout["legend2"].title.text or "")
+    assert footer.startswith("Source:") and "Licences:" in footer and "View online: " in footer
+    lines = [l for l in footer.split("<br>")]
+    assert len(lines) <= 8, lines          # two wrapped lines and the link, not a 13-line block
+    points = build_map(service, "?layer=monitoring-site-annual-means", 1000, 900, base_url="https://example.test")
+    labels = [t.name for t in points.figure.data if t.legendgroup and t.showlegend and t.name]
+    layer = points.layers[0]
+    if layer.style.get("mode") == "classes":
+        assert all(label in labels for label in layer.style["labels"]), (labels, layer.style["labels"])
+    else:
+        assert "one feature" in labels

@@ -241,8 +241,11 @@ def test_a_failing_tile_server_leaves_the_map_without_tiles_and_says_so(service,
     assert server.requests, "the server was asked"
     assert not [u for u in svg_images(svg.content) if u.startswith("data:image/png")]
     text = flat(svg_text(svg.content))
-    assert re.search(r"Basemap \(Street map\) could not be fetched", text), text[-600:]
-    assert ("HTTP 500" in text) if mode == "error" else ("did not answer" in text or "longer than" in text)
+    # the image says it in plain words, without the exception's text; whoever exports is told why
+    assert re.search(r"Basemap \(Street map\) not available when this image was made", text), text[-600:]
+    assert not re.search(r"HTTP 500|did not answer|longer than|Error\)|not retried", text), text[-600:]
+    detail = build_map(service, BOROUGHS, 1280, 720).notices
+    assert any("could not be fetched" in n for n in detail), detail
     assert "London borough boundaries" in text and "River Thames" in text
     # the failure is remembered: the next export does not wait on the server again
     asked = len(server.requests)
@@ -301,13 +304,13 @@ def test_a_map_exported_while_tiles_failed_is_not_kept_and_the_next_export_has_t
     first = client.get(url)
     assert first.status_code == 200 and server.requests
     assert not [u for u in svg_images(first.data) if u.startswith("data:image/png")]
-    assert "could not be fetched" in flat(svg_text(first.data))
+    assert "not available when this image was made" in flat(svg_text(first.data))
 
     server.mode = "ok"
     second = client.get(url)
     assert second.status_code == 200
     assert [u for u in svg_images(second.data) if u.startswith("data:image/png")], "tiles drawn this time"
-    assert "could not be fetched" not in flat(svg_text(second.data))
+    assert "not available when this image was made" not in flat(svg_text(second.data))
 
     asked = len(server.requests)                      # a good image is kept: no new render or fetch
     assert client.get(url).data == second.data and len(server.requests) == asked
@@ -329,7 +332,7 @@ def test_while_the_tile_server_is_not_asked_again_the_tile_less_map_is_served_fr
     url = "/export/map.svg" + BOROUGHS + "&preset=square"
     server.mode = "error"
     first = client.get(url)
-    assert first.status_code == 200 and "could not be fetched" in flat(svg_text(first.data))
+    assert first.status_code == 200 and "not available when this image was made" in flat(svg_text(first.data))
     server.mode = "ok"
     again = client.get(url)
     assert again.data == first.data and len(renders) == 1
