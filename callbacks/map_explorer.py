@@ -72,10 +72,29 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
             return None, None, notice(f"These values could not be loaded: {reason}", "error")
     if series and not variable:
         variable = series.get("value")
-    style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette, values)
+    style = _style_for(services, dict(meta, filter=filters), variable, method, classes, palette,
+                       _all_years(services, meta, variable or series.get("value"), resource, steps, filters, values)
+                       if step is not None and values is not None else values)
+    if step is not None and values is not None and style.get("mode") == "classes":
+        style["no_data"] = sum(1 for v in values if v is None)      # this year's, not all years'
     label = variable_label(step_label(variable, step) if step is not None else variable)
     return ({"values": values, "resource": resource}, style,
             view.legend(style, meta.get("unit"), label, meta.get("kind") or ""))
+
+
+def _all_years(services, meta: dict, variable, resource, steps: list[dict], filters: dict, shown: list) -> list:
+    """The values of every year of a layer, pooled: its class breaks are computed once from them,
+    so a colour means the same number in every year the slider shows (a year that cannot be read
+    is left out of the pool, not out of the map)."""
+    md = _mapdata()
+    pooled: list = []
+    for data in steps:
+        try:
+            pooled.extend(md.values_payload(services.data, meta["dataset"], resource, variable,
+                                            step=md.TimeStep(**data), filters=filters or None) or [])
+        except (DatasetError, KeyError, ValueError, TypeError):
+            continue
+    return pooled or shown
 
 
 def first_look(services, spec: LayerSpec, info) -> tuple:
