@@ -138,39 +138,73 @@ def _trim(row) -> list:
     return vals
 
 
-def _read_xlsx(path: Path, label: str, size: int) -> list[_Sheet]:
+def _read_xlsx(path: Path, label: str, size: int, wanted: object = None) -> list[_Sheet]:
+    """The sheets of an .xlsx: openpyxl's read-only (streaming) reader for the cells of the sheets
+    needed (the one the ``sheet`` option names, else every visible one), and the sheet's own XML
+    for its merged cells and hidden columns, which that reader does not give."""
     try:
         import openpyxl
         from openpyxl.utils.exceptions import InvalidFileException
     except ImportError:
         raise LoadError(label, "reading Excel workbooks needs openpyxl (pip install openpyxl)") from None
-    full = size <= FULL_READ_LIMIT   # merged cells and hidden columns need the full reader
+    layout = size <= FULL_READ_LIMIT    # a huge sheet's XML is not read whole for its layout
     # a file object, not the name: openpyxl refuses a name without .xlsx (a store's staged file)
-    with open(path, "rb") as fh:
+    with open(path, "rb") as fh, zipfile.ZipFile(path) as zf:
         try:
-            wb = openpyxl.load_workbook(fh, read_only=not full, data_only=True)
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:
             raise LoadError(label, f"not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
         try:
-            return [_xlsx_sheet(ws, full) for ws in wb.worksheets]
+            sheets = []
+            for i, ws in enumerate(wb.worksheets):
+                hidden = ws.sheet_state != "visible"
+                needed = _is_wanted(wanted, i, ws.title) if wanted not in (None, "") else not hidden
+                if not needed:
+                    sheets.append(_Sheet(ws.title, [], hidden=hidden))
+                    continue
+                ws.reset_dimensions()          # a wrong <dimension> must not cut rows off
+                rows = [_trim(r) for r in ws.iter_rows(values_only=True)]
+                merges, hidden_cols, known = [], set(), False
+                xml_path = getattr(ws, "_worksheet_path", None)
+                if layout and xml_path:
+                    try:
+                        merges, hidden_cols = _sheet_layout(zf.read(xml_path.lstrip("/")))
+                        known = True
+                    except KeyError:
+                        pass
+                sheets.append(_Sheet(ws.title, rows, hidden=hidden, hidden_columns=hidden_cols,
+                                     merges=merges, merges_known=known))
         finally:
             wb.close()
+    return sheets
 
 
-def _xlsx_sheet(ws, full: bool) -> _Sheet:
-    rows = [_trim(r) for r in ws.iter_rows(values_only=True)]
-    hidden_cols: set[int] = set()
-    merges = []
-    if full:
-        from openpyxl.utils import column_index_from_string
-        for key, dim in ws.column_dimensions.items():
-            if dim.hidden:
-                lo = dim.min or column_index_from_string(key)
-                hi = dim.max or lo
-                hidden_cols.update(range(lo - 1, min(hi, 16384)))
-        merges = [(m.min_row - 1, m.min_col - 1, m.max_row - 1, m.max_col - 1) for m in ws.merged_cells.ranges]
-    return _Sheet(ws.title, rows, hidden=ws.sheet_state != "visible", hidden_columns=hidden_cols,
-                  merges=merges, merges_known=full)
+def _is_wanted(wanted: object, index: int, name: str) -> bool:
+    if isinstance(wanted, int) and not isinstance(wanted, bool):
+        return index == wanted
+    return name.strip().lower() == str(wanted).strip().lower()
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]{1,3})(\d+):([A-Z]{1,3})(\d+)"')
+_COL = re.compile(rb"<(?:\w+:)?col\b([^>]*)>")
+_ATTR = re.compile(rb'\b(min|max|hidden)="([^"]*)"')
+
+
+def _sheet_layout(xml: bytes) -> tuple[list[tuple[int, int, int, int]], set[int]]:
+    """Merged ranges (0-based r0, c0, r1, c1) and hidden column indexes from a sheet's XML."""
+    from openpyxl.utils import column_index_from_string
+
+    merges = [(int(r0) - 1, column_index_from_string(c0.decode()) - 1,
+               int(r1) - 1, column_index_from_string(c1.decode()) - 1)
+              for c0, r0, c1, r1 in _MERGE.findall(xml)]
+    hidden: set[int] = set()
+    for attrs in _COL.findall(xml):
+        found = {k.decode(): v.decode() for k, v in _ATTR.findall(attrs)}
+        if found.get("hidden") in ("1", "true") and found.get("min", "").isdigit():
+            lo = int(found["min"])
+            hi = int(found["max"]) if found.get("max", "").isdigit() else lo
+            hidden.update(range(lo - 1, min(hi, 16384)))
+    return merges, hidden
 
 
 def _read_ods(path: Path, label: str) -> list[_Sheet]:
@@ -569,7 +603,7 @@ def read_spreadsheet(data: Path | bytes, label: str, opts: dict, transformations
     if not checked:
         check_file_container(path, label)
     kind, size = _kind_of_zip(path, label)
-    sheets = _read_xlsx(path, label, size) if kind == "xlsx" else _read_ods(path, label)
+    sheets = _read_xlsx(path, label, size, opts.get("sheet")) if kind == "xlsx" else _read_ods(path, label)
     return table_from_sheets(sheets, label, opts, transformations)
 
 

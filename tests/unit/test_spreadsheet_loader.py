@@ -298,6 +298,19 @@ def test_hidden_sheets_are_passed_over(tmp_path):
     assert len(frame) == 2 and "read sheet 'Table'" in steps[0]
 
 
+def test_hidden_columns_are_left_out(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Code", "Name", "Value", "lookup key", "lookup value"])
+    ws.append(["E09000001", "City of London", 1, "k1", 10])
+    ws.append(["E09000002", "Barking and Dagenham", 3, "k2", 20])
+    ws.column_dimensions.group("D", "E", hidden=True)
+    steps: list[str] = []
+    frame = read_spreadsheet(_save(wb, tmp_path / "hidden-cols.xlsx"), "hidden-cols.xlsx", {}, steps)
+    assert list(frame.columns) == ["Code", "Name", "Value", ROW_TYPE]
+    assert "left out 2 hidden columns" in steps
+
+
 def test_a_workbook_inside_a_zip_archive(tmp_path):
     book = _notes_above(tmp_path)
     archive = tmp_path / "release.zip"
