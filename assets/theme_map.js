@@ -1,13 +1,16 @@
 /* Theme pages: the map explorer's layer style (explorer.map.layerStyle, unchanged) plus the
  * page's selection. The hideout carries `selected` (GSS codes of the places picked on the map, in
  * a chart or with the borough picker) and `focus` (true when this layer holds one of them):
- *  - a selected feature is outlined in the charts' highlight orange, thicker than its neighbours;
- *  - in a layer that holds a selected feature the other features fade, so the outline stands out
- *    against pale neighbours (3:1 or more) whatever the palette, and not by colour alone. */
+ *  - a selected feature is outlined in the charts' dark outline colour (the outline their selected
+ *    points carry), thicker than its neighbours: orange would vanish on the warm air-quality scale;
+ *  - in a layer that holds a selected feature the other features fade a little and keep their
+ *    colours (the map still reads), so the outline stands out against its neighbours (3:1 or more)
+ *    whatever the palette, and not by colour alone. */
 window.explorer = Object.assign({}, window.explorer, {
   theme: {
     HIGHLIGHT: "#cc4a00",
-    FADED_FILL: 0.15,
+    OUTLINE: "#353d42",
+    FADED_FILL: 0.5,
     _lastList: null,
     _lastSet: null,
     selectedSet: function (list) {
@@ -49,7 +52,7 @@ window.explorer = Object.assign({}, window.explorer, {
         for (var k = 0; k < h.inside.length && !on; k++) { on = String(p._name).indexOf(h.inside[k] + " ") === 0; }
       }
       if (on) {
-        return Object.assign({}, base, { color: t.HIGHLIGHT, weight: h.mode === "outline" ? 4 : 3, opacity: 1 });
+        return Object.assign({}, base, { color: t.OUTLINE, weight: h.mode === "outline" ? 4 : 3, opacity: 1 });
       }
       if (h.focus && base.fillOpacity) {
         return Object.assign({}, base, { fillOpacity: Math.min(base.fillOpacity, t.FADED_FILL),

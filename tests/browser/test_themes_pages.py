@@ -34,7 +34,8 @@ document.querySelectorAll(arguments[0] + ' .js-plotly-plot').forEach(function (g
 });
 return out;
 """
-MAP_OUTLINED = "return document.querySelectorAll('#theme-map path[stroke=\"%s\"]').length;" % HIGHLIGHT
+MAP_OUTLINED = ("return document.querySelectorAll('#theme-map path[stroke=\"%s\"]').length;"
+                % design.HIGHLIGHT_OUTLINE)
 
 
 @pytest.fixture(scope="module")

@@ -127,13 +127,14 @@ def _theme_map_js() -> str:
 
 
 def test_the_map_selection_outline_stands_out_in_every_theme_palette():
-    """Selected areas are outlined in the charts' highlight colour; the other areas of that layer
-    fade to FADED_FILL opacity, so the outline has 3:1 against its neighbours in every class colour
-    of every palette the theme maps use (and against the map's own background)."""
+    """Selected areas are outlined in the charts' outline colour; the other areas of that layer keep
+    their colours, faded only to FADED_FILL opacity, and the outline has 3:1 against its neighbours
+    in every class colour of every palette the theme maps use (and against the map's background)."""
     js = _theme_map_js()
-    outline = re.search(r'HIGHLIGHT:\s*"(#[0-9a-fA-F]{6})"', js).group(1)
+    outline = re.search(r'OUTLINE:\s*"(#[0-9a-fA-F]{6})"', js).group(1)
     faded = float(re.search(r"FADED_FILL:\s*([0-9.]+)", js).group(1))
-    assert outline == design.HIGHLIGHT
+    assert outline == design.HIGHLIGHT_OUTLINE           # the outline selected points carry in charts
+    assert faded >= 0.5, "the other areas keep their colours"
     palettes = {"blues"}
     for theme in load_themes():
         for layer in theme.layer_params():
