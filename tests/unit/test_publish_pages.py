@@ -139,3 +139,34 @@ def test_one_form_creates_the_entry_with_its_file_or_nothing(world):
     entry = services.registry.get("camden-scores-with-their-file")
     assert entry is not None and [r.id for r in entry.resources] == ["upload-1"]
     assert [a["action"] for a in services.publishing.store.audit_log(entry.id)] == ["published", "uploaded", "created draft"]
+
+
+def test_a_refusal_needs_a_reason_the_requester_sees_it_and_the_audit_log_keeps_it(world):
+    services = world["services"]
+    editor = world["who"]["editor_a"].user
+    change = services.publishing.create({"title": "Camden social care placements", "publisher": PUBLISHER_A,
+                                         "licence": "OGL-UK-3.0", "access_level": "closed",
+                                         "access_note": "Named analysts only."}, editor, publish=True)
+    resident = client_for(world, "user")
+    short = resident.post(f"/access/{change.entry.id}/request", data={"csrf_token": token_of(resident), "purpose": "x"})
+    assert short.status_code == 422 and "Say in a sentence" in short.get_data(as_text=True)
+    sent = resident.post(f"/access/{change.entry.id}/request",
+                         data={"csrf_token": token_of(resident), "purpose": "Research on placement distances"})
+    assert sent.status_code == 200 and "Your request" in sent.get_data(as_text=True)
+    request_id = services.publishing.store.requests(entry_ids={change.entry.id})[0]["id"]
+    other_editor = client_for(world, "editor_b")
+    assert other_editor.post(f"/publish/requests/{request_id}", data={
+        "csrf_token": token_of(other_editor), "decision": "approve"}).status_code == 403
+    editor_client = client_for(world, "editor_a")
+    no_reason = editor_client.post(f"/publish/requests/{request_id}", data={
+        "csrf_token": token_of(editor_client), "decision": "refuse"})
+    assert no_reason.status_code == 422
+    refused = editor_client.post(f"/publish/requests/{request_id}", data={
+        "csrf_token": token_of(editor_client), "decision": "refuse",
+        f"reason-{request_id}": "Only for analysts under our data sharing agreement."})
+    assert refused.status_code == 303
+    account = resident.get("/account").get_data(as_text=True)
+    assert "Refused" in account and "data sharing agreement" in account
+    log = services.publishing.store.audit_log(change.entry.id)
+    assert log[0]["action"] == "access refused" and "data sharing agreement" in log[0]["detail"]["reason"]
+    assert resident.get(f"/geo/{change.entry.id}.geojson").status_code == 403
