@@ -19,7 +19,8 @@ CSRF rule
 
 Data gate
     ``/geo/<id>…``, ``/download/layer.zip`` and ``/export/map.*`` name entries in their path or
-    ``layer`` parameters; each named entry that is not open is checked before the route runs (401
+    ``layer`` parameters, ``/export/chart/<theme>/…`` and ``/download/chart/<theme>/…`` through
+    their theme; each named entry that is not open is checked before the route runs (401
     anonymous, 403 without access), and answers about such entries are ``Cache-Control: private,
     no-store``. The data service gets the same check for every load made during a request (Dash
     callbacks: dataset preview, map layers), so no other route can read the files either.
@@ -46,6 +47,7 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _ID = r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}"
 _GEO_RE = re.compile(rf"^/geo/({_ID})(?:\.geojson|/{_ID}\.(?:pbf|geojson))$")
 _LAYER_ROUTES = re.compile(r"^/(?:download/layer\.zip|export/map\.[a-z]+)$")
+_THEME_ROUTES = re.compile(r"^/(?:export|download)/chart/([A-Za-z0-9_-]{1,100})/")
 _ALWAYS_CSRF = ("/account/sign-in",)
 _STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/", "/_favicon.ico")
 _PERSONAL_PREFIXES = ("/account", "/publish", "/access/", "/api/", "/_dash-update-component")
@@ -190,6 +192,11 @@ def install_accounts(server: Flask, services) -> None:
             ids = [match.group(1)]
         elif _LAYER_ROUTES.match(path):
             ids = _layer_ids()
+        elif (theme := _THEME_ROUTES.match(path)) is not None:
+            # a theme chart's image or data zip: the theme's datasets (a cached image or zip must
+            # not reach someone who could not have drawn it)
+            from ..export_routes import _theme_datasets
+            ids = _theme_datasets(services, theme.group(1))
         for entry_id in dict.fromkeys(ids):
             entry = services.registry.get(entry_id)
             if entry is None or entry.access_level == "open":

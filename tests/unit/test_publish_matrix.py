@@ -375,3 +375,21 @@ def test_a_resource_by_url_is_fetched_and_reported_or_refused(world, data_dir, t
         assert _snapshot(world, entry_id) == before
     finally:
         stop(httpd)
+
+
+def test_theme_chart_exports_are_refused_when_a_theme_dataset_is_shared(world):
+    """A theme's chart image or data zip (which may come from the app's cache) is refused to
+    people without access once one of the theme's datasets is shared."""
+    services, client = world["services"], world["client"]
+    original = services.registry.get("laei-lsoa-2021")
+    shared = type(original).from_dict({**original.to_dict(), "access_level": "shared",
+                                       "access_note": "For partners."})
+    services.registry.upsert(shared)
+    try:
+        for path in ("/download/chart/air-quality/no2-lsoa-2019.zip", "/export/chart/air-quality/no2-lsoa-2019.png"):
+            anonymous = client.get(path)
+            assert anonymous.status_code == 401 and "laei-lsoa-2021" in anonymous.get_json()["error"]
+            assert client.get(path, headers=world["who"]["editor_b"].headers()).status_code == 403
+    finally:
+        services.registry.upsert(original)
+    assert client.get("/download/chart/air-quality/no-such-chart.zip").status_code == 404
