@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from urllib.parse import urlencode
 
 from flask import Flask, redirect, request

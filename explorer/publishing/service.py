@@ -23,7 +23,7 @@ from ..accounts.store import User, publisher_slug
 from ..models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
 from .access import AccessDenied, AccessPolicy
 from .store import PublishingStore
-from .uploads import UPLOAD_FORMATS, UploadError, check_upload, safe_file_name
+from .uploads import UPLOAD_FORMATS, check_upload, sniff
 
 LICENCES = (
     ("OGL-UK-3.0", "Open Government Licence v3.0", "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"),
@@ -75,7 +75,7 @@ def form_values(entry: Entry) -> dict:
     return {
         "title": entry.title, "description": entry.description, "publisher": entry.publisher,
         "licence": key, "licence_other": entry.licence if key == "other" else "",
-        "licence_url": entry.licence_url or "" if key == "other" else "",
+        "licence_url": (entry.licence_url or "") if key == "other" else "",
         "themes": ", ".join(entry.themes), "tags": ", ".join(entry.tags),
         "update_frequency": entry.update_frequency or "", "temporal_start": entry.temporal_start or "",
         "temporal_end": entry.temporal_end or "",
@@ -386,7 +386,6 @@ class Publishing:
         try:
             target = staging / safe
             digest, size = _copy_limited(stream, target, max_bytes)
-            from .uploads import sniff
             sniff(target, fmt)
             resource = Resource(id=resource_id, title=safe, format=fmt, size=size, checksum=f"sha256:{digest}",
                                 local_path=f"uploads/{entry.id}/{resource_id}/{safe}")
@@ -550,5 +549,4 @@ def _copy_limited(stream, target: Path, max_bytes: int) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-__all__ = ["Publishing", "FieldErrors", "PublishError", "LICENCES", "form_values", "UploadError",
-           "safe_file_name"]
+__all__ = ["Publishing", "FieldErrors", "PublishError", "LICENCES", "form_values", "open_publishing"]

@@ -29,10 +29,6 @@ FORMAT_LABELS = {
 }
 
 
-class UploadError(ValueError):
-    pass
-
-
 def _errors(message: str):
     from .service import FieldErrors
 

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from explorer.app import create_app
