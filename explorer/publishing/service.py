@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..accounts.store import User, publisher_slug
 from ..models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
+from ..textsafe import safe_markdown
 from .access import AccessDenied, AccessPolicy
 from .store import PublishingStore
 from .uploads import UPLOAD_FORMATS, check_upload, sniff
@@ -156,7 +157,8 @@ class Publishing:
         title = " ".join(text("title", 200).split())
         if not title:
             errors["title"] = "Give the dataset a title."
-        description = text("description", 20000)
+        # Markdown kept as written, without raw HTML or links other than http(s)/mailto (as harvests)
+        description = safe_markdown(text("description", 20000))
         publisher = text("publisher", 200)
         if not publisher:
             errors["publisher"] = "Choose the publisher."

@@ -170,3 +170,14 @@ def test_a_refusal_needs_a_reason_the_requester_sees_it_and_the_audit_log_keeps_
     log = services.publishing.store.audit_log(change.entry.id)
     assert log[0]["action"] == "access refused" and "data sharing agreement" in log[0]["detail"]["reason"]
     assert resident.get(f"/geo/{change.entry.id}.geojson").status_code == 403
+
+
+def test_descriptions_keep_markdown_but_lose_raw_html_and_script_links(world):
+    services = world["services"]
+    change = services.publishing.create(
+        {"title": "Markdown check", "publisher": PUBLISHER_A, "licence": "CC0-1.0",
+         "description": "**Bold** and [a source](https://data.london.gov.uk) "
+                        "<script>alert(1)</script> [click](javascript:alert(1))"}, world["who"]["editor_a"].user)
+    text = change.entry.description
+    assert "**Bold**" in text and "[a source](https://data.london.gov.uk)" in text
+    assert "<script>" not in text and "javascript:" not in text
