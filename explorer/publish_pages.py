@@ -254,7 +254,9 @@ def register(server: Flask, services) -> None:
                  f"version {r['version']}", r["updated"][:16].replace("T", " ")] for r in entries]
         body = Markup(
             '<p class="pub-actions"><a class="pub-button" href="/publish/new">New entry</a> '
-            f'<a class="pub-button pub-button--secondary" href="/publish/requests">Access requests ({len(pending)} waiting)</a></p>'
+            f'<a class="pub-button pub-button--secondary" href="/publish/requests">Access requests ({len(pending)} waiting)</a>'
+            + (' <a class="pub-button pub-button--secondary" href="/publish/people">People</a>' if user.is_admin else "")
+            + '</p>'
             + ("<h2>Your entries</h2>" + str(table(["Title", "State", "Version", "Last change (UTC)"], rows))
                if rows else "<p>No entries yet. Start with <a href=\"/publish/new\">a new entry</a>.</p>"))
         return page("Publish", body)
@@ -562,6 +564,55 @@ def register(server: Flask, services) -> None:
         body = Markup((''.join(blocks) or "<p>No differences.</p>")
                       + f'<p><a href="/publish/{e(entry_id)}">Back to the entry</a></p>')
         return page(f"Changes from version {old} to {new}", body, heading=f"{entry.title}: version {old} → {new}")
+
+    # People (admins) -----------------------------------------------------------------------------
+    @server.route("/publish/people", methods=["GET", "POST"])
+    def publish_people():
+        from .accounts import AccountError
+
+        user, stop = editor_required()
+        if stop:
+            return stop
+        if not user.is_admin:
+            return _denied(AccessDenied(403, "Only admins manage people."))
+        errors: dict = {}
+        done = ""
+        if request.method == "POST":
+            role = request.form.get("role", "")
+            publisher = request.form.get("publisher", "").strip()
+            known = {name: slug for slug, name in accounts.publishers()}
+            slug = known.get(publisher) or publisher
+            if role not in ("editor", "admin"):
+                errors["role"] = "Choose editor or admin."
+            if not publisher:
+                errors["publisher"] = "Choose the publisher."
+            if not errors:
+                try:
+                    added = accounts.add_user(request.form.get("email", ""), request.form.get("password") or None,
+                                              publisher=slug, publisher_name=publisher, role=role)
+                    done = f"{added.email} is now {role} of {publisher}."
+                except AccountError as exc:
+                    errors[exc.field] = exc.message
+        rows = [[u.email, ", ".join(f"{m.role} of {m.name}" for m in u.memberships) or "no role"]
+                for u in accounts.list_users()]
+        publishers = publishing.publishers_for(user, accounts)
+        body = Markup(
+            (f'<div class="notice" role="status">{e(done)}</div>' if done else "")
+            + table(["Email", "Roles"], rows)
+            + "<h2>Add a person, or give someone a role</h2>" + error_summary(errors)
+            + '<form method="post" action="/publish/people" class="pub-form">' + csrf_field()
+            + '<div class="pub-row">'
+            + field("email", "Email address", request.form.get("email", ""), errors, kind="email", required=True)
+            + field("publisher", "Publisher", request.form.get("publisher", ""), errors, kind="select",
+                    options=[("", "Choose…")] + [(p, p) for p in publishers])
+            + field("role", "Role", request.form.get("role", "editor"), errors, kind="select",
+                    options=[("editor", "Editor: the publisher's entries"), ("admin", "Admin: everything")])
+            + "</div>"
+            + field("password", "First password (for a new person)", "", errors, kind="password",
+                    hint="Leave empty for someone who signs in with your organisation's account (OpenID Connect).",
+                    attrs='autocomplete="new-password"')
+            + '<div class="pub-actions"><button type="submit" class="pub-button">Save</button></div></form>')
+        return page("People", body, status=422 if errors else 200)
 
     # Access requests ------------------------------------------------------------------------------
     @server.get("/publish/requests")

@@ -248,7 +248,7 @@ class Publishing:
 
     def _free_id(self, base: str) -> str:
         candidate, n = base, 1
-        while candidate in ("new", "requests") or self.registry.get(candidate) is not None \
+        while candidate in ("new", "requests", "people") or self.registry.get(candidate) is not None \
                 or self.store.state(candidate) is not None:
             n += 1
             candidate = f"{base}-{n}"

@@ -181,3 +181,22 @@ def test_descriptions_keep_markdown_but_lose_raw_html_and_script_links(world):
     text = change.entry.description
     assert "**Bold**" in text and "[a source](https://data.london.gov.uk)" in text
     assert "<script>" not in text and "javascript:" not in text
+
+
+def test_admins_add_people_and_editors_cannot(world):
+    editor = client_for(world, "editor_a")
+    assert editor.get("/publish/people").status_code == 403
+    assert editor.post("/publish/people", data={"csrf_token": token_of(editor), "email": "x@example.org",
+                                                "publisher": PUBLISHER_A, "role": "admin"}).status_code == 403
+    assert world["services"].accounts.find_user("x@example.org") is None
+    admin = client_for(world, "admin")
+    bad = admin.post("/publish/people", data={"csrf_token": token_of(admin), "email": "not an email",
+                                              "publisher": PUBLISHER_A, "role": "editor"})
+    assert bad.status_code == 422 and "Enter an email address" in bad.get_data(as_text=True)
+    ok = admin.post("/publish/people", data={"csrf_token": token_of(admin), "email": "new.editor@camden.example.org",
+                                             "publisher": PUBLISHER_A, "role": "editor",
+                                             "password": "a long first password"})
+    assert ok.status_code == 200 and "is now editor of" in ok.get_data(as_text=True)
+    added = world["services"].accounts.find_user("new.editor@camden.example.org")
+    assert [m.name for m in added.memberships] == [PUBLISHER_A]
+    assert world["services"].publishing.access.can_edit(added, publisher=PUBLISHER_A)
