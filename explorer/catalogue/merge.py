@@ -73,9 +73,7 @@ class Merger:
     def _index(self) -> dict[frozenset[str], list[str]]:
         if self._curated is None:
             self._curated = {}
-            for entry in self.registry.all():
-                if entry.source != CURATED:
-                    continue
+            for entry in self.registry.from_source(CURATED):
                 keys = {_key(entry.title)}
                 match = _LDS_PAGE.search(entry.upstream_url or "")
                 if match:

@@ -188,8 +188,10 @@ def harvest_lock(settings, wait: bool = True):
 
 
 def refresh(registry, settings, only: str | None = None, *, first: bool | None = None,
-            due_only: bool = False, wait: bool = True) -> dict[str, dict]:
-    """Harvest every source (or the one named), under the harvest lock; return each status."""
+            due_only: bool = False, wait: bool = True, vectors: bool = True) -> dict[str, dict]:
+    """Harvest every source (or the one named), under the harvest lock; return each status.
+    ``vectors``: also embed the new and changed entries for semantic search (else the first
+    search does it)."""
     sources = load_sources(settings)
     if only is not None:
         sources = [s for s in sources if s.name == only]
@@ -203,7 +205,7 @@ def refresh(registry, settings, only: str | None = None, *, first: bool | None =
             if due_only and not is_due(source, status(registry, source.name)):
                 continue
             out[source.name] = harvest_source(source, registry, settings, first=first)
-        if out:
+        if out and vectors:
             # the semantic vectors of new and changed entries, once, here rather than at a search
             try:
                 registry.index_vectors()
@@ -266,3 +268,16 @@ class Scheduler:
                 refresh(self.registry, self.settings, due_only=True, wait=False)
             except Exception:  # noqa: BLE001 - a bad sources file must not kill the server
                 log.exception("scheduled catalogue refresh failed")
+
+
+def index_in_background(registry) -> threading.Thread:
+    """Embed the entries without vectors in a daemon thread (a search meanwhile waits for it)."""
+    def run() -> None:
+        try:
+            registry._semantic_index()
+        except Exception:  # noqa: BLE001 - the first search computes what is missing itself
+            log.warning("semantic vectors not computed in the background", exc_info=True)
+
+    thread = threading.Thread(target=run, name="semantic-index", daemon=True)
+    thread.start()
+    return thread
