@@ -652,8 +652,7 @@ class Registry:
             index = self._facet_index(conn)
             allowed = index.mask_for(filters)
             if understood is None:
-                total, page, ranks, counts = self._run(conn, index, "", allowed, limit, offset,
-                                                       facet_limit, sort)
+                total, page, counts = self._browse(index, allowed, limit, offset, facet_limit, sort)
                 data = self._rows(conn, page)
                 hits = [Hit(Entry.from_dict(json.loads(data[rid])), 0.0) for rid in page]
                 return SearchResults(total=total, hits=hits, facets=counts, query=query,
@@ -894,51 +893,22 @@ class Registry:
                 self._index = index
             return index
 
-    def _run(self, conn: sqlite3.Connection, index: _FacetIndex, match: str,
-             allowed: np.ndarray | None, limit: int, offset: int, facet_limit: int,
-             sort: str = "relevance"):
-        """(total, page rowids, their ranks, facet counts) for one match expression."""
-        size = index.title_pos.size
-        if match:
-            cursor = conn.execute("SELECT rowid, bm25(entries_fts, ?, ?, ?, ?) FROM entries_fts"
-                                  " WHERE entries_fts MATCH ?", (*FIELD_WEIGHTS, match))
-            # straight from the cursor into one array: no list of 20,000 tuples in between
-            pairs = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.float64).reshape(-1, 2)
-            rids = pairs[:, 0].astype(np.int64)
-            ranks = pairs[:, 1]
-            keep = rids < size
-            rids, ranks = rids[keep], ranks[keep]
-            keep = index.title_pos[rids] >= 0
-            if allowed is not None:
-                keep &= allowed[rids]
-            rids, ranks = rids[keep], ranks[keep]
-            total = int(rids.size)
-            matched = rids
-            # Best rank first, then title: sort only the rows that can reach the page.
-            want = offset + limit
-            if 0 < want < total:
-                cut = np.partition(ranks, want - 1)[want - 1]
-                near = ranks <= cut
-                rids, ranks = rids[near], ranks[near]
-            order = np.lexsort((index.title_pos[rids], ranks))[offset:offset + limit]
-            page, page_ranks = rids[order].tolist(), ranks[order].tolist()
-        else:
-            in_order = index.by_title if allowed is None else index.by_title[allowed[index.by_title]]
-            if sort == "updated":
-                in_order = in_order[np.argsort(index.updated_pos[in_order], kind="stable")]
-            total = int(in_order.size)
-            page = in_order[offset:offset + limit].tolist()
-            page_ranks = [0.0] * len(page)
-            matched = None
+    def _browse(self, index: _FacetIndex, allowed: np.ndarray | None, limit: int, offset: int,
+                facet_limit: int, sort: str = "relevance"):
+        """(total, page rowids, facet counts) of browsing: every entry passing the filters, by
+        title (or last updated first)."""
+        in_order = index.by_title if allowed is None else index.by_title[allowed[index.by_title]]
+        if sort == "updated":
+            in_order = in_order[np.argsort(index.updated_pos[in_order], kind="stable")]
+        total = int(in_order.size)
+        page = in_order[offset:offset + limit].tolist()
         if not total:
-            return 0, page, page_ranks, {}
-        if matched is not None:
-            counts = index.counts(None, facet_limit, rowids=matched)
-        elif allowed is None:  # everything: the counts read with the index
+            return 0, page, {}
+        if allowed is None:  # everything: the counts read with the index
             counts = {k: v[:facet_limit] for k, v in index.totals.items()}
         else:
             counts = index.counts(allowed, facet_limit)
-        return total, page, page_ranks, counts
+        return total, page, counts
 
     def _rows(self, conn: sqlite3.Connection, rowids: list[int]) -> dict[int, str]:
         if not rowids:
