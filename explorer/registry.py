@@ -5,11 +5,16 @@ One row per entry holds its JSON; an FTS5 table indexes title, description, tags
 field weights; a facet table holds one row per (entry, facet, value). Writes happen in
 transactions: a harvest that fails half-way leaves the registry as it was.
 
-Searching: FTS5 gives the matching rowids with their BM25 rank in one pass; filters, the total,
-the ordering and the facet counts are then array operations over a facet index (which entries
-carry each facet value, and the title order) that is read once per registry version (a counter
-every write increases) and kept in memory; the page's rows and snippets are read for those 20
-rows only.
+Searching: a request is read for its content words (``catalogue.query``), a word the registry
+does not hold is corrected from its own vocabulary (an unstemmed FTS5 table of titles, tags and
+publishers: ``catalogue.spelling``), and other names of what is asked are added
+(``synonyms.query_synonyms``). FTS5 gives the rowids matching any of them with their BM25 rank in
+one pass; that ranking is fused by reciprocal rank with the cosine similarity of the request to
+every entry's vector (``catalogue.semantic``; vectors stored in the ``vectors`` table per entry
+content hash, kept in memory per registry version). Filters, the total, the ordering and the facet
+counts are array operations over a facet index (which entries carry each facet value, the title
+and last-updated orders) read once per registry version (a counter every write increases); the
+page's rows and snippets are read for those 20 rows only.
 """
 
 from __future__ import annotations

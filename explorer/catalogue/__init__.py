@@ -3,7 +3,8 @@ and the federated sources (which catalogues are harvested, and when).
 
 Owns: ``query`` (a request → the words that matter, synonyms), ``semantic`` (the offline embedding
 model and the vectors kept per entry version), ``spelling`` ("Did you mean …" from the registry's
-own words), ``sources`` (the sources file, harvesting every source, its status, the schedule).
+own words), ``sources`` (the sources file, harvesting every source, its status, the schedule),
+``merge`` (one entry for a dataset that a curated entry and a harvested record both describe).
 May import ``explorer.models``, ``explorer.settings``, ``explorer.synonyms`` and
 ``explorer.harvest``; ``explorer.registry`` imports ``query``, ``semantic`` and ``spelling``.
 """
