@@ -124,6 +124,8 @@ def _base_layout(fig: go.Figure, spec, titled: bool, height: int | None = None) 
                       dragmode="select" if spec.type in ("scatter_trend",) else "zoom")
     rows = _legend_rows(fig)
     top = 40 + 22 * max(0, rows - 1) + (8 if rows else 0)   # legend and reference-line labels
+    stacked = [a for a in fig.layout.annotations if str(a.name or "").startswith(REF_STACK)]
+    top += REF_ROW * max(0, len(stacked) - 1)                # labels stacked above the plot
     title_height = 0
     if titled:
         title = _wrap(spec.title, 62)
@@ -146,6 +148,10 @@ def _base_layout(fig: go.Figure, spec, titled: bool, height: int | None = None) 
         fig.update_layout(title=dict(text=text, yref="container", y=1 - offset / total, yanchor="top"))
 
 
+REF_ROW = 17                    # px between stacked reference-line labels
+REF_STACK = "reference-label-"  # the name of a label stacked above the plot (its row after the dash)
+
+
 def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, facet=None,
                      outside: bool = False, axis_max: float | None = None) -> None:
     """Dashed guideline lines, each labelled with its name, value and unit.
@@ -153,6 +159,7 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
     Vertical lines (``axis='x'``) are labelled above the plot when ``outside`` (bar charts, whose
     bars fill the plot), else inside near the top; the label sits on the side with more room.
     """
+    stacked = 0      # vertical lines' labels, one row each: on a phone they would run together
     for ref in spec.reference_lines:
         if ref.get("facet") is not None and facet is not None and str(ref["facet"]) != str(facet):
             continue
@@ -175,7 +182,10 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
             fig.add_annotation(x=value, xref="x", yref="paper", y=1 if outside else 0.98,
                                yanchor="bottom" if outside else "top", xanchor="right" if right_half else "left",
                                xshift=-3 if right_half else 3, text=label, showarrow=False, font=font,
-                               bgcolor="rgba(255,255,255,0.85)")
+                               bgcolor="rgba(255,255,255,0.85)",
+                               yshift=(REF_ROW if outside else -REF_ROW) * stacked,
+                               name=f"{REF_STACK}{stacked}" if outside else None)
+            stacked += 1
 
 
 def _ref_values(spec, facet=None) -> list[float]:

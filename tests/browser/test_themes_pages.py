@@ -167,20 +167,25 @@ def test_open_a_charts_table_and_read_its_source_card(duo):
     assert headers[0] == "Borough" and "NO₂ annual mean (µg/m³)" in headers
     region = duo.find_element(f"{section} .theme-table .table-scroll")
     assert region.get_attribute("tabindex") == "0" and region.get_attribute("role") == "region"
-    # the source card beside the chart, in view without opening anything
+    # the source in one line under the chart, what a reader must know in view beside it
     card = duo.find_element(f"{section} .theme-source")
-    assert card.is_displayed()
+    line = duo.find_element(f"{section} .theme-source summary")
+    assert line.is_displayed() and line.text.startswith("Source: GLA · OGL v2")
+    assert "Modelled (LAEI 2019), not measured" in duo.find_element(f"{section} .theme-chart__note").text
+    assert not duo.find_element(f"{section} .theme-source .theme-source__facts").is_displayed()
+    graph = duo.find_element(f"{section} .js-plotly-plot")
+    assert card.location["y"] >= graph.location["y"] + graph.size["height"] - 1      # under it: no blank column
+    # one click (or Enter) opens the full card
+    duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", line)
+    line.click()
+    wait_until(lambda: card.get_attribute("open") is not None, 10, "the source card opened")
     words = card.text
     for label in ("Where these numbers come from", "Publisher", "Greater London Authority", "Licence",
                   "Open Government Licence", "Attribution", "Last updated", "Retrieved", "Updates",
-                  "Geography", "Boundaries", "Join", "33 of 33 rows matched (100.0%)", "Caveats",
-                  "Modelled (LAEI 2019), not measured"):
+                  "Geography", "Boundaries", "Join", "33 of 33 rows matched (100.0%)"):
         assert label in words, label
     link = card.find_element(By.CSS_SELECTOR, ".theme-source__dataset a")
     assert link.get_attribute("href").endswith("/dataset/laei-borough")
-    # beside the chart on a desktop screen
-    graph = duo.find_element(f"{section} .js-plotly-plot")
-    assert card.location["x"] > graph.location["x"] + graph.size["width"] - 5
     # and closed again
     toggle.click()
     wait_until(lambda: toggle.get_attribute("aria-expanded") == "false", 10, "the table closed")
@@ -209,7 +214,7 @@ def test_a_theme_reads_at_phone_width(duo):
         assert driver.execute_script("return document.documentElement.scrollWidth") <= 390
         graph = duo.find_element("#chart-no2-borough-2019 .js-plotly-plot")
         card = duo.find_element("#chart-no2-borough-2019 .theme-source")
-        assert graph.size["width"] >= 330 and card.size["width"] >= 330
+        assert graph.size["width"] >= 330 and card.size["width"] >= 320
         # the source card sits under its chart, not squeezed beside it
         assert card.location["y"] >= graph.location["y"] + graph.size["height"] - 1
         # the map and the picker fit the screen

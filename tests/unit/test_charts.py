@@ -325,3 +325,14 @@ def test_headline_values_of_a_theme(service):
     values = {h["label"]: h for h in headline_values(theme, service)}
     assert values["Mean price paid for a home in London, 2017"]["text"] == "£620,074"
     assert values["Rise in London's mean price, 1995 → 2017"]["text"] == "×6.4"
+
+
+def test_reference_line_labels_never_run_together(service, charts):
+    """"UK objective 40 µg/m³" and "WHO 2021 guideline 10 µg/m³" above a bar chart: each its own row,
+    so on a phone's narrow plot they cannot overlap ("UK objec WHO 2021 guideline 10 µ")."""
+    result = build_chart(spec(charts, "air-quality", "no2-borough-2019"), service)
+    labels = [a for a in result.figure.layout.annotations if "guideline" in (a.text or "") or "objective" in (a.text or "")]
+    assert len(labels) >= 2
+    assert len({a.yshift for a in labels}) == len(labels)
+    assert min(abs(a.yshift - b.yshift) for a in labels for b in labels if a is not b) >= 14   # a 12 px font
+    assert result.figure.layout.margin.t >= 40 + 14 * (len(labels) - 1)                      # room above the plot
