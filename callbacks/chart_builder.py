@@ -59,9 +59,8 @@ def control_values(built: cb.Built) -> tuple[dict, list]:
     """What each choice shows for a drawn chart (and the filters beyond the first)."""
     spec, r = built.spec, built.resolved
     info = r.info
-    keys = {o["value"].lower(): o["value"] for o in info.place_options()}
-    names = {o["label"].lower(): o["value"] for o in info.place_options()}
-    areas = [keys.get(a.lower()) or names.get(a.lower()) or a for a in spec.areas]
+    lookup = info.place_lookup
+    areas = [lookup.get(a.lower(), a) for a in spec.areas]
     if spec.type == "scatter":
         x = spec.x
     elif spec.type in ("bar", "grouped", "distribution"):
@@ -107,9 +106,20 @@ def chart_outputs(services, built: cb.Built) -> dict:
     cv = theme_page.ChartView(built.chart_spec, result, entries)
     height = int(result.figure.layout.height or 420)
     # the theme charts' own source card: one line that opens publisher, licence, dates, join, caveats
-    return {"figure": theme_page.page_figure(result.figure), "style": {"height": f"{height}px"},
+    fig = result.figure
+    if any(t.type == "scattergl" for t in fig.data):
+        # drawn as SVG, as theme pages do (a browser without WebGL would show nothing); plotly's own
+        # conversion (page_figure) re-validated 30,000 points for half a second: the figure's dicts
+        # are passed on as they are, with the trace type changed
+        figure = {"data": [dict(t, type="scatter") if t.get("type") == "scattergl" else t for t in fig._data],
+                  "layout": fig._layout}
+    else:
+        figure = theme_page.page_figure(fig)
+    return {"figure": figure, "style": {"height": f"{height}px"},
             "title": result.title, "subtitle": result.subtitle, "summary": result.summary,
-            "source": theme_page.source_card(cv), "details": theme_page.data_table(built.chart_spec, result)}
+            "source": theme_page.source_card(cv),
+            # the first 200 rows on the page; the data zip has them all
+            "details": theme_page.data_table(built.chart_spec, result, max_rows=200)}
 
 
 def compute(services, dataset_id, resource_id, search, values, extra_filters, trigger):
@@ -157,9 +167,23 @@ def compute(services, dataset_id, resource_id, search, values, extra_filters, tr
         values_out["cb-filter-values"] = []
         options["cb-filter-values"] = [{"label": v, "value": v} for v in info.category_values(values["cb-filter-col"])]
     permalink = f"/dataset/{quote(dataset_id)}" + (f"?{query}" if query else "")
+    if from_controls and trigger not in ("cb-type", "cb-filter-col"):
+        # the lists of choices depend on the table, the chart type and the filter column only:
+        # not sent again (the places of an LSOA table are 2,000 of them)
+        options = {k: no_update for k in options}
     return {"values": values_out, "extra": extra, "options": options, "message": message, "built": built,
             "target": {"dataset": dataset_id, "query": query, "permalink": permalink},
             "kind": built.spec.type}
+
+
+def response(services, out: dict) -> tuple:
+    """The callback's outputs for a drawn chart (in the order of ``register``'s outputs)."""
+    parts = chart_outputs(services, out["built"])
+    return (*[out["options"][i] for i in OPTIONS], *[out["values"][i] for i in CONTROLS],
+            f"cb-controls cb-controls--{out['kind']}",
+            parts["figure"], parts["style"], parts["title"], parts["subtitle"], parts["summary"],
+            parts["source"], parts["details"], view.message(out["message"], "warning"),
+            out["target"], out["extra"], False)
 
 
 def register(app, services) -> None:
@@ -198,12 +222,7 @@ def register(app, services) -> None:
             return (*keep, no_update, no_update, no_update, no_update, no_update, no_update, no_update,
                     view.message(f"This chart cannot be drawn: {out['error']}", "warning"),
                     no_update, no_update, False)
-        parts = chart_outputs(services, out["built"])
-        return (*[out["options"][i] for i in OPTIONS], *[out["values"][i] for i in CONTROLS],
-                f"cb-controls cb-controls--{out['kind']}",
-                parts["figure"], parts["style"], parts["title"], parts["subtitle"], parts["summary"],
-                parts["source"], parts["details"], view.message(out["message"], "warning"),
-                out["target"], out["extra"], False)
+        return response(services, out)
 
     # the address and the export links follow the chart, in the browser
     app.clientside_callback(

@@ -299,7 +299,7 @@ class TableInfo:
     def has_places(self) -> bool:
         return self.code_col is not None or self.name_col is not None
 
-    @property
+    @cached_property
     def n_places(self) -> int:
         """Distinct places among the rows at the main level (a long table repeats them)."""
         col = self.code_col or self.name_col
@@ -333,25 +333,33 @@ class TableInfo:
         return _borough_column(self)
 
     def place_options(self) -> list[dict]:
-        """The places a person can pick: code → name, London first."""
+        """The places a person can pick: code → name, London first (worked out once per table)."""
+        return self._places
+
+    @cached_property
+    def _places(self) -> list[dict]:
         if not self.has_places:
             return []
-        rows = self.frame[self.area_rows]
-        out = []
+        key_col = self.code_col or self.name_col
+        name_col = self.name_col or self.code_col
+        rows = self.frame.loc[self.area_rows, [key_col] + ([name_col] if name_col != key_col else [])]
+        rows = rows.drop_duplicates(key_col).head(2000)
+        keys = rows[key_col].astype("string")
+        names = rows[name_col].astype("string").fillna(keys) if name_col != key_col else keys
+        out = [{"value": str(k), "label": str(n)} for k, n in zip(keys, names) if not pd.isna(k)]
+        out.sort(key=lambda o: o["label"].lower())
         if self.london_row is not None:
-            out.append({"value": self._place_key(self.london_row), "label": "London"})
-        seen = set()
-        for i in np.flatnonzero(self.area_rows):
-            key = self._place_key(i)
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append({"value": key, "label": self._place_name(i)})
-            if len(out) > 2000:
-                break
-        del rows
-        head, rest = out[:1] if self.london_row is not None else [], out[1:] if self.london_row is not None else out
-        return head + sorted(rest, key=lambda o: o["label"].lower())
+            out.insert(0, {"value": self._place_key(self.london_row), "label": "London"})
+        return out
+
+    @cached_property
+    def place_lookup(self) -> dict[str, str]:
+        """Lower-case code or name → the place's key (what the places' choice holds)."""
+        out = {}
+        for o in self._places:
+            out.setdefault(o["label"].lower(), o["value"])
+            out[o["value"].lower()] = o["value"]
+        return out
 
     def _place_key(self, i: int) -> str:
         col = self.code_col or self.name_col
@@ -363,9 +371,11 @@ class TableInfo:
         return str(value) if not pd.isna(value) else self._place_key(i)
 
     def category_values(self, column: str, limit: int = MAX_CATEGORY_VALUES) -> list[str]:
-        series = self.frame[column].astype("string").dropna()
-        counts = series.value_counts()
-        return sorted(map(str, counts.index[:limit]), key=str.lower)
+        memo = self.__dict__.setdefault("_category_values", {})
+        if (column, limit) not in memo:
+            counts = self.frame[column].astype("string").str.strip().dropna().value_counts()
+            memo[(column, limit)] = sorted(map(str, counts.index[:limit]), key=str.lower)
+        return memo[(column, limit)]
 
 
 def _shared_labels():
@@ -991,11 +1001,19 @@ def _names(r: Resolved, frame: pd.DataFrame, axis: str) -> tuple[pd.Series, pd.S
         names = pd.Series([f"Row {i + 1:,}" for i in frame.index], index=frame.index, dtype="string")
         return names, None
     if axis == AREA:
-        name_col = info.name_col or info.code_col
-        names = frame[name_col].astype("string").fillna("(no name)").map(_plain)
-        codes = frame[info.code_col].astype("string") if info.code_col else None
+        names = _plain_column(info, info.name_col or info.code_col, "(no name)").loc[frame.index]
+        codes = _plain_column(info, info.code_col, "").loc[frame.index] if info.code_col else None
         return names, codes
-    return frame[axis].astype("string").fillna("(not stated)").map(_plain), None
+    return _plain_column(info, axis, "(not stated)").loc[frame.index], None
+
+
+def _plain_column(info: TableInfo, column: str, missing: str) -> pd.Series:
+    """A text column of the table as charts show it (kept per table: worked out once)."""
+    memo = info.__dict__.setdefault("_plain_columns", {})
+    if column not in memo:
+        text = info.frame[column].astype("string").fillna(missing)
+        memo[column] = text.str.replace("<", "‹", regex=False).str.replace(">", "›", regex=False)
+    return memo[column]
 
 
 def _time_rows(r: Resolved, frame: pd.DataFrame) -> pd.Series:
@@ -1180,7 +1198,7 @@ def _grouped(r: Resolved, frame: pd.DataFrame, names, codes, when: str) -> Prepa
             order = [_fmt_x(v) for v in chosen_x]
             when = ""
     else:
-        series = frame[r.group].astype("string").fillna("(not stated)").map(_plain)
+        series = _plain_column(info, r.group, "(not stated)").loc[frame.index]
         counts = series.value_counts()
         if len(counts) > MAX_GROUPS:
             raise BuilderError("group", f"{column_label(r.group)!r} has {len(counts)} values; a grouped bar shows at "
@@ -1267,7 +1285,7 @@ def _line(r: Resolved) -> Prepared:
         names, codes = _names(r, frame, AREA)
         series_key = codes if codes is not None else names
     elif group not in (None, AREA, PERIOD):
-        names = frame[group].astype("string").fillna("(not stated)").map(_plain)
+        names = _plain_column(info, group, "(not stated)").loc[frame.index]
         series_key = names
         if names.nunique() > MAX_CONTEXT_LINES:
             raise BuilderError("group", f"{column_label(group)!r} has {names.nunique()} values; group by a column "
@@ -1557,7 +1575,14 @@ def build(service, spec: BuilderSpec, titled: bool = False, footer: bool = True,
 
 
 def options_for(info: TableInfo) -> dict:
-    """The builder's choices for this table: [{label, value}] lists a panel can show."""
+    """The builder's choices for this table: [{label, value}] lists a panel can show (worked out
+    once per table)."""
+    if "_options" not in info.__dict__:
+        info.__dict__["_options"] = _options_for(info)
+    return info.__dict__["_options"]
+
+
+def _options_for(info: TableInfo) -> dict:
     measures = []
     for key, m in info.measures.items():
         label = m.label + (f" ({m.unit})" if m.unit and m.unit not in m.label else "")
