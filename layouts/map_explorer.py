@@ -160,6 +160,10 @@ def initial_controls(spec: LayerSpec, info) -> dict:
     """What the card's controls show first (and so what the first look is computed from)."""
     variable = spec.variable if spec.variable in info.variables else None
     series = info.series or {}
+    if variable is None and series.get("value") in info.variables:
+        # a long table is always coloured by its value (callbacks.map_explorer.layer_look): the card
+        # says so, not "— one colour —" over a coloured legend
+        variable = series["value"]
     category = None
     if series.get("categories"):
         category = str(spec.filter.get(series.get("category"), series["categories"][0]))
