@@ -10,8 +10,8 @@ before Dash reads it, the body must be what Dash's own renderer sends for *that*
 - ``inputs`` and ``state`` lists as long as the callback's, each item naming the same component id
   and property, in order (for a pattern id, ``ALL`` a list of such items, ``MATCH`` one, whose ids
   have the pattern's keys and its fixed values);
-- ``outputs`` of the callback's shape, the same way; ``changedPropIds`` a list of the inputs' own
-  ``id.property`` strings.
+- ``outputs`` of the callback's shape, the same way; ``changedPropIds`` a short list of strings,
+  of which those that do not name one of the callback's inputs are dropped (Dash parses them).
 
 The values themselves are whatever JSON the client sent. A callback that fails on a value no page
 of the app would send (a number for a search string, a list for a dataset id) raises ``TypeError``,
@@ -184,9 +184,15 @@ def check_body(body: Any, callback_map: dict) -> dict:
     changed = body.get("changedPropIds", [])
     if not isinstance(changed, list) or len(changed) > MAX_CHANGED:
         raise CallbackRefused("changedPropIds must be a short list")
-    for prop_id in changed:
-        if not _changed_ok(prop_id, entry.get("inputs") or []):
-            raise CallbackRefused("changedPropIds must name the callback's own inputs")
+    if not all(isinstance(p, str) for p in changed):
+        raise CallbackRefused("changedPropIds must be strings")
+    kept = [p for p in changed if _changed_ok(p, entry.get("inputs") or [])]
+    if len(kept) != len(changed):
+        # Normalised, not refused: Dash's renderer can name an input it no longer has (a component
+        # an ALL pattern matched, just removed); what is left is what Dash may parse as a trigger.
+        log.debug("callback %s: changedPropIds not among its inputs dropped: %s", output[:80],
+                  [p[:80] for p in changed if p not in kept])
+        body["changedPropIds"] = kept
     return entry
 
 
@@ -241,7 +247,8 @@ def install_callback_guard(app) -> None:
         try:
             entry = check_body(body, app.callback_map)
         except CallbackRefused as exc:
-            log.info("refused a callback request: %s", exc)
+            output = body.get("output") if isinstance(body, dict) else None
+            log.info("refused a callback request (%s): %s", str(output)[:100] if output else "-", exc)
             return refuse(str(exc))
         func = entry["callback"]
         if not getattr(func, "explorer_guarded", False):

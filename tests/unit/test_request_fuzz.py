@@ -101,15 +101,22 @@ def _valid_body(output: str, entry: dict, values):
     inputs = [_item(d, values, index) for d in entry["inputs"]]
     state = [_item(d, values, index) for d in entry["state"]]
 
-    def assemble(outputs, ins, sts, changed_from):
-        props = [f"{i['id']}.{i['property']}" if isinstance(i, dict) and isinstance(i["id"], str)
-                 else None for i in ins]
-        changed = [p for p in props if p][:changed_from]
+    def prop_id(i):
+        if isinstance(i, list):
+            return prop_id(i[0]) if i else None
+        ident = i["id"] if isinstance(i["id"], str) else json.dumps(i["id"], sort_keys=True, separators=(",", ":"))
+        return f"{ident}.{i['property']}"
+
+    def assemble(outputs, ins, sts, changed_from, noise):
+        changed = [p for p in map(prop_id, ins) if p][:changed_from] + noise
         return {"output": output, "outputs": outputs if several else outputs[0],
                 "inputs": ins, "state": sts, "changedPropIds": changed}
 
+    # what a renderer or a stranger may add: wildcard forms Dash cannot parse, other components
+    noise = st.lists(st.sampled_from(['{"index":ALL,"type":"layer-style"}.data', "{bad.value", "url.search",
+                                      '{"index":1}.value', ".", ""]) | text, max_size=2)
     return st.builds(assemble, st.tuples(*outs).map(list), st.tuples(*inputs).map(list),
-                     st.tuples(*state).map(list) if state else st.just([]), st.integers(0, 2))
+                     st.tuples(*state).map(list) if state else st.just([]), st.integers(0, 2), noise)
 
 
 def _strip_value(item):
