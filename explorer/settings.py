@@ -103,6 +103,16 @@ SETTINGS: tuple[Setting, ...] = (
             "worker using that folder. Set it when workers do not share EXPLORER_HOME."),
     Setting("max_upload_bytes", "EXPLORER_MAX_UPLOAD_BYTES", 50 * 1024 * 1024,
             "Largest file a publisher may upload (web form or API), in bytes."),
+    Setting("database_url", "EXPLORER_DATABASE_URL", "",
+            "Where short links, accounts, tokens, publishing versions, the audit log and access "
+            "requests are kept: empty for SQLite files under EXPLORER_HOME (one machine), or "
+            "postgresql://user:password@host:port/name for one PostgreSQL database shared by every "
+            "host. Its schema is brought up to date on start and by `explorer db upgrade`."),
+    Setting("store_folder", "EXPLORER_STORE_DIR", "",
+            "Folder for downloaded and uploaded files; empty uses EXPLORER_HOME/store. Give every "
+            "host the same shared folder (NFS, a mounted volume) so a file written by one is read "
+            "by all; files are written to a temporary name and renamed, and read back against "
+            "their sha256."),
     Setting("oidc_issuer", "EXPLORER_OIDC_ISSUER", "",
             "OpenID Connect provider for sign-in (its issuer URL, e.g. https://login.example.gov.uk); "
             "its /.well-known/openid-configuration is read. Empty: local accounts only."),
@@ -155,6 +165,8 @@ class Settings:
     trusted_proxies: int = 0
     secret_key: str = ""
     max_upload_bytes: int = 50 * 1024 * 1024
+    database_url: str = ""
+    store_folder: str = ""
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
@@ -194,7 +206,7 @@ class Settings:
 
     @property
     def store_dir(self) -> Path:
-        return self.home / "store"
+        return Path(self.store_folder).expanduser() if self.store_folder else self.home / "store"
 
     @property
     def cache_dir(self) -> Path:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.postgres_server import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 
