@@ -26,7 +26,7 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
                      className="search-form" + (" search-form--compact" if compact else ""), children=[
         html.Label("Search London's data", htmlFor="catalogue-q", className="visually-hidden"),
         dcc.Input(id="catalogue-q", name="q", type="search", value=query, autoFocus=autofocus,
-                  placeholder="Ask or search, e.g. house prices by borough, air pollution",
+                  placeholder="Ask or search, e.g. house prices",
                   className="search-form__input", debounce=True),
         html.Button("Search", type="submit", className="button button--primary"),
     ])

@@ -23,6 +23,10 @@ def test_a_question_on_the_home_page_finds_the_dataset(explorer, tmp_path):
     duo.wait_for_text_to_equal("h1", "Find, map and understand London's data", timeout=20)
     count = duo.find_element(".hero__count").text
     assert int(count.split(" datasets")[0].replace(",", "")) > 1250, count   # the city's catalogue
+    assert duo.find_element(".hero__count a").get_attribute("href").endswith("/sources")
+    duo.driver.set_window_size(390, 844)
+    duo.driver.save_screenshot(str(tmp_path / "home-390.png"))
+    duo.driver.set_window_size(1440, 1000)
     _ask(duo, "Is there a publicly available dataset for tree canopy cover in London?")
     duo.wait_for_contains_text("#results-heading", "tree canopy cover", timeout=20)
     top5 = texts(duo, ".result__title")[:5]
