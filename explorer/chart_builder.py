@@ -609,7 +609,8 @@ def describe_loaded(loaded) -> TableInfo:
     for name in singles:
         own = _unit_in_name(name)
         label = column_label(name)
-        if name == hint and pollutant and pollutant.lower() not in label.lower():
+        plain = label.translate(str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")).lower().replace(".", "")
+        if name == hint and pollutant and pollutant.lower().replace(".", "") not in plain:
             label = f"{pollutant} {label[:1].lower() + label[1:]}"
         measures[name] = Measure(name, label, own or (unit if name == hint or len(singles) == 1 else ""))
     measures[ROWS] = Measure(ROWS, "Number of records", "")
