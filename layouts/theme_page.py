@@ -23,7 +23,7 @@ from explorer.labels.sources import source_line
 from explorer.models import Entry
 
 from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice
-from .export_menu import chart_tools
+from .export_menu import chart_tools, map_image_href
 from .home import theme_label
 from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
 
@@ -259,6 +259,31 @@ def layer_item(item: dict) -> html.Li:
     ])
 
 
+def theme_map_search(theme) -> str:
+    """The theme's map as a map-explorer link's query: the same layers, classes and palettes (the
+    explorer draws the first layer of its panel on top, so the theme's list is turned over)."""
+    from explorer.layers import LayerSpec, MapState
+
+    specs = [LayerSpec(**params) for params in reversed(theme.layer_params())]
+    return MapState(layers=specs, basemap=BASEMAP).to_search()
+
+
+def map_exports(theme) -> html.Div:
+    """The theme's map as an image (PNG, SVG, PDF, with its legend and sources inside) or opened
+    in the map explorer."""
+    search = theme_map_search(theme)
+    return html.Div(className="export-menu theme-map__export", role="group",
+                    **{"aria-label": f"Export the map: {theme.title}"}, children=[
+        html.Span("Export", className="export-menu__label"),
+        html.Div(className="export-menu__row", children=[
+            *[html.A(f"Map {fmt.upper()}", href=map_image_href(search, fmt), download="",
+                     className="button button--small export-menu__link",
+                     title=f"This map with its legend and sources, as {fmt.upper()}") for fmt in ("png", "svg", "pdf")],
+            dcc.Link("Open in the map explorer", href="/map" + search, className="export-menu__link"),
+        ]),
+    ])
+
+
 def map_section(theme, layers: list[dict]) -> html.Section:
     return html.Section(className="theme-map", **{"aria-labelledby": "theme-map-title"}, children=[
         html.H2("Map", id="theme-map-title", className="theme-section-title"),
@@ -268,6 +293,7 @@ def map_section(theme, layers: list[dict]) -> html.Section:
                          **{"aria-label": f"Map: {theme.title}"}, children=theme_map(layers)),
                 html.P("Click an area to highlight it in every chart and see its figures; with a keyboard, "
                        "use the borough picker above.", className="theme-map__hint"),
+                map_exports(theme),
             ]),
             html.Div(className="theme-map__side", children=[
                 # not a live region: the toolbar's one-line status announces a change

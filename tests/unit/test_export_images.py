@@ -286,3 +286,19 @@ def test_a_map_image_has_a_plain_title_a_two_line_footer_and_a_full_legend(servi
         assert all(label in labels for label in layer.style["labels"]), (labels, layer.style["labels"])
     else:
         assert "one feature" in labels
+
+
+def test_a_theme_map_is_exportable(service):
+    """Each theme page links its map as an image (layouts/theme_page.map_exports): the same
+    layers, classes and palettes, drawn with a complete legend."""
+    from explorer.themes import load_themes
+    from layouts.theme_page import theme_map_search
+
+    theme = next(t for t in load_themes() if t.slug == "air-quality")
+    result = build_map(service, theme_map_search(theme), 1000, 900, base_url="https://example.test")
+    assert not [n for n in result.notices if "left out" in n], result.notices
+    no2 = next(layer for layer in result.layers if layer.variable == "NO2-2019-mean")
+    assert no2.style["breaks"] == [10, 20, 30, 40]                 # the theme's thresholds
+    legend = [t.name for t in result.figure.data if t.showlegend and t.legendgroup]
+    assert all(label in legend for label in no2.style["labels"])
+    assert result.title.endswith("NO₂ annual mean, 2019 (µg/m³)")
