@@ -500,7 +500,8 @@ def register(server: Flask, services) -> None:
         dl = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in items)
         # Try another column or boundary set: a GET form, so the report is a page you can link to
         columns = loaded.code_columns or []
-        raw_columns = summary["columns"] if rep is None else columns
+        # when the join failed, any column may be named as the code column
+        raw_columns = summary["columns"] if rep is None and loaded.kind == "table" else columns
         col_opts = "".join(f'<option value="{e(c)}"{" selected" if rep is not None and c == rep.code_column else ""}>{e(c)}</option>'
                            for c in dict.fromkeys([*columns, *raw_columns]))
         sets = list(services.data.boundaries)
@@ -508,7 +509,7 @@ def register(server: Flask, services) -> None:
         set_opts = "".join(f'<option value="{e(s.id)}"{" selected" if rep is not None and s.id == rep.boundary_set else ""}>'
                            f'{e(s.title)} ({e(s.year)})</option>' for s in sets if prefix is None or s.code_prefix == prefix)
         choose = ""
-        if columns:
+        if columns:       # the loaders join only tables in which they found area codes
             choose = (f'<form method="get" class="pub-form pub-row" action="/publish/{e(entry.id)}/report/{e(resource_id)}">'
                       f'<div class="pub-field"><label for="f-code_column">Code column</label><select id="f-code_column" name="code_column">{col_opts}</select></div>'
                       f'<div class="pub-field"><label for="f-boundary">Boundaries</label><select id="f-boundary" name="boundary"><option value="">Best match</option>{set_opts}</select></div>'
