@@ -59,7 +59,10 @@ document.querySelectorAll('.theme-chart').forEach(function (section) {
 });
 return out;
 """
-MAP_OUTLINED = "return document.querySelectorAll('#theme-map path[stroke=\"%s\"]').length;" % HIGHLIGHT
+# a selected place's outline: the charts' dark outline colour, thicker than its neighbours (3 or 4 px)
+MAP_OUTLINED = ("return Array.prototype.filter.call(document.querySelectorAll('#theme-map path[stroke=\"%s\"]'),"
+                " function (p) { return Number(p.getAttribute('stroke-width')) >= 3; }).length;"
+                % design.HIGHLIGHT_OUTLINE)
 
 
 @pytest.fixture(scope="module")
