@@ -90,7 +90,7 @@ class _ColumnsOnly:
         if not join:   # every column of the file
             key = cache_key("theme-check-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
             return _Columns(list(cached(self._cache, key, lambda: self._read(entry, resource))))
-        key = cache_key("theme-check-head-columns", 1, entry.id, resource.id, entry.content_hash(), self._data_dir)
+        key = cache_key("theme-check-head-columns", 2, entry.id, resource.id, entry.content_hash(), self._data_dir)
         columns = cached(self._cache, key, lambda: self._read(entry, resource, head=True))
         return _Columns(list(columns) + self.JOIN_COLUMNS)
 
@@ -114,6 +114,7 @@ class _ColumnsOnly:
         the loader names them; None for any other file or when the first rows cannot be read
         alone (the whole file is read then)."""
         from explorer.loaders import normalise_format
+        from explorer.loaders._spreadsheet import published_table
         from explorer.loaders._tables import GZIP_MAGIC, find_wkt_column, read_delimited, tidy_frame
         from explorer.models import guess_format
 
@@ -132,7 +133,10 @@ class _ColumnsOnly:
             raw = raw[:cut + 1]
         options = dict(resource.options or {})
         try:
-            frame = tidy_frame(read_delimited(raw, path.name, fmt, options, []), path.name, options, [])
+            frame = read_delimited(raw, path.name, fmt, options, [])
+            if options.get("published_table"):     # headers cleaned as a full load cleans them
+                frame = published_table(frame, path.name, options, [])
+            frame = tidy_frame(frame, path.name, options, [])
         except Exception:  # noqa: BLE001 - e.g. a quoted field cut in two: read the whole file
             return None
         wkt = options.get("wkt") or find_wkt_column(frame)

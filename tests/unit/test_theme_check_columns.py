@@ -106,3 +106,20 @@ def test_a_column_missing_from_the_first_rows_is_looked_for_in_the_whole_file(se
     with pytest.raises(ThemeError) as err:                 # in neither: stopped with file and line
         validate_theme(theme, services.registry, _HeadOnly(real, missing, missing_everywhere=True))
     assert err.value.path == theme.path and err.value.line and repr(missing) in str(err.value)
+
+
+def test_a_published_table_export_is_checked_with_its_headers_cleaned(checker, data_dir):
+    """The quick check names the columns of a ``published_table`` CSV export as the full load
+    does (footnote markers stripped, the row-type column added), so the start-up check finds
+    them without reading the whole file again."""
+    from explorer.loaders import load_file
+
+    path = data_dir / "stats/homelessness/rough_sleeping_la_2010_2016.csv"
+    resource = Resource(id="csv-2016", format="csv",
+                        options={"published_table": True, "code_column": "ONS Code",
+                                 "name_column": "Local Authority"})
+    head = checker._head_columns(path, resource)
+    full = [str(c) for c in load_file(path, resource).frame.columns if c != "geometry"]
+    raw = checker._head_columns(path, Resource(id="raw", format="csv"))
+    assert raw != head                       # the export's raw headers differ from the cleaned ones
+    assert head == full
