@@ -439,8 +439,12 @@ def layer_style(kind: str | None, variable: str | None, method: str | None, clas
     palette = resolve_palette(palette, kind, themes,
                               air=detect_pollutant(pollutant, variable) is not None if variable else False)
     if not variable:
-        if kind == "polygons":
+        # boundaries are outlines; other areas without a variable (parks, water) are filled in
+        # their family's colour, not drawn as dark outlines
+        if kind == "polygons" and (not themes or "boundaries" in themes):
             return {"mode": "outline", "line": OUTLINE_COLOUR}, None
+        if kind == "polygons":
+            return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}, None
         return {"mode": "single", "colour": palette_colours(palette or "blues", 5)[3]}, None
     thresholds = None
     if method == "thresholds":

@@ -228,7 +228,8 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
     controls = []
     if variables:
         controls.append(_dropdown("layer-variable", uid,
-                                  [{"label": "— outline only —" if info.kind == "polygons" else "— one colour —",
+                                  [{"label": "— outline only —" if info.kind == "polygons" and (
+                                      entry is None or "boundaries" in entry.themes) else "— one colour —",
                                     "value": ""}] + variables,
                                   variable or "", "Variable"))
     else:

@@ -177,12 +177,12 @@ def _line_xy(geoms) -> tuple[list, list]:
 
 # ------------------------------------------------------------------------------------------ styling
 def layer_style(kind: str, variable: str | None, method: str, classes: int, palette: str, values,
-                pollutant: str | None = None, unit: str | None = None) -> dict:
+                pollutant: str | None = None, unit: str | None = None, themes=()) -> dict:
     """The map explorer's style for a layer, with its classification kept for the data zip."""
     from ..classify import layer_style as explorer_style
 
     style, classification = explorer_style(kind, variable, method, classes, palette, values,
-                                           pollutant=pollutant, unit=unit)
+                                           pollutant=pollutant, unit=unit, themes=themes)
     return {**style, "classification": classification} if classification is not None else style
 
 
@@ -231,7 +231,7 @@ def _resolve_layer(service, spec) -> DrawnLayer:
     if series.get("category") and series.get("categories") and series["category"] not in filters:
         filters[series["category"]] = series["categories"][0]
     style = layer_style(info.kind, variable, spec.method, spec.classes, spec.palette, values,
-                        pollutant=(filters.get("pollutant") or info.pollutant), unit=info.unit)
+                        pollutant=(filters.get("pollutant") or info.pollutant), unit=info.unit, themes=entry.themes)
     loaded = service.load(spec.dataset, resource)
     credit = credit_for(entry, loaded.provenance.to_dict(), resource)
     return DrawnLayer(dataset_id=spec.dataset, resource_id=info.resource_id, title=entry.title, kind=info.kind,

@@ -17,6 +17,7 @@ UPLOAD_FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
     "csv": ((".csv", ".txt"), ".csv"),
     "tsv": ((".tsv", ".tab", ".txt"), ".tsv"),
     "xlsx": ((".xlsx",), ".xlsx"),
+    "ods": ((".ods",), ".ods"),
     "geojson": ((".geojson", ".json"), ".geojson"),
     "topojson": ((".topojson", ".json"), ".topojson"),
     "gpkg": ((".gpkg",), ".gpkg"),
@@ -24,7 +25,8 @@ UPLOAD_FORMATS: dict[str, tuple[tuple[str, ...], str]] = {
     "kml": ((".kml",), ".kml"),
 }
 FORMAT_LABELS = {
-    "csv": "CSV table", "tsv": "TSV table", "xlsx": "Excel workbook (XLSX)", "geojson": "GeoJSON",
+    "csv": "CSV table", "tsv": "TSV table", "xlsx": "Excel workbook (XLSX)",
+    "ods": "OpenDocument spreadsheet (ODS)", "geojson": "GeoJSON",
     "topojson": "TopoJSON", "gpkg": "GeoPackage", "zip": "Zipped shapefile", "kml": "KML",
 }
 
@@ -63,6 +65,22 @@ def check_upload(filename: str, declared: str) -> tuple[str, str]:
     return fmt, safe_file_name(name, fmt)
 
 
+def _check_workbook(path: Path, fmt: str) -> None:
+    """The workbook is the declared kind, told apart by its content as the spreadsheet reader
+    tells them apart (an ODS names its type in its ``mimetype`` part; an XLSX has ``xl/`` parts)."""
+    from ..loaders import LoadError
+    from ..loaders._spreadsheet import _kind_of_zip
+
+    label = FORMAT_LABELS[fmt]
+    try:
+        kind, _ = _kind_of_zip(path, label)
+    except LoadError as exc:
+        raise _errors(f"This is not an {label}: {exc.reason}.") from None
+    if kind != fmt:
+        raise _errors(f"This is an {FORMAT_LABELS[kind]}, not an {label}: choose "
+                      f"{FORMAT_LABELS[kind]} as the format.")
+
+
 def sniff(path: Path, fmt: str) -> None:
     """The file's first bytes must look like ``fmt``; the loaders then read it for real."""
     with open(path, "rb") as fh:
@@ -84,13 +102,15 @@ def sniff(path: Path, fmt: str) -> None:
         if not first or sep not in first[0]:
             raise _errors(f"This does not look like a {label}: the first line has no "
                           f"{'tabs' if fmt == 'tsv' else 'commas'} between columns.")
-    elif fmt in ("xlsx", "zip"):
+    elif fmt in ("xlsx", "ods", "zip"):
         if not zipfile.is_zipfile(path):
             raise _errors(f"This is not a {label}: it is not a zip container.")
         with zipfile.ZipFile(path) as zf:
             names = [n.lower() for n in zf.namelist()[:5000]]
         if fmt == "xlsx" and "[content_types].xml" not in names:
             raise _errors(f"This is not an {label}: the workbook's parts are missing.")
+        if fmt in ("xlsx", "ods"):
+            _check_workbook(path, fmt)
         if fmt == "zip" and not any(n.endswith(".shp") for n in names):
             raise _errors("This zip holds no shapefile (.shp).")
     elif fmt in ("geojson", "topojson"):

@@ -274,6 +274,42 @@ def test_uploads_of_each_spatial_format_are_loaded_as_the_map_will(world, data_d
     assert report["provenance"]["sha256"] == world["services"].publishing.store.uploads(entry_id)[-1]["sha256"]
 
 
+def _workbook(tmp_path, csv_text, engine, name):
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(csv_text))
+    path = tmp_path / name
+    with pd.ExcelWriter(path, engine=engine) as writer:
+        frame.to_excel(writer, sheet_name="Scores", index=False)
+    return path
+
+
+def test_an_ods_upload_is_loaded_and_a_workbook_of_the_other_kind_is_refused(world, tmp_path):
+    """An OpenDocument spreadsheet (written here by pandas' odf engine) is taken as an XLSX is; the
+    kind is checked by the content, so an XLSX named .ods (or the reverse) is refused by name."""
+    client, editor = world["client"], world["who"]["editor_a"]
+    ods = _workbook(tmp_path, world["csv"], "odf", "scores.ods")
+    xlsx = _workbook(tmp_path, world["csv"], "openpyxl", "scores.xlsx")
+    entry_id = _fresh(world)
+    response = client.post(f"/api/datasets/{entry_id}/resources", headers=editor.headers(),
+                           data={"file": (io.BytesIO(ods.read_bytes()), "scores.ods"), "format": "ods"},
+                           content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_data()[:400]
+    report = response.get_json()
+    assert report["rows"] > 30 and world["services"].publishing.store.uploads(entry_id)[-1]["format"] == "ods"
+    before = _snapshot(world, entry_id)
+    for data, words in [
+        ({"file": (io.BytesIO(xlsx.read_bytes()), "scores.ods"), "format": "ods"}, "This is an Excel workbook"),
+        ({"file": (io.BytesIO(ods.read_bytes()), "scores.xlsx"), "format": "xlsx"}, "not an Excel workbook"),
+        ({"file": (io.BytesIO(b"a,b\n1,2\n"), "scores.ods"), "format": "ods"}, "not a zip container"),
+    ]:
+        response = client.post(f"/api/datasets/{entry_id}/resources", data=data, headers=editor.headers(),
+                               content_type="multipart/form-data")
+        assert response.status_code == 422, response.get_data()[:300]
+        assert words in json.dumps(response.get_json())
+        assert _snapshot(world, entry_id) == before
+
+
 def test_a_failure_while_writing_leaves_nothing_half_written(world, monkeypatch):
     """The registry write fails after the file was stored and the version prepared: the version,
     the upload record, the audit line and the stored file all go."""
