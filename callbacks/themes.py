@@ -271,23 +271,31 @@ class ChartTable:
     error: str | None
 
 
+def _table_key(services, theme: Theme, spec) -> str:
+    """A chart table's key in the app's cache: the app's code, the theme as parsed, the chart, the
+    registry content hash of each input dataset and the data folder."""
+    from explorer.cache import cache_key
+
+    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
+
+    versions = services.registry.versions(ds for ds, _ in spec.inputs())
+    return cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
+                     str(services.settings.data_dir))
+
+
 def chart_table(services, theme: Theme, spec) -> ChartTable:
     """A chart's table, without drawing the chart when it can be helped: from this process's
     memo (the page was drawn here), else from the app's cache (with Redis: drawn by another worker
     or by ``explorer warm``), else drawn now and kept in both. A worker that finds its theme pages
     already made never draws their charts just to answer a click."""
-    from explorer.cache import cache_key, cached
-
-    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
+    from explorer.cache import cached
 
     key = (_scope(services), theme.slug, spec.id, ())
     with _CHARTS._lock:
         known = _CHARTS._data.get(key)
     if known is not None:
         return ChartTable(known.data, known.labels, known.summary, known.error)
-    versions = services.registry.versions(ds for ds, _ in spec.inputs())
-    shared = cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
-                       str(services.settings.data_dir))
+    shared = _table_key(services, theme, spec)
 
     def draw() -> ChartTable | None:
         result = chart_result(services, theme, spec)
@@ -305,13 +313,7 @@ def keep_chart_table(services, theme: Theme, spec, result) -> None:
     """Put a chart drawn here into the app's cache as its table (see :func:`chart_table`)."""
     if result.error:
         return
-    from explorer.cache import cache_key
-
-    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
-
-    versions = services.registry.versions(ds for ds, _ in spec.inputs())
-    shared = cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
-                       str(services.settings.data_dir))
+    shared = _table_key(services, theme, spec)
     try:
         if services.cache is not None and services.cache.get(shared) is None:
             services.cache.set(shared, ChartTable(result.data, result.labels, result.summary, None), timeout=3600)

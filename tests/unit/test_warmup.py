@@ -122,3 +122,26 @@ def test_explorer_warm_fills_a_real_redis_with_the_pages_workers_read(tmp_path, 
 def test_healthz_is_in_the_readme_routes(status):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "`/healthz`" in readme and f'"status": "{status}"' in readme
+
+
+def test_a_worker_finding_the_pages_made_answers_a_click_without_drawing_a_chart(tmp_path, data_dir, monkeypatch):
+    """The place panel reads the charts' tables another worker kept in the shared cache."""
+    import explorer.charts
+
+    app = create_app(Settings(home=tmp_path / "home", data_dir=data_dir, offline=True, cache_url="simple"))
+    services = app.explorer
+    theme = theme_pages.themes_of(services)["net-zero"]
+    assert page_cache.warm(services) and services.cache.get(page_cache.page_key(services, theme, None))
+    drawn = theme_pages.place_figures(services, theme, ["E09000007"])
+    assert drawn and all(item["rows"] for item in drawn)
+
+    theme_pages.clear_memo()          # another worker: nothing drawn in this process
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("a chart was drawn although its table was in the cache")
+
+    monkeypatch.setattr(explorer.charts, "build_chart", no_drawing)
+    assert theme_pages.place_figures(services, theme, ["E09000007"]) == drawn
+    # the theme's page is read from the cache too
+    page, title = page_cache.served_theme_page(services, "net-zero")
+    assert title.startswith(theme.title)
