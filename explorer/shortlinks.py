@@ -7,7 +7,8 @@ map or chart address, which is long enough to wrap over several lines under a ma
   without the look-alike letters i, l, o and u), so the same view always gets the same code and
   nothing needs coordinating between processes. Should two targets ever share a prefix, the later
   one takes a longer prefix of its own hash.
-* Links live in a small SQLite file under EXPLORER_HOME (``links.sqlite3``), apart from the
+* Links live in a small SQLite file under EXPLORER_HOME (``links.sqlite3``), or in the shared
+  PostgreSQL database when EXPLORER_DATABASE_URL is set (``PgLinkStore``), apart from the
   registry: a registry rebuilt from its catalogues must not break links already printed in
   reports. Each shorten is one ``BEGIN IMMEDIATE`` transaction with ``INSERT OR IGNORE``, so
   several gunicorn workers (or threads) shortening the same view at once leave one row.
@@ -247,20 +248,125 @@ class LinkStore:
             self._memory_conn = None
 
 
+# PostgreSQL (EXPLORER_DATABASE_URL): the same table, shared by every host ----------------------
+PG_MIGRATIONS = [
+    """CREATE TABLE IF NOT EXISTS links (
+        code TEXT PRIMARY KEY,
+        target TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL DEFAULT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+        kept INTEGER NOT NULL DEFAULT 1,
+        opened_at TEXT
+    )""",
+]
+
+
+class PgLinkStore(LinkStore):
+    """The link table in PostgreSQL: same codes, same rules. Two hosts shortening the same view at
+    once both insert with ``ON CONFLICT DO NOTHING`` and read back the one row that won."""
+
+    def __init__(self, url: str, unopened_days: int = 0):
+        from .db import pg_database
+        from .db.migrations import apply_steps
+
+        self.path = url
+        self.unopened_days = int(unopened_days)
+        self._last_sweep = None
+        self.db = pg_database(url)
+        apply_steps(self.db, "links", PG_MIGRATIONS)
+
+    def shorten(self, target: str, keep: bool = True) -> str:
+        target = check_target(target)
+        digest = _digest_code(target)
+        row = self.db.one("SELECT code, kept FROM links WHERE target = ?", (target,))
+        if row and row[1]:
+            return row[0]
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
+            if row:
+                code = row[0]
+                if keep:
+                    conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
+                else:
+                    conn.execute("UPDATE links SET created_at = ? WHERE code = ? AND kept = 0",
+                                 (_stamp(datetime.now(timezone.utc)), code))
+            else:
+                code = self._insert(conn, target, digest, keep)
+        if not row:
+            self._maybe_sweep()
+        return code
+
+    @staticmethod
+    def _insert(conn, target: str, digest: str, keep: bool = True) -> str:
+        for length in range(CODE_LENGTH, MAX_CODE_LENGTH + 1):
+            code = digest[:length]
+            conn.execute("INSERT INTO links(code, target, kept) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                         (code, target, int(keep)))
+            row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
+            if row and row[0] == target:
+                return code
+        raise LinkError("no free code for this target (the link table holds colliding codes)")
+
+    def resolve(self, code: str) -> str | None:
+        code = check_code(code)
+        row = self.db.one("SELECT target, opened_at FROM links WHERE code = ?", (code,))
+        if row and row[1] is None:
+            self.db.conn().execute("UPDATE links SET opened_at = ? WHERE code = ? AND opened_at IS NULL",
+                                   (_stamp(datetime.now(timezone.utc)), code))
+        return check_target(row[0]) if row else None
+
+    def sweep(self, now: datetime | None = None) -> int:
+        if self.unopened_days <= 0:
+            return 0
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=self.unopened_days)
+        return self.db.conn().execute(
+            "DELETE FROM links WHERE kept = 0 AND opened_at IS NULL AND created_at < ?", (_stamp(cutoff),)).rowcount
+
+    def _maybe_sweep(self) -> None:
+        try:
+            super()._maybe_sweep()
+        except Exception:                  # a busy database: the next write sweeps instead
+            self._last_sweep = None
+
+    def count(self) -> int:
+        return self.db.one("SELECT COUNT(*) FROM links")[0]
+
+    def close(self) -> None:
+        """The pool is the process's (shared with the other stores); nothing of our own to close."""
+
+
 _stores: dict[str, LinkStore] = {}
 _stores_lock = threading.Lock()
 
 
 def store_for(settings) -> LinkStore:
-    """The link store under ``settings.home`` (one object per file per process)."""
-    path = str(Path(settings.home) / FILE_NAME)
+    """The link store: PostgreSQL when EXPLORER_DATABASE_URL is set, else the file under
+    ``settings.home`` (one object per file or database per process)."""
+    from .db import database_url
+
+    url = database_url(settings)
     days = int(getattr(settings, "link_unopened_days", 0) or 0)
+    if url:
+        with _stores_lock:
+            store = _stores.get(url)
+            if store is None:
+                store = _stores[url] = PgLinkStore(url, unopened_days=days)
+            store.unopened_days = days
+            return store
+    path = str(Path(settings.home) / FILE_NAME)
     with _stores_lock:
         store = _stores.get(path)
         if store is None:
             store = _stores[path] = LinkStore(path, unopened_days=days)
         store.unopened_days = days
         return store
+
+
+def _pg_error() -> type[BaseException]:
+    try:
+        import psycopg
+    except ImportError:                    # not installed: no PostgreSQL errors can occur
+        return OSError
+    return psycopg.Error
 
 
 def _stamp(moment: datetime) -> str:
@@ -278,6 +384,6 @@ def link_for(settings, base_url: str, target: str) -> str:
 
     try:
         return short_url(base_url, store_for(settings).shorten(target))
-    except (LinkError, sqlite3.Error, OSError) as exc:
+    except (LinkError, sqlite3.Error, OSError, _pg_error()) as exc:
         logging.getLogger(__name__).warning("no short link for %s: %s", target[:120], exc)
         return base_url.rstrip("/") + target

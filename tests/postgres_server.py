@@ -115,7 +115,13 @@ def postgres_server():
 @pytest.fixture
 def postgres_url(postgres_server) -> str:
     """A postgresql:// URL of a fresh, empty database on the session's server."""
-    return postgres_server.new_database()
+    url = postgres_server.new_database()
+    yield url
+    from explorer import db, shortlinks
+
+    with shortlinks._stores_lock:
+        shortlinks._stores.pop(url, None)
+    db.close(url)                          # this process's pool for it: connections are not left open
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -364,5 +364,7 @@ def accounts_path(home: Path) -> Path:
 
 
 def open_accounts(settings) -> SQLiteAccountStore:
+    from ..db import accounts_database
+
     settings.ensure_dirs()
-    return SQLiteAccountStore(Database(accounts_path(settings.home)))
+    return SQLiteAccountStore(accounts_database(settings))

@@ -33,7 +33,7 @@ def check_url(url: str) -> str:
                      f"postgresql://user@host:port/name, not a {urlsplit(url).scheme or 'plain'!r} address")
 
 
-def postgres(url: str):
+def pg_database(url: str):
     """The process's one pooled PostgreSQL database for ``url``."""
     from .postgres import PgDatabase
 
@@ -53,3 +53,23 @@ def close_all() -> None:
         for db in _databases.values():
             db.close()
         _databases.clear()
+
+
+def accounts_database(settings):
+    """The database of accounts and publishing: PostgreSQL when EXPLORER_DATABASE_URL names one,
+    else ``EXPLORER_HOME/accounts.sqlite3``."""
+    url = database_url(settings)
+    if url:
+        return pg_database(url)
+    from ..accounts.db import Database
+    from ..accounts.store import accounts_path
+
+    return Database(accounts_path(settings.home))
+
+
+def close(url: str) -> None:
+    """Close this process's pool for ``url`` (tests dropping a database; a host shutting down)."""
+    with _lock:
+        db = _databases.pop(url, None)
+    if db is not None:
+        db.close()

@@ -519,12 +519,12 @@ class Publishing:
 
 
 def open_publishing(settings, registry, data=None):
-    """(accounts, publishing) over one database file, EXPLORER_HOME/accounts.sqlite3."""
-    from ..accounts.db import Database
-    from ..accounts.store import SQLiteAccountStore, accounts_path
+    """(accounts, publishing) over one database: EXPLORER_HOME/accounts.sqlite3, or PostgreSQL."""
+    from ..accounts.store import SQLiteAccountStore
+    from ..db import accounts_database
 
     settings.ensure_dirs()
-    db = Database(accounts_path(settings.home))
+    db = accounts_database(settings)   # PostgreSQL when EXPLORER_DATABASE_URL is set
     return SQLiteAccountStore(db), Publishing(registry, PublishingStore(db), data, settings)
 
 

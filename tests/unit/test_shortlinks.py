@@ -31,10 +31,20 @@ HOSTILE = [
 
 
 @pytest.fixture()
-def store(tmp_path):
-    s = LinkStore(tmp_path / "links.sqlite3")
+def store(tmp_path, database_url):
+    """The link store on each backend: the SQLite file, then a fresh PostgreSQL database."""
+    s = shortlinks.PgLinkStore(database_url) if database_url else LinkStore(tmp_path / "links.sqlite3")
     yield s
     s.close()
+
+
+def _write(store, sql: str, params: tuple) -> None:
+    """Change the table behind the store's back (as someone with database access could)."""
+    if isinstance(store, shortlinks.PgLinkStore):
+        store.db.conn().execute(sql, params)
+    else:
+        with sqlite3.connect(store.path) as conn:
+            conn.execute(sql, params)
 
 
 # ---------------------------------------------------------------------------------------- the store
@@ -90,8 +100,7 @@ def test_the_apps_views_are_accepted(target):
 
 def test_a_tampered_row_is_never_handed_out(store):
     code = store.shorten(MAP)
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("UPDATE links SET target = '//evil.example' WHERE code = ?", (code,))
+    _write(store, "UPDATE links SET target = '//evil.example' WHERE code = ?", (code,))
     with pytest.raises(LinkError):
         store.resolve(code)
 

@@ -1,0 +1,136 @@
+"""Accounts, publishing tables and short links on both backends (SQLite under EXPLORER_HOME and a
+real PostgreSQL server the tests start), the versioned migrations, and the PostgreSQL wiring of
+EXPLORER_DATABASE_URL through the app."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import psycopg
+import pytest
+
+from explorer import shortlinks
+from explorer.db import accounts_database, check_url
+from explorer.db.migrations import apply_steps, versions
+from explorer.settings import Settings
+
+
+def _settings(tmp_path, database_url, **extra) -> Settings:
+    return Settings(home=tmp_path / "home", database_url=database_url, cache_url="simple", **extra)
+
+
+def test_accounts_and_tokens_on_both_backends(tmp_path, database_url):
+    from explorer.accounts.store import open_accounts
+
+    accounts = open_accounts(_settings(tmp_path, database_url))
+    user = accounts.add_user("Editor@Example.org", "a long enough password 1", name="Ed",
+                             publisher="Greater London Authority", role="editor")
+    assert user.id and accounts.find_user("editor@example.org").id == user.id   # case-insensitive e-mail
+    assert accounts.authenticate("editor@example.org", "a long enough password 1", "1.2.3.4").id == user.id
+    assert accounts.authenticate("editor@example.org", "wrong password here", "1.2.3.4") is None
+    session_id, csrf = accounts.create_session(user.id)
+    assert accounts.session_user(session_id)[0].id == user.id
+    token_id, token = accounts.create_token(user.id, "ci")
+    assert accounts.token_user(token).id == user.id
+    assert [t["id"] for t in accounts.list_tokens(user.id)] == [token_id]
+    assert accounts.revoke_token(token_id) and accounts.token_user(token) is None
+    db = accounts_database(_settings(tmp_path, database_url))
+    assert token not in db.one("SELECT token_hash FROM tokens")[0]     # kept only as a hash
+    second = accounts.add_user("other@example.org", "another long password 2")
+    assert second.id != user.id and [u.email for u in accounts.list_users()] == ["Editor@example.org", "other@example.org"]
+
+
+def test_publishing_versions_audit_and_requests_on_both_backends(tmp_path, database_url):
+    from explorer.publishing.store import PublishingStore
+
+    store = PublishingStore(accounts_database(_settings(tmp_path, database_url)))
+    with store.transaction():
+        store.save_state("e1", "Greater London Authority", "draft", "ed@example.org")
+        assert store.add_version("e1", {"title": "Trees"}, "ed@example.org") == 1
+        store.audit("e1", "ed@example.org", "created", note="first")
+    with store.transaction():
+        assert store.add_version("e1", {"title": "Trees in London"}, "ed@example.org", "renamed") == 2
+        store.save_state("e1", "Greater London Authority", "published", "ed@example.org")
+        store.audit("e1", "ed@example.org", "published")
+    assert store.state("e1")["state"] == "published"
+    assert [v["version"] for v in store.versions("e1")] == [2, 1]
+    assert store.version("e1", 1)["data"] == {"title": "Trees"}
+    assert [a["action"] for a in store.audit_log("e1")] == ["published", "created"]
+    with pytest.raises(RuntimeError):            # nothing half-written when a transaction fails
+        with store.transaction():
+            store.add_version("e1", {"title": "half"}, "ed@example.org")
+            store.audit("e1", "ed@example.org", "half")
+            raise RuntimeError("boom")
+    assert len(store.versions("e1")) == 2 and len(store.audit_log("e1")) == 2
+    first = store.add_request("e1", 7, "reader@example.org", "research")
+    second = store.add_request("e1", 8, "other@example.org", "curiosity")
+    assert second > first
+    store.decide(first, "approved", "ed@example.org", "", "2099-01-01")
+    assert store.has_grant("e1", 7, "2030-01-01") and not store.has_grant("e1", 7, "2100-01-01")
+    assert not store.has_grant("e1", 8, "2030-01-01")
+    assert [r["id"] for r in store.requests(status="pending")] == [second]
+
+
+def test_migrations_run_once_and_record_their_version(postgres_url):
+    from explorer.db import pg_database
+
+    db = pg_database(postgres_url)
+    steps = ["CREATE TABLE demo (id INTEGER PRIMARY KEY)", "ALTER TABLE demo ADD COLUMN name TEXT"]
+    assert apply_steps(db, "demo", steps[:1]) == 1
+    assert apply_steps(db, "demo", steps) == 2
+    assert apply_steps(db, "demo", steps) == 2      # nothing runs twice (a second ALTER would fail)
+    assert versions(db)["demo"] == 2
+    with psycopg.connect(postgres_url) as conn:
+        assert [r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
+                                            " WHERE table_name = 'demo' ORDER BY ordinal_position")] == ["id", "name"]
+
+
+def test_a_database_url_that_is_not_postgresql_is_refused():
+    assert check_url("") == ""
+    assert check_url("postgresql://u@h:5432/d").startswith("postgresql://")
+    for bad in ("mysql://u@h/d", "sqlite:///tmp/x", "http://example.org"):
+        with pytest.raises(ValueError, match="EXPLORER_DATABASE_URL"):
+            check_url(bad)
+
+
+def _shorten_in_process(url, start, queue):
+    store = shortlinks.PgLinkStore(url)
+    start.wait()
+    queue.put([store.shorten(f"/map?layer=view-{i}") for i in range(20)])
+
+
+def test_processes_shortening_at_once_on_postgresql_leave_one_row_per_view(postgres_url):
+    ctx = multiprocessing.get_context("spawn")
+    start, queue = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_shorten_in_process, args=(postgres_url, start, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert results[0] == results[1] == results[2]
+    assert shortlinks.PgLinkStore(postgres_url).count() == 20
+
+
+def test_expiry_on_postgresql(postgres_url):
+    from datetime import datetime, timedelta, timezone
+
+    store = shortlinks.PgLinkStore(postgres_url, unopened_days=30)
+    kept = store.shorten("/map?layer=kept")
+    opened = store.shorten("/map?layer=opened", keep=False)
+    unopened = store.shorten("/map?layer=unopened", keep=False)
+    assert store.resolve(opened) == "/map?layer=opened"
+    now = datetime.now(timezone.utc)
+    assert store.sweep(now + timedelta(days=29)) == 0
+    assert store.sweep(now + timedelta(days=31)) == 1
+    assert store.resolve(unopened) is None and store.resolve(kept) == "/map?layer=kept"
+
+
+def test_a_link_made_through_one_settings_opens_through_another(tmp_path, postgres_url):
+    """Two hosts with different EXPLORER_HOME folders and one database: the same links."""
+    one = _settings(tmp_path / "a", postgres_url)
+    two = _settings(tmp_path / "b", postgres_url)
+    code = shortlinks.store_for(one).shorten("/map?layer=shared")
+    assert shortlinks.store_for(two).resolve(code) == "/map?layer=shared"
+    assert not (tmp_path / "a" / "home" / shortlinks.FILE_NAME).exists()   # nothing kept per host
