@@ -104,6 +104,20 @@ def notice(text, kind: str = "info", role: str | None = None) -> html.Div:
     return html.Div(text, className=f"notice notice--{kind}", role=role or ("alert" if kind == "error" else "status"))
 
 
+def refresh_note(provenance: dict | None) -> html.Span | None:
+    """'could not refresh since <when> (<why in plain words>); this is the last stored copy', with
+    the full recorded error one hover away; None when the last refresh did not fail. Every source
+    card (dataset page, theme page) says it with these words."""
+    if not provenance or not provenance.get("refresh_failed_at"):
+        return None
+    from explorer.resolver import refresh_summary
+
+    since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
+    why = refresh_summary(provenance.get("refresh_error"))
+    return html.Span(f"could not refresh since {since} ({why}); this is the last stored copy",
+                     title=provenance.get("refresh_error") or "")
+
+
 def source_card(entry: Entry, provenance: dict | None = None, geography: dict | None = None,
                 heading: str = "Where this comes from") -> html.Aside:
     """The source card: publisher, licence, dates, geography, join quality, caveats, link."""
@@ -126,13 +140,9 @@ def source_card(entry: Entry, provenance: dict | None = None, geography: dict | 
         origin = {"local": "local data folder", "store": "stored copy", "download": "downloaded"}.get(
             provenance.get("origin"), provenance.get("origin"))
         rows.append(("Retrieved", f"{(provenance.get('retrieved_at') or '')[:19].replace('T', ' ')} ({origin})"))
-        if provenance.get("refresh_failed_at"):
-            since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
-            from explorer.resolver import refresh_summary
-
-            why = refresh_summary(provenance.get("refresh_error"))
-            rows.append(("Refresh", html.Span(f"could not refresh since {since} ({why}); this is the "
-                                              "last stored copy", title=provenance.get("refresh_error") or "")))
+        refresh = refresh_note(provenance)
+        if refresh is not None:
+            rows.append(("Refresh", refresh))
     caveats = list(entry.caveats)
     if geography:
         rows.append(("Boundaries", f"{geography['level']} {geography['year']} ({geography['code_scheme']} codes)"

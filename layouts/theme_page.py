@@ -22,7 +22,7 @@ from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
 from explorer.models import Entry
 
-from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice
+from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice, refresh_note
 from .export_menu import chart_tools, map_image_href
 from .home import theme_label
 from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
@@ -498,9 +498,9 @@ def source_block(src: dict, entry: Entry | None, many: bool) -> html.Div:
         # the loader's reason is written for whoever maintains the data: its first clause says enough
         reason = str(src["join_error"]).split(";")[0].strip()
         rows.append(("Join", f"not joined to boundaries ({_short(reason, 160)})"))
-    if provenance and provenance.get("refresh_failed_at"):
-        since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
-        rows.append(("Refresh", f"could not refresh since {since}; this is the last stored copy"))
+    refresh = refresh_note(provenance)
+    if refresh is not None:
+        rows.append(("Refresh", refresh))
     return html.Div(className="theme-source__item", children=[
         html.H4(dcc.Link(entry.title, href=f"/dataset/{entry.id}"), className="theme-source__dataset"),
         html.P(src.get("resource_title") or src.get("resource_id") or "", className="theme-source__resource")

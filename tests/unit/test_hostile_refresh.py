@@ -120,3 +120,26 @@ def test_a_good_refresh_still_replaces_the_copy_and_clears_the_failure(tmp_path,
     got = Resolver(settings, progress=False).fetch(entry, force=True)
     assert got.path.read_bytes() == newer and got.provenance.refresh_failed_at is None
     assert "could not refresh" not in card_text(got.provenance)
+
+
+def test_the_theme_page_source_card_gives_the_same_reason_as_the_dataset_page():
+    """Both source cards say why a refresh failed, in the same words (layouts.components.refresh_note)."""
+    from explorer.resolver import refresh_summary
+    from layouts.components import source_card
+    from layouts.theme_page import source_block
+
+    error = "ds/r1: HTTP 503 Service Unavailable (gave up after 3 attempt(s))"
+    provenance = {"origin": "store", "retrieved_at": "2026-11-01T08:00:00+00:00",
+                  "refresh_failed_at": "2026-12-01T09:30:00+00:00", "refresh_error": error}
+    entry = Entry(id="ds", title="Data")
+    sentence = (f"could not refresh since 2026-12-01 09:30 ({refresh_summary(error)}); "
+                "this is the last stored copy")
+
+    def text(component) -> str:
+        return json.dumps(component.to_plotly_json(), default=lambda c: c.to_plotly_json())
+
+    dataset_card = text(source_card(entry, provenance))
+    theme_card = text(source_block({"dataset_id": "ds", "provenance": provenance}, entry, many=False))
+    assert refresh_summary(error) != "reason not recorded"
+    assert sentence in dataset_card and sentence in theme_card, theme_card
+    assert error in theme_card                   # the recorded error one hover away
