@@ -90,6 +90,8 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
         children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
                                              variable, hide, summary.get("bounds"), loaded.rows, height))
         children.append(map_view.legend(variable, breaks, hide, unit, loaded.kind))
+        # a join that missed areas is said beside the map that has the holes, not far down the side
+        children.extend(notice(w, "warning") for w in (summary.get("geography") or {}).get("warnings") or [])
     elif loaded.join_error:
         children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
     else:

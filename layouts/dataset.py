@@ -179,7 +179,6 @@ def provenance_panel(summary: dict) -> html.Section:
     return html.Section(className="provenance", **{"aria-label": "Provenance of this load"}, children=[
         html.H2("Provenance"),
         definition_list(rows),
-        html.Div([notice(w, "warning") for w in (geo or {}).get("warnings") or []]),
         html.H3("What was done to it") if steps else None,
         html.Ol([html.Li(s) for s in steps], className="steps") if steps else None,
     ])
