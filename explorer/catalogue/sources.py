@@ -172,7 +172,14 @@ def harvest_source(source: Source, registry, settings, *, first: bool | None = N
 
 @contextmanager
 def harvest_lock(settings, wait: bool = True):
-    """One harvester at a time across processes; yields False when ``wait`` is off and it is taken."""
+    """One harvester at a time across processes; yields False when ``wait`` is off and it is taken.
+    With EXPLORER_DATABASE_URL the lock is the shared database's (every host), not a file."""
+    if getattr(settings, "database_url", ""):
+        from ..db.locks import run_once
+
+        with run_once(settings, "harvest", wait=wait) as got:
+            yield got
+        return
     path = Path(settings.home) / "harvest.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:

@@ -134,3 +134,51 @@ def test_a_link_made_through_one_settings_opens_through_another(tmp_path, postgr
     code = shortlinks.store_for(one).shorten("/map?layer=shared")
     assert shortlinks.store_for(two).resolve(code) == "/map?layer=shared"
     assert not (tmp_path / "a" / "home" / shortlinks.FILE_NAME).exists()   # nothing kept per host
+
+
+def _hold_lock(url, home, name, ready, release, queue):
+    from explorer.db.locks import run_once
+    from explorer.settings import Settings
+
+    with run_once(Settings(home=home, database_url=url), name) as got:
+        queue.put(got)
+        ready.set()
+        release.wait(60)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_background_work_runs_once_across_processes(tmp_path, backend, request):
+    """A second process (another host, with its own EXPLORER_HOME on PostgreSQL) does not get the
+    lock while the first holds it, and gets it once it is released."""
+    from explorer.db.locks import run_once
+
+    url = request.getfixturevalue("postgres_url") if backend == "postgresql" else ""
+    first_home = tmp_path / "a"
+    second = Settings(home=(tmp_path / "b") if url else first_home, database_url=url)
+    ctx = multiprocessing.get_context("spawn")
+    ready, release, queue = ctx.Event(), ctx.Event(), ctx.Queue()
+    proc = ctx.Process(target=_hold_lock, args=(url, str(first_home), "harvest", ready, release, queue))
+    proc.start()
+    try:
+        assert ready.wait(60) and queue.get(timeout=10) is True
+        with run_once(second, "harvest") as got:
+            assert got is False                     # the other host is at it: skip
+        with run_once(second, "index") as got:
+            assert got is True                      # another job's lock is free
+    finally:
+        release.set()
+        proc.join(30)
+    with run_once(second, "harvest") as got:
+        assert got is True
+
+
+def test_a_harvest_scheduled_on_two_hosts_runs_once(tmp_path, postgres_url):
+    from explorer.catalogue.sources import harvest_lock
+
+    one = _settings(tmp_path / "a", postgres_url)
+    two = _settings(tmp_path / "b", postgres_url)
+    with harvest_lock(one, wait=False) as first:
+        with harvest_lock(two, wait=False) as second:
+            assert (first, second) == (True, False)
+    with harvest_lock(two, wait=False) as again:
+        assert again is True
