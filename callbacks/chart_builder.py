@@ -180,7 +180,8 @@ def response(services, out: dict) -> tuple:
     """The callback's outputs for a drawn chart (in the order of ``register``'s outputs)."""
     parts = chart_outputs(services, out["built"])
     return (*[out["options"][i] for i in OPTIONS], *[out["values"][i] for i in CONTROLS],
-            f"cb-controls cb-controls--{out['kind']}",
+            f"cb-controls cb-controls--{out['kind']}" + ("" if out["built"].resolved.info.years() else " cb-controls--no-years")
+            + ("" if out["built"].resolved.info.has_places else " cb-controls--no-places"),
             parts["figure"], parts["style"], parts["title"], parts["subtitle"], parts["summary"],
             parts["source"], parts["details"], view.message(out["message"], "warning"),
             out["target"], out["extra"], False)

@@ -850,24 +850,12 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
         transform = TRANSFORMS.get(spec.transform)
         if transform is None:
             raise ChartDataError(f"unknown transform {spec.transform!r}")
-        builder = BUILDERS.get(spec.type)
-        if builder is None:
+        if spec.type not in BUILDERS:
             raise ChartDataError(f"unknown chart type {spec.type!r}")
         cd = transform.fn(service, spec, inputs)
-        fig, table, labels, summary, keys = builder(spec, cd, highlight, titled)
-        if cd.notes:
-            summary += " Notes: " + " ".join(cd.notes)
-        if titled and footer:
-            _footer(fig, cd.sources, service)
-        return ChartResult(figure=fig, data=table, summary=summary, sources=cd.sources, highlight_keys=keys,
-                           labels=labels, notes=cd.notes, stats=cd.stats, **common)
     except Exception as exc:  # one chart's failure must not break the page
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        if not isinstance(exc, ChartDataError) and not hasattr(exc, "reason"):
-            log.exception("chart %s/%s failed", spec.theme, spec.id)
-            reason = f"{type(exc).__name__}: {reason}"
-        return ChartResult(figure=error_figure(reason), data=pd.DataFrame(), summary=f"{spec.title}: not available – {reason}",
-                           sources=inputs.sources, highlight_keys=None, error=reason, **common)
+        return _failed(spec, exc, inputs.sources)
+    return build_from_data(spec, cd, service, highlight, titled, footer)
 
 
 def build_from_data(spec, cd: ChartData, service, highlight: list[str] | None = None, titled: bool = False,
@@ -888,14 +876,20 @@ def build_from_data(spec, cd: ChartData, service, highlight: list[str] | None = 
         if titled and footer:
             _footer(fig, cd.sources, service)
         return ChartResult(figure=fig, data=table, summary=summary, sources=cd.sources, highlight_keys=keys,
-                           labels=labels, notes=cd.notes, stats=cd.stats, **common)
-    except Exception as exc:  # a chart's failure must not break its page
-        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
-        if not isinstance(exc, ChartDataError):
-            log.exception("chart %s of %s failed", spec.id, spec.dataset)
-            reason = f"{type(exc).__name__}: {reason}"
-        return ChartResult(figure=error_figure(reason), data=pd.DataFrame(), summary=f"{spec.title}: not available – {reason}",
-                           sources=cd.sources, highlight_keys=None, error=reason, **common)
+                           labels=labels, notes=cd.notes, stats=cd.stats, chart_id=spec.id, title=spec.title,
+                           subtitle=spec.subtitle, caveat_note=spec.caveat_note)
+    except Exception as exc:  # one chart's failure must not break the page
+        return _failed(spec, exc, cd.sources)
+
+
+def _failed(spec, exc: Exception, sources: list[dict]) -> ChartResult:
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    if not isinstance(exc, ChartDataError) and not hasattr(exc, "reason"):
+        log.exception("chart %s/%s failed", spec.theme or spec.dataset, spec.id)
+        reason = f"{type(exc).__name__}: {reason}"
+    return ChartResult(figure=error_figure(reason), data=pd.DataFrame(), summary=f"{spec.title}: not available – {reason}",
+                       sources=sources, highlight_keys=None, error=reason, chart_id=spec.id, title=spec.title,
+                       subtitle=spec.subtitle, caveat_note=spec.caveat_note)
 
 
 def format_headline(value: float | None, fmt: str, unit: str = "", decimals: int | None = None) -> str:
