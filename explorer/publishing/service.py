@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 import shutil
 import uuid
@@ -546,6 +547,8 @@ def _copy_limited(stream, target: Path, max_bytes: int) -> tuple[str, int]:
                 raise FieldErrors({"file": f"The file is larger than the limit of {max_bytes // (1024 * 1024):,} MB."})
             digest.update(chunk)
             out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())   # on disk before the folder is renamed into place (other hosts read it)
     if size == 0:
         raise FieldErrors({"file": "The file is empty."})
     return digest.hexdigest(), size
