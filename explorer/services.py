@@ -21,7 +21,13 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
     machine), else from its URL; the semantic vectors are computed in a background thread. A source that cannot be read is recorded and skipped (see
     ``explorer catalogue sources``)."""
     settings.ensure_dirs()
-    registry = Registry(settings.registry_path)
+    if getattr(settings, "database_url", ""):
+        # shared by every host: PostgreSQL, read through a replica in this host's cache folder
+        from .db.registry import PgRegistry
+
+        registry = PgRegistry(settings.database_url, settings.cache_dir / "registry-replica.sqlite3")
+    else:
+        registry = Registry(settings.registry_path)
     if harvest_bundled and settings.harvest_bundled and registry.get_meta("bundled_harvested") is None:
         from .catalogue.sources import index_in_background, refresh
 

@@ -16,8 +16,26 @@ def make(entry_id: str, title: str, description: str = "", **extra) -> Entry:
 
 
 @pytest.fixture()
-def registry(tmp_path):
-    reg = Registry(tmp_path / "registry.sqlite3")
+def new_registry(tmp_path, database_url, request):
+    """Opens a registry by name on each backend: a SQLite file, or a PostgreSQL database (one per
+    name, so opening the same name again is a restart) read through a replica under tmp_path."""
+    from explorer.db.registry import PgRegistry
+
+    urls: dict[str, str] = {}
+
+    def open_one(name: str):
+        if not database_url:
+            return Registry(tmp_path / name)
+        if name not in urls:
+            urls[name] = database_url if not urls else request.getfixturevalue("postgres_server").new_database()
+        return PgRegistry(urls[name], tmp_path / f"{name}.replica")
+
+    return open_one
+
+
+@pytest.fixture()
+def registry(new_registry):
+    reg = new_registry("registry.sqlite3")
     with reg.transaction():
         reg.upsert(make("no2-lsoa", "Nitrogen dioxide by LSOA", "Modelled annual mean concentrations.",
                         publisher="GLA", themes=["air-quality"], smallest_geography="lsoa",
@@ -35,8 +53,8 @@ def registry(tmp_path):
     reg.close()
 
 
-def test_upsert_reports_added_unchanged_updated(tmp_path):
-    reg = Registry(tmp_path / "r.sqlite3")
+def test_upsert_reports_added_unchanged_updated(new_registry):
+    reg = new_registry("r.sqlite3")
     entry = make("a", "Title one")
     assert reg.upsert(entry) == "added"
     assert reg.upsert(make("a", "Title one")) == "unchanged"
@@ -54,9 +72,9 @@ def test_stemming_and_prefix(registry):
     assert [h.entry.id for h in registry.search("nitro").hits]  # prefix of the last word
 
 
-def test_a_word_ending_in_y_finds_its_derived_forms(tmp_path):
+def test_a_word_ending_in_y_finds_its_derived_forms(new_registry):
     # Porter stems "employ" to "emploi" but "employment" to "employ".
-    reg = Registry(tmp_path / "y.sqlite3")
+    reg = new_registry("y.sqlite3")
     reg.upsert(make("jobs", "Employment rate by borough"))
     reg.upsert(make("other", "Emissions by sector"))
     for query in ("employ", "employ rate", "employ borough", "EMPLOY"):
@@ -125,12 +143,11 @@ def test_failed_transaction_keeps_what_was_stored(registry):
     assert registry.count() == 4
 
 
-def test_persists_across_reopen(tmp_path):
-    path = tmp_path / "r.sqlite3"
-    reg = Registry(path)
+def test_persists_across_reopen(new_registry):
+    reg = new_registry("r.sqlite3")
     reg.upsert(make("x", "Green belt land"))
     reg.close()
-    again = Registry(path)
+    again = new_registry("r.sqlite3")
     assert again.get("x").title == "Green belt land"
     assert again.search("green").total == 1
 
@@ -142,8 +159,8 @@ def test_json_shape_is_stable(registry):
     assert all({"value", "count"} == set(item) for items in data["facets"].values() for item in items)
 
 
-def test_acronyms_and_their_words_find_each_other(tmp_path):
-    reg = Registry(tmp_path / "r.sqlite3")
+def test_acronyms_and_their_words_find_each_other(new_registry):
+    reg = new_registry("r.sqlite3")
     reg.upsert(make("a", "Modelled NO₂ by LSOA", "Annual mean concentrations."))
     reg.upsert(make("b", "Index of Multiple Deprivation 2019", "Ranks of small areas."))
     assert [h.entry.id for h in reg.search("nitrogen dioxide").hits] == ["a"]
@@ -156,8 +173,8 @@ def test_acronyms_and_their_words_find_each_other(tmp_path):
     assert "c" not in {h.entry.id for h in reg.search("nitrogen").hits}
 
 
-def test_versions_change_with_an_entry_and_name_missing_ones(tmp_path):
-    reg = Registry(tmp_path / "v.sqlite3")
+def test_versions_change_with_an_entry_and_name_missing_ones(new_registry):
+    reg = new_registry("v.sqlite3")
     reg.upsert(make("a", "Title one"))
     before = reg.versions(["a", "gone", "a"])
     assert [v[0] for v in before] == ["a", "gone"] and before[1][1] is None and before[0][1]

@@ -230,3 +230,56 @@ def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_
             Resolver(host_b.with_(), progress=False).resolve(entry)
     finally:
         stop(httpd)
+
+
+# The registry on PostgreSQL -----------------------------------------------------------------------
+def _entry(entry_id: str, title: str, description: str = "") -> "Entry":
+    from explorer.models import Entry
+
+    return Entry.from_dict({"id": entry_id, "title": title, "description": description, "publisher": "GLA",
+                            "licence": "OGL v3", "resources": [{"url": f"https://example.org/{entry_id}.csv"}]})
+
+
+def _titles(registry, query: str) -> list[str]:
+    return [h.entry.title for h in registry.search(query, limit=5).hits]
+
+
+def test_an_entry_written_by_one_host_is_found_by_the_other_at_once(tmp_path, postgres_url):
+    from explorer.db.registry import PgRegistry
+
+    host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
+    host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")
+    with host_a.transaction():
+        host_a.upsert(_entry("trees", "Street trees in Camden", "Trees near parks."))
+        host_a.upsert(_entry("no2", "Nitrogen dioxide by LSOA", "Annual mean concentrations."))
+    assert _titles(host_b, "street trees") == ["Street trees in Camden"]
+    assert host_b.count() == 2 and host_b.get("no2").title == "Nitrogen dioxide by LSOA"
+    assert host_b.upsert(_entry("trees", "Street trees in Camden and Islington", "Trees near parks.")) == "updated"
+    assert _titles(host_a, "islington") == ["Street trees in Camden and Islington"]
+    assert host_a.delete("no2") and host_b.get("no2") is None and _titles(host_b, "nitrogen") == []
+    assert host_a.record("trees")["source"] == host_b.record("trees")["source"]
+    host_a.set_meta("source:example", '{"ok": true}')
+    assert host_b.get_meta("source:example") == '{"ok": true}'      # bookkeeping is shared too
+    with pytest.raises(RuntimeError):           # a failed write leaves both hosts as they were
+        with host_a.transaction():
+            host_a.upsert(_entry("half", "Half written"))
+            raise RuntimeError("harvest crashed")
+    assert host_a.get("half") is None and host_b.get("half") is None and host_b.count() == 1
+    # a host starting later (an empty replica) gets everything
+    host_c = PgRegistry(postgres_url, tmp_path / "c" / "replica.sqlite3")
+    assert [e.id for e in host_c.all()] == ["trees"]
+
+
+def test_semantic_vectors_are_computed_once_and_shared(tmp_path, postgres_url):
+    from explorer.db.registry import PgRegistry
+
+    host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
+    with host_a.transaction():
+        for i, title in enumerate(["Rough sleeping counts", "House prices by ward", "Tree canopy cover"]):
+            host_a.upsert(_entry(f"e{i}", title))
+    assert host_a.index_vectors() == 3
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM registry_vectors").fetchone()[0] == 3
+    host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")
+    assert host_b.index_vectors() == 0          # pulled with the entries, not embedded again
+    assert _titles(host_b, "homeless people on the streets")[0] == "Rough sleeping counts"
