@@ -10,6 +10,7 @@
     explorer users add EMAIL [--publisher SLUG --role editor|admin] | users list [--json]
     explorer tokens create EMAIL [--name N] [--json] | tokens list | tokens revoke ID
     explorer warm [--json]
+    explorer db upgrade [--json] | db copy --from sqlite:///HOME --to postgresql://…
 """
 
 from __future__ import annotations
@@ -424,8 +425,11 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
 from .export.commands import export_group  # noqa: E402 - `explorer export chart|map|theme`
 from .accounts.commands import tokens_group, users_group  # noqa: E402 - `explorer users|tokens …`
 
+from .db.commands import db_group  # noqa: E402 - `explorer db upgrade|copy`
+
 main.add_command(users_group)
 main.add_command(tokens_group)
+main.add_command(db_group)
 
 main.add_command(export_group)
 

@@ -4,6 +4,7 @@ EXPLORER_DATABASE_URL through the app."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 
 import psycopg
@@ -283,3 +284,74 @@ def test_semantic_vectors_are_computed_once_and_shared(tmp_path, postgres_url):
     host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")
     assert host_b.index_vectors() == 0          # pulled with the entries, not embedded again
     assert _titles(host_b, "homeless people on the streets")[0] == "Rough sleeping counts"
+
+
+# explorer db upgrade / copy ------------------------------------------------------------------------
+def test_db_upgrade_prints_every_components_version(tmp_path, postgres_url):
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "h"), "db", "upgrade", "--url", postgres_url, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["versions"] == {"accounts": 1, "links": 1, "publishing": 1, "registry": 1}
+    again = CliRunner().invoke(main, ["--home", str(tmp_path / "h"), "db", "upgrade", "--url", postgres_url, "--json"])
+    assert json.loads(again.output)["versions"] == json.loads(result.output)["versions"]
+    refused = CliRunner().invoke(main, ["--home", str(tmp_path / "h"), "db", "upgrade", "--url", "mysql://x/y"])
+    assert refused.exit_code != 0 and "EXPLORER_DATABASE_URL" in refused.output
+
+
+def test_db_copy_moves_registry_links_and_accounts_without_loss(tmp_path, postgres_url):
+    from click.testing import CliRunner
+
+    from explorer.accounts.store import open_accounts
+    from explorer.cli import main
+    from explorer.db.registry import PgRegistry
+    from explorer.publishing.store import PublishingStore
+    from explorer.registry import Registry
+
+    home = tmp_path / "one-machine"
+    local = _settings(tmp_path, "")
+    local = local.with_(home=home)
+    registry = Registry(home / "registry.sqlite3")
+    with registry.transaction():
+        for i, title in enumerate(["Rough sleeping counts", "House prices by ward", "Tree canopy cover"]):
+            registry.upsert(_entry(f"e{i}", title))
+    registry.index_vectors()
+    registry.set_meta("source:bundled", '{"ok": true}')
+    registry.close()
+    code = shortlinks.store_for(local).shorten("/map?layer=e1")
+    accounts = open_accounts(local)
+    editor = accounts.add_user("ed@example.org", "a long enough password 1", publisher="GLA", role="editor")
+    token_id, token = accounts.create_token(editor.id, "ci")
+    store = PublishingStore(accounts_database(local))
+    with store.transaction():
+        store.save_state("e1", "GLA", "published", "ed@example.org")
+        store.add_version("e1", {"title": "House prices by ward"}, "ed@example.org")
+        store.audit("e1", "ed@example.org", "published")
+    store.add_request("e1", editor.id, "ed@example.org", "research")
+
+    result = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["same"] is True
+    rows = {r["what"]: r for r in report["tables"]}
+    assert rows["registry entries"]["target_rows"] == 3 and rows["registry vectors"]["target_rows"] == 3
+    assert rows["short links"]["target_rows"] == 1 and rows["users"]["target_rows"] == 1
+    assert rows["tokens"]["target_checksum"] == rows["tokens"]["source_checksum"]
+
+    shared = _settings(tmp_path / "host", postgres_url)
+    host = PgRegistry(postgres_url, tmp_path / "host" / "replica.sqlite3")
+    assert host.count() == 3 and _titles(host, "house prices")[0] == "House prices by ward"
+    assert host.index_vectors() == 0                         # the vectors came along
+    assert host.get_meta("source:bundled") == '{"ok": true}'
+    assert shortlinks.store_for(shared).resolve(code) == "/map?layer=e1"
+    moved = open_accounts(shared)
+    assert moved.token_user(token).email == "ed@example.org"
+    assert moved.authenticate("ed@example.org", "a long enough password 1", "1.2.3.4") is not None
+    newer = moved.add_user("new@example.org", "another long password 2")
+    assert newer.id > editor.id                              # the id sequence continues after the copied rows
+    assert [a["action"] for a in PublishingStore(accounts_database(shared)).audit_log("e1")] == ["published"]
+
+    again = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url])
+    assert again.exit_code != 0 and "already holds" in again.output   # never mixed into a used database

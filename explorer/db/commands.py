@@ -1,0 +1,210 @@
+"""`explorer db …`: the shared database from the command line.
+
+    explorer db upgrade [--url postgresql://…] [--json]
+        bring the schema up to date (also done on start); prints each component's version
+    explorer db copy --from sqlite:///EXPLORER_HOME --to postgresql://… [--json]
+        move a one-machine installation (registry, short links, accounts and publishing) into an
+        empty PostgreSQL database; prints each table's rows and checksum on both sides
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import click
+
+from . import check_url, is_postgres, pg_database
+
+# (table in SQLite file, table in PostgreSQL, columns) in an order foreign keys accept.
+ACCOUNT_TABLES = (
+    ("users", ("id", "email", "name", "password_hash", "oidc_subject", "created", "disabled")),
+    ("publishers", ("slug", "name")),
+    ("memberships", ("user_id", "publisher", "role")),
+    ("sessions", ("id_hash", "user_id", "csrf", "created", "last_seen", "expires")),
+    ("tokens", ("id", "user_id", "name", "token_hash", "created", "last_used", "revoked")),
+    ("login_failures", ("key", "at")),
+    ("pub_entries", ("id", "publisher", "state", "created_by", "created", "updated")),
+    ("pub_versions", ("entry_id", "version", "data", "author", "at", "note")),
+    ("pub_uploads", ("id", "entry_id", "resource_id", "original_name", "stored_name", "format", "sha256",
+                     "size", "uploaded_by", "at")),
+    ("pub_audit", ("id", "entry_id", "at", "actor", "action", "detail")),
+    ("access_requests", ("id", "entry_id", "user_id", "email", "purpose", "status", "created", "decided_by",
+                         "decided_at", "reason", "until")),
+)
+LINK_COLUMNS = ("code", "target", "created_at", "kept", "opened_at")
+ENTRY_COLUMNS = ("id", "data", "content_hash", "source", "first_seen", "harvested_at")
+VECTOR_COLUMNS = ("id", "content_hash", "model", "vec")
+_IDENTITY_TABLES = {"users", "tokens", "pub_uploads", "pub_audit", "access_requests"}   # integer ids
+_LOCAL_META = {"version", "schema_version", "synced", "replica_of"}
+
+
+class CopyError(click.ClickException):
+    pass
+
+
+def _url(ctx: click.Context, url: str | None) -> str:
+    url = url or ctx.obj["settings"].database_url
+    try:
+        url = check_url(url)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not url:
+        raise click.UsageError("no PostgreSQL database: set EXPLORER_DATABASE_URL or pass --url postgresql://…")
+    return url
+
+
+def upgrade(url: str) -> dict[str, int]:
+    """Every store's schema on ``url`` brought up to date; {component: version}."""
+    from ..accounts.store import SQLiteAccountStore
+    from ..publishing.store import PublishingStore
+    from ..shortlinks import PG_MIGRATIONS as LINK_MIGRATIONS
+    from .migrations import apply_steps, versions
+    from .registry import MIGRATIONS as REGISTRY_MIGRATIONS
+
+    db = pg_database(url)
+    apply_steps(db, "registry", REGISTRY_MIGRATIONS)
+    apply_steps(db, "links", LINK_MIGRATIONS)
+    SQLiteAccountStore(db)
+    PublishingStore(db)
+    return versions(db)
+
+
+@click.group("db")
+def db_group() -> None:
+    """The shared PostgreSQL database (EXPLORER_DATABASE_URL): schema and copying into it."""
+
+
+@db_group.command("upgrade")
+@click.option("--url", default=None, help="postgresql://… (default: EXPLORER_DATABASE_URL)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def upgrade_command(ctx: click.Context, url: str | None, as_json: bool) -> None:
+    """Bring the database's schema up to date (the app also does it on start)."""
+    found = upgrade(_url(ctx, url))
+    if as_json:
+        click.echo(json.dumps({"versions": found}, indent=2))
+        return
+    for component, version in sorted(found.items()):
+        click.echo(f"{component:<12} version {version}")
+
+
+def _sqlite_home(source: str) -> Path:
+    parts = urlsplit(source)
+    if parts.scheme != "sqlite":
+        raise click.UsageError(f"--from must be sqlite:///path/to/EXPLORER_HOME (or its registry.sqlite3), not {source!r}")
+    path = Path("/" + unquote(parts.netloc + parts.path).lstrip("/")) if parts.path.startswith("/") or parts.netloc \
+        else Path(unquote(parts.path))
+    if path.is_file():
+        path = path.parent
+    if not path.is_dir() or not any((path / n).is_file() for n in ("registry.sqlite3", "links.sqlite3", "accounts.sqlite3")):
+        raise click.UsageError(f"{path} holds none of registry.sqlite3, links.sqlite3, accounts.sqlite3")
+    return path
+
+
+def _checksum(rows) -> str:
+    """Order-free sha256 of rows (each as canonical JSON; bytes as hex)."""
+    lines = sorted(json.dumps([v.hex() if isinstance(v, (bytes, memoryview)) else v for v in
+                               (bytes(x) if isinstance(x, memoryview) else x for x in row)],
+                              ensure_ascii=False, separators=(",", ":")) for row in rows)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode() + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def _sqlite_rows(path: Path, sql: str) -> list[tuple]:
+    if not path.is_file():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return [tuple(r) for r in conn.execute(sql)]
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            return []
+        raise
+    finally:
+        conn.close()
+
+
+def copy(home: Path, url: str) -> list[dict]:
+    """Copy registry, links, accounts and publishing from the SQLite files under ``home`` into the
+    empty database at ``url`` in one transaction; one report row per table, checked after."""
+    upgrade(url)
+    db = pg_database(url)
+    plan: list[tuple[str, list[tuple], str, tuple[str, ...], str]] = []   # (label, rows, pg table, columns, read-back SQL)
+    registry, links, accounts = home / "registry.sqlite3", home / "links.sqlite3", home / "accounts.sqlite3"
+    entries = _sqlite_rows(registry, f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries")
+    plan.append(("registry entries", entries, "registry_entries", ENTRY_COLUMNS,
+                 f"SELECT {', '.join(ENTRY_COLUMNS)} FROM registry_entries"))
+    vectors = _sqlite_rows(registry, "SELECT e.id, v.content_hash, v.model, v.vec FROM vectors v"
+                                     " JOIN entries e ON e.rowid = v.entry_rowid AND e.content_hash = v.content_hash")
+    plan.append(("registry vectors", vectors, "registry_vectors", VECTOR_COLUMNS,
+                 f"SELECT {', '.join(VECTOR_COLUMNS)} FROM registry_vectors"))
+    meta = [r for r in _sqlite_rows(registry, "SELECT key, value FROM meta") if r[0] not in _LOCAL_META]
+    plan.append(("registry bookkeeping", meta, "registry_meta", ("key", "value"),
+                 "SELECT key, value FROM registry_meta WHERE key <> 'version'"))
+    plan.append(("short links", _sqlite_rows(links, f"SELECT {', '.join(LINK_COLUMNS)} FROM links"), "links",
+                 LINK_COLUMNS, f"SELECT {', '.join(LINK_COLUMNS)} FROM links"))
+    for table, columns in ACCOUNT_TABLES:
+        cols = ", ".join(columns)
+        plan.append((table, _sqlite_rows(accounts, f"SELECT {cols} FROM {table}"), table, columns,
+                     f"SELECT {cols} FROM {table}"))
+
+    with db.raw_transaction() as raw:
+        for label, _rows, table, _cols, readback in plan:
+            held = raw.execute("SELECT COUNT(*) FROM " + readback.split(" FROM ", 1)[1]).fetchone()[0]
+            if held:
+                raise CopyError(f"the target already holds {held:,} rows in {table} ({label}): "
+                                "copy only into an empty database, so nothing there is overwritten or mixed")
+        version = 1 if entries else 0
+        with raw.cursor() as cur:
+            for label, rows, table, columns, _readback in plan:
+                if not rows:
+                    continue
+                values = rows
+                if table == "registry_entries":
+                    columns = (*columns, "changed")
+                    values = [(*r, version) for r in rows]
+                placeholders = ", ".join(["%s"] * len(columns))
+                cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", values)
+            cur.execute("UPDATE registry_meta SET value = %s WHERE key = 'version'", (str(version),))
+            for table, columns in ACCOUNT_TABLES:
+                if columns[0] == "id" and table in _IDENTITY_TABLES:
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                                f" GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1))")
+    report = []
+    for label, rows, table, columns, readback in plan:
+        copied = _pg_rows(db, readback)
+        report.append({"what": label, "table": table, "source_rows": len(rows), "target_rows": len(copied),
+                       "source_checksum": _checksum(rows), "target_checksum": _checksum(copied),
+                       "same": len(rows) == len(copied) and _checksum(rows) == _checksum(copied)})
+    return report
+
+
+def _pg_rows(db, sql: str) -> list[tuple]:
+    with db.raw_transaction() as raw:
+        return [tuple(r) for r in raw.execute(sql).fetchall()]
+
+
+@db_group.command("copy")
+@click.option("--from", "source", required=True, help="sqlite:///path/to/EXPLORER_HOME")
+@click.option("--to", "target", required=True, help="postgresql://user@host:port/name (an empty database)")
+@click.option("--json", "as_json", is_flag=True)
+def copy_command(source: str, target: str, as_json: bool) -> None:
+    """Move a one-machine registry, short links and accounts into PostgreSQL, checked row by row."""
+    if not is_postgres(target):
+        raise click.UsageError(f"--to must be a postgresql:// address, not {target!r}")
+    report = copy(_sqlite_home(source), target)
+    if as_json:
+        click.echo(json.dumps({"tables": report, "same": all(r["same"] for r in report)}, indent=2))
+    else:
+        click.echo(f"{'what':<22} {'rows from':>9} {'rows to':>9}  {'checksum from':<16}  {'checksum to':<16}")
+        for r in report:
+            click.echo(f"{r['what']:<22} {r['source_rows']:>9,} {r['target_rows']:>9,}  {r['source_checksum']:<16}  "
+                       f"{r['target_checksum']:<16}{'' if r['same'] else '  DIFFERENT'}")
+    if not all(r["same"] for r in report):
+        raise click.ClickException("the copy differs from its source (see above); the source files are untouched")
