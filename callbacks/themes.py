@@ -250,10 +250,58 @@ def themes_of(services) -> dict[str, Theme]:
     return themes
 
 
+# ------------------------------------------------------------------ open data only
+# A theme page is public and kept in caches shared by every visitor (this process's memos, the app
+# cache, the static first paint, exports), none of which knows who asked. So a themed dashboard
+# only ever draws open data: a chart, headline figure or map layer reading a dataset that is shared
+# or closed is shown to everyone as a notice pointing to the dataset's page, never its figures, even
+# to people who may read its files there. The check is made against the registry each time a part
+# is read (not when it was drawn), so a part drawn while its data was open is never served after
+# the data is shared; the page's cache key holds each dataset's content hash, access level included.
+def not_open(services, dataset_ids) -> list:
+    """The registry entries among ``dataset_ids`` whose access level is not ``open``."""
+    registry = services.registry
+    entries = (registry.get(ds) for ds in sorted(set(dataset_ids)))
+    return [entry for entry in entries if entry is not None and entry.access_level != "open"]
+
+
+def not_open_reason(entries) -> str:
+    """Why a part of a themed page is not drawn, in plain words, naming where to ask."""
+    names = ", ".join(f"'{e.title or e.id}' ({e.access_level})" for e in entries)
+    pages = ", ".join(f"/dataset/{e.id}" for e in entries)
+    return (f"its data is not open: {names}. Themed pages show open data only; see the dataset's "
+            f"page ({pages}) to request access.")
+
+
+def _named(entries) -> list[dict]:
+    return [{"id": e.id, "title": e.title or e.id, "access_level": e.access_level} for e in entries]
+
+
+def _not_open_chart(spec, entries):
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from explorer.charts import ChartResult
+
+    reason = not_open_reason(entries)
+    return ChartResult(figure=go.Figure(), data=pd.DataFrame(), summary=f"Not shown: {reason}", sources=[],
+                       highlight_keys=None, error=reason, chart_id=spec.id, title=spec.title)
+
+
+def _closed_chart(services, spec):
+    """The notice result for a chart reading a dataset that is not open, else None."""
+    closed = not_open(services, [ds for ds, _ in spec.inputs()])
+    return _not_open_chart(spec, closed) if closed else None
+
+
 def chart_result(services, theme: Theme, spec, codes=()):
-    """``build_chart`` for the page (never raises), remembered per highlighted set."""
+    """``build_chart`` for the page (never raises), remembered per highlighted set; a notice, never
+    the figures, when a dataset it reads is not open."""
     from explorer.charts import build_chart
 
+    closed = _closed_chart(services, spec)
+    if closed is not None:
+        return closed
     codes = tuple(sorted({str(c) for c in codes or ()}))
     key = (_scope(services), theme.slug, spec.id, codes)
     memo = _HIGHLIGHTS if codes else _CHARTS
@@ -290,6 +338,9 @@ def chart_table(services, theme: Theme, spec) -> ChartTable:
     already made never draws their charts just to answer a click."""
     from explorer.cache import cached
 
+    closed = _closed_chart(services, spec)
+    if closed is not None:
+        return ChartTable(closed.data, {}, closed.summary, closed.error)
     key = (_scope(services), theme.slug, spec.id, ())
     with _CHARTS._lock:
         known = _CHARTS._data.get(key)
@@ -343,8 +394,16 @@ def highlighted_figure(services, theme: Theme, spec, codes):
 def headlines_of(services, theme: Theme) -> list[dict]:
     from explorer.charts import headline_values
 
-    return _HEADLINES.get((_scope(services), theme.slug), lambda: headline_values(theme, services.data),
-                          keep=lambda items: all(h.get("error") is None for h in items))
+    items = _HEADLINES.get((_scope(services), theme.slug), lambda: headline_values(theme, services.data),
+                           keep=lambda items: all(h.get("error") is None for h in items))
+    out = []
+    for spec, item in zip(theme.headline_specs(), items):
+        closed = not_open(services, [ds for ds, _ in spec.inputs()])
+        if closed:   # the figure is never shown, whenever it was worked out
+            item = {**item, "value": None, "text": "not available", "detail": "", "sources": [],
+                    "error": not_open_reason(closed), "not_open": _named(closed)}
+        out.append(item)
+    return out
 
 
 def _layer_style(services, info, params: dict, layer: dict) -> dict:
@@ -368,8 +427,18 @@ def _layer_style(services, info, params: dict, layer: dict) -> dict:
 
 def map_layers(services, theme: Theme) -> list[dict]:
     """The theme's map layers, each ready for the page: component, hideout, legend, label."""
-    return _MAPS.get((_scope(services), theme.slug), lambda: _map_layers(services, theme),
-                     keep=lambda items: all(not i.get("error") for i in items))
+    items = _MAPS.get((_scope(services), theme.slug), lambda: _map_layers(services, theme),
+                      keep=lambda items: all(not i.get("error") for i in items))
+    out = []
+    for item in items:
+        closed = not_open(services, [item["dataset"]])
+        if closed:   # no values, classes or legend of a dataset that is not open
+            item = {"uid": item["uid"], "label": item["label"], "dataset": item["dataset"],
+                    "resource": item["resource"], "variable": item["variable"], "hidden": item["hidden"],
+                    "entry": closed[0], "info": None, "hideout": None, "boundary": item["boundary"],
+                    "error": not_open_reason(closed), "not_open": _named(closed)}
+        out.append(item)
+    return out
 
 
 def _map_layers(services, theme: Theme) -> list[dict]:
@@ -526,9 +595,11 @@ def build_theme_page(services, slug: str, chart: str | None = None):
     boroughs = borough_options(services)
     page = view.theme_page(theme, headlines, headline_entries, layers, charts, boroughs,
                            focus=chart if theme.chart(chart or "") else None)
-    complete = (bool(boroughs) and all(cv.result.error is None for cv in charts)
-                and all(h.get("error") is None for h in headlines)
-                and all(not item.get("error") for item in layers))
+    # a part not drawn because its data is not open is as it should be, not a failure to retry
+    complete = (bool(boroughs)
+                and all(cv.result.error is None or _closed_chart(services, cv.spec) is not None for cv in charts)
+                and all(h.get("error") is None or h.get("not_open") for h in headlines)
+                and all(not item.get("error") or item.get("not_open") for item in layers))
     return page, f"{theme.title} – Themes – London Data Explorer", complete
 
 

@@ -158,11 +158,17 @@ def headline_block(headlines: list[dict], entries: dict) -> html.Section | None:
                 joined += ([", "] if i else []) + [link]
             source_line = html.P(joined, className="headline__source")
         failed = h.get("error") is not None
+        note = html.P("The data behind this figure could not be loaded.", className="headline__error",
+                      title=h["error"]) if failed else source_line
+        if h.get("not_open"):   # shared or closed data: never drawn on a public page
+            links: list = ["Its data is not open; see "]
+            for i, ds in enumerate(h["not_open"]):
+                links += ([", "] if i else []) + [dcc.Link(ds["title"], href=f"/dataset/{ds['id']}")]
+            note = html.P(links + [" to request access."], className="headline__error")
         items.append(html.Li(className="headline" + (" headline--missing" if failed else ""), children=[
             html.P(h["text"] if not failed else "Not available", className="headline__value"),
             html.P(h["label"], className="headline__label"),
-            html.P("The data behind this figure could not be loaded.", className="headline__error",
-                   title=h["error"]) if failed else source_line,
+            note,
         ]))
     return html.Section(className="theme__headlines", **{"aria-labelledby": "theme-headlines-title"}, children=[
         html.H2("Headline figures", id="theme-headlines-title", className="visually-hidden"),
