@@ -24,6 +24,7 @@ Every refusal is a short JSON ``{"error", "status"}`` (explorer/security.py) and
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -60,6 +61,7 @@ class CallbackRefused(Exception):
     status = 400
 
 
+@functools.lru_cache(maxsize=512)
 def _pattern(dep_id: str) -> dict | None:
     """The pattern of a dependency id written as JSON ({"type": "x", "index": ["MATCH"]}), else None."""
     if not dep_id.startswith("{"):
@@ -80,7 +82,7 @@ def _id_matches(sent: Any, pattern: dict) -> bool:
     for key, want in pattern.items():
         got = sent[key]
         if _wildcard(want):
-            if isinstance(got, bool) or not isinstance(got, (str, int, float)):
+            if not isinstance(got, (str, int, float)):   # Dash's id values (bool is an int)
                 return False
         elif got != want:
             return False
