@@ -8,6 +8,7 @@ from dash import html
 
 from explorer.datasets import DatasetError, LoadedDataset
 from explorer.geometry_payload import quantile_breaks
+from explorer.labels.variables import resource_labels
 from layouts import dataset as dataset_layout
 from layouts import map_view
 from layouts.components import notice
@@ -81,6 +82,7 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
                                      target="_blank", rel="noopener noreferrer"), "."]
         return [notice(children, "error")], None, None
     summary = loaded.summary()
+    labels = resource_labels(loaded.resource)     # the catalogue's human labels for the columns
     children: list = []
     if loaded.is_spatial and loaded.rows:
         variable = choose_variable(loaded) if loaded.kind == "polygons" else None
@@ -89,13 +91,13 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
         unit = (loaded.resource.options or {}).get("unit") or loaded.entry.extras.get("unit")
         children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
                                              variable, hide, summary.get("bounds"), loaded.rows, height))
-        children.append(map_view.legend(variable, breaks, hide, unit, loaded.kind))
+        children.append(map_view.legend(variable, breaks, hide, unit, loaded.kind, column_labels=labels))
         # a join that missed areas is said beside the map that has the holes, not far down the side
         children.extend(notice(w, "warning") for w in (summary.get("geography") or {}).get("warnings") or [])
     elif loaded.join_error:
         children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
     else:
         children.append(html.P("This dataset is a table without geography: no map to draw.", className="muted"))
-    children.append(dataset_layout.data_table(loaded.preview(10), loaded.rows))
+    children.append(dataset_layout.data_table(loaded.preview(10), loaded.rows, labels=labels))
     card = source_card(loaded.entry, summary["provenance"], summary["geography"])
     return children, card, dataset_layout.provenance_panel(summary)

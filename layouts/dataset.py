@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from dash import dcc, html
 
+from explorer.labels.variables import variable_label
 from explorer.models import Entry
 
 from . import chart_builder
@@ -126,7 +127,19 @@ def dataset_page(entry: Entry, registry_record: dict | None, availability: list[
     ])
 
 
-def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12) -> html.Div:
+def _column_heading(column, labels: dict, numeric: bool) -> html.Th:
+    """A column's heading: the resource's own label for it (``labels`` option) over the column's
+    name in the file, which stays in sight; the name alone when the registry gives no label."""
+    name = str(column)
+    label = variable_label(name, labels) if name in labels else None
+    children = [label, html.Span(name, className="table__column-name")] if label and label != name else name
+    return html.Th(children, scope="col", className="num" if numeric else None)
+
+
+def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12, labels: dict | None = None) -> html.Div:
+    """The first rows as a table; ``labels`` ({column: label}, a resource's ``labels`` option)
+    head the columns they name."""
+    labels = labels or {}
     columns = [str(c) for c in frame.columns][:max_columns]
     hidden = len(frame.columns) - len(columns)
 
@@ -146,8 +159,8 @@ def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12) -> h
             html.Caption(f"First {len(frame):,} of {total_rows:,} rows"
                          + (f"; {hidden} more columns not shown" if hidden > 0 else "")),
             # a numeric column's heading sits over its right-aligned values
-            html.Thead(html.Tr([html.Th(str(c), scope="col", className="num" if pd.api.types.is_numeric_dtype(frame[c])
-                                        else None) for c in frame.columns[:max_columns]])),
+            html.Thead(html.Tr([_column_heading(c, labels, pd.api.types.is_numeric_dtype(frame[c]))
+                                for c in frame.columns[:max_columns]])),
             html.Tbody([html.Tr([cell(v) for v in row])
                         for row in frame[frame.columns[:max_columns]].itertuples(index=False)]),
         ]),

@@ -52,7 +52,7 @@ def hideout(breaks: list[float] | None, colours: list[str] | None = None) -> dic
 
 
 def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | None = None,
-           kind: str = "polygons") -> html.Div:
+           kind: str = "polygons", column_labels: dict | None = None) -> html.Div:
     if kind == "points" and not variable:
         return html.Div(className="legend", children=[
             html.Span(className="legend__swatch legend__swatch--point", style={"background": hide["point"]}),
@@ -73,7 +73,7 @@ def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | No
             text = f"{format_value(lo)} – {format_value(hi)}"
         labels.append(html.Li([html.Span(className="legend__swatch", style={"background": colour}), text]))
     labels.append(html.Li([html.Span(className="legend__swatch", style={"background": hide["nodata"]}), "no data"]))
-    title = variable_label(variable) + (f" ({unit})" if unit else "")
+    title = variable_label(variable, column_labels) + (f" ({unit})" if unit else "")
     return html.Div(className="legend", children=[
         html.P(title, className="legend__title"),
         html.Ul(labels, className="legend__list"),

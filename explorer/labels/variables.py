@@ -55,6 +55,20 @@ def _words(column: str) -> str:
     return text[0].upper() + text[1:]
 
 
+def resource_labels(resource) -> dict[str, str]:
+    """A resource's own human labels for its columns: its ``labels`` option ({column: label}) in the
+    catalogue. Anything that is not a column name and a line of text is left out (catalogues come
+    from strangers); a label is plain text, at most 200 characters."""
+    raw = (getattr(resource, "options", None) or {}).get("labels")
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for column, label in raw.items():
+        if isinstance(column, (str, int)) and isinstance(label, str) and label.strip():
+            out[str(column)] = " ".join(label.split())[:200]
+    return out
+
+
 def variable_label(column: str | None, labels: dict | None = None) -> str:
     """The label a page shows for ``column``; ``labels`` are the registry's or theme file's own."""
     if column is None or column == "":
