@@ -7,7 +7,8 @@
  *   proxy leaves the tab order (the dropdown's keyboard handling is on the button already).
  * - dcc.Checklist and dcc.RadioItems wrap native checkboxes and radios in role="listbox" /
  *   role="option" labels: an interactive control inside another (nested-interactive). The
- *   native inputs already say what they are, so the ARIA roles are taken off.
+ *   native inputs already say what they are, so the ARIA roles are taken off (not in a
+ *   dropdown's pop-up list, a listbox the arrow keys move through).
  * - dcc.Slider's thumb (role="slider") has no name and takes no aria props: it is named from the
  *   nearest enclosing element's data-slider-label attribute, which the layouts write.
  *
@@ -17,7 +18,9 @@
   "use strict";
 
   var PROXY = "input.dash-dropdown-focus-target";
-  var OPTION_LIST = ".dash-options-list";
+  // checklists and radio lists only: a dropdown's pop-up list is a real listbox (arrow keys move
+  // through its options) and keeps its roles
+  var OPTION_LIST = ".dash-options-list.dash-checklist, .dash-options-list.dash-radioitems";
   var THUMB = "[role=slider]";
 
   function repairProxy(proxy) {
@@ -66,7 +69,8 @@
         var target = record.target;
         // the button's blur handler gives the proxy its tab stop back; a redraw sets the roles again
         if (target.matches(PROXY)) { repairProxy(target); }
-        else if (target.matches(".dash-options-list-option")) { repairOption(target); }
+        else if (target.matches(".dash-options-list-option") && target.parentElement &&
+                 target.parentElement.matches(OPTION_LIST)) { repairOption(target); }
         else if (target.matches(OPTION_LIST)) { repairList(target); }
         else if (target.matches(THUMB)) { nameThumb(target); }
         else if (target.tagName === "BUTTON" && target.previousElementSibling &&
