@@ -170,7 +170,7 @@ def limits() -> tuple[int, float]:
     try:
         return int(Settings.from_env().max_download_bytes), MAX_RATIO
     except Exception:  # noqa: BLE001 - a bad setting is reported elsewhere; keep the default
-        return 512 * 1024 * 1024, MAX_RATIO
+        return int(Settings.max_download_bytes), MAX_RATIO     # the settings' own default, not a copy
 
 
 def check_file_container(path: Path, label: str) -> None:

@@ -407,3 +407,16 @@ def test_bytes_of_an_archive_member_are_checked_too(tmp_path):
         read_spreadsheet(bomb.read_bytes(), "release.zip!inner.xlsx", {}, steps)
     ok = io.BytesIO(_notes_above(tmp_path).read_bytes()).getvalue()
     assert len(read_spreadsheet(ok, "release.zip!notes.xlsx", {}, steps)) == 4
+
+
+def test_the_loaders_read_the_download_limit_from_the_settings_alone(monkeypatch):
+    """One reading of EXPLORER_MAX_DOWNLOAD_BYTES for every loader (spreadsheets included):
+    _safety.limits(), which falls back to the settings' own default when the value is bad."""
+    from explorer.loaders import _safety, _spreadsheet
+    from explorer.settings import Settings
+
+    monkeypatch.setenv("EXPLORER_MAX_DOWNLOAD_BYTES", "12345")
+    assert _safety.limits()[0] == 12345
+    monkeypatch.setenv("EXPLORER_MAX_DOWNLOAD_BYTES", "lots")
+    assert _safety.limits()[0] == Settings().max_download_bytes
+    assert not hasattr(_spreadsheet, "max_bytes_setting")
