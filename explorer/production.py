@@ -78,10 +78,18 @@ def on_starting(server: Any) -> None:  # gunicorn hook, in the master, before an
 def prepare(settings: Settings) -> None:
     """What must happen once, before the workers start: folders, the registry (and its first
     harvest), and a word about the shared cache."""
+    import threading
+
     from .services import open_registry
 
     settings.ensure_dirs()
+    before = set(threading.enumerate())
     registry = open_registry(settings)
+    # a first start computes the semantic vectors in a thread; the workers are forked from this
+    # process, and a fork while a thread holds an import lock leaves every worker stuck on its
+    # first import of that module: wait for it here (bounded: a thread that never ends is left)
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout=300)
     close = getattr(registry, "close", None)
     if callable(close):
         close()
