@@ -352,8 +352,17 @@ def chart_section(theme, cv: ChartView) -> html.Section:
     spec, result = cv.spec, cv.result
     cid = spec.id
     title_id, summary_id = f"chart-title-{cid}", f"chart-summary-{cid}"
-    if result.error:
+    closed = [e for e in cv.entries.values() if e is not None and e.access_level != "open"]
+    if result.error and closed:   # not drawn on purpose: a public page shows open data only
+        links: list = []
+        for i, entry in enumerate(closed):
+            links += ([", "] if i else []) + [dcc.Link(entry.title or entry.id, href=f"/dataset/{entry.id}")]
+        body = [notice(["This chart is not shown: its data is not open (",
+                        ", ".join(sorted({e.access_level for e in closed})), "). Themed pages show open "
+                        "data only; see ", *links, " to request access."], "info", role="status")]
+    if result.error and not closed:
         body = [notice(f"This chart could not be drawn: {result.error}", "error", role="status")]
+    if result.error:
         actions = html.Div(className="theme-chart__actions", children=[
             html.Div(className="chart-tools", id={"type": "chart-tools", "index": cid},
                      **{"data-theme": theme.slug, "data-chart": cid}),
