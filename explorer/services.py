@@ -30,13 +30,17 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
         registry = Registry(settings.registry_path)
     if harvest_bundled and settings.harvest_bundled and registry.get_meta("bundled_harvested") is None:
         from .catalogue.sources import index_in_background, refresh
+        from .db.locks import run_once
 
-        states = refresh(registry, settings, first=True, vectors=False)
-        index_in_background(registry)   # the first page need not wait for the semantic vectors
-        registry.set_meta("bundled_harvested", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        for name, state in states.items():
-            log.info("first start: %s: %s%s", name, state.get("counts"),
-                     f" (error: {state['last_error']})" if state.get("last_error") else "")
+        # hosts (or workers) starting together: one harvests, the others wait and find it done
+        with run_once(settings, "first-harvest", wait=True):
+            if registry.get_meta("bundled_harvested") is None:
+                states = refresh(registry, settings, first=True, vectors=False)
+                index_in_background(registry)   # the first page need not wait for the semantic vectors
+                registry.set_meta("bundled_harvested", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                for name, state in states.items():
+                    log.info("first start: %s: %s%s", name, state.get("counts"),
+                             f" (error: {state['last_error']})" if state.get("last_error") else "")
     return registry
 
 

@@ -16,7 +16,7 @@ import sqlite3
 from flask import Flask, Response, jsonify, redirect, request
 
 from .ratelimit import TokenBuckets, retry_after
-from .shortlinks import LinkError, short_url, store_for
+from .shortlinks import LinkError, _pg_error, short_url, store_for
 
 
 def _error(status: int, message: str, as_json: bool) -> Response:
@@ -70,6 +70,6 @@ def register(server: Flask, services) -> None:
             code = store_for(settings).shorten(target, keep=False)
         except LinkError as exc:
             return _error(400, str(exc), True)
-        except sqlite3.Error:
+        except (sqlite3.Error, _pg_error()):
             return _error(503, "the link store is busy or cannot be written; try again", True)
         return jsonify({"code": code, "path": f"/l/{code}", "url": short_url(base_url(), code), "target": target})

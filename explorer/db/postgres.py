@@ -23,30 +23,40 @@ _OR_IGNORE_RE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
 _INSERT_RE = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
-def translate(sql: str) -> str:
-    """One statement in the stores' SQLite dialect, in PostgreSQL's."""
+def translate(sql: str, named: bool = False) -> str:
+    """One statement in the stores' SQLite dialect, in PostgreSQL's (``named``: ``:name``
+    parameters, given as a dict, rather than ``?``)."""
     if re.search(r"\bPRAGMA\b|\bstrftime\s*\(", sql, re.IGNORECASE):
         raise ValueError(f"SQLite-only statement sent to PostgreSQL: {sql[:80]!r}")
     sql = _NOCASE_RE.sub(lambda m: f"lower({m.group(1)}) = lower(?)", sql)
     if _OR_IGNORE_RE.match(sql):
         sql = _OR_IGNORE_RE.sub("INSERT INTO", sql, count=1).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     sql = sql.replace("%", "%%")
-    return _placeholders(sql)
+    return _placeholders(sql, named)
 
 
-def _placeholders(sql: str) -> str:
-    """``?`` → ``%s`` outside quoted literals."""
-    out, quote = [], None
-    for ch in sql:
+def _placeholders(sql: str, named: bool = False) -> str:
+    """``?`` → ``%s`` (or ``:name`` → ``%(name)s``) outside quoted literals."""
+    out, quote, i = [], None, 0
+    while i < len(sql):
+        ch = sql[i]
         if quote:
             if ch == quote:
                 quote = None
         elif ch in ("'", '"'):
             quote = ch
-        elif ch == "?":
+        elif ch == "?" and not named:
             out.append("%s")
+            i += 1
             continue
+        elif named and ch == ":" and (i == 0 or sql[i - 1] != ":"):
+            match = re.match(r":([A-Za-z_][A-Za-z0-9_]*)", sql[i:])
+            if match and not sql[i + 1:i + 2] == ":":
+                out.append(f"%({match.group(1)})s")
+                i += match.end()
+                continue
         out.append(ch)
+        i += 1
     return "".join(out)
 
 
@@ -114,15 +124,16 @@ class Connection:
         self.raw = raw
         self._identity = identity_tables
 
-    def execute(self, sql: str, params: tuple | list = ()) -> Result:
-        text = translate(sql)
+    def execute(self, sql: str, params: tuple | list | dict = ()) -> Result:
+        named = isinstance(params, dict)
+        text = translate(sql, named)
         returning = None
         match = _INSERT_RE.match(text)
         if match and match.group(1).lower() in self._identity and " returning " not in text.lower():
             text = text.rstrip().rstrip(";") + " RETURNING id"
             returning = True
         with self.raw.cursor() as cur:
-            cur.execute(text, tuple(params))
+            cur.execute(text, params if named else tuple(params))
             rows: list[Row] = []
             if cur.description is not None:
                 names = tuple(col.name for col in cur.description)
@@ -131,8 +142,10 @@ class Connection:
             return Result([] if returning else rows, cur.rowcount, lastrowid)
 
     def executemany(self, sql: str, seq) -> Result:
+        seq = list(seq)
+        named = bool(seq) and isinstance(seq[0], dict)
         with self.raw.cursor() as cur:
-            cur.executemany(translate(sql), [tuple(p) for p in seq])
+            cur.executemany(translate(sql, named), seq if named else [tuple(p) for p in seq])
             return Result([], cur.rowcount)
 
 

@@ -70,6 +70,23 @@ def test_publishing_versions_audit_and_requests_on_both_backends(tmp_path, datab
     assert store.has_grant("e1", 7, "2030-01-01") and not store.has_grant("e1", 7, "2100-01-01")
     assert not store.has_grant("e1", 8, "2030-01-01")
     assert [r["id"] for r in store.requests(status="pending")] == [second]
+    with store.transaction():
+        store.add_upload(entry_id="e1", resource_id="upload-1", original_name="Trees 50%.csv",
+                         stored_name="trees-50.csv", format="csv", sha256="ab" * 32, size=12,
+                         uploaded_by="ed@example.org", at="2026-12-06T23:00:00+00:00")
+    assert [(u["resource_id"], u["original_name"]) for u in store.uploads("e1")] == [("upload-1", "Trees 50%.csv")]
+
+
+def test_the_dialect_translation():
+    from explorer.db.postgres import translate
+
+    assert translate("SELECT * FROM t WHERE a = ? AND b LIKE '50%?'") == "SELECT * FROM t WHERE a = %s AND b LIKE '50%%?'"
+    assert translate("SELECT x::text FROM t WHERE a = :a", named=True) == "SELECT x::text FROM t WHERE a = %(a)s"
+    assert translate("SELECT id FROM users WHERE email = ? COLLATE NOCASE") == \
+        "SELECT id FROM users WHERE lower(email) = lower(%s)"
+    assert translate("INSERT OR IGNORE INTO t(a) VALUES (?)") == "INSERT INTO t(a) VALUES (%s) ON CONFLICT DO NOTHING"
+    with pytest.raises(ValueError, match="SQLite-only"):
+        translate("PRAGMA table_info(t)")
 
 
 def test_migrations_run_once_and_record_their_version(postgres_url):
