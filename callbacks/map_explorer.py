@@ -77,7 +77,7 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
                        if step is not None and values is not None else values)
     if step is not None and values is not None and style.get("mode") == "classes":
         style["no_data"] = sum(1 for v in values if v is None)      # this year's, not all years'
-    label = variable_label(step_label(variable, step) if step is not None else variable)
+    label = variable_label(step_label(variable, step) if step is not None else variable, meta.get("labels"))
     return ({"values": values, "resource": resource}, style,
             view.legend(style, meta.get("unit"), label, meta.get("kind") or ""))
 
@@ -319,7 +319,8 @@ def register(app, services) -> None:
         for style, visible, meta, variable in zip(styles, visibles, metas, variables):
             if style and visible and style.get("mode") == "classes":
                 legend = view.legend(style, (meta or {}).get("unit"),
-                                     variable_label(variable) or registry_title((meta or {}).get("dataset")),
+                                     variable_label(variable, (meta or {}).get("labels"))
+                                     or registry_title((meta or {}).get("dataset")),
                                      (meta or {}).get("kind") or "")
                 if (meta or {}).get("approximate"):   # e.g. wards approximated from LSOAs
                     note = html.P("Boundaries approximate: see the layer's card.", className="legend__note")

@@ -21,7 +21,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -30,6 +30,7 @@ import shapely
 
 from .cache import cache_key
 from .datasets import DatasetError
+from .labels.variables import resource_labels
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class LayerInfo:
     geometry_url: str | None = None
     time_kind: str | None = None     # resources | columns | series (where the years come from)
     join: bool | str = True          # "long": a long table of areas over years, one row per area and year
+    labels: dict = field(default_factory=dict)   # the resource's own column labels (its labels option)
 
     @property
     def canvas(self) -> bool:
@@ -520,6 +522,7 @@ def _build_info(service, loaded) -> LayerInfo:
         geography=loaded.geography.to_dict() if loaded.geography is not None else None,
         pollutant=str(options["pollutant"]) if options.get("pollutant") else None,
         unit=str(options["unit"]) if options.get("unit") else None,
+        labels=resource_labels(resource),
     )
     if not loaded.is_spatial:
         return LayerInfo(kind=loaded.kind, n_features=0, variables=[], default_variable=None,

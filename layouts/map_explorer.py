@@ -153,6 +153,7 @@ def layer_meta(spec: LayerSpec, info) -> dict:
         "steps": [s.__dict__ for s in (getattr(info, "time_steps", None) or [])],
         "series": getattr(info, "series", None), "filter": spec.filter,
         "pollutant": getattr(info, "pollutant", None),
+        "labels": getattr(info, "labels", None) or {},   # the catalogue's column labels, for legends
     }
 
 
@@ -222,7 +223,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
             dcc.Store(id=lid("layer-values", uid)), dcc.Store(id=lid("layer-style", uid)),
             notice(error or (info.error if info else "This layer could not be loaded."), "error"),
         ])
-    variables = [{"label": variable_label(v), "value": v} for v in info.variables]
+    variables = [{"label": variable_label(v, info.labels), "value": v} for v in info.variables]
     first = initial_controls(spec, info)
     variable = first["variable"]
     controls = []

@@ -49,6 +49,23 @@ def test_the_dataset_page_heads_columns_with_the_catalogues_labels(tmp_path, dat
     assert "Local authority / Region (2)" not in [h[0] for h in headings]
 
 
+def test_the_map_explorer_offers_variables_by_the_catalogues_labels(tmp_path, data_dir):
+    from explorer import mapdata
+    from explorer.layers import LayerSpec
+    from layouts.map_explorer import layer_card, layer_meta
+
+    settings = Settings(home=tmp_path / "home", data_dir=data_dir, cache_url="null", offline=True)
+    registry = open_registry(settings)
+    info = mapdata.layer_info(DataService(settings, registry), "rough-sleeping-la", "table-1")
+    rate = "2017 rough sleeping rate (per 1,000 households)"
+    assert rate in info.variables and info.labels[rate] == "Rate per 1,000 households, 2017"
+    spec = LayerSpec(dataset="rough-sleeping-la", resource="table-1", uid="l1")
+    assert layer_meta(spec, info)["labels"][rate] == "Rate per 1,000 households, 2017"   # for the legend
+    card = json.dumps(layer_card(spec, info, registry.get("rough-sleeping-la"), 0, 1, []).to_plotly_json(),
+                      default=lambda c: c.to_plotly_json(), ensure_ascii=False)
+    assert '{"label": "Rate per 1,000 households, 2017", "value": "2017 rough sleeping rate' in card
+
+
 def test_labels_from_a_stranger_are_plain_short_text_or_left_out():
     resource = Resource(id="r", options={"labels": {"a": "  Rate\n per 1,000 ", "b": 3, "c": ["x"], "d": "",
                                                     "e": "<b>bold</b>", "f": "x" * 500}})
