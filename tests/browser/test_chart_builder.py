@@ -69,9 +69,16 @@ def _pick(duo, selector: str, labels: list[str]) -> None:
     duo.driver.find_element(By.TAG_NAME, "body").send_keys(Keys.ESCAPE)
 
 
-def _legend(duo) -> list[str]:
-    return duo.driver.execute_script(
-        "return Array.from(document.querySelectorAll('#cb-graph .legendtext')).map(function (e) { return e.textContent; });")
+def _legend(duo, expected=None, timeout: float = 30) -> list[str]:
+    """The chart's legend as drawn (waiting up to ``timeout`` for ``expected`` names)."""
+    deadline = time.time() + timeout
+    while True:
+        names = duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#cb-graph .legendtext')).map(function (e) { return e.textContent; });")
+        if expected is None and names or expected is not None and sorted(names) == sorted(expected) \
+                or time.time() > deadline:
+            return names
+        time.sleep(0.25)
 
 
 def test_three_boroughs_since_2000_exported_and_shared(explorer, tmp_path):
@@ -91,7 +98,8 @@ def test_three_boroughs_since_2000_exported_and_shared(explorer, tmp_path):
                                          r"Mar 2000 to Dec 2017$")
     assert _text(duo, "#cb-message") == ""
     duo.wait_for_element("#cb-graph .scatterlayer .trace", timeout=30)
-    assert sorted(_legend(duo)) == ["Greenwich", "Lewisham", "London", "Southwark"]
+    assert sorted(_legend(duo, ["Greenwich", "Lewisham", "London", "Southwark"])) == [
+        "Greenwich", "Lewisham", "London", "Southwark"]
     # the source line under the chart names the publisher
     assert "HM Land Registry" in _text(duo, "#cb-source")
 
@@ -125,7 +133,8 @@ def test_three_boroughs_since_2000_exported_and_shared(explorer, tmp_path):
     duo.driver.get(link)
     _wait_text(duo, "#cb-title", "^" + re.escape(title) + "$")
     duo.wait_for_element("#cb-graph .scatterlayer .trace", timeout=30)
-    assert sorted(_legend(duo)) == ["Greenwich", "Lewisham", "London", "Southwark"]
+    assert sorted(_legend(duo, ["Greenwich", "Lewisham", "London", "Southwark"])) == [
+        "Greenwich", "Lewisham", "London", "Southwark"]
     assert urlsplit(duo.driver.current_url).path == "/dataset/house-prices-borough"
 
 
