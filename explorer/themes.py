@@ -44,6 +44,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from explorer import safe_yaml
+
 CHART_TYPES = ("ranked_bar", "distribution", "time_series", "scatter_trend", "small_multiples",
                "stacked_bar")
 HEADLINE_FORMATS = ("percent", "number", "signed_percent", "decimal", "currency", "multiple", "signed")
@@ -209,9 +211,6 @@ def _walk_lines(node, path: tuple, lines: dict) -> None:
             _walk_lines(item, path + (i,), lines)
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _read(path: Path) -> tuple[Any, dict]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -219,12 +218,9 @@ def _read(path: Path) -> tuple[Any, dict]:
         raise ThemeError(path, None, "file", f"cannot be read: {exc}") from None
     try:
         # parsed once: the node tree gives the lines, the same tree the data (libyaml when there)
-        loader = _LOADER(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        # (aliases refused: a theme file may come from someone else, and an alias can expand a
+        # small file into a huge structure)
+        node, data = safe_yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

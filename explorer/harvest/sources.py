@@ -194,14 +194,18 @@ def parse_json(data: bytes, source: str) -> object:
 def parse_yaml(data: bytes, source: str) -> object:
     import yaml
 
+    from explorer import safe_yaml
+
     try:
-        return yaml.safe_load(data.decode("utf-8-sig"))
+        return safe_yaml.load(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise HarvestError(source, f"is not UTF-8 text (byte {exc.start})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, safe_yaml.AliasRefused):
+            raise HarvestError(source, f"refused{where}: it {problem}") from None
         raise HarvestError(source, f"not valid YAML{where}: {problem}") from None
 
 
