@@ -211,19 +211,3 @@ def warm(services, server=None, start: int | None = None) -> list[str]:
         except Exception:  # noqa: BLE001 - warming is an optimisation; a request will say what fails
             log.exception("theme page cache: warming %s failed", slug)
     return done
-
-
-def warm_in_background(services, server=None) -> threading.Thread:
-    thread = threading.Thread(target=_warm_logged, args=(services, server), name="theme-page-warm",
-                              daemon=True)
-    thread.start()
-    return thread
-
-
-def _warm_logged(services, server) -> None:
-    import time
-
-    started = time.monotonic()
-    done = warm(services, server)
-    log.info("theme pages ready: %d of %d in %.1f s", len(done), len(theme_pages.themes_of(services)),
-             time.monotonic() - started)
