@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, Iterator
 
 _NOCASE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*\?\s+COLLATE\s+NOCASE", re.IGNORECASE)
@@ -23,6 +24,7 @@ _OR_IGNORE_RE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
 _INSERT_RE = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)
 def translate(sql: str, named: bool = False) -> str:
     """One statement in the stores' SQLite dialect, in PostgreSQL's (``named``: ``:name``
     parameters, given as a dict, rather than ``?``)."""

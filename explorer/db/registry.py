@@ -73,6 +73,7 @@ class PgRegistry:
         self.local = Registry(self.path)
         self._pull_lock = threading.Lock()
         self._tx = threading.local()
+        self._held: set[tuple[str, str]] | None = None   # (id, content hash) of vectors the database holds
         if self.local.get_meta("replica_of") != url:     # a replica of another database: start again
             self._reset_replica()
         self._pull()
@@ -107,26 +108,45 @@ class PgRegistry:
                 if remote < synced:                      # the database was replaced: rebuild
                     synced = 0
                     self._reset_replica()
-                changed = raw.execute("SELECT data FROM registry_entries WHERE changed > %s AND changed <= %s",
+                changed = raw.execute("SELECT data, id FROM registry_entries WHERE changed > %s AND changed <= %s",
                                       (synced, remote)).fetchall()
                 deleted = raw.execute("SELECT id FROM registry_deleted WHERE changed > %s AND changed <= %s",
                                       (synced, remote)).fetchall()
-                vectors = raw.execute(
-                    "SELECT v.id, v.content_hash, v.model, v.vec FROM registry_vectors v JOIN registry_entries e"
-                    " ON e.id = v.id AND e.content_hash = v.content_hash").fetchall() if changed or not synced else []
+                vectors_sql = ("SELECT v.id, v.content_hash, v.model, v.vec FROM registry_vectors v JOIN registry_entries e"
+                               " ON e.id = v.id AND e.content_hash = v.content_hash")
+                if not synced:                                   # a new replica: every vector
+                    vectors = raw.execute(vectors_sql).fetchall()
+                elif changed:                                    # only those of the changed entries
+                    vectors = raw.execute(vectors_sql + " WHERE v.id = ANY(%s)", ([r[1] for r in changed],)).fetchall()
+                else:
+                    vectors = []
             with self.local.transaction():
                 for (entry_id,) in deleted:
                     self.local.delete(entry_id)
-                for (data,) in changed:
+                for data, _entry_id in changed:
                     self.local.upsert(Entry.from_dict(json.loads(data)))
                 if vectors:
                     self._store_vectors_locally(vectors)
+                    if not synced or self._held is None:
+                        self._held = {(v[0], v[1]) for v in vectors} if not synced else None
+                    else:
+                        self._held.update((v[0], v[1]) for v in vectors)
                 self.local.set_meta("synced", str(remote))
 
     def _store_vectors_locally(self, vectors) -> None:
         conn = self.local._conn()
-        rowids = dict(conn.execute("SELECT id, rowid FROM entries").fetchall())
-        have = {(r[0], r[1]) for r in conn.execute("SELECT entry_rowid, content_hash FROM vectors")}
+        if len(vectors) < 500:
+            rowids = {}
+            for v in vectors:
+                row = conn.execute("SELECT rowid FROM entries WHERE id = ?", (v[0],)).fetchone()
+                if row:
+                    rowids[v[0]] = row[0]
+        else:
+            rowids = dict(conn.execute("SELECT id, rowid FROM entries").fetchall())
+        have = {(r[0], r[1]) for r in conn.execute(
+            f"SELECT entry_rowid, content_hash FROM vectors WHERE entry_rowid IN ({','.join('?' * len(rowids))})",
+            list(rowids.values()))} if len(rowids) < 500 else \
+            {(r[0], r[1]) for r in conn.execute("SELECT entry_rowid, content_hash FROM vectors")}
         rows = [(rowids[i], digest, model, bytes(vec)) for i, digest, model, vec in vectors
                 if i in rowids and (rowids[i], digest) not in have]
         conn.executemany("INSERT INTO vectors(entry_rowid, content_hash, model, vec) VALUES (?, ?, ?, ?)"
@@ -136,18 +156,26 @@ class PgRegistry:
     def _push_vectors(self) -> None:
         """Vectors this host computed that the database does not hold yet."""
         conn = self.local._conn()
-        rows = conn.execute("SELECT e.id, v.content_hash, v.model, v.vec FROM vectors v JOIN entries e"
+        rows = conn.execute("SELECT e.id, v.content_hash FROM vectors v JOIN entries e"
                             " ON e.rowid = v.entry_rowid AND e.content_hash = v.content_hash").fetchall()
-        if not rows:
+        if self._held is None:
+            self._held = {(r[0], r[1]) for r in self.db.query("SELECT id, content_hash FROM registry_vectors")}
+        wanted = [(i, d) for i, d in rows if (i, d) not in self._held]
+        if not wanted:
             return
-        held = {(r[0], r[1]) for r in self.db.query("SELECT id, content_hash FROM registry_vectors")}
-        new = [(i, d, m, v) for i, d, m, v in rows if (i, d) not in held]
+        new = []
+        for entry_id, digest in wanted:
+            row = conn.execute("SELECT v.model, v.vec FROM vectors v JOIN entries e ON e.rowid = v.entry_rowid"
+                               " WHERE e.id = ?", (entry_id,)).fetchone()
+            if row is not None:
+                new.append((entry_id, digest, row[0], row[1]))
         if not new:
             return
         with self.db.raw_transaction() as raw, raw.cursor() as cur:
             cur.executemany("INSERT INTO registry_vectors(id, content_hash, model, vec) VALUES (%s, %s, %s, %s)"
                             " ON CONFLICT (id) DO UPDATE SET content_hash = excluded.content_hash,"
                             " model = excluded.model, vec = excluded.vec", new)
+        self._held.update((i, d) for i, d, _m, _v in new)
 
     # Writes -----------------------------------------------------------------------------------
     @contextmanager
@@ -276,7 +304,7 @@ class PgRegistry:
         return self.local.version
 
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("local", "db", "_tx", "_pull_lock"):
+        if name.startswith("__") or name in ("local", "db", "_tx", "_pull_lock", "_held"):
             raise AttributeError(name)
         self._pull()
         return getattr(self.local, name)
