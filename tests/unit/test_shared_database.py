@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import time
 
 import psycopg
 import pytest
@@ -372,3 +373,40 @@ def test_db_copy_moves_registry_links_and_accounts_without_loss(tmp_path, postgr
 
     again = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url])
     assert again.exit_code != 0 and "already holds" in again.output   # never mixed into a used database
+
+
+def _scheduled_refresh(url, home, sources, start, queue):
+    """One host's scheduler round: refresh the sources that are due, without waiting for the lock."""
+    from explorer.catalogue.sources import refresh
+    from explorer.services import open_registry
+    from explorer.settings import Settings
+
+    settings = Settings(home=home, database_url=url, sources=sources, harvest_bundled=False, offline=True)
+    registry = open_registry(settings, harvest_bundled=False)
+    start.wait(60)
+    done = refresh(registry, settings, due_only=True, wait=False, vectors=False)
+    queue.put(sorted(done))
+
+
+def test_a_refresh_scheduled_on_two_hosts_at_once_runs_once(tmp_path, postgres_url):
+    """Both hosts' schedulers find the source due at the same moment: one harvests, the other
+    skips (the lock is held) or finds it no longer due; the source is harvested once."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - name: bundled\n    title: Bundled\n    kind: bundled\n"
+                       "    url: bundled\n    refresh_hours: 1\n", encoding="utf-8")
+    ctx = multiprocessing.get_context("spawn")
+    start, queue = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_scheduled_refresh, args=(postgres_url, str(tmp_path / name), str(sources), start, queue))
+             for name in ("host-a", "host-b")]
+    for p in procs:
+        p.start()
+    time.sleep(3)                           # both opened their registry and wait for the signal
+    start.set()
+    rounds = [queue.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert sorted(rounds) == [[], ["bundled"]]          # one host harvested, the other did nothing
+    with psycopg.connect(postgres_url) as conn:
+        state = json.loads(conn.execute("SELECT value FROM registry_meta WHERE key = 'source:bundled'").fetchone()[0])
+        assert state["ok"] and state["counts"]["added"] > 0   # the one harvest: everything added once
+        assert conn.execute("SELECT COUNT(*) FROM registry_entries").fetchone()[0] == state["counts"]["added"]
