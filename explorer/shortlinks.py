@@ -167,16 +167,7 @@ class LinkStore:
                 return row[0]
             conn.execute("BEGIN IMMEDIATE")     # one writer at a time, across processes too
             try:
-                row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
-                if row:
-                    code = row[0]
-                    if keep:
-                        conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
-                    else:   # handed out again: the time it may wait to be opened starts again
-                        conn.execute("UPDATE links SET created_at = ? WHERE code = ? AND kept = 0",
-                                     (_stamp(datetime.now(timezone.utc)), code))
-                else:
-                    code = self._insert(conn, target, digest, keep)
+                code, row = self._shorten_in(conn, target, digest, keep)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -184,6 +175,19 @@ class LinkStore:
         if not row:
             self._maybe_sweep()
         return code
+
+    def _shorten_in(self, conn, target: str, digest: str, keep: bool) -> tuple[str, object]:
+        """Inside the write transaction: (code, the row already there or None)."""
+        row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
+        if row:
+            code = row[0]
+            if keep:
+                conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
+            else:   # handed out again: the time it may wait to be opened starts again
+                conn.execute("UPDATE links SET created_at = ? WHERE code = ? AND kept = 0",
+                             (_stamp(datetime.now(timezone.utc)), code))
+            return code, row
+        return self._insert(conn, target, digest, keep), None
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, target: str, digest: str, keep: bool = True) -> str:
@@ -280,31 +284,11 @@ class PgLinkStore(LinkStore):
         row = self.db.one("SELECT code, kept FROM links WHERE target = ?", (target,))
         if row and row[1]:
             return row[0]
-        with self.db.transaction() as conn:
-            row = conn.execute("SELECT code FROM links WHERE target = ?", (target,)).fetchone()
-            if row:
-                code = row[0]
-                if keep:
-                    conn.execute("UPDATE links SET kept = 1 WHERE code = ?", (code,))
-                else:
-                    conn.execute("UPDATE links SET created_at = ? WHERE code = ? AND kept = 0",
-                                 (_stamp(datetime.now(timezone.utc)), code))
-            else:
-                code = self._insert(conn, target, digest, keep)
+        with self.db.transaction() as conn:     # INSERT OR IGNORE runs as ON CONFLICT DO NOTHING
+            code, row = self._shorten_in(conn, target, digest, keep)
         if not row:
             self._maybe_sweep()
         return code
-
-    @staticmethod
-    def _insert(conn, target: str, digest: str, keep: bool = True) -> str:
-        for length in range(CODE_LENGTH, MAX_CODE_LENGTH + 1):
-            code = digest[:length]
-            conn.execute("INSERT INTO links(code, target, kept) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                         (code, target, int(keep)))
-            row = conn.execute("SELECT target FROM links WHERE code = ?", (code,)).fetchone()
-            if row and row[0] == target:
-                return code
-        raise LinkError("no free code for this target (the link table holds colliding codes)")
 
     def resolve(self, code: str) -> str | None:
         code = check_code(code)

@@ -13,7 +13,6 @@ the registry version once the other is done.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import threading
@@ -172,26 +171,13 @@ def harvest_source(source: Source, registry, settings, *, first: bool | None = N
 
 @contextmanager
 def harvest_lock(settings, wait: bool = True):
-    """One harvester at a time across processes; yields False when ``wait`` is off and it is taken.
-    With EXPLORER_DATABASE_URL the lock is the shared database's (every host), not a file."""
-    if getattr(settings, "database_url", ""):
-        from ..db.locks import run_once
+    """One harvester at a time across processes (``EXPLORER_HOME/harvest.lock``), or across every
+    host with EXPLORER_DATABASE_URL (the database's lock); yields False when ``wait`` is off and it
+    is taken."""
+    from ..db.locks import run_once
 
-        with run_once(settings, "harvest", wait=wait) as got:
-            yield got
-        return
-    path = Path(settings.home) / "harvest.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with run_once(settings, "harvest", wait=wait) as got:
+        yield got
 
 
 def refresh(registry, settings, only: str | None = None, *, first: bool | None = None,

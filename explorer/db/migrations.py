@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 TABLE = """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -35,13 +36,20 @@ def _checksum(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def apply_steps(db, component: str, steps: list[str]) -> int:
-    """Run the steps of ``component`` not yet recorded; the component's version afterwards."""
+@contextmanager
+def _locked(db, component: str):
+    """A transaction holding the component's advisory lock, the versions table made first."""
     with db.raw_transaction() as raw:
         raw.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("schema_migrations"),))
         raw.execute(TABLE)
     with db.raw_transaction() as raw:
         raw.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(component),))
+        yield raw
+
+
+def apply_steps(db, component: str, steps: list[str]) -> int:
+    """Run the steps of ``component`` not yet recorded; the component's version afterwards."""
+    with _locked(db, component) as raw:
         done = raw.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE component = %s",
                            (component,)).fetchone()[0]
         for version, step in enumerate(steps, start=1):
@@ -62,11 +70,7 @@ def apply_schema(db, schema: str, component: str | None = None) -> int:
     component = component or _component_of(schema)
     ddl = translate_ddl(schema)
     checksum = _checksum(ddl)
-    with db.raw_transaction() as raw:
-        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key("schema_migrations"),))
-        raw.execute(TABLE)
-    with db.raw_transaction() as raw:
-        raw.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_key(component),))
+    with _locked(db, component) as raw:
         rows = raw.execute("SELECT version, checksum FROM schema_migrations WHERE component = %s ORDER BY version",
                            (component,)).fetchall()
         if rows and rows[-1][1] == checksum:
