@@ -38,9 +38,9 @@ def test_search_facet_and_dataset_page(explorer):
     # Open the LSOA 2021 air quality dataset.
     link = next(el for el in duo.find_elements(".result__title a") if "2021" in el.text)
     link.click()
-    duo.wait_for_element(".source-card", timeout=20)
+    duo.wait_for_element("#dataset-source-card .source-card", timeout=20)
     assert "/dataset/laei-lsoa-2021" in duo.driver.current_url
-    card = duo.find_element(".source-card").text
+    card = duo.find_element("#dataset-source-card .source-card").text
     assert "Publisher" in card and "Licence" in card
     # The preview joins the table to LSOA 2021 boundaries and paints the 4,994 areas on a canvas
     # (in class colours: most of the map's middle is coloured), under the 33 borough outlines.
