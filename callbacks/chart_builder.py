@@ -28,6 +28,7 @@ CONTROLS = ["cb-type", "cb-y", "cb-x", "cb-group", "cb-areas", "cb-from", "cb-to
 OPTIONS = ["cb-type", "cb-y", "cb-x", "cb-group", "cb-areas", "cb-from", "cb-to", "cb-filter-col",
            "cb-filter-values", "cb-sort", "cb-rank", "cb-agg"]
 KEEP_ON_TYPE_CHANGE = ("y", "areas", "start", "end", "filters", "agg")
+OPTIONS_OF = {"cb-type": ("cb-x",), "cb-filter-col": ("cb-filter-values",)}   # lists a change alters
 
 
 def spec_from_search(dataset_id: str, resource_id: str | None, search: str | None) -> cb.BuilderSpec:
@@ -110,8 +111,11 @@ def chart_outputs(services, built: cb.Built) -> dict:
     if any(t.type == "scattergl" for t in fig.data):
         # drawn as SVG, as theme pages do (a browser without WebGL would show nothing); plotly's own
         # conversion (page_figure) re-validated 30,000 points for half a second: the figure's dicts
-        # are passed on as they are, with the trace type changed
-        figure = {"data": [dict(t, type="scatter") if t.get("type") == "scattergl" else t for t in fig._data],
+        # are passed on as they are, with the trace type changed. The points' area codes
+        # (customdata, for a theme page's click → map) are left out: this page has no click action,
+        # and they were a quarter of the 1.7 MB sent for 32,844 LSOAs
+        figure = {"data": [{**{k: v for k, v in t.items() if k != "customdata"}, "type": "scatter"}
+                           if t.get("type") == "scattergl" else t for t in fig._data],
                   "layout": fig._layout}
     else:
         figure = theme_page.page_figure(fig)
@@ -158,7 +162,8 @@ def compute(services, dataset_id, resource_id, search, values, extra_filters, tr
     values_out, extra = control_values(built)
     options = control_options(info, built.spec.type, values_out["cb-filter-col"])
     # the dataset's first file is the page's own: its id is left out of the address
-    first = data.entry(dataset_id).resources[0].id if data.entry(dataset_id).resources else None
+    resources = data.entry(dataset_id).resources
+    first = resources[0].id if resources else None
     named = resource_id if resource_id and resource_id != first else None
     query = cb.BuilderSpec(**{**built.spec.__dict__, "resource": named}).search().lstrip("?") \
         if (from_controls or not built.resolved.proposed) else (f"resource={quote(named)}" if named else "")
@@ -167,10 +172,12 @@ def compute(services, dataset_id, resource_id, search, values, extra_filters, tr
         values_out["cb-filter-values"] = []
         options["cb-filter-values"] = [{"label": v, "value": v} for v in info.category_values(values["cb-filter-col"])]
     permalink = f"/dataset/{quote(dataset_id)}" + (f"?{query}" if query else "")
-    if from_controls and trigger not in ("cb-type", "cb-filter-col"):
-        # the lists of choices depend on the table, the chart type and the filter column only:
-        # not sent again (the places of an LSOA table are 2,000 of them)
-        options = {k: no_update for k in options}
+    if from_controls:
+        # the lists of choices depend on the table, the chart type (the x axis's list) and the filter
+        # column (its values) only: the others are not sent again (the places of an LSOA table are
+        # 30,000 of them, 90 KB of JSON)
+        changed = OPTIONS_OF.get(trigger, ())
+        options = {k: v if k in changed else no_update for k, v in options.items()}
     return {"values": values_out, "extra": extra, "options": options, "message": message, "built": built,
             "target": {"dataset": dataset_id, "query": query, "permalink": permalink},
             "kind": built.spec.type}

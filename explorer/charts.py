@@ -173,12 +173,21 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
         line = dict(color=design.REFERENCE, width=1.5, dash=ref.get("dash", "dash"))
         font = dict(color=design.REFERENCE, size=12)
         where = dict(row=row, col=col) if row is not None else {}
-        if on == "y":
+        if on == "y" and where:
             fig.add_hline(y=value, line=line, annotation=dict(text=label, font=font, bgcolor="rgba(255,255,255,0.85)"),
                           annotation_position="top left", **where)
+        elif on == "y":
+            # what add_hline draws on a chart of one plot, without its search of the subplot grid
+            # (a quarter of a simple chart's drawing time)
+            fig.add_shape(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=value, y1=value, line=line)
+            fig.add_annotation(text=label, font=font, bgcolor="rgba(255,255,255,0.85)", showarrow=False,
+                               xref="x domain", x=0, xanchor="left", yref="y", y=value, yanchor="bottom")
         else:
             right_half = axis_max is not None and value > axis_max * 0.6
-            fig.add_vline(x=value, line=line, **where)
+            if where:
+                fig.add_vline(x=value, line=line, **where)
+            else:
+                fig.add_shape(type="line", xref="x", x0=value, x1=value, yref="y domain", y0=0, y1=1, line=line)
             fig.add_annotation(x=value, xref="x", yref="paper", y=1 if outside else 0.98,
                                yanchor="bottom" if outside else "top", xanchor="right" if right_half else "left",
                                xshift=-3 if right_half else 3, text=label, showarrow=False, font=font,
@@ -214,6 +223,39 @@ def _codes(frame: pd.DataFrame) -> list:
     if "area_code" in frame.columns:
         return [None if pd.isna(v) else str(v) for v in frame["area_code"]]
     return [None] * len(frame)
+
+
+def _text_array(values: pd.Series) -> np.ndarray:
+    """Texts of a trace of many points as an array: plotly checks a list's items one by one (a third
+    of a second for 30,000 places), an array at once, and copies an array of fixed-width text
+    without visiting each item; the JSON sent is the same (a missing text is null)."""
+    text = values.astype("string")
+    if text.isna().any():
+        return text.to_numpy(dtype=object, na_value=None)
+    return text.to_numpy(dtype=str)
+
+
+def _code_array(frame: pd.DataFrame) -> np.ndarray:
+    """``_codes`` as an array (see :func:`_text_array`)."""
+    if "area_code" in frame.columns:
+        return _text_array(frame["area_code"])
+    return np.full(len(frame), None, dtype=object)
+
+
+def _whole(values: pd.Series):
+    """Many whole numbers held as floats (ranks, counts) as integers: the same points, sent as
+    "29199" rather than "29199.0" (a tenth fewer bytes for a scatter of 30,000 places)."""
+    a = values.to_numpy()
+    if len(a) > 1000 and a.dtype.kind == "f" and np.isfinite(a).all() and (np.abs(a) < 2**53).all() \
+            and (a == np.floor(a)).all():
+        return a.astype(np.int64)
+    return values
+
+
+def _each(values: list):
+    """One value for every bar when they are all the same (what is drawn is the same; plotly checks
+    a list of colours item by item, a few ms for 300 bars), else the list."""
+    return values[0] if values and all(v == values[0] for v in values) else values
 
 
 # ---------------------------------------------------------------------------- selection hints
@@ -281,11 +323,11 @@ def _ranked_bar(spec, cd: ChartData, highlight, titled):
                    for h in pmask]
         fig.add_trace(go.Bar(
             x=part["value"], y=labels_y, orientation="h", name=str(series) if multi else vt,
-            marker=dict(color=colours,
-                        opacity=[1.0 if (not any_hl or h) else 0.35 for h in pmask] if multi else 1.0,
-                        line=dict(color=[design.HIGHLIGHT_OUTLINE if h else "rgba(0,0,0,0)" for h in pmask],
-                                  width=[2 if h else 0 for h in pmask])),
-            customdata=_codes(part) if "area_code" in part.columns else list(part[name]),
+            marker=dict(color=_each(colours),
+                        opacity=_each([1.0 if (not any_hl or h) else 0.35 for h in pmask]) if multi else 1.0,
+                        line=dict(color=_each([design.HIGHLIGHT_OUTLINE if h else "rgba(0,0,0,0)" for h in pmask]),
+                                  width=_each([2 if h else 0 for h in pmask]))),
+            customdata=_code_array(part) if "area_code" in part.columns else part[name].to_numpy(dtype=object),
             meta=_point_hint("bars", part, none={"color": base, "opacity": 1},
                              on={"color": base if multi else design.HIGHLIGHT, "opacity": 1,
                                  "line": design.HIGHLIGHT_OUTLINE, "width": 2},
@@ -660,11 +702,13 @@ def _scatter(spec, cd: ChartData, highlight, titled):
             continue
         part = frame[m]
         fig.add_trace(Trace(
-            x=part["x"], y=part["y"], mode="markers", name=f"Selected ({len(part):,})" if sel else f"Each of the {things}",
+            x=_whole(part["x"]), y=_whole(part["y"]), mode="markers",
+            name=f"Selected ({len(part):,})" if sel else f"Each of the {things}",
             marker=dict(color=design.HIGHLIGHT if sel else (design.MUTED if any_hl else design.DATA),
                         size=9 if sel else (5 if big else 9), opacity=1 if sel else (0.45 if big else 0.8),
                         line=dict(color=design.HIGHLIGHT_OUTLINE, width=1) if sel else dict(width=0)),
-            customdata=_codes(part), hovertext=list(part["area_name"]) if "area_name" in part.columns else None,
+            customdata=_code_array(part),
+            hovertext=_text_array(part["area_name"]) if "area_name" in part.columns else None,
             meta=_point_hint("points", part, none={"color": design.DATA}, off={"color": design.MUTED},
                              on={"color": design.HIGHLIGHT, "size": 9, "opacity": 1,
                                  "line": design.HIGHLIGHT_OUTLINE, "width": 1})

@@ -78,7 +78,9 @@ def test_highlight_draws_the_selected_bar_in_the_highlight_colour(service, chart
     widths = dict(zip(bars.customdata, bars.marker.line.width))
     assert widths[CAMDEN] > 0 and widths[BROMLEY] == 0                    # an outline, not colour alone
     plain = build_chart(spec(charts, "air-quality", "no2-borough-2019"), service)
-    assert set(plain.figure.data[0].marker.color) == {design.DATA}
+    # nothing picked: every bar in the data colour, sent once for all of them, with no outline
+    assert plain.figure.data[0].marker.color == design.DATA
+    assert plain.figure.data[0].marker.line.width == 0
 
 
 def test_grouped_bars_compare_price_and_income_growth(service, charts, data_dir):
