@@ -124,13 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worst", type=int, default=0, help="print the N requests ours scores worst on")
+    parser.add_argument("--set", type=Path, default=SET_FILE,
+                        help="the graded requests (default: the 66-request set; "
+                             "benchmarks/search_quality_heldout.json holds 20 held-out requests)")
+    parser.add_argument("--no-previous", action="store_true", help="score ours and plain BM25 only")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from explorer.harvest import harvest
     from explorer.registry import Registry
     from explorer.settings import Settings
 
-    requests = json.loads(SET_FILE.read_text(encoding="utf-8"))["requests"]
+    requests = json.loads(args.set.read_text(encoding="utf-8"))["requests"]
+    name = "search_quality" if args.set.resolve() == SET_FILE.resolve() else args.set.stem
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp), offline=True)
         registry = Registry(Path(tmp) / "registry.sqlite3")
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         embed_s = time.perf_counter() - started
         registry.close()
         ours = Registry(Path(tmp) / "registry.sqlite3")
-        previous = previous_registry_class()(Path(tmp) / "registry.sqlite3")
+        previous = None if args.no_previous else previous_registry_class()(Path(tmp) / "registry.sqlite3")
         entries = list(ours.all())
         bm25 = PlainBM25([(e.title, " ".join([e.title, e.description, *e.tags])) for e in entries])
 
@@ -149,29 +154,34 @@ def main(argv: list[str] | None = None) -> int:
             "previous": lambda q: [h.entry.title for h in previous.search(q, limit=10).hits],
             "plain BM25": lambda q: bm25.search(q, 10),
         }
+        if args.no_previous:
+            del contenders["previous"]
         per_request = []
-        totals = {name: Counter() for name in contenders}
+        totals = {who: Counter() for who in contenders}
         for item in requests:
             row = {"request": item["request"], "scores": {}, "top5": {}}
-            for name, run in contenders.items():
+            for who, run in contenders.items():
                 ranked = run(item["request"])
                 s = score(ranked, item["relevant"])
-                row["scores"][name] = {k: round(v, 3) for k, v in s.items()}
-                row["top5"][name] = ranked[:5]
-                totals[name].update(s)
+                row["scores"][who] = {k: round(v, 3) for k, v in s.items()}
+                row["top5"][who] = ranked[:5]
+                totals[who].update(s)
             per_request.append(row)
         ours.close()
-        previous.close()
+        if previous is not None:
+            previous.close()
 
     n = len(requests)
-    means = {name: {k: round(v / n, 3) for k, v in t.items()} for name, t in totals.items()}
+    means = {who: {k: round(v / n, 3) for k, v in t.items()} for who, t in totals.items()}
     result = {"requests": n, "catalogue": "London Datastore snapshot, 1,249 datasets",
               "means": means, "targets": TARGETS, "semantic_index_seconds": round(embed_s, 2),
               "machine": machine(), "per_request": per_request}
     lines = ["| search | P@5 | R@10 | nDCG@5 |", "|---|---:|---:|---:|"]
-    for name in ("previous", "plain BM25", "ours"):
-        m = means[name]
-        lines.append(f"| {name} | {m['P@5']:.3f} | {m['R@10']:.3f} | {m['nDCG@5']:.3f} |")
+    for who in ("previous", "plain BM25", "ours"):
+        if who not in means:
+            continue
+        m = means[who]
+        lines.append(f"| {who} | {m['P@5']:.3f} | {m['R@10']:.3f} | {m['nDCG@5']:.3f} |")
     lines.append(f"| target | ≥ {TARGETS['P@5']:.2f} | ≥ {TARGETS['R@10']:.2f} | ≥ {TARGETS['nDCG@5']:.2f} |")
     table = "\n".join(lines)
     print(table)
@@ -181,10 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             print("   ", title)
     if not args.no_write:
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        (RESULTS_DIR / "search_quality.json").write_text(json.dumps(result, indent=1, ensure_ascii=False),
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1, ensure_ascii=False),
                                                         encoding="utf-8")
-        (RESULTS_DIR / "search_quality.md").write_text(
-            f"# Search quality ({n} requests, {result['machine']['date']}, commit "
+        (RESULTS_DIR / f"{name}.md").write_text(
+            f"# Search quality: {args.set.name} ({n} requests, {result['machine']['date']}, commit "
             f"{result['machine']['commit']})\n\n{table}\n", encoding="utf-8")
     return 0
 
