@@ -5,7 +5,10 @@ Two server set-ups, one after the other, each on a fresh EXPLORER_HOME with the 
 
 A. ``explorer serve --workers 1`` with the filesystem cache (the embedded default);
 B. ``explorer serve --workers $(nproc)`` with ``EXPLORER_CACHE_URL=redis://…`` (a redis-server this
-   script starts on a free port and stops after).
+   script starts on a free port and stops after);
+C. (``--postgresql``, issue 18) as B, with ``EXPLORER_DATABASE_URL`` naming a PostgreSQL this script
+   starts (Debian's package, a temporary folder, a free port): registry, short links and accounts
+   there, the registry read through the host's replica.
 
 Each session is one browser (its own connection pool, the page it is on, the geometry it has
 cached) and plays issue 6's steps a fixed number of times, building every Dash callback request
@@ -340,11 +343,13 @@ class Redis:
 
 
 class Server:
-    def __init__(self, home: Path, workers: int, threads: int, cache_url: str, log: Path):
+    def __init__(self, home: Path, workers: int, threads: int, cache_url: str, log: Path,
+                 database_url: str = ""):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "EXPLORER_HOME": str(home), "EXPLORER_DATA_DIR": str(DATA_DIR),
-               "EXPLORER_CACHE_URL": cache_url, "PYTHONPATH": str(ROOT)}
+               "EXPLORER_CACHE_URL": cache_url, "PYTHONPATH": str(ROOT),
+               "EXPLORER_DATABASE_URL": database_url}
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "explorer.cli", "serve", "--workers", str(workers),
@@ -393,8 +398,21 @@ def summarise(rec: Recorder) -> dict:
 def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, iterations: int,
               deadline: float, workdir: Path, thinks: list[float]) -> dict:
     home = workdir / f"home-{name}"
-    redis = Redis(workdir) if cache == "redis" else None
-    server = Server(home, workers, threads, redis.url if redis else "", workdir / f"server-{name}.log")
+    redis = Redis(workdir) if cache.startswith("redis") else None
+    postgres = None
+    if cache.endswith("postgresql"):   # registry, links and accounts in a PostgreSQL started for the run
+        sys.path.insert(0, str(ROOT))
+        from tests.postgres_server import PostgresServer, find_bin_dir
+
+        postgres = PostgresServer(find_bin_dir())
+        postgres.start()
+    try:
+        server = Server(home, workers, threads, redis.url if redis else "", workdir / f"server-{name}.log",
+                        postgres.new_database() if postgres else "")
+    except BaseException:
+        if postgres:
+            postgres.stop()
+        raise
     try:
         deps = requests.get(server.base + "/_dash-dependencies", timeout=30).json()
         slugs = theme_slugs()
@@ -419,6 +437,7 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
         result = {
             "setup": name, "workers": workers, "threads_per_worker": threads,
             "cache": "redis" if redis else "filesystem", "sessions": sessions,
+            "database": "postgresql" if postgres else "sqlite",
             "iterations": iterations,
             "themes": slugs,
             "ready_s": server.ready_s,
@@ -434,6 +453,8 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
         server.stop()
         if redis:
             redis.stop()
+        if postgres:
+            postgres.stop()
         kept = Path(tempfile.gettempdir()) / f"explorer-load-{name.split()[0]}-{cache}.log"
         shutil.copyfile(workdir / f"server-{name}.log", kept)  # for errors' tracebacks
         print(f"  server log: {kept}", flush=True)
@@ -533,7 +554,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--timeout", type=float, default=1500, help="stop everything after this many seconds")
-    parser.add_argument("--only", choices=["filesystem", "redis"], default=None)
+    parser.add_argument("--only", choices=["filesystem", "redis", "redis+postgresql"], default=None,
+                        action="append", help="run only these set-ups (repeatable)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="add a set-up with the registry, links and accounts in PostgreSQL (issue 18)")
+    parser.add_argument("--results", default="load_test", help="name of the results files")
     parser.add_argument("--think", default="0,1",
                         help="mean pauses before each step, in seconds, one run each (default 0,1)")
     args = parser.parse_args(argv)
@@ -542,8 +567,10 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.timeout
     cpus = len(os.sched_getaffinity(0))
     setups = [("1 worker + filesystem", 1, "filesystem"), (f"{cpus} workers + Redis", cpus, "redis")]
+    if args.postgresql or (args.only and "redis+postgresql" in args.only):
+        setups.append((f"{cpus} workers + Redis + PostgreSQL", cpus, "redis+postgresql"))
     if args.only:
-        setups = [s for s in setups if s[2] == args.only]
+        setups = [s for s in setups if s[2] in args.only]
     results = []
     with tempfile.TemporaryDirectory(prefix="explorer-load-") as tmp:
         for name, workers, cache in setups:
@@ -587,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     data = {"machine": machine, "load_average_end": round(os.getloadavg()[0], 2), "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}
-    json_path, md_path = write_results("load_test", data, render_markdown(data))
+    json_path, md_path = write_results(args.results, data, render_markdown(data))
     print(render_markdown(data))
     print(f"wrote {json_path} and {md_path}")
     return 0

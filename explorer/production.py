@@ -88,8 +88,11 @@ def prepare(settings: Settings) -> None:
     # a first start computes the semantic vectors in a thread; the workers are forked from this
     # process, and a fork while a thread holds an import lock leaves every worker stuck on its
     # first import of that module: wait for it here (bounded: a thread that never ends is left)
+    from .db.postgres import POOL_THREAD_PREFIX
+
     for thread in set(threading.enumerate()) - before:
-        thread.join(timeout=300)
+        if not thread.name.startswith(POOL_THREAD_PREFIX):   # a database pool's: ends at close()
+            thread.join(timeout=300)
     close = getattr(registry, "close", None)
     if callable(close):
         close()

@@ -275,8 +275,14 @@ class PgLinkStore(LinkStore):
         self.path = url
         self.unopened_days = int(unopened_days)
         self._last_sweep = None
-        self.db = pg_database(url)
-        apply_steps(self.db, "links", PG_MIGRATIONS)
+        apply_steps(pg_database(url), "links", PG_MIGRATIONS)
+
+    @property
+    def db(self):
+        """This process's pool for the database (a forked worker opens its own)."""
+        from .db import pg_database
+
+        return pg_database(self.path)
 
     def shorten(self, target: str, keep: bool = True) -> str:
         target = check_target(target)

@@ -14,11 +14,24 @@ every host behind a load balancer sees the same rows.
 
 from __future__ import annotations
 
+import os
 import threading
 from urllib.parse import urlsplit
 
 _databases: dict[str, object] = {}
 _lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child (a gunicorn worker) must not use its parent's pool: the pool's threads did
+    not come along and its sockets are the parent's. Forget it (closing would end the parent's
+    sessions) and let the child open its own."""
+    global _lock
+    _lock = threading.Lock()
+    _databases.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def is_postgres(url: str | None) -> bool:

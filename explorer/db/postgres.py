@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterator
 
+POOL_THREAD_PREFIX = "explorer-db-pool"   # the pool's threads are named after it (see explorer.production)
 _NOCASE_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*\?\s+COLLATE\s+NOCASE", re.IGNORECASE)
 _OR_IGNORE_RE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO", re.IGNORECASE)
 _INSERT_RE = re.compile(r"^\s*INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
@@ -161,7 +162,7 @@ class PgDatabase:
 
         self.url = url
         self.pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=True, timeout=30,
-                                   kwargs={"autocommit": True}, name="explorer")
+                                   kwargs={"autocommit": True}, name=POOL_THREAD_PREFIX)
         self._local = threading.local()
         self._schemas: list[str] = []
         self._identity: set[str] = set()

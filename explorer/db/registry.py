@@ -310,4 +310,8 @@ class PgRegistry:
         return getattr(self.local, name)
 
     def close(self) -> None:
+        """Close the replica and this process's pool (a gunicorn master before it forks workers)."""
+        from . import close
+
         self.local.close()
+        close(self.url)

@@ -410,3 +410,27 @@ def test_a_refresh_scheduled_on_two_hosts_at_once_runs_once(tmp_path, postgres_u
         state = json.loads(conn.execute("SELECT value FROM registry_meta WHERE key = 'source:bundled'").fetchone()[0])
         assert state["ok"] and state["counts"]["added"] > 0   # the one harvest: everything added once
         assert conn.execute("SELECT COUNT(*) FROM registry_entries").fetchone()[0] == state["counts"]["added"]
+
+
+def _child_query(url, parent_id, queue):
+    from explorer.db import pg_database
+
+    db = pg_database(url)
+    queue.put((id(db) != parent_id, db.one("SELECT 41 + 1")[0]))
+
+
+def test_a_forked_worker_opens_its_own_pool(postgres_url):
+    """gunicorn forks workers from a master that has used the database: a worker must not use the
+    master's pool (its threads did not come along; its sockets are the master's)."""
+    from explorer.db import pg_database
+
+    parent = pg_database(postgres_url)
+    assert parent.one("SELECT 1")[0] == 1
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child_query, args=(postgres_url, id(parent), queue))
+    child.start()
+    assert queue.get(timeout=60) == (True, 42)      # a pool of its own, which works
+    child.join(30)
+    assert child.exitcode == 0
+    assert parent.one("SELECT 2")[0] == 2          # the parent's sessions were left alone
