@@ -414,6 +414,11 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
     rows = [{"name": s.name, "env": s.env, "help": s.help,
              "value": ("(set)" if getattr(settings, s.name) else "") if s.name in secret else getattr(settings, s.name)}
             for s in SETTINGS]
+    from .db import redact_url
+
+    for row in rows:       # a database address may carry a password: never printed either
+        if row["name"] == "database_url":
+            row["value"] = redact_url(row["value"])
     if as_json:
         _echo_json(rows)
         return

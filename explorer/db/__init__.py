@@ -57,6 +57,15 @@ def pg_database(url: str):
         return db
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for printing)."""
+    parts = urlsplit(url or "")
+    if not parts.password:
+        return url or ""
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def database_url(settings) -> str:
     return check_url(getattr(settings, "database_url", "") or "")
 

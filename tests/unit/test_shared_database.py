@@ -434,3 +434,15 @@ def test_a_forked_worker_opens_its_own_pool(postgres_url):
     child.join(30)
     assert child.exitcode == 0
     assert parent.one("SELECT 2")[0] == 2          # the parent's sessions were left alone
+
+
+def test_explorer_settings_never_prints_the_database_password(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from explorer.cli import main
+
+    monkeypatch.setenv("EXPLORER_DATABASE_URL", "postgresql://explorer:s3cret-word@db.internal:5432/explorer")
+    result = CliRunner().invoke(main, ["--home", str(tmp_path), "settings", "--json"])
+    assert result.exit_code == 0 and "s3cret-word" not in result.output
+    shown = {row["env"]: row["value"] for row in json.loads(result.output)}
+    assert shown["EXPLORER_DATABASE_URL"] == "postgresql://explorer:***@db.internal:5432/explorer"
