@@ -12,10 +12,17 @@ from explorer.registry import Registry
 from explorer.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def lds(tmp_path_factory, data_dir):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def lds(request, tmp_path_factory, data_dir):
+    """The snapshot harvested on each backend: a SQLite file, then PostgreSQL (EXPLORER_DATABASE_URL)
+    searched through a host's replica."""
     home = tmp_path_factory.mktemp("lds-search")
-    registry = Registry(home / "registry.sqlite3")
+    if request.param == "postgresql":
+        from explorer.db.registry import PgRegistry
+
+        registry = PgRegistry(request.getfixturevalue("postgres_server").new_database(), home / "replica.sqlite3")
+    else:
+        registry = Registry(home / "registry.sqlite3")
     harvest(str(data_dir / "catalogue" / "lds_export_snapshot.json"), registry,
             Settings(home=home, offline=True), kind="lds")
     yield registry
