@@ -111,11 +111,8 @@ def chart_outputs(services, built: cb.Built) -> dict:
     if any(t.type == "scattergl" for t in fig.data):
         # drawn as SVG, as theme pages do (a browser without WebGL would show nothing); plotly's own
         # conversion (page_figure) re-validated 30,000 points for half a second: the figure's dicts
-        # are passed on as they are, with the trace type changed. The points' area codes
-        # (customdata, for a theme page's click → map) are left out: this page has no click action,
-        # and they were a quarter of the 1.7 MB sent for 32,844 LSOAs
-        figure = {"data": [{**{k: v for k, v in t.items() if k != "customdata"}, "type": "scatter"}
-                           if t.get("type") == "scattergl" else t for t in fig._data],
+        # are passed on as they are, with the trace type changed
+        figure = {"data": [dict(t, type="scatter") if t.get("type") == "scattergl" else t for t in fig._data],
                   "layout": fig._layout}
     else:
         figure = theme_page.page_figure(fig)

@@ -1541,6 +1541,7 @@ def chart_spec(r: Resolved, prepared: Prepared):
     params.setdefault("decimals", _decimals(values if values is not None else pd.Series(dtype=float), prepared.unit))
     params["value_label"] = r.measure.label
     params["caveat_note"] = ""
+    params["click_codes"] = False      # a builder's chart has no click action (a theme page's maps it)
     return ChartSpec(id=f"builder-{r.spec.type}", type=THEME_TYPES[r.spec.type], title=_plain(prepared.title),
                      subtitle=prepared.subtitle, dataset=r.info.dataset_id, resource=r.info.resource_id,
                      params=params, unit=prepared.unit, reference_lines=prepared.reference_lines, line=0)

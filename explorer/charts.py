@@ -707,7 +707,9 @@ def _scatter(spec, cd: ChartData, highlight, titled):
             marker=dict(color=design.HIGHLIGHT if sel else (design.MUTED if any_hl else design.DATA),
                         size=9 if sel else (5 if big else 9), opacity=1 if sel else (0.45 if big else 0.8),
                         line=dict(color=design.HIGHLIGHT_OUTLINE, width=1) if sel else dict(width=0)),
-            customdata=_code_array(part),
+            # each point's code, for a click on a theme page; a chart without a click action
+            # (the chart builder's) leaves them out: plotly copies 30,000 of them one by one
+            customdata=_code_array(part) if spec.get("click_codes", True) else None,
             hovertext=_text_array(part["area_name"]) if "area_name" in part.columns else None,
             meta=_point_hint("points", part, none={"color": design.DATA}, off={"color": design.MUTED},
                              on={"color": design.HIGHLIGHT, "size": 9, "opacity": 1,

@@ -131,11 +131,12 @@ def test_a_scatter_of_every_lsoa_is_drawn_the_same_with_fewer_bytes(services):
     result = out["built"].result
     [points] = [t for t in result.figure.data if t.mode == "markers"]
     assert len(points.x) > 30000                              # every LSOA, not a sample
-    # the exported figure keeps each point's code (a theme page maps a click with it)
-    assert points.customdata[0].startswith("E01") and points.hovertext[0]
+    # each point's name for its hover; no area codes: the builder has no click action (a theme
+    # page's scatter keeps them: test_charts)
+    assert points.hovertext[0].strip() and points.customdata is None
     figure = ccb.chart_outputs(services, out["built"])["figure"]
     [sent] = [t for t in figure["data"] if t.get("mode") == "markers"]
-    assert sent["type"] == "scatter" and "customdata" not in sent    # this page has no click action
+    assert sent["type"] == "scatter" and "customdata" not in sent
     body = json.loads(to_json_plotly(sent))
     assert body["x"][:3] == [int(v) for v in points.x[:3]] and all(isinstance(v, int) for v in body["x"][:100])
     assert body["hovertext"][:3] == list(points.hovertext[:3])
