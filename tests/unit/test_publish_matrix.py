@@ -20,10 +20,12 @@ CAN_READ = {"anonymous": False, "user": False, "editor_a": True, "editor_b": Fal
 DENIED = {"anonymous": 401, "user": 403, "editor_b": 403}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, data_dir):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, tmp_path_factory, data_dir):
+    """The app on each backend: SQLite under EXPLORER_HOME, then PostgreSQL (EXPLORER_DATABASE_URL)."""
     home = tmp_path_factory.mktemp("matrix-home")
-    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
+    database = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else ""
+    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple", database_url=database))
     services = app.explorer
     who = people(services.accounts)
     csv_text, codes = lsoa_2011_csv(data_dir)
@@ -38,7 +40,8 @@ def world(tmp_path_factory, data_dir):
     assert loaded.geography is not None and loaded.geography.boundary_set == "lsoa-2011"
     services.publishing.publish(entry_id, admin)
     return {"app": app, "client": app.server.test_client(), "services": services, "who": who,
-            "entry": entry_id, "resource": resource.id, "csv": csv_text, "codes": codes, "home": home}
+            "entry": entry_id, "resource": resource.id, "csv": csv_text, "codes": codes, "home": home,
+            "database": database}
 
 
 def _snapshot(world, entry_id):
@@ -357,7 +360,8 @@ def test_a_kml_of_points_and_a_kml_with_entities(world):
 def test_a_published_entry_is_seen_at_once_by_another_worker(world, data_dir):
     """Two apps on one EXPLORER_HOME stand for two worker processes: what one publishes, the other
     finds in its search and serves on its map without a restart."""
-    other = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple"))
+    other = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple",
+                                database_url=world["database"]))
     other_client = other.server.test_client()
     assert other.explorer.registry.search("quillwort").total == 0   # its index is built now
     services = world["services"]
@@ -392,7 +396,8 @@ def test_a_resource_by_url_is_fetched_and_reported_or_refused(world, data_dir, t
                 self.send_error(404)
 
     httpd = serve(Handler)
-    app = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple", allow_private_urls=True))
+    app = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple", allow_private_urls=True,
+                              database_url=world["database"]))
     client = app.server.test_client()
     try:
         entry_id = _fresh(world)

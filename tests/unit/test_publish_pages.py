@@ -14,10 +14,12 @@ from explorer.settings import Settings
 from ..publishing_fixtures import PASSWORD, PUBLISHER_A, lsoa_2011_csv, people
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, data_dir):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, tmp_path_factory, data_dir):
+    """The app on each backend: SQLite under EXPLORER_HOME, then PostgreSQL (EXPLORER_DATABASE_URL)."""
     home = tmp_path_factory.mktemp("pages-home")
-    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
+    database = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else ""
+    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple", database_url=database))
     who = people(app.explorer.accounts)
     change = app.explorer.publishing.create(
         {"title": "Camden <script>alert(1)</script> scores", "publisher": PUBLISHER_A, "licence": "CC-BY-4.0",
