@@ -58,6 +58,20 @@ _WRITE_LOCK = 0x4C44585245474953   # advisory-lock key of registry writes ("LDXR
 _LOCAL_KEYS = {"version", "schema_version", "replica_of"}   # the replica's own bookkeeping
 
 
+def _asked_in_this_request() -> bool:
+    """True when this web request has already compared versions (and marks that it has)."""
+    try:
+        from flask import g, has_request_context
+    except ImportError:  # pragma: no cover - flask is a dependency of the app
+        return False
+    if not has_request_context():
+        return False
+    if g.get("_explorer_registry_checked"):
+        return True
+    g._explorer_registry_checked = True
+    return False
+
+
 class PgRegistry:
     """The :class:`Registry` interface over PostgreSQL with a local replica for reads."""
 
@@ -87,13 +101,33 @@ class PgRegistry:
             self.local.set_meta("replica_of", self.url)
 
     def remote_version(self) -> int:
-        row = self.db.one("SELECT value FROM registry_meta WHERE key = 'version'")
+        """The database's registry version: one prepared primary-key read on this thread's own
+        connection (a page may read the registry a hundred times; the pool's checkout per read
+        cost more than the read)."""
+        import os
+
+        import psycopg
+
+        held = getattr(self._tx, "version_conn", None)
+        if held is None or held[0] != os.getpid() or held[1].closed:
+            held = self._tx.version_conn = (os.getpid(), psycopg.connect(self.url, autocommit=True))
+        try:
+            row = held[1].execute("SELECT value FROM registry_meta WHERE key = 'version'", prepare=True).fetchone()
+        except psycopg.OperationalError:          # the connection went away: once more on a new one
+            self._tx.version_conn = None
+            held = self._tx.version_conn = (os.getpid(), psycopg.connect(self.url, autocommit=True))
+            row = held[1].execute("SELECT value FROM registry_meta WHERE key = 'version'", prepare=True).fetchone()
         return int(row[0]) if row else 0
 
-    def _pull(self) -> None:
-        """Apply the entries changed on PostgreSQL since the replica's last pull."""
+    def _pull(self, force: bool = False) -> None:
+        """Apply the entries changed on PostgreSQL since the replica's last pull. Within one web
+        request the database is asked once (its first read of the registry): a page reads the
+        registry a hundred times, and a write that commits after the request began is seen by the
+        next one. Outside requests (commands, background threads) every read asks."""
         if getattr(self._tx, "conn", None) is not None:
             return                         # inside our own write: the replica follows at commit
+        if not force and _asked_in_this_request():
+            return
         remote = self.remote_version()
         synced = int(self.local.get_meta("synced") or 0)
         if remote == synced:
@@ -193,7 +227,7 @@ class PgRegistry:
                     raw.execute("UPDATE registry_meta SET value = %s WHERE key = 'version'", (str(self._tx.version),))
             finally:
                 self._tx.conn = None
-        self._pull()
+        self._pull(force=True)
 
     def _version_for_write(self, raw) -> int:
         if self._tx.version is None:
@@ -314,4 +348,8 @@ class PgRegistry:
         from . import close
 
         self.local.close()
+        held = getattr(self._tx, "version_conn", None)
+        if held is not None and not held[1].closed:
+            held[1].close()
+        self._tx.version_conn = None
         close(self.url)

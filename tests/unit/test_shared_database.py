@@ -446,3 +446,25 @@ def test_explorer_settings_never_prints_the_database_password(tmp_path, monkeypa
     assert result.exit_code == 0 and "s3cret-word" not in result.output
     shown = {row["env"]: row["value"] for row in json.loads(result.output)}
     assert shown["EXPLORER_DATABASE_URL"] == "postgresql://explorer:***@db.internal:5432/explorer"
+
+
+def test_a_web_request_asks_the_database_once_and_the_next_request_sees_new_writes(tmp_path, postgres_url):
+    from flask import Flask
+
+    from explorer.db.registry import PgRegistry
+
+    host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
+    host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")
+    asked = []
+    real = host_b.remote_version
+    host_b.remote_version = lambda: asked.append(1) or real()
+    web = Flask(__name__)
+    with web.test_request_context("/themes/x"):
+        for _ in range(50):                               # a page reading the registry many times
+            host_b.get("anything")
+        assert len(asked) == 1
+        host_a.upsert(_entry("late", "Written while the page was being drawn"))
+        assert host_b.get("late") is None                 # this request keeps the view it started with
+    with web.test_request_context("/api/datasets"):
+        assert host_b.get("late").title == "Written while the page was being drawn"   # the next one sees it
+    assert len(asked) == 2
