@@ -817,19 +817,10 @@ def register(app, services) -> None:
         prevent_initial_call=True,
     )
 
-    # A permalink to one chart (?chart=<id>, as the export links copy) opens the page at it -------
+    # A permalink to one chart (?chart=<id>, as the export links copy) opens the page at it, and
+    # keeps it there while the charts above are drawn (assets/theme_focus.js) -------------------
     app.clientside_callback(
-        """function(chartId) {
-            if (!chartId) { return window.dash_clientside.no_update; }
-            setTimeout(function () {
-                var heading = document.getElementById("chart-title-" + chartId);
-                if (!heading) { return; }
-                heading.setAttribute("tabindex", "-1");
-                heading.scrollIntoView({block: "start"});
-                heading.focus({preventScroll: true});
-            }, 400);
-            return window.dash_clientside.no_update;
-        }""",
+        ClientsideFunction(namespace="explorerThemeFocus", function_name="openAt"),
         Output("theme-focus", "id"),
         Input("theme-focus", "data"),
     )

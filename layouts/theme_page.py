@@ -372,7 +372,9 @@ def chart_section(theme, cv: ChartView) -> html.Section:
         height = result.figure.layout.height or 450
         body = [
             # a figure (not an image): plotly's tool bar inside it has buttons keyboards reach
-            html.Div(role="figure", className="theme-chart__figure",
+            # the figure keeps the chart's box before plotly (loaded lazily) has drawn it, so the
+            # page does not grow under a reader (or a permalink's scroll) as the charts come in
+            html.Div(role="figure", className="theme-chart__figure", style={"minHeight": f"{int(height)}px"},
                      **{"aria-labelledby": title_id, "aria-describedby": summary_id}, children=[
                 dcc.Graph(id={"type": "theme-chart", "index": cid}, figure=page_figure(result.figure),
                           config=GRAPH_CONFIG, style={"height": f"{int(height)}px"},

@@ -236,5 +236,14 @@ def test_a_chart_permalink_opens_the_page_at_that_chart(duo):
     top = duo.driver.execute_script(
         "return document.getElementById('chart-title-monthly-no2').getBoundingClientRect().top")
     assert 0 < top < 400                     # in view, below the sticky borough picker
+    # and still there once plotly has drawn every chart above it (the page grew under the first
+    # scroll, leaving the heading 800 px down)
+    wait_until(lambda: duo.driver.execute_script(
+        "return document.querySelectorAll('.theme-chart__figure .js-plotly-plot').length >= "
+        "document.querySelectorAll('.theme-chart__figure').length"), 60, "every chart drawn")
+    time.sleep(0.5)
+    top = duo.driver.execute_script(
+        "return document.getElementById('chart-title-monthly-no2').getBoundingClientRect().top")
+    assert 0 < top < 400
     tools = duo.find_element("#chart-monthly-no2 .chart-tools")
     assert "Export" in tools.text and "PNG" in tools.text       # issue 5's export links sit under it
