@@ -10,7 +10,11 @@ window.explorer = Object.assign({}, window.explorer, {
     },
     choropleth: function (feature, context) {
       var h = (context && context.hideout) || {};
-      var colours = h.colours || ["#007acc"];
+      // the modes of explorer.classify.layer_style, as the map explorer draws them (layerStyle)
+      if (h.mode === "outline") {
+        return { color: h.line || "#1d2b36", weight: 1.5, opacity: 0.9, fill: true, fillOpacity: 0 };
+      }
+      var colours = h.colours && h.colours.length ? h.colours : [h.colour || "#007acc"];
       var breaks = h.breaks || [];
       var value = feature.properties ? feature.properties._value : undefined;
       var fill = colours[0];

@@ -7,7 +7,6 @@ import re
 from dash import html
 
 from explorer.datasets import DatasetError, LoadedDataset
-from explorer.geometry_payload import quantile_breaks
 from explorer.labels.variables import resource_labels
 from layouts import dataset as dataset_layout
 from layouts import map_view
@@ -56,6 +55,36 @@ def choose_variable(loaded: LoadedDataset) -> str | None:
     return None
 
 
+def preview_style(services, loaded: LoadedDataset, variable: str | None, unit: str | None) -> dict:
+    """The preview map's style, worked out as the map explorer works out a layer's first look
+    (``callbacks.map_explorer.first_look``: the same values, palette family, classes fixed across
+    the layer's years and legend labels), so a dataset looks the same on its page as when it is
+    added to the map. A layer the map explorer cannot prepare is styled by the same rule
+    (``classify.layer_style``) from the file's own values."""
+    import pandas as pd
+
+    from explorer.classify import layer_style
+    from explorer.layers import LayerSpec
+
+    from .map_explorer import first_look, layer_info_safe
+
+    spec = LayerSpec(dataset=loaded.entry.id, resource=loaded.resource.id, variable=variable, uid="preview")
+    if variable:
+        info, error = layer_info_safe(services, spec)
+        if error is None and info is not None and variable in info.variables:
+            _, style, _ = first_look(services, spec, info)
+            if style:
+                return style
+    values = None
+    if variable:
+        values = [None if pd.isna(v) else float(v)
+                  for v in pd.to_numeric(loaded.frame[variable], errors="coerce").tolist()]
+    style, _ = layer_style(loaded.kind, variable, spec.method, spec.classes, spec.palette, values,
+                           pollutant=(loaded.resource.options or {}).get("pollutant"), unit=unit,
+                           themes=loaded.entry.themes)
+    return style
+
+
 def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
                   height: str = "420px") -> tuple[list, object, object]:
     """Return (preview children, source card, provenance panel) for a dataset."""
@@ -86,12 +115,12 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
     children: list = []
     if loaded.is_spatial and loaded.rows:
         variable = choose_variable(loaded) if loaded.kind == "polygons" else None
-        breaks = quantile_breaks(loaded.frame[variable]) if variable else []
-        hide = map_view.hideout(breaks)
         unit = (loaded.resource.options or {}).get("unit") or loaded.entry.extras.get("unit")
+        style = preview_style(services, loaded, variable, unit)
+        hide = map_view.hideout(style)
         children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
                                              variable, hide, summary.get("bounds"), loaded.rows, height))
-        children.append(map_view.legend(variable, breaks, hide, unit, loaded.kind, column_labels=labels))
+        children.append(map_view.legend(style, variable, unit, loaded.kind, column_labels=labels))
         # a join that missed areas is said beside the map that has the holes, not far down the side
         children.extend(notice(w, "warning") for w in (summary.get("geography") or {}).get("warnings") or [])
     elif loaded.join_error:

@@ -86,11 +86,3 @@ def preview_geojson(frame, kind: str, variable: str | None = None, max_points: i
 def encode(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-
-def quantile_breaks(values, classes: int = 5) -> list[float]:
-    series = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
-    if series.empty:
-        return []
-    qs = np.linspace(0, 1, classes + 1)[1:-1]
-    breaks = sorted({round(float(series.quantile(q)), 4) for q in qs})
-    return breaks

@@ -12,15 +12,10 @@ from urllib.parse import urlencode
 import dash_leaflet as dl
 from dash import html
 
-from explorer.labels.numbers import format_value
 from explorer.labels.variables import variable_label
 
 LONDON_CENTRE = [51.4893, -0.1441]
-# Sequential blues ending in the GLA brand blue; distinguishable in greyscale and for the
-# common colour-vision deficiencies (single hue, monotone lightness).
-SEQUENTIAL = ["#deebf7", "#9ecae1", "#4a9fd4", "#007acc", "#00405c"]
 NO_DATA = "#d9d9d9"
-POINT_COLOUR = "#d62a62"
 
 
 def view_for_bounds(bounds: list[float], width_px: int = 640, height_px: int = 400,
@@ -44,41 +39,28 @@ def geometry_url(dataset_id: str, resource_id: str | None = None, variable: str 
     return f"/geo/{dataset_id}.geojson" + ("?" + urlencode(params) if params else "")
 
 
-def hideout(breaks: list[float] | None, colours: list[str] | None = None) -> dict:
-    colours = colours or SEQUENTIAL
-    n = len(breaks or []) + 1
-    return {"breaks": breaks or [], "colours": colours[-n:] if breaks else [colours[2]],
-            "nodata": NO_DATA, "point": POINT_COLOUR, "opacity": 0.8}
+def hideout(style: dict) -> dict:
+    """A layer's style (``explorer.classify.layer_style``, the map explorer's own: its palette
+    family, classes and no-data colour) as the preview map's ``hideout`` (assets/map_styles.js)."""
+    mode = style.get("mode")
+    out = {"mode": mode, "nodata": style.get("nodata", NO_DATA), "opacity": 0.8, "breaks": [], "colours": []}
+    if mode == "classes":
+        out.update(breaks=list(style["breaks"]), colours=list(style["colours"]))
+    elif mode == "single":
+        out.update(colours=[style["colour"]], colour=style["colour"], point=style["colour"])
+    else:
+        out.update(line=style.get("line"))
+    return out
 
 
-def legend(variable: str | None, breaks: list[float], hide: dict, unit: str | None = None,
-           kind: str = "polygons", column_labels: dict | None = None) -> html.Div:
-    if kind == "points" and not variable:
-        return html.Div(className="legend", children=[
-            html.Span(className="legend__swatch legend__swatch--point", style={"background": hide["point"]}),
-            " one feature"])
-    if not variable or not breaks:
-        return html.Div(className="legend", children=[
-            html.Span(className="legend__swatch", style={"background": hide["colours"][0]}), " area in the dataset"])
-    labels = []
-    edges = [None, *breaks, None]
-    for i, colour in enumerate(hide["colours"]):
-        lo, hi = edges[i], edges[i + 1]
-        # 72,310 – 78,260, never 7.231e+04 – 7.826e+04
-        if lo is None:
-            text = f"≤ {format_value(hi)}"
-        elif hi is None:
-            text = f"> {format_value(lo)}"
-        else:
-            text = f"{format_value(lo)} – {format_value(hi)}"
-        labels.append(html.Li([html.Span(className="legend__swatch", style={"background": colour}), text]))
-    labels.append(html.Li([html.Span(className="legend__swatch", style={"background": hide["nodata"]}), "no data"]))
-    title = variable_label(variable, column_labels) + (f" ({unit})" if unit else "")
-    return html.Div(className="legend", children=[
-        html.P(title, className="legend__title"),
-        html.Ul(labels, className="legend__list"),
-        html.P("Classes: quantiles (equal numbers of areas)", className="legend__note"),
-    ])
+def legend(style: dict, variable: str | None, unit: str | None = None, kind: str = "polygons",
+           column_labels: dict | None = None) -> html.Div:
+    """The preview map's legend, drawn as the map explorer draws a layer's (same classes, labels
+    and colours), titled by the variable's human label."""
+    from .map_explorer import legend as layer_legend
+
+    title = variable_label(variable, column_labels) if variable else None
+    return html.Div(className="legend", children=layer_legend(style, unit if variable else None, title, kind))
 
 
 def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
