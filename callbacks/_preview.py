@@ -7,6 +7,7 @@ import re
 from dash import html
 
 from explorer.datasets import DatasetError, LoadedDataset
+from explorer.labels.columns import JOIN_COLUMNS, distinct_columns
 from explorer.labels.variables import resource_labels
 from layouts import dataset as dataset_layout
 from layouts import map_view
@@ -127,6 +128,17 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
         children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
     else:
         children.append(html.P("This dataset is a table without geography: no map to draw.", className="muted"))
-    children.append(dataset_layout.data_table(loaded.preview(10), loaded.rows, labels=labels))
+    added = list(JOIN_COLUMNS)
+    geography = summary.get("geography") or {}
+    if geography.get("boundary_set"):
+        try:
+            bset = services.data.boundaries.get(geography["boundary_set"])
+            added += [bset.code_column, bset.name_column]
+        except (KeyError, ValueError, AttributeError):
+            pass
+    # each code and name column once (the join's, the boundary file's and the file's own agree)
+    shown = distinct_columns(loaded.frame, added=added, preferred=labels)
+    children.append(dataset_layout.data_table(loaded.preview(10)[[c for c in shown if c != "geometry"]],
+                                              loaded.rows, labels=labels, added=JOIN_COLUMNS))
     card = source_card(loaded.entry, summary["provenance"], summary["geography"])
     return children, card, dataset_layout.provenance_panel(summary)

@@ -127,18 +127,25 @@ def dataset_page(entry: Entry, registry_record: dict | None, availability: list[
     ])
 
 
-def _column_heading(column, labels: dict, numeric: bool) -> html.Th:
-    """A column's heading: the resource's own label for it (``labels`` option) over the column's
-    name in the file, which stays in sight; the name alone when the registry gives no label."""
+def _column_heading(column, labels: dict, numeric: bool, added=()) -> html.Th:
+    """A column's heading: its human label (the resource's own ``labels`` option, else read from
+    the name) over the column's name in the file, which stays in sight; a column the join added
+    (``area_code``) is not in the file and shows its label alone."""
     name = str(column)
-    label = variable_label(name, labels) if name in labels else None
-    children = [label, html.Span(name, className="table__column-name")] if label and label != name else name
+    label = variable_label(name, labels)
+    if name in added or label == name:
+        children = label
+    elif label.casefold() == name.casefold():      # "Local Authority District code": already words
+        children = name
+    else:
+        children = [label, html.Span(name, className="table__column-name")]
     return html.Th(children, scope="col", className="num" if numeric else None)
 
 
-def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12, labels: dict | None = None) -> html.Div:
+def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12, labels: dict | None = None,
+               added=()) -> html.Div:
     """The first rows as a table; ``labels`` ({column: label}, a resource's ``labels`` option)
-    head the columns they name."""
+    head the columns they name; ``added``: columns the loader added (not in the file)."""
     labels = labels or {}
     columns = [str(c) for c in frame.columns][:max_columns]
     hidden = len(frame.columns) - len(columns)
@@ -159,7 +166,7 @@ def data_table(frame: pd.DataFrame, total_rows: int, max_columns: int = 12, labe
             html.Caption(f"First {len(frame):,} of {total_rows:,} rows"
                          + (f"; {hidden} more columns not shown" if hidden > 0 else "")),
             # a numeric column's heading sits over its right-aligned values
-            html.Thead(html.Tr([_column_heading(c, labels, pd.api.types.is_numeric_dtype(frame[c]))
+            html.Thead(html.Tr([_column_heading(c, labels, pd.api.types.is_numeric_dtype(frame[c]), added)
                                 for c in frame.columns[:max_columns]])),
             html.Tbody([html.Tr([cell(v) for v in row])
                         for row in frame[frame.columns[:max_columns]].itertuples(index=False)]),

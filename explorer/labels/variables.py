@@ -22,6 +22,13 @@ _POLLUTANT_COLUMN = re.compile(
     r"(?P<stat>mean|median|max|min|std|sd)?$", re.IGNORECASE)
 _MONTH = re.compile(r"^(?P<year>(?:19|20)\d\d)[-_]?(?P<month>0[1-9]|1[0-2])$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
+# ONS geography columns: LSOA11CD → "LSOA code (2011)", LAD22NM → "Local authority name (2022)"
+_ONS_COLUMN = re.compile(r"^(?P<level>OA|LSOA|MSOA|WD|LAD|LA|CTY|RGN|CTRY|UTLA|LTLA)(?P<year>\d\d)(?P<part>CD|NM)$",
+                         re.IGNORECASE)
+_ONS_LEVELS = {"oa": "Output area", "lsoa": "LSOA", "msoa": "MSOA", "wd": "Ward", "lad": "Local authority",
+               "la": "Local authority", "cty": "County", "rgn": "Region", "ctry": "Country",
+               "utla": "Upper-tier local authority", "ltla": "Lower-tier local authority"}
+_PLAIN = {"gss_code": "Area code", "gsscode": "Area code", "gss": "Area code", "name": "Name"}
 _WORDS = {"pct": "%", "percent": "%", "pop": "population", "no": "number", "num": "number", "avg": "average",
           "hh": "household", "imd": "IMD", "lsoa": "LSOA", "msoa": "MSOA", "gss": "GSS", "nm": "name",
           "ptal": "PTAL", "ai": "access index", "co2": "CO₂", "ghg": "greenhouse gas", "kt": "kilotonnes",
@@ -86,6 +93,12 @@ def variable_label(column: str | None, labels: dict | None = None) -> str:
         return text + (f", {found['year']}" if found["year"] else "")
     if _MONTH.match(column) or _YEAR.match(column):
         return period_label(column)
+    found = _ONS_COLUMN.match(column)
+    if found:
+        part = "code" if found["part"].upper() == "CD" else "name"
+        return f"{_ONS_LEVELS[found['level'].lower()]} {part} (20{found['year']})"
+    if column.lower() in _PLAIN:
+        return _PLAIN[column.lower()]
     return _words(column)
 
 
