@@ -86,6 +86,20 @@ def preview_style(services, loaded: LoadedDataset, variable: str | None, unit: s
     return style
 
 
+def join_notice(geography: dict | None):
+    """The join's warnings as plain sentences, the join report's text folded under them (None
+    when the join raised no warning)."""
+    from explorer.labels.join import plain_join_warnings
+
+    plain = plain_join_warnings(geography)
+    if not plain:
+        return None
+    return notice([*(html.P(sentence, className="notice__text") for sentence in plain),
+                   html.Details(className="notice__details", children=[
+                       html.Summary("Technical detail"),
+                       html.Ul([html.Li(str(w)) for w in geography.get("warnings") or []])])], "warning")
+
+
 def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
                   height: str = "420px") -> tuple[list, object, object]:
     """Return (preview children, source card, provenance panel) for a dataset."""
@@ -122,8 +136,9 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
         children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
                                              variable, hide, summary.get("bounds"), loaded.rows, height))
         children.append(map_view.legend(style, variable, unit, loaded.kind, column_labels=labels))
-        # a join that missed areas is said beside the map that has the holes, not far down the side
-        children.extend(notice(w, "warning") for w in (summary.get("geography") or {}).get("warnings") or [])
+        # a join that missed areas is said beside the map that has the holes, not far down the side:
+        # in plain words, the join's own report one click away
+        children.append(join_notice(summary.get("geography")))
     elif loaded.join_error:
         children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
     else:

@@ -130,6 +130,15 @@ def test_dataset_page(duo, app, tmp_path, size):
         # rest of the page must not need them
         look(duo, tmp_path, f"dataset-{dataset}", size)
         assert entry.title in seen.visible_text(duo.driver)
+    # a join that missed rows: plain words under the map, the join report one click away
+    open_at(duo, "/dataset/ward-pollution", size, "#dataset-preview .table")
+    text = look(duo, tmp_path, "dataset-ward-pollution", size)
+    assert "23 % of rows could not be placed on the map: their area codes are from another boundary year" in text
+    assert "E05000064" not in text                                   # the report's example codes: folded
+    details = duo.find_element("#dataset-preview .notice__details")
+    details.find_element("css selector", "summary").click()
+    wait_until(lambda: "E05000064" in details.text, 5, "the join report opened")
+    seen.assert_axe_clean(duo.driver, f"dataset-ward-pollution at {size[0]} px, its join report open")
 
 
 @pytest.mark.parametrize("size", WIDTHS, ids=lambda s: f"{s[0]}px")

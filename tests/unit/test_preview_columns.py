@@ -4,27 +4,16 @@
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from callbacks._preview import build_preview
-from explorer.datasets import DataService
 from explorer.labels.columns import distinct_columns
 from explorer.labels.variables import variable_label
-from explorer.services import Services, open_registry
-from explorer.settings import Settings
 
+from .test_preview_palette import services  # noqa: F401 - the module's app services
 from .test_resource_labels import _headings
 
 
-@pytest.fixture(scope="module")
-def services(tmp_path_factory, data_dir):
-    settings = Settings(home=tmp_path_factory.mktemp("preview-columns"), data_dir=data_dir, cache_url="null",
-                        offline=True)
-    registry = open_registry(settings)
-    return Services(settings, registry, DataService(settings, registry, memory_items=8), None)
-
-
-def test_a_joined_table_shows_its_code_and_name_once(services):
+def test_a_joined_table_shows_its_code_and_name_once(services):  # noqa: F811
     loaded = services.data.load("imd-2019")
     # the loaded frame carries the LSOA code three times: the join's, the boundary file's, the file's
     codes = [c for c in loaded.frame.columns if c in ("area_code", "LSOA11CD", "LSOA code (2011)")]
@@ -37,7 +26,7 @@ def test_a_joined_table_shows_its_code_and_name_once(services):
     assert "LSOA code (2011)" in first            # the file's own column, under the name it has there
 
 
-def test_boundary_columns_read_as_words(services):
+def test_boundary_columns_read_as_words(services):  # noqa: F811
     children, _, _ = build_preview(services, "laei-lsoa-2021", "no2-2019", "m")
     first = [h[0] for h in _headings(children)]
     assert first[:2] == ["Area code", "Area name"]
