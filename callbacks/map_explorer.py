@@ -83,18 +83,10 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
 
 
 def _all_years(services, meta: dict, variable, resource, steps: list[dict], filters: dict, shown: list) -> list:
-    """The values of every year of a layer, pooled: its class breaks are computed once from them,
-    so a colour means the same number in every year the slider shows (a year that cannot be read
-    is left out of the pool, not out of the map)."""
-    md = _mapdata()
-    pooled: list = []
-    for data in steps:
-        try:
-            pooled.extend(md.values_payload(services.data, meta["dataset"], resource, variable,
-                                            step=md.TimeStep(**data), filters=filters or None) or [])
-        except (DatasetError, KeyError, ValueError, TypeError):
-            continue
-    return pooled or shown
+    """Every year's values of a layer, pooled for its class breaks (``mapdata.values_of_every_step``,
+    which the exported map images use too); this year's when none can be read."""
+    return _mapdata().values_of_every_step(services.data, meta["dataset"], resource, variable, steps,
+                                           filters) or shown
 
 
 def first_look(services, spec: LayerSpec, info) -> tuple:

@@ -1087,6 +1087,22 @@ def values_payload(service, dataset_id: str, resource_id: str | None, variable: 
     return _VALUES.get(key, lambda: _compute_values(service, loaded, info, variable, step, filters or {}))
 
 
+def values_of_every_step(service, dataset_id: str, resource_id: str | None, variable: str | None,
+                         steps, filters: dict | None = None) -> list:
+    """The values of every year (``steps``: TimeSteps or their dicts) of a layer, pooled: its class
+    breaks are computed once from them, so a colour means the same number in every year, on the
+    live map (callbacks/map_explorer.py) and in its exported images (explorer/export/map_figure.py).
+    A year that cannot be read is left out of the pool, not out of the map."""
+    pooled: list = []
+    for step in steps or []:
+        try:
+            pooled.extend(values_payload(service, dataset_id, resource_id, variable, step=step,
+                                         filters=filters or None) or [])
+        except (DatasetError, KeyError, ValueError, TypeError):
+            continue
+    return pooled
+
+
 def _compute_values(service, loaded, info: LayerInfo, variable, step: TimeStep | None, filters: dict) -> list:
     frame = loaded.frame
     where = f"{info.dataset_id}/{info.resource_id}"

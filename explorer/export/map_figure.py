@@ -201,7 +201,7 @@ def _rgba(colour: str, opacity: float) -> str:
 # ------------------------------------------------------------------------------------------ layers
 def _resolve_layer(service, spec) -> DrawnLayer:
     """Values and style of one permalink layer, as the map explorer would show it."""
-    from ..mapdata import layer_info, values_payload
+    from ..mapdata import layer_info, values_of_every_step, values_payload
 
     info = layer_info(service, spec.dataset, spec.resource)
     if info.error:
@@ -230,8 +230,15 @@ def _resolve_layer(service, spec) -> DrawnLayer:
         variable = series.get("value") if values is not None else None
     if series.get("category") and series.get("categories") and series["category"] not in filters:
         filters[series["category"]] = series["categories"][0]
-    style = layer_style(info.kind, variable, spec.method, spec.classes, spec.palette, values,
+    # class breaks fixed across the layer's years, as the live map fixes them (one function)
+    classed = values
+    if step is not None and values is not None and len(info.time_steps) > 1:
+        classed = values_of_every_step(service, spec.dataset, info.resource_id, variable or series.get("value"),
+                                       info.time_steps, spec.filter or None) or values
+    style = layer_style(info.kind, variable, spec.method, spec.classes, spec.palette, classed,
                         pollutant=(filters.get("pollutant") or info.pollutant), unit=info.unit, themes=entry.themes)
+    if classed is not values and style.get("mode") == "classes":
+        style["no_data"] = sum(1 for v in values if v is None)      # this year's, not all years'
     loaded = service.load(spec.dataset, resource)
     credit = credit_for(entry, loaded.provenance.to_dict(), resource)
     return DrawnLayer(dataset_id=spec.dataset, resource_id=info.resource_id, title=entry.title, kind=info.kind,
