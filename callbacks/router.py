@@ -41,12 +41,6 @@ def register(app, services) -> None:
     registry = services.registry
     settings = services.settings
 
-    def data_note() -> str | None:
-        if settings.data_dir and settings.data_dir.is_dir():
-            # the folder is named on the command line and in the log, never to visitors
-            return "Files are read from this server's local data folder when they are there."
-        return None
-
     def dashboards() -> list:
         """Each theme file's dashboard with its first headline figure (computed once, cached)."""
         from .themes import headlines_of, themes_of
@@ -67,7 +61,7 @@ def register(app, services) -> None:
         if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
             raise PreventUpdate
         if path == "/":
-            return home.home(registry, data_note(), dashboards(), recent()), "London Data Explorer"
+            return home.home(registry, dashboards(), recent()), "London Data Explorer"
         if path == "/catalogue":
             query = (_first(params, "q") or "").strip()[:200]
             # each facet link names every active filter: a bounded number of them

@@ -18,6 +18,10 @@ GEOGRAPHY_LABELS = {"lsoa": "LSOA", "msoa": "MSOA", "point": "Points", "site": "
                     "none": "None (not mapped)"}
 
 
+# where a file was read from, in a visitor's words: the server's folders are never named on a page
+ORIGIN_LABELS = {"local": "copy kept on this site", "store": "copy kept on this site",
+                 "download": "downloaded from the publisher"}
+
 def geography_label(level: str | None) -> str:
     """A geography level as a label starts: "Borough", "LSOA", "Sites" (never "sites")."""
     text = GEOGRAPHY_LABELS.get(level or "", level or "")
@@ -137,8 +141,7 @@ def source_card(entry: Entry, provenance: dict | None = None, geography: dict | 
         ("Smallest geography", geography_label(entry.smallest_geography)),
     ]
     if provenance:
-        origin = {"local": "local data folder", "store": "stored copy", "download": "downloaded"}.get(
-            provenance.get("origin"), provenance.get("origin"))
+        origin = ORIGIN_LABELS.get(provenance.get("origin"), provenance.get("origin"))
         rows.append(("Retrieved", f"{(provenance.get('retrieved_at') or '')[:19].replace('T', ' ')} ({origin})"))
         refresh = refresh_note(provenance)
         if refresh is not None:

@@ -182,7 +182,7 @@ def provenance_panel(summary: dict) -> html.Section:
         ("Geometry", summary.get("geometry_type") or "none (a table)"),
         ("CRS shown", summary.get("crs")),
         ("Source CRS", summary.get("source_crs")),
-        ("File from", {"local": "local data folder", "store": "stored download",
+        ("File from", {"local": "copy kept on this site", "store": "copy kept on this site",
                        "download": "downloaded now"}.get(prov.get("origin"), prov.get("origin"))),
         ("Source URL", external_link(prov.get("source_url"), prov.get("source_url"))),
         ("Retrieved", (prov.get("retrieved_at") or "")[:19].replace("T", " ")),

@@ -32,8 +32,7 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
     ])
 
 
-def home(registry: Registry, data_dir_note: str | None = None, dashboards: list | None = None,
-         recent: list | None = None) -> html.Div:
+def home(registry: Registry, dashboards: list | None = None, recent: list | None = None) -> html.Div:
     """The first page: a search box that takes a question, the themed dashboards with a headline
     figure each, what is new in the registry, then every theme and publisher. ``dashboards`` is
     [(theme, [headline figure, …])], ``recent`` the entries updated last (callbacks/router.py)."""
@@ -50,7 +49,6 @@ def home(registry: Registry, data_dir_note: str | None = None, dashboards: list 
             search_form(),
             html.P([f"{registry.count():,} datasets from {len(publishers):,} publishers, gathered from ",
                     dcc.Link("these catalogues", href="/sources"), "."], className="hero__count"),
-            html.P(data_dir_note, className="hero__note") if data_dir_note else None,
         ]),
         html.Section(className="section", **{"aria-labelledby": "home-dashboards"}, children=[
             html.H2("London in numbers", id="home-dashboards"),

@@ -22,7 +22,7 @@ def _where(row: dict) -> list:
     else:
         out = [url]
     if row.get("local_copy"):
-        out += [html.Br(), f"local copy: {row['local_copy']} (in the data folder)"]
+        out += [html.Br(), "a copy is kept on this site"]      # never its path on the server
     return out
 
 

@@ -22,7 +22,8 @@ from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
 from explorer.models import Entry
 
-from .components import FREQUENCY_LABELS, badge, definition_list, geography_label, notice, refresh_note
+from .components import (FREQUENCY_LABELS, ORIGIN_LABELS, badge, definition_list, geography_label, notice,
+                         refresh_note)
 from .export_menu import chart_tools, map_image_href
 from .home import theme_label
 from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
@@ -43,7 +44,6 @@ GRAPH_CONFIG = {
     "modeBarButtonsToRemove": ["toImage", "autoScale2d", "sendChartToCloud", "sendDataToCloud",
                                "editInChartStudio"],
 }
-ORIGIN_LABELS = {"local": "local data folder", "store": "stored copy", "download": "downloaded"}
 
 
 @dataclass
@@ -483,7 +483,7 @@ def _retrieved(provenance: dict | None) -> str | None:
     when = str(provenance.get("retrieved_at") or "")[:10]
     origin = ORIGIN_LABELS.get(provenance.get("origin"), provenance.get("origin") or "")
     if provenance.get("origin") == "local":
-        return f"{when} (file date in the {origin})" if when else origin
+        return f"{when} (the file's date, {origin})" if when else origin
     return f"{when} ({origin})" if when else origin
 
 

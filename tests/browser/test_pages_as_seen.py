@@ -109,6 +109,7 @@ def test_home_catalogue_and_themes_index(duo, tmp_path, size):
     open_at(duo, "/", size, ".home")
     text = look(duo, tmp_path, "home", size)
     assert str(DATA_DIR) not in text and str(DATA_DIR.parent) not in text, "the home page prints a server path"
+    assert "data folder" not in text and "server" not in text, "the home page talks about the server"
     # the dashboards, each with a headline figure, one click from the first page
     tiles = duo.find_elements(".home__dashboards .theme-card")
     assert len(tiles) == len(THEMES) and all(t.find_elements("css selector", ".theme-card__value") for t in tiles)

@@ -63,7 +63,7 @@ def test_nothing_found_offers_closest_searches_and_sources_page(explorer, tmp_pa
     duo.driver.get(duo.server_url + "/sources")
     duo.wait_for_contains_text("h1", "Sources", timeout=20)
     table = duo.find_element(".sources-table").text
-    assert "London Datastore" in table and "local copy" in table
+    assert "London Datastore" in table and "a copy is kept on this site" in table
     duo.driver.set_window_size(1440, 1000)
     duo.driver.save_screenshot(str(tmp_path / "sources-1440.png"))
     duo.driver.set_window_size(390, 844)

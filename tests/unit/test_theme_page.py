@@ -154,7 +154,8 @@ def test_source_cards_come_from_the_registry_and_the_load(services, pages):
     assert geography["year"] == 2021 and f"LSOA {geography['year']}" in card
     assert f"{geography['matched']:,} of {geography['matched'] + geography['unmatched']:,} rows matched" in card
     assert f"({geography['match_rate']:.1%})" in card
-    assert provenance["retrieved_at"][:10] in card and "local data folder" in card
+    assert provenance["retrieved_at"][:10] in card and "copy kept on this site" in card
+    assert "data folder" not in card and "server" not in card
     entry = services.registry.get("laei-lsoa-2021")
     assert entry.attribution and entry.attribution in card
     assert "2019 is modelled" in text(section) or "Modelled" in text(section)
