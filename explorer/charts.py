@@ -891,7 +891,6 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
     from .chart_data import Inputs
 
     inputs = Inputs(service)
-    common = dict(chart_id=spec.id, title=spec.title, subtitle=spec.subtitle, caveat_note=spec.caveat_note)
     try:
         transform = TRANSFORMS.get(spec.transform)
         if transform is None:
@@ -906,10 +905,9 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
 
 def build_from_data(spec, cd: ChartData, service, highlight: list[str] | None = None, titled: bool = False,
                     footer: bool = True) -> ChartResult:
-    """Draw data prepared elsewhere (the chart builder, ``explorer.chart_builder``) with a theme
-    chart's builder: the same look, labels, number formats, source line and summary. Never raises
-    for a data problem: see ``ChartResult.error``."""
-    common = dict(chart_id=spec.id, title=spec.title, subtitle=spec.subtitle, caveat_note=spec.caveat_note)
+    """Draw a chart's prepared data (a theme's transform, or the chart builder's,
+    ``explorer.chart_builder``) with its builder: one look, one set of labels, number formats,
+    source line and summary. Never raises for a data problem: see ``ChartResult.error``."""
     try:
         builder = BUILDERS.get(spec.type)
         if builder is None:
