@@ -53,9 +53,12 @@ def test_dataset_page_keeps_the_last_copy_and_says_why_it_could_not_refresh(dash
             assert "(the source sent a web page instead of the data)" in body
             assert "this is the last stored copy" in body
             assert "E0100" in body            # the preview still shows the last good rows
-            card = dash_duo.driver.find_element(
+            # the folded source line and the full card both say it: one of them is in view
+            cards = dash_duo.driver.find_elements(
                 "xpath", "//span[contains(text(), 'could not refresh since')]")
-            assert card.is_displayed()
+            shown = [c for c in cards if c.is_displayed()]
+            assert shown, f"{len(cards)} notes say 'could not refresh since', none is shown"
+            card = shown[0]
             dash_duo.driver.execute_script(
                 "window.scrollTo(0, arguments[0].getBoundingClientRect().top + window.scrollY - 300)",
                 card)

@@ -39,8 +39,11 @@ def test_add_crime_by_ward_and_read_the_approximate_ward_caveat(explorer):
                        if "Recorded crime by ward" in duo.find_element("#feature-panel").text else None,
                        30, "no crime ward in the feature panel")
     assert "E05" in panel                                      # a 2022 ward code
-    source = next(s for s in duo.find_elements("#feature-panel .feature")
-                  if "Recorded crime by ward" in s.text).find_element(By.CSS_SELECTOR, ".source-card").text
+    feature = next(s for s in duo.find_elements("#feature-panel .feature") if "Recorded crime by ward" in s.text)
+    # the source is folded under the value: a reader opens "Where this comes from"
+    feature.find_element(By.CSS_SELECTOR, ".feature__source summary").click()
+    source = wait_until(lambda: feature.find_element(By.CSS_SELECTOR, ".source-card").text, 10,
+                        "the source card did not open")
     assert CAVEAT in source
     assert "ward 2022 (E05 codes): London wards 2022 (approximate" in source
     assert "679 of 679 rows matched (100.0%)" in source
