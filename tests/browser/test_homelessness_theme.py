@@ -8,24 +8,12 @@ import time
 
 from selenium.webdriver.common.by import By
 
-
-def _wait(condition, timeout: float, what: str):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = condition()
-        except Exception as exc:  # noqa: BLE001 - the page is still changing
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+from .helpers import wait_until
 
 
 def _open(duo, slug: str, charts: int):
     duo.driver.get(f"{duo.server_url}/themes/{slug}")
-    _wait(lambda: len(duo.find_elements(".theme-chart .js-plotly-plot")) >= charts, 90, f"{slug}'s charts")
+    wait_until(lambda: len(duo.find_elements(".theme-chart .js-plotly-plot")) >= charts, 90, f"{slug}'s charts")
 
 
 def test_a_resident_reads_the_rough_sleeping_theme_and_follows_it_to_housing(explorer):
@@ -38,7 +26,7 @@ def test_a_resident_reads_the_rough_sleeping_theme_and_follows_it_to_housing(exp
     assert "In 2017, 14 boroughs gave an estimate rather than a count" in story
     values = [e.text for e in duo.find_elements(".headline__value")]
     assert values == ["1,137", "×2.7", "0.31", "0.20"]
-    _wait(lambda: duo.driver.execute_script(
+    wait_until(lambda: duo.driver.execute_script(
         "return document.querySelectorAll('#theme-map path.leaflet-interactive').length") >= 33, 60, "the borough map")
     titles = [e.text for e in duo.find_elements(".theme-chart h2, .theme-chart h3")]
     assert any(t.startswith("Westminster had the most people sleeping rough in autumn 2017") for t in titles), titles
@@ -54,9 +42,9 @@ def test_a_resident_reads_the_rough_sleeping_theme_and_follows_it_to_housing(exp
     assert link.text == "Housing costs: how far house prices outran incomes"
     duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
     link.click()
-    _wait(lambda: duo.driver.current_url.endswith("/themes/housing") and duo.find_element("h1").text == "Housing costs",
+    wait_until(lambda: duo.driver.current_url.endswith("/themes/housing") and duo.find_element("h1").text == "Housing costs",
           60, "the housing theme")
-    back = _wait(lambda: duo.find_element(".theme__related a"), 60, "the link back")
+    back = wait_until(lambda: duo.find_element(".theme__related a"), 60, "the link back")
     assert back.text == "Rough sleeping: how many people sleep rough in each borough"
     assert back.get_attribute("href").endswith("/themes/homelessness")
 

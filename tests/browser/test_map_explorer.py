@@ -9,26 +9,14 @@ import time
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from .helpers import wait_until
+
 BOROUGH_NO2 = "layer=laei-borough:no2-2019,v:NO2-2019-mean"
 
 
 def open_map(duo, query: str) -> None:
     duo.driver.get(f"{duo.server_url}/map?basemap=none&{query}")
     duo.wait_for_element("#explorer-map", timeout=30)
-
-
-def wait_until(predicate, timeout: float = 30, message: str = "condition not met"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - elements come and go while Dash renders
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{message} (last: {last!r})")
 
 
 def fills(duo, selector: str = "#explorer-map") -> list[str]:

@@ -19,6 +19,7 @@ from explorer.settings import Settings
 from explorer.themes import load_themes
 
 from ..conftest import DATA_DIR
+from .helpers import module_browser, wait_until
 
 SLUGS = [t.slug for t in load_themes()]
 HIGHLIGHT = design.HIGHLIGHT
@@ -40,35 +41,9 @@ MAP_OUTLINED = ("return document.querySelectorAll('#theme-map path[stroke=\"%s\"
 
 @pytest.fixture(scope="module")
 def duo(request, browser_home, tmp_path_factory):
-    from dash.testing.application_runners import ThreadedRunner
-    from dash.testing.composite import DashComposite
-
-    config = request.config
     app = create_app(Settings(home=browser_home, data_dir=DATA_DIR, cache_url="simple"))
-    with ThreadedRunner() as server:
-        with DashComposite(server=server, browser=config.getoption("webdriver"), remote=config.getoption("remote"),
-                           remote_url=config.getoption("remote_url"), headless=config.getoption("headless"),
-                           options=config.hook.pytest_setup_options(),
-                           download_path=str(tmp_path_factory.mktemp("download")),
-                           percy_assets_root=config.getoption("percy_assets"),
-                           percy_finalize=config.getoption("nopercyfinalize"),
-                           pause=config.getoption("pause")) as composite:
-            composite.start_server(app)
-            yield composite
-
-
-def wait_until(condition, timeout: float = 30, what: str = ""):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = condition()
-        except Exception as exc:  # noqa: BLE001 - the page is still changing
-            last = exc
-        if last and not isinstance(last, Exception):
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what or condition}: last {last!r}")
+    with module_browser(request, app, tmp_path_factory.mktemp("download")) as composite:
+        yield composite
 
 
 def open_theme(duo, slug: str):
