@@ -8,10 +8,10 @@ import re
 
 from flask import Flask, Response, jsonify, request
 
-from .cache import cache_key, cached
-from .dcat import catalogue_jsonld
-from .registry import FACETS
-from .services import Services, entry_document
+from explorer.cache import cache_key, cached
+from explorer.dcat import catalogue_jsonld
+from explorer.registry import FACETS
+from explorer.services import Services, entry_document
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 
@@ -89,8 +89,8 @@ def register(server: Flask, services: Services) -> None:
 
     @server.get("/geo/<dataset_id>.geojson")
     def geo_preview(dataset_id: str):
-        from .datasets import DatasetError
-        from .geometry_payload import encode, preview_geojson
+        from explorer.datasets import DatasetError
+        from explorer.geometry_payload import encode, preview_geojson
 
         if not _ID_RE.match(dataset_id):
             return _error(400, "not a dataset id")
@@ -137,8 +137,8 @@ def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) 
     """A layer's geometry (explorer.mapdata.geometry_payload), computed once and cached by the
     entry's content hash: gzip when the client accepts it, a strong ETag (304 when it matches),
     and a day of browser caching (the URL changes with nothing; the ETag with the data)."""
-    from .datasets import DatasetError
-    from .mapdata import NotMappable, geometry_payload, payload_key
+    from explorer.datasets import DatasetError
+    from explorer.mapdata import NotMappable, geometry_payload, payload_key
 
     if not _ID_RE.match(dataset_id):
         return _error(400, "not a dataset id")

@@ -13,11 +13,11 @@ from pathlib import Path
 import dash
 from flask import Flask
 
-from .cache import make_cache
-from .first_paint import ASSETS_IGNORE as FIRST_PAINT_ASSETS
-from .security import install_security
-from .services import Services, make_data_service, open_registry
-from .settings import Settings
+from explorer.cache import make_cache
+from explorer.first_paint import ASSETS_IGNORE as FIRST_PAINT_ASSETS
+from explorer.security import install_security
+from explorer.services import Services, make_data_service, open_registry
+from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     cache = make_cache(settings, server)
     services = Services(settings=settings, registry=registry,
                         data=make_data_service(settings, registry, cache), cache=cache)
-    from .publishing.service import open_publishing
+    from explorer.publishing.service import open_publishing
     services.accounts, services.publishing = open_publishing(settings, registry, services.data)
 
     app = dash.Dash(
@@ -57,30 +57,30 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     )
     install_security(app, settings)  # headers, CSP with Dash's inline-script hashes, gzip, limits
     app.explorer = services  # type: ignore[attr-defined]
-    from .catalogue.sources import Scheduler
+    from explorer.catalogue.sources import Scheduler
     # each source harvested again on its schedule; one worker at a time (a lock file in EXPLORER_HOME)
     services.scheduler = Scheduler(registry, settings).start()
-    from .warmup import install_readiness
+    from explorer.warmup import install_readiness
     install_readiness(app)           # /healthz: "starting" until a warm-up (explorer/warmup.py) is over
-    from .preload import install_preloads
+    from explorer.preload import install_preloads
     # map pages name their geometry and lazily loaded scripts in the page, fetched while Dash starts
     install_preloads(app, registry)
-    from .page_scripts import leave_out_polyfill
+    from explorer.page_scripts import leave_out_polyfill
     leave_out_polyfill(app)          # Dash's polyfill bundle is ~70 ms of every page's start
 
     from layouts.shell import app_layout
 
-    from .accounts.web import install_accounts
+    from explorer.accounts.web import install_accounts
     # who is asking (session or Bearer token), CSRF on every unsafe request, the shared-data gate
     install_accounts(server, services)
-    from . import api
+    from explorer import api
     api.register(server, services)
-    from . import publish_api, publish_pages
+    from explorer import publish_api, publish_pages
     publish_api.register(server, services)     # POST/PATCH /api/datasets… with Bearer tokens
     publish_pages.register(server, services)   # /account/…, /publish/…, /access/… (HTML forms)
-    from . import export_routes
+    from explorer import export_routes
     export_routes.register(server, services)  # chart/map images and data zips
-    from . import shortlink_routes
+    from explorer import shortlink_routes
     shortlink_routes.register(server, services)  # /l/<code> and /api/shorten
     from callbacks import export_menu
     export_menu.register(app, services)       # export links, copy link, ?embed=1
@@ -89,8 +89,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import themes as theme_pages
 
     router.register(app, services)
-    from .first_paint import install_first_paint
-    from .prerender import install_layout_headers, layout_for_request, set_page_address
+    from explorer.first_paint import install_first_paint
+    from explorer.prerender import install_layout_headers, layout_for_request, set_page_address
     # the page being opened comes inside the layout (its address is the layout request's referrer)
     app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address,
                                     public_url=settings.public_url)

@@ -24,7 +24,7 @@ from flask import Flask
 from flask_caching import Cache
 from flask_caching.backends.base import BaseCache
 
-from .settings import Settings
+from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

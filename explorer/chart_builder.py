@@ -381,8 +381,8 @@ class TableInfo:
 def _shared_labels():
     """The pages' own label and number rules (``explorer.labels``), when this checkout has them."""
     try:
-        from .labels.numbers import format_value
-        from .labels.variables import variable_label
+        from explorer.labels.numbers import format_value
+        from explorer.labels.variables import variable_label
     except ImportError:
         return None, None
     return variable_label, format_value
@@ -393,7 +393,7 @@ def format_number(value: float, decimals: int, unit: str) -> str:
     _, format_value = _shared_labels()
     if format_value is not None:
         return format_value(value, unit or None, None if unit in ("£", "µg/m³") else decimals)
-    from .charts import fmt_number
+    from explorer.charts import fmt_number
 
     return fmt_number(value, decimals, unit)
 
@@ -442,7 +442,7 @@ def period_columns(columns: list[str]) -> tuple[list[Period], str]:
     """Columns named by a period, as the map's year slider reads them (``mapdata._YEAR_RE``):
     the largest group of columns that differ only by their year (and month) with at least two
     periods. Returns (periods in time order, the columns' common stem as a label)."""
-    from .mapdata import _MONTH_RE, _YEAR_RE
+    from explorer.mapdata import _MONTH_RE, _YEAR_RE
 
     groups: dict[str, list[tuple[str, re.Match]]] = {}
     for name in columns:
@@ -506,7 +506,7 @@ def _period_label(entry, resource, stem: str) -> str:
 
 
 def _time_column(frame: pd.DataFrame, options: dict, skip: set[str]) -> tuple[str | None, pd.Series | None]:
-    from .mapdata import _years_of
+    from explorer.mapdata import _years_of
 
     fmt = options.get("date_format") if isinstance(options.get("date_format"), str) else None
     if fmt and isinstance(options.get("date_column"), str) and options["date_column"] in frame.columns \
@@ -535,8 +535,8 @@ def _time_column(frame: pd.DataFrame, options: dict, skip: set[str]) -> tuple[st
 
 def describe_loaded(loaded) -> TableInfo:
     """What a loaded table offers the builder (pure: reads only the frame and the catalogue)."""
-    from .geography import detect_code_columns
-    from .mapdata import _is_coordinate, _is_identifier
+    from explorer.geography import detect_code_columns
+    from explorer.mapdata import _is_coordinate, _is_identifier
 
     entry, resource = loaded.entry, loaded.resource
     frame = loaded.frame
@@ -558,7 +558,7 @@ def describe_loaded(loaded) -> TableInfo:
         level = found.prefix if found else None
     name_col = options.get("name_column") if options.get("name_column") in frame.columns else None
     if name_col is None:
-        from .geometry_payload import name_column
+        from explorer.geometry_payload import name_column
         guess = name_column(frame)
         name_col = guess if guess in frame.columns and not pd.api.types.is_numeric_dtype(frame[guess]) else None
     n = len(frame)
@@ -583,7 +583,7 @@ def describe_loaded(loaded) -> TableInfo:
     if name_col is None and code_col is None:
         area_rows = np.ones(n, dtype=bool)
     # measures
-    from .loaders import numeric_columns
+    from explorer.loaders import numeric_columns
 
     periods, stem = period_columns([c for c in numeric_columns(frame)])
     period_cols = {p.column for p in periods}
@@ -647,7 +647,7 @@ _LOCK = threading.Lock()
 
 def describe(service, dataset_id: str, resource_id: str | None = None) -> TableInfo:
     """:func:`describe_loaded` of the table as published (not joined), kept per data service."""
-    from .cache import cache_key
+    from explorer.cache import cache_key
 
     entry = service.entry(dataset_id)
     try:
@@ -676,7 +676,7 @@ def describe(service, dataset_id: str, resource_id: str | None = None) -> TableI
 def _names_from_boundaries(service, info: TableInfo, dataset_id: str, resource_id: str) -> None:
     """A table of codes without names (LAEI by borough): the names of the boundaries its codes were
     matched to (the data service's joined load, cached), credited as a look-up."""
-    from .datasets import DatasetError
+    from explorer.datasets import DatasetError
 
     try:
         joined = service.load(dataset_id, resource_id)
@@ -1420,7 +1420,7 @@ def _scatter(r: Resolved) -> Prepared:
     data = data[data["x"].notna() & data["y"].notna()]
     if len(data) < 2:
         raise BuilderError("x", "fewer than two rows have both measures; choose other measures")
-    from .chart_data import _fit
+    from explorer.chart_data import _fit
 
     out = pd.DataFrame({"area_code": data["key"].astype("string").to_numpy(), "area_name": data["name"].to_numpy(),
                         "x": data["x"].to_numpy(), "y": data["y"].to_numpy()})
@@ -1534,7 +1534,7 @@ def chart_data(r: Resolved) -> Prepared:
 # ------------------------------------------------------------------------------------ the chart
 def chart_spec(r: Resolved, prepared: Prepared):
     """The theme chart spec the chart module draws (``explorer.themes.ChartSpec``)."""
-    from .themes import ChartSpec
+    from explorer.themes import ChartSpec
 
     params = {k: v for k, v in prepared.params.items() if not k.startswith("_")}
     values = prepared.frame["value"] if "value" in prepared.frame.columns else prepared.frame.get("y")
@@ -1559,9 +1559,9 @@ class Built:
 
 def build(service, spec: BuilderSpec, titled: bool = False, footer: bool = True, highlight=None) -> Built:
     """The chart of ``spec``: never raises for a bad choice (``Built.error`` says what to change)."""
-    from .charts import ChartResult, build_from_data, error_figure
-    from .chart_data import ChartData
-    from .datasets import DatasetError
+    from explorer.charts import ChartResult, build_from_data, error_figure
+    from explorer.chart_data import ChartData
+    from explorer.datasets import DatasetError
 
     try:
         info = describe(service, spec.dataset, spec.resource)

@@ -18,8 +18,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from . import design
-from .chart_data import COMPUTATIONS, TRANSFORMS, ChartData, ChartDataError
+from explorer import design
+from explorer.chart_data import COMPUTATIONS, TRANSFORMS, ChartData, ChartDataError
 
 log = logging.getLogger(__name__)
 
@@ -866,7 +866,7 @@ def error_figure(message: str) -> go.Figure:
 
 
 def _footer(fig: go.Figure, sources: list[dict], service) -> None:
-    from .export.credits import collect_credits
+    from explorer.export.credits import collect_credits
 
     parts = [credit.short() for credit in collect_credits(sources, service)]
     if parts:
@@ -888,7 +888,7 @@ def build_chart(spec, service, highlight: list[str] | None = None, titled: bool 
     as a heading instead). ``footer=False`` leaves out that source line (``explorer.export`` draws
     a fuller footer of its own).
     """
-    from .chart_data import Inputs
+    from explorer.chart_data import Inputs
 
     inputs = Inputs(service)
     try:

@@ -414,7 +414,7 @@ def _finish(method: str, breaks: list[float], data: np.ndarray, lo: float, hi: f
 
 def class_colours(classification: Classification, palette: str) -> list[str]:
     """One colour per class from ``palette`` (light → dark)."""
-    from .palettes import palette_colours
+    from explorer.palettes import palette_colours
 
     return palette_colours(palette, classification.k)
 
@@ -433,7 +433,7 @@ def layer_style(kind: str | None, variable: str | None, method: str | None, clas
     thresholds fall back to quantiles when none are known for the variable. The style is plain
     JSON (it travels to the browser's ``hideout``); the classification is for callers that need
     its details."""
-    from .palettes import NO_DATA_COLOUR, palette_colours, resolve_palette
+    from explorer.palettes import NO_DATA_COLOUR, palette_colours, resolve_palette
 
     # "auto" (the default): the layer's palette family (explorer/palettes.py FAMILIES)
     palette = resolve_palette(palette, kind, themes,

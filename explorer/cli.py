@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from .settings import SETTINGS, Settings
+from explorer.settings import SETTINGS, Settings
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -29,7 +29,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _registry(settings: Settings, harvest_bundled: bool = True):
-    from .services import open_registry
+    from explorer.services import open_registry
 
     return open_registry(settings, harvest_bundled=harvest_bundled)
 
@@ -89,7 +89,7 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
         click.echo("No local data folder: datasets are downloaded from their sources when first needed.")
     click.echo(f"Registry and store: {settings.home}")
     if not settings.public_url:   # links are built from the Host header: only the hosts it may be
-        from .web.request_limits import WILDCARD_ADDRESSES
+        from explorer.web.request_limits import WILDCARD_ADDRESSES
 
         if host not in WILDCARD_ADDRESSES:
             settings = settings.with_(allowed_hosts=f"{settings.allowed_hosts} {host}".strip())
@@ -97,13 +97,13 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
             click.echo("Note: only requests for localhost are answered until EXPLORER_PUBLIC_URL or "
                        "EXPLORER_ALLOWED_HOSTS names this server's public host", err=True)
     if workers is not None:
-        from . import production
+        from explorer import production
 
         try:
             production.gunicorn_options(host, port, workers, threads, access_log)
-            from .cache import cache_config
+            from explorer.cache import cache_config
             cache_config(settings)
-            from .security import parse_frame_ancestors
+            from explorer.security import parse_frame_ancestors
             parse_frame_ancestors(settings.frame_ancestors)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
@@ -115,11 +115,11 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
         return
     import os
 
-    from .app import create_app
+    from explorer.app import create_app
 
     app = create_app(settings)
     if not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # not in the reloader's watcher
-        from .warmup import start_warmup
+        from explorer.warmup import start_warmup
         start_warmup(app)   # in a thread: the first requests are answered meanwhile (/healthz: starting)
     click.echo(f"London Data Explorer on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
@@ -133,13 +133,13 @@ def warm(ctx: click.Context, as_json: bool) -> None:
     geometry of their maps and of the default map, made by this version of the code."""
     import time
 
-    from .app import create_app
-    from .cache import redact_url
+    from explorer.app import create_app
+    from explorer.cache import redact_url
 
     settings = _settings(ctx)
     started = time.monotonic()
     app = create_app(settings)
-    from .warmup import warm_app
+    from explorer.warmup import warm_app
 
     steps = warm_app(app, renderer=False)
     total = round(time.monotonic() - started, 2)
@@ -175,7 +175,7 @@ def catalogue() -> None:
 @click.pass_context
 def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) -> None:
     """Harvest SOURCE (a file, a JKAN folder, an http(s) URL, or 'bundled') into the registry."""
-    from .harvest import HarvestError, harvest as run_harvest
+    from explorer.harvest import HarvestError, harvest as run_harvest
 
     settings = _settings(ctx)
     registry = _registry(settings, harvest_bundled=False)
@@ -194,7 +194,7 @@ def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) ->
 @click.pass_context
 def catalogue_sources(ctx: click.Context, as_json: bool) -> None:
     """List the federated sources: last harvest, counts, last error."""
-    from .catalogue.sources import SourcesError, describe
+    from explorer.catalogue.sources import SourcesError, describe
 
     settings = _settings(ctx)
     registry = _registry(settings)
@@ -222,7 +222,7 @@ def catalogue_sources(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def catalogue_refresh(ctx: click.Context, only: str | None, as_json: bool) -> None:
     """Harvest the sources again (a source that fails keeps its entries; the error is recorded)."""
-    from .catalogue.sources import SourcesError, refresh
+    from explorer.catalogue.sources import SourcesError, refresh
 
     settings = _settings(ctx)
     registry = _registry(settings)
@@ -242,7 +242,7 @@ def catalogue_refresh(ctx: click.Context, only: str | None, as_json: bool) -> No
 
 
 def _parse_facets(values: tuple[str, ...]) -> dict[str, list[str]]:
-    from .registry import FACETS
+    from explorer.registry import FACETS
 
     filters: dict[str, list[str]] = {}
     for item in values:
@@ -297,7 +297,7 @@ def search(ctx: click.Context, query: str, facets: tuple[str, ...], limit: int, 
 @click.pass_context
 def show(ctx: click.Context, dataset_id: str, as_json: bool) -> None:
     """Show one registry entry."""
-    from .services import entry_document
+    from explorer.services import entry_document
 
     registry = _registry(_settings(ctx))
     entry = registry.get(dataset_id)
@@ -339,7 +339,7 @@ def data() -> None:
 
 
 def _service(ctx: click.Context):
-    from .services import make_data_service
+    from explorer.services import make_data_service
 
     settings = _settings(ctx)
     return make_data_service(settings, _registry(settings))
@@ -353,7 +353,7 @@ def _service(ctx: click.Context):
 @click.pass_context
 def fetch(ctx: click.Context, dataset_id: str, resource_id: str | None, force: bool, as_json: bool) -> None:
     """Make a dataset's file available locally (data folder, store, or download)."""
-    from .datasets import DatasetError
+    from explorer.datasets import DatasetError
 
     service = _service(ctx)
     try:
@@ -376,7 +376,7 @@ def fetch(ctx: click.Context, dataset_id: str, resource_id: str | None, force: b
 @click.pass_context
 def load(ctx: click.Context, dataset_id: str, resource_id: str | None, no_join: bool, as_json: bool) -> None:
     """Load a dataset: rows, geometry, CRS, boundary join and provenance."""
-    from .datasets import DatasetError
+    from explorer.datasets import DatasetError
 
     service = _service(ctx)
     try:
@@ -414,7 +414,7 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
     rows = [{"name": s.name, "env": s.env, "help": s.help,
              "value": ("(set)" if getattr(settings, s.name) else "") if s.name in secret else getattr(settings, s.name)}
             for s in SETTINGS]
-    from .db import redact_url
+    from explorer.db import redact_url
 
     for row in rows:       # a database address may carry a password: never printed either
         if row["name"] == "database_url":
@@ -427,10 +427,10 @@ def show_settings(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{'':<30} {row['help']}")
 
 
-from .export.commands import export_group  # noqa: E402 - `explorer export chart|map|theme`
-from .accounts.commands import tokens_group, users_group  # noqa: E402 - `explorer users|tokens …`
+from explorer.export.commands import export_group  # noqa: E402 - `explorer export chart|map|theme`
+from explorer.accounts.commands import tokens_group, users_group  # noqa: E402 - `explorer users|tokens …`
 
-from .db.commands import db_group  # noqa: E402 - `explorer db upgrade|copy`
+from explorer.db.commands import db_group  # noqa: E402 - `explorer db upgrade|copy`
 
 main.add_command(users_group)
 main.add_command(tokens_group)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from .cache import cache_key, cached
-from .models import Entry, Resource
-from .registry import Registry
-from .settings import Settings
+from explorer.cache import cache_key, cached
+from explorer.models import Entry, Resource
+from explorer.registry import Registry
+from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class LoadedDataset:
         return [str(c) for c in self.frame.columns if c != "geometry"]
 
     def numeric_columns(self) -> list[str]:
-        from .loaders import numeric_columns
+        from explorer.loaders import numeric_columns
         return numeric_columns(self.frame)
 
     def summary(self) -> dict:
@@ -103,8 +103,8 @@ class DataService:
 
     def __init__(self, settings: Settings, registry: Registry, cache=None, resolver=None,
                  boundaries=None, memory_items: int = 24):
-        from .geography import BoundaryRegistry
-        from .resolver import Resolver
+        from explorer.geography import BoundaryRegistry
+        from explorer.resolver import Resolver
 
         self.settings = settings
         self.registry = registry
@@ -129,7 +129,7 @@ class DataService:
         return entry
 
     def fetch(self, dataset_id: str, resource_id: str | None = None, force: bool = False):
-        from .resolver import ResolveError
+        from explorer.resolver import ResolveError
 
         entry = self.entry(dataset_id)
         self._guard(entry)
@@ -191,9 +191,9 @@ class DataService:
 
     # ------------------------------------------------------------------------------------------
     def _load(self, entry: Entry, resource: Resource, join: bool | str) -> LoadedDataset:
-        from .geography import JoinError, detect_code_columns, join_to_boundaries
-        from .loaders import LoadError, geometry_type, load_file
-        from .resolver import ResolveError
+        from explorer.geography import JoinError, detect_code_columns, join_to_boundaries
+        from explorer.loaders import LoadError, geometry_type, load_file
+        from explorer.resolver import ResolveError
 
         try:
             resolved = self.resolver.resolve(entry, resource.id)
@@ -265,7 +265,7 @@ class DataService:
     def _derived_value(self, boundary_set, what: str, memo: dict, compute):
         """``compute()`` for a derived set, made once (other threads wait), kept in ``memo`` and in
         the app's cache; a derivation that fails is a DatasetError naming the set's lookup."""
-        from .derived_boundaries import DerivationError
+        from explorer.derived_boundaries import DerivationError
 
         key = self._derived_key(boundary_set, what)
         with self._lock:
@@ -288,7 +288,7 @@ class DataService:
     def derived_boundary(self, boundary_set):
         """A derived boundary set (``derived_from`` in geodata/boundaries.yaml) built from its inputs,
         kept in this process and in the app's cache: :class:`explorer.derived_boundaries.DerivedBoundary`."""
-        from . import derived_boundaries
+        from explorer import derived_boundaries
 
         return self._derived_value(boundary_set, "shapes", self._derived,
                                    lambda: derived_boundaries.build(self, boundary_set))
@@ -298,7 +298,7 @@ class DataService:
         set): enough to tell which set a table matches before loading any geometry. A derived
         set's codes come from its lookup alone, without building its shapes."""
         if boundary_set.derived:
-            from . import derived_boundaries
+            from explorer import derived_boundaries
 
             return self._derived_value(boundary_set, "codes", self._codes,
                                        lambda: derived_boundaries.target_codes(self, boundary_set))
@@ -330,7 +330,7 @@ class DataService:
                 if path.is_file() and path.suffix.lower() in self._CODE_ONLY_SUFFIXES:
                     import pyogrio
 
-                    from .loaders._safety import check_vector_file
+                    from explorer.loaders._safety import check_vector_file
 
                     check_vector_file(path)   # GDAL locked down; the content is what it says
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .models import Entry
+from explorer.models import Entry
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",

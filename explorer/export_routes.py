@@ -18,10 +18,10 @@ import logging
 
 from flask import Flask, Response, jsonify, request
 
-from .chart_builder import BuilderError
-from .export.chart_image import ExportNotFound, ExportUnavailable, check_format, export_chart
-from .export.renderer import RenderError, RenderTimeout, shared_renderer
-from .export.sizes import SizeError, resolve_size
+from explorer.chart_builder import BuilderError
+from explorer.export.chart_image import ExportNotFound, ExportUnavailable, check_format, export_chart
+from explorer.export.renderer import RenderError, RenderTimeout, shared_renderer
+from explorer.export.sizes import SizeError, resolve_size
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _map_query() -> str:
 def _theme_datasets(services, slug: str) -> list[str]:
     themes = getattr(services, "themes", None)  # loaded and checked at start-up (callbacks/themes.py)
     if themes is None:
-        from .themes import load_themes
+        from explorer.themes import load_themes
 
         themes = {t.slug: t for t in load_themes()}
     theme = themes.get(slug)
@@ -115,9 +115,9 @@ def register(server: Flask, services) -> None:
         tries the tiles again."""
         from dataclasses import asdict
 
-        from .cache import cache_key, cached
-        from .export.basemap import watch_tiles
-        from .export.chart_image import ExportedImage
+        from explorer.cache import cache_key, cached
+        from explorer.export.basemap import watch_tiles
+        from explorer.export.chart_image import ExportedImage
 
         key = cache_key("export-image", 1, request.path, sorted(request.args.items(multi=True)), base_url(),
                         services.registry.versions(datasets))
@@ -131,7 +131,7 @@ def register(server: Flask, services) -> None:
         try:
             return ExportedImage(**cached(services.cache, key, draw, timeout=IMAGE_TIMEOUT))
         except _TilesMissing as missing:
-            from .export import tiles
+            from explorer.export import tiles
 
             if tiles.RETRY_AFTER >= 1:
                 cached(services.cache, key, lambda: missing.image, timeout=int(tiles.RETRY_AFTER))
@@ -149,7 +149,7 @@ def register(server: Flask, services) -> None:
 
     @server.get("/export/map.<fmt>")
     def export_map_image(fmt: str):
-        from .export.map_figure import export_map
+        from explorer.export.map_figure import export_map
 
         def run():
             title = (request.args.get("title") or "").strip()[:200] or None
@@ -163,7 +163,7 @@ def register(server: Flask, services) -> None:
 
     @server.get("/download/chart/<theme>/<chart>.zip")
     def download_chart(theme: str, chart: str):
-        from .export.data_package import chart_package
+        from explorer.export.data_package import chart_package
 
         def run():
             package = chart_package(theme, chart, services.data, base_url=base_url(), highlight=_highlight())
@@ -173,7 +173,7 @@ def register(server: Flask, services) -> None:
 
     @server.get("/download/layer.zip")
     def download_layer():
-        from .export.data_package import layer_package
+        from explorer.export.data_package import layer_package
 
         def run():
             package = layer_package(_map_query(), services.data, base_url=base_url())
@@ -190,7 +190,7 @@ def register(server: Flask, services) -> None:
 
     @server.get("/export/dataset-chart/<dataset_id>.<fmt>")
     def export_dataset_chart_image(dataset_id: str, fmt: str):
-        from .export.dataset_chart import export_dataset_chart
+        from explorer.export.dataset_chart import export_dataset_chart
 
         def run():
             size, fmt_ok, params = _size(), check_format(fmt), builder_params()
@@ -202,7 +202,7 @@ def register(server: Flask, services) -> None:
 
     @server.get("/download/dataset-chart/<dataset_id>.zip")
     def download_dataset_chart(dataset_id: str):
-        from .export.dataset_chart import dataset_chart_package
+        from explorer.export.dataset_chart import dataset_chart_package
 
         def run():
             package = dataset_chart_package(dataset_id, builder_params(), services.data, base_url=base_url())

@@ -32,7 +32,7 @@ import threading
 from collections import OrderedDict
 from html import escape
 
-from .static_html import render
+from explorer.static_html import render
 
 log = logging.getLogger(__name__)
 

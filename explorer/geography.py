@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import yaml
 
-from .models import GEOGRAPHY_LEVELS
+from explorer.models import GEOGRAPHY_LEVELS
 
 __all__ = [
     "GSS_RE", "BoundarySet", "BoundaryRegistry", "BoundaryConfigError", "CodeColumn",
@@ -188,7 +188,7 @@ class BoundarySet:
             raise fail("caveat", f"expected text, got {caveat!r}")
         derived = None
         if data.get("derived_from") is not None:
-            from .derived_boundaries import DerivationError, DerivedSpec
+            from explorer.derived_boundaries import DerivationError, DerivedSpec
 
             try:
                 derived = DerivedSpec.from_dict(data["derived_from"], where)

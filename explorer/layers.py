@@ -18,7 +18,7 @@ import uuid
 from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import quote, unquote, urlencode
 
-from .web.request_limits import parse_query
+from explorer.web.request_limits import parse_query
 
 BASEMAPS = {
     "light": {

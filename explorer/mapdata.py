@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .cache import cache_key
-from .datasets import DatasetError
-from .labels.variables import resource_labels
+from explorer.cache import cache_key
+from explorer.datasets import DatasetError
+from explorer.labels.variables import resource_labels
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def _is_identifier(name: str, options: dict) -> bool:
 
 
 def _variables(frame, options: dict, exclude: Iterable[str] = ()) -> list[str]:
-    from .loaders import numeric_columns
+    from explorer.loaders import numeric_columns
 
     skip = {str(c) for c in exclude if c}
     skip.update(str(options[k]) for k in ("year_column", "date_column") if isinstance(options.get(k), str))
@@ -236,7 +236,7 @@ def _name_column(loaded, options: dict, series: dict | None) -> str | None:
         return hint
     if series and series.get("key") in frame.columns and series["key"] in _text_columns(frame):
         return series["key"]
-    from .geometry_payload import name_column
+    from explorer.geometry_payload import name_column
     return name_column(frame)
 
 

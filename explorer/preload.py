@@ -18,8 +18,8 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from .layers import parse_state
-from .mapdata import drawn_as
+from explorer.layers import parse_state
+from explorer.mapdata import drawn_as
 
 CONTEXT_GEOMETRY = ("/geo/london-region/gpkg.pbf", "/geo/thames/geojson.pbf")
 DASH_REQUESTS = ("/_dash-dependencies",)   # the layout comes in the page (explorer/first_paint.py)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from .web.request_limits import QueryRefused, normalised_query
+from explorer.web.request_limits import QueryRefused, normalised_query
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from typing import Any
 
 from flask import Flask
 
-from .settings import Settings
+from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def prepare(settings: Settings) -> None:
     harvest), and a word about the shared cache."""
     import threading
 
-    from .services import open_registry
+    from explorer.services import open_registry
 
     settings.ensure_dirs()
     before = set(threading.enumerate())
@@ -88,7 +88,7 @@ def prepare(settings: Settings) -> None:
     # a first start computes the semantic vectors in a thread; the workers are forked from this
     # process, and a fork while a thread holds an import lock leaves every worker stuck on its
     # first import of that module: wait for it here (bounded: a thread that never ends is left)
-    from .db.postgres import POOL_THREAD_PREFIX
+    from explorer.db.postgres import POOL_THREAD_PREFIX
 
     for thread in set(threading.enumerate()) - before:
         if not thread.name.startswith(POOL_THREAD_PREFIX):   # a database pool's: ends at close()
@@ -119,11 +119,11 @@ def warm_imports() -> None:
 
 def create_server(settings: Settings | None = None) -> Flask:
     """The WSGI application (the Flask server under the Dash app) for gunicorn or any WSGI server."""
-    from .app import create_app
+    from explorer.app import create_app
 
     warm_imports()
     app = create_app(settings or Settings.from_env())
-    from .warmup import master_folder, start_warmup
+    from explorer.warmup import master_folder, start_warmup
 
     # theme pages, the map's geometry and the export renderer made ready in a thread; /healthz says
     # "starting" until every worker of this master is warm (explorer/warmup.py)

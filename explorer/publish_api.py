@@ -17,9 +17,9 @@ import logging
 
 from flask import Flask, jsonify, request
 
-from .accounts.web import current_user
-from .publishing import AccessDenied, FieldErrors, PublishError
-from .services import entry_document
+from explorer.accounts.web import current_user
+from explorer.publishing import AccessDenied, FieldErrors, PublishError
+from explorer.services import entry_document
 
 log = logging.getLogger(__name__)
 

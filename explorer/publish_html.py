@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from .accounts.web import CSRF_FIELD, csrf_token, current_user
+from explorer.accounts.web import CSRF_FIELD, csrf_token, current_user
 
 NAV = (("Catalogue", "/catalogue"), ("Map", "/map"), ("Themes", "/themes"), ("Publish", "/publish"))
 

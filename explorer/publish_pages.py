@@ -25,12 +25,12 @@ from urllib.parse import urlencode
 from flask import Flask, redirect, request
 from markupsafe import Markup
 
-from .accounts.web import current_user, sign_in, sign_out
-from .models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES
-from .publish_html import csrf_field, e, error_summary, field, page, post_button, table
-from .publishing import AccessDenied, FieldErrors, PublishError
-from .publishing.service import LICENCES, form_values
-from .publishing.uploads import FORMAT_LABELS
+from explorer.accounts.web import current_user, sign_in, sign_out
+from explorer.models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES
+from explorer.publish_html import csrf_field, e, error_summary, field, page, post_button, table
+from explorer.publishing import AccessDenied, FieldErrors, PublishError
+from explorer.publishing.service import LICENCES, form_values
+from explorer.publishing.uploads import FORMAT_LABELS
 
 log = logging.getLogger(__name__)
 SIGN_IN_FAILED = ("Those details did not work, or sign-in is paused for a few minutes after several "
@@ -569,7 +569,7 @@ def register(server: Flask, services) -> None:
     # People (admins) -----------------------------------------------------------------------------
     @server.route("/publish/people", methods=["GET", "POST"])
     def publish_people():
-        from .accounts import AccountError
+        from explorer.accounts import AccountError
 
         user, stop = editor_required()
         if stop:
@@ -687,5 +687,5 @@ def register(server: Flask, services) -> None:
         return page(f"Request access: {entry.title}", body, status=422 if errors else 200)
 
     if settings.oidc_issuer and settings.oidc_client_id:
-        from .accounts.oidc import register_oidc
+        from explorer.accounts.oidc import register_oidc
         register_oidc(server, services)

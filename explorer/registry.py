@@ -33,11 +33,11 @@ from typing import Iterator
 
 import numpy as np
 
-from .catalogue import semantic
-from .catalogue.query import Understood, understand
-from .catalogue.spelling import Speller
-from .models import Entry
-from .synonyms import expansions, normalise
+from explorer.catalogue import semantic
+from explorer.catalogue.query import Understood, understand
+from explorer.catalogue.spelling import Speller
+from explorer.models import Entry
+from explorer.synonyms import expansions, normalise
 
 SCHEMA_VERSION = 3  # 2: prefix indexes on the full-text table; 3: words table, vectors
 

@@ -53,9 +53,9 @@ from collections import OrderedDict
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .settings import Settings
-from .web.path_redaction import Redactor
-from .web.request_limits import REFUSED_KEY, QueryLimits, QueryRefused, host_policy
+from explorer.settings import Settings
+from explorer.web.path_redaction import Redactor
+from explorer.web.request_limits import REFUSED_KEY, QueryLimits, QueryRefused, host_policy
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def install_security(app, settings: Settings | None = None, *,
         return _plain_error(500, "something went wrong on our side; the error has been logged")
 
     if dash_app is not None:
-        from .web.callback_guard import install_callback_guard
+        from explorer.web.callback_guard import install_callback_guard
 
         install_callback_guard(dash_app)  # callback bodies checked; bad values a 400, not a 500
 

@@ -7,9 +7,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .models import Entry
-from .registry import Registry
-from .settings import Settings
+from explorer.models import Entry
+from explorer.registry import Registry
+from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +23,14 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
     settings.ensure_dirs()
     if getattr(settings, "database_url", ""):
         # shared by every host: PostgreSQL, read through a replica in this host's cache folder
-        from .db.registry import PgRegistry
+        from explorer.db.registry import PgRegistry
 
         registry = PgRegistry(settings.database_url, settings.cache_dir / "registry-replica.sqlite3")
     else:
         registry = Registry(settings.registry_path)
     if harvest_bundled and settings.harvest_bundled and registry.get_meta("bundled_harvested") is None:
-        from .catalogue.sources import index_in_background, refresh
-        from .db.locks import run_once
+        from explorer.catalogue.sources import index_in_background, refresh
+        from explorer.db.locks import run_once
 
         # hosts (or workers) starting together: one harvests, the others wait and find it done
         with run_once(settings, "first-harvest", wait=True):
@@ -45,7 +45,7 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
 
 
 def make_data_service(settings: Settings, registry: Registry, cache=None):
-    from .datasets import DataService
+    from explorer.datasets import DataService
 
     return DataService(settings, registry, cache=cache)
 

@@ -15,8 +15,8 @@ import sqlite3
 
 from flask import Flask, Response, jsonify, redirect, request
 
-from .ratelimit import TokenBuckets, retry_after
-from .shortlinks import LinkError, _pg_error, short_url, store_for
+from explorer.ratelimit import TokenBuckets, retry_after
+from explorer.shortlinks import LinkError, _pg_error, short_url, store_for
 
 
 def _error(status: int, message: str, as_json: bool) -> Response:

@@ -269,8 +269,8 @@ class PgLinkStore(LinkStore):
     once both insert with ``ON CONFLICT DO NOTHING`` and read back the one row that won."""
 
     def __init__(self, url: str, unopened_days: int = 0):
-        from .db import pg_database
-        from .db.migrations import apply_steps
+        from explorer.db import pg_database
+        from explorer.db.migrations import apply_steps
 
         self.path = url
         self.unopened_days = int(unopened_days)
@@ -280,7 +280,7 @@ class PgLinkStore(LinkStore):
     @property
     def db(self):
         """This process's pool for the database (a forked worker opens its own)."""
-        from .db import pg_database
+        from explorer.db import pg_database
 
         return pg_database(self.path)
 
@@ -331,7 +331,7 @@ _stores_lock = threading.Lock()
 def store_for(settings) -> LinkStore:
     """The link store: PostgreSQL when EXPLORER_DATABASE_URL is set, else the file under
     ``settings.home`` (one object per file or database per process)."""
-    from .db import database_url
+    from explorer.db import database_url
 
     url = database_url(settings)
     days = int(getattr(settings, "link_unopened_days", 0) or 0)

@@ -280,7 +280,7 @@ def bundled_folder() -> Path:
 
 
 def load_theme(path: Path) -> Theme:
-    from .chart_data import COMPUTATIONS, TRANSFORMS
+    from explorer.chart_data import COMPUTATIONS, TRANSFORMS
 
     path = Path(path)
     data, lines = _read(path)
@@ -423,7 +423,7 @@ def _check_args(r: _Reader, args: dict, allowed: frozenset, path: tuple, name: s
 
 def _methods() -> tuple[str, ...]:
     try:
-        from .classify import METHODS  # the map explorer's classification, when present
+        from explorer.classify import METHODS  # the map explorer's classification, when present
         return tuple(METHODS)
     except Exception:
         return CLASS_METHODS
@@ -431,7 +431,7 @@ def _methods() -> tuple[str, ...]:
 
 def _palettes() -> set[str]:
     try:
-        from .palettes import PALETTES  # the map explorer's palettes, when present
+        from explorer.palettes import PALETTES  # the map explorer's palettes, when present
         return set(PALETTES)
     except Exception:
         return set()
@@ -481,7 +481,7 @@ def iter_nested_inputs(args: dict, dataset: str, resource: str | None, prefix: s
 
 def column_refs(spec: ChartSpec) -> list[tuple[str, str, list[str | None], str]]:
     """(dotted field, dataset, resources, column template) for every column the spec names."""
-    from .chart_data import COLUMN_KEYS, COLUMN_MAP_KEYS, FILTER_KEYS
+    from explorer.chart_data import COLUMN_KEYS, COLUMN_MAP_KEYS, FILTER_KEYS
 
     out = []
 
@@ -559,7 +559,7 @@ def validate_theme(theme: Theme, registry, service=None) -> list[str]:
                 result = frame_for(ds, resource.id)
                 if result is None:
                     continue
-                from .chart_data import ChartDataError, resolve_column
+                from explorer.chart_data import ChartDataError, resolve_column
                 try:
                     column = resolve_column(template, resource)
                 except ChartDataError as exc:

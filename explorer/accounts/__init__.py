@@ -10,7 +10,7 @@ Storage sits behind :class:`explorer.accounts.store.AccountStore` (SQLite file b
 same methods.
 """
 
-from .store import (  # noqa: F401
+from explorer.accounts.store import (  # noqa: F401
     ROLES,
     AccountError,
     AccountStore,

@@ -14,12 +14,12 @@ import sys
 
 import click
 
-from .store import ROLES, AccountError
+from explorer.accounts.store import ROLES, AccountError
 
 
 def _stores(ctx: click.Context):
-    from ..publishing.service import open_publishing
-    from ..services import open_registry
+    from explorer.publishing.service import open_publishing
+    from explorer.services import open_registry
 
     settings = ctx.obj["settings"]
     registry = open_registry(settings, harvest_bundled=False)
@@ -58,7 +58,7 @@ def users_add(ctx, email, publisher, publisher_name, role, name, password_stdin,
     elif not no_password and accounts.find_user(email) is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if publisher and not publisher_name:
-        from .store import publisher_slug
+        from explorer.accounts.store import publisher_slug
 
         names = [v for v, _ in registry.facet_totals().get("publisher", [])]
         publisher_name = next((n for n in names if publisher_slug(n) == publisher_slug(publisher)), None)

@@ -39,7 +39,7 @@ def register_oidc(server: Flask, services) -> None:
 
     @server.get("/account/oidc/start")
     def oidc_start():
-        from ..publish_pages import _safe_next
+        from explorer.publish_pages import _safe_next
 
         session["oidc_next"] = _safe_next(request.args.get("next"))
         callback = (settings.public_url.rstrip("/") + "/account/oidc/callback") if settings.public_url \
@@ -48,9 +48,9 @@ def register_oidc(server: Flask, services) -> None:
 
     @server.get("/account/oidc/callback")
     def oidc_callback():
-        from ..publish_html import e, page
-        from .store import AccountError
-        from .web import sign_in
+        from explorer.publish_html import e, page
+        from explorer.accounts.store import AccountError
+        from explorer.accounts.web import sign_in
 
         try:
             token = oauth.oidc.authorize_access_token()

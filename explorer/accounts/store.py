@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from . import passwords
-from .db import Database, utc_now
+from explorer.accounts import passwords
+from explorer.accounts.db import Database, utc_now
 
 ROLES = ("editor", "admin")
 SESSION_DAYS = 14
@@ -364,7 +364,7 @@ def accounts_path(home: Path) -> Path:
 
 
 def open_accounts(settings) -> SQLiteAccountStore:
-    from ..db import accounts_database
+    from explorer.db import accounts_database
 
     settings.ensure_dirs()
     return SQLiteAccountStore(accounts_database(settings))

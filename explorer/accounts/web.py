@@ -36,8 +36,8 @@ from pathlib import Path
 
 from flask import Flask, g, jsonify, request
 
-from ..publishing.access import AccessDenied
-from .store import User
+from explorer.publishing.access import AccessDenied
+from explorer.accounts.store import User
 
 SESSION_COOKIE = "explorer_session"
 CSRF_COOKIE = "_csrf_token"
@@ -132,7 +132,7 @@ def install_accounts(server: Flask, services) -> None:
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
     def guard(entry):
-        from ..datasets import DatasetError
+        from explorer.datasets import DatasetError
 
         try:
             from flask import has_request_context
@@ -180,7 +180,7 @@ def install_accounts(server: Flask, services) -> None:
             if not ok:
                 if request.path.startswith(("/api/", "/_dash-")):
                     return _json_error(403, "the request's CSRF token is missing or wrong; reload the page")
-                from ..publish_pages import csrf_failure_page
+                from explorer.publish_pages import csrf_failure_page
                 return csrf_failure_page()
         return _gate()
 
@@ -195,7 +195,7 @@ def install_accounts(server: Flask, services) -> None:
         elif (theme := _THEME_ROUTES.match(path)) is not None:
             # a theme chart's image or data zip: the theme's datasets (a cached image or zip must
             # not reach someone who could not have drawn it)
-            from ..export_routes import _theme_datasets
+            from explorer.export_routes import _theme_datasets
             ids = _theme_datasets(services, theme.group(1))
         for entry_id in dict.fromkeys(ids):
             entry = services.registry.get(entry_id)

@@ -174,7 +174,7 @@ def harvest_lock(settings, wait: bool = True):
     """One harvester at a time across processes (``EXPLORER_HOME/harvest.lock``), or across every
     host with EXPLORER_DATABASE_URL (the database's lock); yields False when ``wait`` is off and it
     is taken."""
-    from ..db.locks import run_once
+    from explorer.db.locks import run_once
 
     with run_once(settings, "harvest", wait=wait) as got:
         yield got

@@ -48,7 +48,7 @@ def check_url(url: str) -> str:
 
 def pg_database(url: str):
     """The process's one pooled PostgreSQL database for ``url``."""
-    from .postgres import PgDatabase
+    from explorer.db.postgres import PgDatabase
 
     with _lock:
         db = _databases.get(url)
@@ -83,8 +83,8 @@ def accounts_database(settings):
     url = database_url(settings)
     if url:
         return pg_database(url)
-    from ..accounts.db import Database
-    from ..accounts.store import accounts_path
+    from explorer.accounts.db import Database
+    from explorer.accounts.store import accounts_path
 
     return Database(accounts_path(settings.home))
 

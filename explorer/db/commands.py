@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import click
 
-from . import check_url, is_postgres, pg_database
+from explorer.db import check_url, is_postgres, pg_database
 
 # (table in SQLite file, table in PostgreSQL, columns) in an order foreign keys accept.
 ACCOUNT_TABLES = (
@@ -59,11 +59,11 @@ def _url(ctx: click.Context, url: str | None) -> str:
 
 def upgrade(url: str) -> dict[str, int]:
     """Every store's schema on ``url`` brought up to date; {component: version}."""
-    from ..accounts.store import SQLiteAccountStore
-    from ..publishing.store import PublishingStore
-    from ..shortlinks import PG_MIGRATIONS as LINK_MIGRATIONS
-    from .migrations import apply_steps, versions
-    from .registry import MIGRATIONS as REGISTRY_MIGRATIONS
+    from explorer.accounts.store import SQLiteAccountStore
+    from explorer.publishing.store import PublishingStore
+    from explorer.shortlinks import PG_MIGRATIONS as LINK_MIGRATIONS
+    from explorer.db.migrations import apply_steps, versions
+    from explorer.db.registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
     db = pg_database(url)
     apply_steps(db, "registry", REGISTRY_MIGRATIONS)

@@ -23,7 +23,7 @@ def lock_key(name: str) -> int:
 def run_once(settings, name: str, wait: bool = False) -> Iterator[bool]:
     """Yields True while this process holds the lock ``name``; False (at once) when another host
     or process holds it and ``wait`` is off."""
-    from . import database_url
+    from explorer.db import database_url
 
     url = database_url(settings)
     if url:

@@ -65,7 +65,7 @@ def apply_steps(db, component: str, steps: list[str]) -> int:
 
 def apply_schema(db, schema: str, component: str | None = None) -> int:
     """A store's SQLite ``CREATE … IF NOT EXISTS`` schema, applied on PostgreSQL as a version."""
-    from .postgres import translate_ddl
+    from explorer.db.postgres import translate_ddl
 
     component = component or _component_of(schema)
     ddl = translate_ddl(schema)

@@ -179,7 +179,7 @@ class PgDatabase:
         """Run the store's schema as a versioned migration (see ``explorer.db.migrations``)."""
         if schema in self._schemas:
             return
-        from .migrations import apply_schema
+        from explorer.db.migrations import apply_schema
 
         apply_schema(self, schema, component)
         self._schemas.append(schema)

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from ..models import Entry
-from ..registry import Registry, _digest, _now, _record
+from explorer.models import Entry
+from explorer.registry import Registry, _digest, _now, _record
 
 MIGRATIONS = [
     """
@@ -76,8 +76,8 @@ class PgRegistry:
     """The :class:`Registry` interface over PostgreSQL with a local replica for reads."""
 
     def __init__(self, url: str, replica_path: Path | str):
-        from . import pg_database
-        from .migrations import apply_steps
+        from explorer.db import pg_database
+        from explorer.db.migrations import apply_steps
 
         self.url = url
         self.db = pg_database(url)
@@ -345,7 +345,7 @@ class PgRegistry:
 
     def close(self) -> None:
         """Close the replica and this process's pool (a gunicorn master before it forks workers)."""
-        from . import close
+        from explorer.db import close
 
         self.local.close()
         held = getattr(self._tx, "version_conn", None)

@@ -14,6 +14,6 @@
 Nothing here imports kaleido until an image is rendered.
 """
 
-from .sizes import FORMATS, PRESETS, ExportSize, SizeError, resolve_size
+from explorer.export.sizes import FORMATS, PRESETS, ExportSize, SizeError, resolve_size
 
 __all__ = ["FORMATS", "PRESETS", "ExportSize", "SizeError", "resolve_size"]

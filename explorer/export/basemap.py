@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..layers import BASEMAPS
-from . import tiles
+from explorer.layers import BASEMAPS
+from explorer.export import tiles
 
 BNG = 27700
 WEB_MERCATOR = 3857

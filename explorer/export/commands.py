@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from .sizes import FORMATS, PRESETS
+from explorer.export.sizes import FORMATS, PRESETS
 
 _size_options = [
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="png", show_default=True),
@@ -38,14 +38,14 @@ def size_options(fn):
 
 
 def _context(ctx: click.Context):
-    from ..services import make_data_service, open_registry
+    from explorer.services import make_data_service, open_registry
 
     settings = ctx.obj["settings"]
     return settings, make_data_service(settings, open_registry(settings))
 
 
 def _size(preset, width, height, scale):
-    from .sizes import SizeError, resolve_size
+    from explorer.export.sizes import SizeError, resolve_size
 
     try:
         return resolve_size(preset, width, height, scale)
@@ -54,7 +54,7 @@ def _size(preset, width, height, scale):
 
 
 def _renderer(settings):
-    from .renderer import Renderer
+    from explorer.export.renderer import Renderer
 
     return Renderer(timeout=settings.export_timeout)
 
@@ -64,9 +64,9 @@ def _fail(exc: Exception):
 
 
 def _errors() -> tuple:
-    from .chart_image import ExportNotFound, ExportUnavailable
-    from .renderer import RenderError
-    from .sizes import SizeError
+    from explorer.export.chart_image import ExportNotFound, ExportUnavailable
+    from explorer.export.renderer import RenderError
+    from explorer.export.sizes import SizeError
 
     return (ExportNotFound, ExportUnavailable, RenderError, SizeError)
 
@@ -85,7 +85,7 @@ def export_group() -> None:
 @click.pass_context
 def export_chart_command(ctx, theme, chart, fmt, preset, width, height, scale, base_url, output):
     """Export one chart of a theme."""
-    from .chart_image import export_chart
+    from explorer.export.chart_image import export_chart
 
     size = _size(preset, width, height, scale)
     _export_one(ctx, output, lambda settings, service, renderer: export_chart(
@@ -132,8 +132,8 @@ def _export_one(ctx, output: Path | None, export) -> None:
 def export_dataset_chart_command(ctx, dataset, resource, chart_type, y, x, group, filters, areas, start, end, sort,
                                  top, bottom, agg, as_data, fmt, preset, width, height, scale, base_url, output):
     """Export a chart of any table (the dataset page's chart builder); no options: the proposed chart."""
-    from ..chart_builder import BuilderError, spec_from_options
-    from .dataset_chart import dataset_chart_package, export_dataset_chart
+    from explorer.chart_builder import BuilderError, spec_from_options
+    from explorer.export.dataset_chart import dataset_chart_package, export_dataset_chart
 
     try:
         spec = spec_from_options(dataset, resource=resource, type=chart_type, y=y, x=x, group=group,
@@ -172,7 +172,7 @@ def export_dataset_chart_command(ctx, dataset, resource, chart_type, y, x, group
 @click.pass_context
 def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, title, output):
     """Export the map view of a permalink."""
-    from .map_figure import export_map
+    from explorer.export.map_figure import export_map
 
     parts = urlsplit(_follow_short_link(ctx, url))
     if parts.path and parts.path.rstrip("/") not in ("/map", "map", "") and not parts.path.endswith("/map"):
@@ -187,7 +187,7 @@ def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, ti
 
 def _follow_short_link(ctx, url: str) -> str:
     """A short link (``…/l/<code>``) made on this machine becomes the view it stands for."""
-    from ..shortlinks import LinkError, store_for
+    from explorer.shortlinks import LinkError, store_for
 
     parts = urlsplit(url)
     head, sep, code = parts.path.rpartition("/l/")
@@ -213,9 +213,9 @@ def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, 
     """Export every chart of a theme, with a progress bar; a chart that fails is reported, the rest go on."""
     from tqdm import tqdm
 
-    from .chart_image import export_chart, find_chart
+    from explorer.export.chart_image import export_chart, find_chart
 
-    from ..themes import load_themes
+    from explorer.themes import load_themes
 
     settings, service = _context(ctx)
     themes = load_themes()

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import plotly.graph_objects as go
 
-from .. import design
+from explorer import design
 
 FOOTER_LEGEND = "legend2"
 FOOTER_FONT_SIZE = 11
@@ -105,7 +105,7 @@ def footer_lines(credits: list[Credit], permalink: str | None, context: list[Cre
 def wrap(text: str, chars: int) -> list[str]:
     """Lines of at most ``chars`` characters; a word longer than that (a URL) is cut, not pushed
     off the image. The line filling is the charts' own (``explorer.charts._wrap``)."""
-    from ..charts import _wrap
+    from explorer.charts import _wrap
 
     words = [w[i:i + chars] for w in text.split() for i in range(0, len(w), chars)]
     return _wrap(" ".join(words), chars).split("<br>") if words else []

@@ -16,10 +16,10 @@ import json
 from dataclasses import replace
 from typing import Mapping
 
-from .. import chart_builder as cb
-from .chart_image import (ExportedImage, ExportNotFound, ExportUnavailable, check_format, finish_figure,
+from explorer import chart_builder as cb
+from explorer.export.chart_image import (ExportedImage, ExportNotFound, ExportUnavailable, check_format, finish_figure,
                           short_permalink, DEFAULT_BASE_URL, NAME_RE)
-from .sizes import ExportSize
+from explorer.export.sizes import ExportSize
 
 
 def _spec(dataset_id: str, params: Mapping | cb.BuilderSpec) -> cb.BuilderSpec:
@@ -32,7 +32,7 @@ def _spec(dataset_id: str, params: Mapping | cb.BuilderSpec) -> cb.BuilderSpec:
 
 def build_for_export(dataset_id: str, params, service, titled: bool = True) -> cb.Built:
     """The chart of these choices, or the error that says why not (see the module's docstring)."""
-    from ..datasets import DatasetError
+    from explorer.datasets import DatasetError
 
     spec = _spec(dataset_id, params)
     try:
@@ -70,9 +70,9 @@ def export_dataset_chart(dataset_id: str, params, fmt: str, size: ExportSize, se
 
 def dataset_chart_package(dataset_id: str, params, service, base_url: str | None = None):
     """The chart's data as a zip: data.csv (readable headers), provenance.json, README.txt."""
-    from ..provenance import utc_now_iso
-    from .credits import collect_credits
-    from .data_package import APP, DataPackage, _csv, _digests, _readme, _source_record, _zip
+    from explorer.provenance import utc_now_iso
+    from explorer.export.credits import collect_credits
+    from explorer.export.data_package import APP, DataPackage, _csv, _digests, _readme, _source_record, _zip
 
     spec = _spec(dataset_id, params)
     built = build_for_export(dataset_id, spec, service, titled=False)

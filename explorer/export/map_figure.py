@@ -28,11 +28,11 @@ import numpy as np
 import plotly.graph_objects as go
 import shapely
 
-from .. import design
-from ..labels.variables import period_label, variable_label
-from .basemap import basemap_layer, layout_image as basemap_image
-from .credits import Credit, add_footer, credit_for, footer_lines
-from .raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
+from explorer import design
+from explorer.labels.variables import period_label, variable_label
+from explorer.export.basemap import basemap_layer, layout_image as basemap_image
+from explorer.export.credits import Credit, add_footer, credit_for, footer_lines
+from explorer.export.raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
 
 CONTEXT_REGION = "london-region"
 CONTEXT_THAMES = "thames"
@@ -117,7 +117,7 @@ class _Geometry:
     @classmethod
     def get(cls, service, dataset_id: str, resource_id: str) -> LayerGeometry:
         """A layer's features in BNG metres, as the map draws them."""
-        from ..mapdata import geometry_payload
+        from explorer.mapdata import geometry_payload
 
         entry = service.entry(dataset_id)
         key = f"{dataset_id}/{resource_id}/{entry.content_hash()}/{id(service)}"
@@ -179,7 +179,7 @@ def _line_xy(geoms) -> tuple[list, list]:
 def layer_style(kind: str, variable: str | None, method: str, classes: int, palette: str, values,
                 pollutant: str | None = None, unit: str | None = None, themes=()) -> dict:
     """The map explorer's style for a layer, with its classification kept for the data zip."""
-    from ..classify import layer_style as explorer_style
+    from explorer.classify import layer_style as explorer_style
 
     style, classification = explorer_style(kind, variable, method, classes, palette, values,
                                            pollutant=pollutant, unit=unit, themes=themes)
@@ -201,7 +201,7 @@ def _rgba(colour: str, opacity: float) -> str:
 # ------------------------------------------------------------------------------------------ layers
 def _resolve_layer(service, spec) -> DrawnLayer:
     """Values and style of one permalink layer, as the map explorer would show it."""
-    from ..mapdata import layer_info, values_of_every_step, values_payload
+    from explorer.mapdata import layer_info, values_of_every_step, values_payload
 
     info = layer_info(service, spec.dataset, spec.resource)
     if info.error:
@@ -415,8 +415,8 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
 
     ``raster`` (for PNG, at ``scale``): the polygon layers are drawn as one image of the plot
     area's pixels (:mod:`.raster_layers`) rather than as paths; the picture is the same."""
-    from ..layers import parse_state
-    from .chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
+    from explorer.layers import parse_state
+    from explorer.export.chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
 
     state = parse_state(search, lambda d: service.registry.get(d) is not None)
     notices = list(state.notices)
@@ -539,7 +539,7 @@ def _plot_pixels(fig, width: int, height: int, extent, scale: float) -> tuple[in
     the figure out: the footer legend pushes the bottom margin by its height (its title's lines
     at 1.3 × the font size, plus 29 px, rounded up) and where it sits; the axes keep their ranges and the
     axis with room to spare has its domain narrowed (``constrain="domain"``)."""
-    from .credits import FOOTER_FONT_SIZE, FOOTER_LEGEND
+    from explorer.export.credits import FOOTER_FONT_SIZE, FOOTER_LEGEND
 
     x0, x1, y0, y1 = extent
     margin = fig.layout.margin
@@ -557,7 +557,7 @@ def _escape(text: str) -> str:
 
 
 def _wrap_html(text: str, chars: int) -> str:
-    from .credits import wrap
+    from explorer.export.credits import wrap
 
     return "<br>".join(_escape(line) for part in str(text).split("<br>") for line in wrap(part, chars))
 
@@ -565,8 +565,8 @@ def _wrap_html(text: str, chars: int) -> str:
 def export_map(search: str | None, fmt: str, size, service, renderer, base_url: str | None = None,
                title: str | None = None):
     """The map view as PNG, SVG or PDF bytes (an :class:`~.chart_image.ExportedImage`)."""
-    from .chart_image import ExportedImage, check_format
-    from .sizes import check_pixels
+    from explorer.export.chart_image import ExportedImage, check_format
+    from explorer.export.sizes import check_pixels
 
     fmt = check_format(fmt)
     height = size.height or round(size.width * 0.9)

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from .sizes import FORMATS
+from explorer.export.sizes import FORMATS
 
 log = logging.getLogger(__name__)
 

@@ -138,7 +138,7 @@ def _write_cached(path: Path, data: bytes) -> None:
 def _fetch(session, url: str, timeout: float, ends_at: float) -> bytes:
     import requests
 
-    from ..netguard import DeadlineExceeded, UnsafeURLError, deadline
+    from explorer.netguard import DeadlineExceeded, UnsafeURLError, deadline
 
     try:
         with deadline(max(ends_at - time.monotonic(), 0.001)), \
@@ -163,7 +163,7 @@ def _fetch(session, url: str, timeout: float, ends_at: float) -> bytes:
 
 
 def _check_hosts(urls: list[str], allow_private: bool) -> None:
-    from ..netguard import UnsafeURLError, check_url
+    from explorer.netguard import UnsafeURLError, check_url
 
     checked: set[str] = set()
     for url in urls:
@@ -231,7 +231,7 @@ def fetch_mosaic(template: str, bounds, pixels_wide: float, cache_dir: Path, *,
 
 
 def _fetch_all(template, z, wanted, folder, allow_private, timeout, budget) -> dict:
-    from ..netguard import GuardedSession
+    from explorer.netguard import GuardedSession
 
     urls = {(col, row): tile_url(template, z, col, row) for col, row in wanted}
     _check_hosts(list(urls.values()), allow_private)

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 from explorer.models import Entry, EntryError
 from explorer.netguard import UnsafeURLError, check_syntax, check_url
 
-from . import bundled, ckan, dcat, jkan, lds
-from .report import HarvestReport, Rejection
-from .sources import HarvestError, is_url, load_document, short_name
+from explorer.harvest import bundled, ckan, dcat, jkan, lds
+from explorer.harvest.report import HarvestReport, Rejection
+from explorer.harvest.sources import HarvestError, is_url, load_document, short_name
 
 __all__ = ["KINDS", "HarvestError", "HarvestReport", "Rejection", "harvest", "detect_kind",
            "source_label"]

@@ -13,7 +13,7 @@ from importlib import resources
 from explorer.models import EntryError
 from explorer.textsafe import safe_markdown
 
-from .sources import HarvestError, parse_yaml
+from explorer.harvest.sources import HarvestError, parse_yaml
 
 RESOURCE_NAME = "catalogue.yaml"
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from explorer.models import EntryError
 from explorer.textsafe import html_to_markdown
 
-from .sources import (
+from explorer.harvest.sources import (
     HarvestError, _session, checksum_from, fetch_bytes, normalise_format, normalise_geography, parse_bool,
     parse_json, parse_size, text_field, title_of,
 )

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from explorer.models import EntryError, slugify
 from explorer.textsafe import html_to_markdown
 
-from .sources import HarvestError, normalise_format, parse_size
+from explorer.harvest.sources import HarvestError, normalise_format, parse_size
 
 DCT = "http://purl.org/dc/terms/"
 DC = "http://purl.org/dc/elements/1.1/"

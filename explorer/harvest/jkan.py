@@ -24,7 +24,7 @@ from pathlib import Path
 from explorer.models import EntryError, slugify
 from explorer.textsafe import html_to_markdown
 
-from .sources import HarvestError, normalise_format, parse_yaml, text_field, title_of
+from explorer.harvest.sources import HarvestError, normalise_format, parse_yaml, text_field, title_of
 
 MAX_FILES = 20000
 MAX_FILE_BYTES = 1024 * 1024

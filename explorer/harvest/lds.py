@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from explorer.models import EntryError, slugify
 from explorer.textsafe import html_to_markdown
 
-from .sources import (
+from explorer.harvest.sources import (
     HarvestError, checksum_from, normalise_format, normalise_geography, parse_bool, parse_size,
     text_field, title_of,
 )

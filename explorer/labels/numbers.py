@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from .variables import unit_label
+from explorer.labels.variables import unit_label
 
 def _plain(value: float, decimals: int | None = None) -> str:
     if decimals is not None:
@@ -41,7 +41,7 @@ def meaning(pollutant: str | None, value, unit: str | None = None) -> str | None
     """"above the UK annual objective of 40" for an annual mean of a pollutant with thresholds
     (explorer/classify.py: the WHO 2021 guideline and the UK's objectives), else None. The WHO's
     interim targets class the map; a sentence names only the guideline and the UK's own."""
-    from ..classify import thresholds_for
+    from explorer.classify import thresholds_for
 
     if not pollutant or not isinstance(value, (int, float)) or isinstance(value, bool):
         return None

@@ -11,12 +11,12 @@ columns), ``_topojson`` (an own TopoJSON decoder), ``_vector`` (GDAL through pyo
 workbooks: the sheet and header row found, subtotal and note rows set apart).
 """
 
-from ._base import Loaded, LoadError, numeric_columns
-from ._geometry import AREA_CRS, BNG, WGS84, crs_label, geometry_type, to_area_crs
-from ._load import load_file, normalise_format
-from ._spreadsheet import ROW_TYPE, clean_header, read_spreadsheet
-from ._topojson import decode_topology
-from ._validate import validate_file
+from explorer.loaders._base import Loaded, LoadError, numeric_columns
+from explorer.loaders._geometry import AREA_CRS, BNG, WGS84, crs_label, geometry_type, to_area_crs
+from explorer.loaders._load import load_file, normalise_format
+from explorer.loaders._spreadsheet import ROW_TYPE, clean_header, read_spreadsheet
+from explorer.loaders._topojson import decode_topology
+from explorer.loaders._validate import validate_file
 
 __all__ = [
     "AREA_CRS", "BNG", "ROW_TYPE", "WGS84", "LoadError", "Loaded", "clean_header", "crs_label",

@@ -9,7 +9,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from ._base import LoadError, count
+from explorer.loaders._base import LoadError, count
 
 WGS84 = "EPSG:4326"
 BNG = "EPSG:27700"

@@ -11,13 +11,13 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from ..models import Resource, guess_format
-from ._base import LoadError, Loaded, count
-from ._geometry import finalise_geo
-from ._safety import check_file_container, check_path, check_vector_content, head_of
-from ._spreadsheet import (SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet,
+from explorer.models import Resource, guess_format
+from explorer.loaders._base import LoadError, Loaded, count
+from explorer.loaders._geometry import finalise_geo
+from explorer.loaders._safety import check_file_container, check_path, check_vector_content, head_of
+from explorer.loaders._spreadsheet import (SPREADSHEET_FORMATS, is_spreadsheet_zip, published_table, read_spreadsheet,
                            spreadsheet_kind)
-from ._tables import (
+from explorer.loaders._tables import (
     GZIP_MAGIC,
     find_wkt_column,
     geometry_from_wkt,
@@ -27,8 +27,8 @@ from ._tables import (
     read_delimited,
     tidy_frame,
 )
-from ._topojson import decode_topology
-from ._vector import FORMAT_NAMES, check_sidecars, read_vector
+from explorer.loaders._topojson import decode_topology
+from explorer.loaders._vector import FORMAT_NAMES, check_sidecars, read_vector
 
 GDAL_FORMATS = {"shp", "gpkg", "tab", "flatgeobuf", "kml", "gml", "mif"}
 TEXT_FORMATS = {"csv", "tsv", "txt"}

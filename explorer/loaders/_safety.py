@@ -25,8 +25,8 @@ import threading
 import zlib
 from pathlib import Path
 
-from .. import archive
-from ._base import LoadError
+from explorer import archive
+from explorer.loaders._base import LoadError
 
 # Drivers the loaders use (read) and the data-package export uses (GPKG write).
 KEEP_DRIVERS = frozenset({"ESRI Shapefile", "GPKG", "MapInfo File", "GeoJSON", "FlatGeobuf",
@@ -165,7 +165,7 @@ def check_path(path: Path | str, label: str) -> None:
 
 def limits() -> tuple[int, float]:
     """(EXPLORER_MAX_DOWNLOAD_BYTES, ratio) as the settings read them."""
-    from ..settings import Settings
+    from explorer.settings import Settings
 
     try:
         return int(Settings.from_env().max_download_bytes), MAX_RATIO

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._base import LoadError, count
+from explorer.loaders._base import LoadError, count
 
 SPREADSHEET_FORMATS = ("xlsx", "xls", "ods")
 ROW_TYPE = "row_type"
@@ -593,7 +593,7 @@ def read_spreadsheet(data: Path | bytes, label: str, opts: dict, transformations
             path = Path(tmp) / "workbook"
             path.write_bytes(bytes(data))
             return read_spreadsheet(path, label, opts, transformations)
-    from ._safety import check_file_container
+    from explorer.loaders._safety import check_file_container
 
     path = Path(data)
     with open(path, "rb") as fh:

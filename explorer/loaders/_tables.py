@@ -13,8 +13,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from ._base import LoadError, count
-from ._geometry import BNG, BNG_RANGE, GB_LONLAT, WGS84, crs_label, guess_crs, parse_crs
+from explorer.loaders._base import LoadError, count
+from explorer.loaders._geometry import BNG, BNG_RANGE, GB_LONLAT, WGS84, crs_label, guess_crs, parse_crs
 
 GZIP_MAGIC = b"\x1f\x8b"
 _SEP_WORDS = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
@@ -25,7 +25,7 @@ _SEP_CANDIDATES = ("\t", ",", ";", "|")
 # bytes → text
 def gunzip(raw: bytes, name: str) -> bytes:
     """Decompressed gzip bytes, bounded by the download limits (a bomb is refused)."""
-    from ._safety import gunzip_bounded
+    from explorer.loaders._safety import gunzip_bounded
 
     return gunzip_bounded(raw, name)
 
@@ -92,7 +92,7 @@ def read_delimited(raw: bytes, name: str, fmt: str, options: dict,
                    transformations: list[str]) -> pd.DataFrame:
     if raw[:2] == GZIP_MAGIC:
         raw = gunzip(raw, name)
-    from ._safety import describe_content, looks_html
+    from explorer.loaders._safety import describe_content, looks_html
 
     if looks_html(raw[:1024]) or b"ogrvrtdatasource" in raw[:1024].lower():
         raise LoadError(name, f"holds {describe_content(raw[:1024])}, not delimited text "
@@ -146,7 +146,7 @@ def parse_json(raw: bytes, name: str, transformations: list[str]):
     if raw[:2] == GZIP_MAGIC:
         raw = gunzip(raw, name)
     if raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
-        from ._safety import describe_content
+        from explorer.loaders._safety import describe_content
 
         raise LoadError(name, f"not JSON: the content is {describe_content(raw[:1024])}")
     text = decode_text(raw, name, None, transformations)

@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from ._base import LoadError
+from explorer.loaders._base import LoadError
 
 
 class _Decoder:

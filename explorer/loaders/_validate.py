@@ -14,9 +14,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from ..models import Resource, guess_format
-from ._base import LoadError
-from ._safety import (
+from explorer.models import Resource, guess_format
+from explorer.loaders._base import LoadError
+from explorer.loaders._safety import (
     DRIVER_FOR,
     check_file_container,
     check_path,
@@ -33,7 +33,7 @@ _SAMPLE = 256 * 1024
 def validate_file(path: Path, resource: Resource | None = None) -> None:
     """Raise LoadError (naming the file) when ``path`` is not a readable file of the format the
     resource declares (or its name suggests); return None when it is."""
-    from ._load import normalise_format
+    from explorer.loaders._load import normalise_format
 
     path = Path(path)
     label = path.name
@@ -61,7 +61,7 @@ def validate_file(path: Path, resource: Resource | None = None) -> None:
     if fmt in DRIVER_FOR:
         _validate_vector(path, fmt, head, label)
     elif fmt in ("json", "topojson"):
-        from ._tables import parse_json
+        from explorer.loaders._tables import parse_json
 
         parse_json(path.read_bytes(), label, [])
     elif fmt in ("csv", "tsv", "txt"):
@@ -99,7 +99,7 @@ def _validate_zip(path: Path, fmt: str, label: str) -> None:
 def _validate_vector(path: Path, fmt: str, head: bytes, label: str) -> None:
     import pyogrio
 
-    from ._vector import gdal_reason
+    from explorer.loaders._vector import gdal_reason
 
     check_vector_content(head, fmt, label)
     with open(path, "rb") as fh:
@@ -114,7 +114,7 @@ def _validate_vector(path: Path, fmt: str, head: bytes, label: str) -> None:
 
 
 def _validate_delimited(path: Path, fmt: str, label: str) -> None:
-    from ._tables import read_delimited
+    from explorer.loaders._tables import read_delimited
 
     with open(path, "rb") as fh:
         compressed = fh.read(2) == b"\x1f\x8b"

@@ -7,8 +7,8 @@ import re
 import pandas as pd
 import pyogrio
 
-from ._base import LoadError, count
-from ._safety import harden_gdal
+from explorer.loaders._base import LoadError, count
+from explorer.loaders._safety import harden_gdal
 
 harden_gdal()   # before any file is opened: no VRT, no network, no other files (see _safety)
 

@@ -10,5 +10,5 @@ for the join report, ``explorer.datasets``. Nothing here knows about Flask or Da
 Storage is :class:`explorer.publishing.store.PublishingStore` over the accounts database file.
 """
 
-from .access import AccessDenied, AccessPolicy  # noqa: F401
-from .service import FieldErrors, Publishing, PublishError  # noqa: F401
+from explorer.publishing.access import AccessDenied, AccessPolicy  # noqa: F401
+from explorer.publishing.service import FieldErrors, Publishing, PublishError  # noqa: F401

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from ..accounts.store import User, publisher_slug
-from ..models import Entry
+from explorer.accounts.store import User, publisher_slug
+from explorer.models import Entry
 
 
 class AccessDenied(Exception):

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from ..accounts.store import User, publisher_slug
-from ..models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
-from ..textsafe import safe_markdown
-from .access import AccessDenied, AccessPolicy
-from .store import PublishingStore
-from .uploads import UPLOAD_FORMATS, check_upload, sniff
+from explorer.accounts.store import User, publisher_slug
+from explorer.models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
+from explorer.textsafe import safe_markdown
+from explorer.publishing.access import AccessDenied, AccessPolicy
+from explorer.publishing.store import PublishingStore
+from explorer.publishing.uploads import UPLOAD_FORMATS, check_upload, sniff
 
 LICENCES = (
     ("OGL-UK-3.0", "Open Government Licence v3.0", "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"),
@@ -435,7 +435,7 @@ class Publishing:
                            boundary: str | None = None):
         """Load a resource of a (possibly unpublished) entry the way the map will; a file the loaders
         cannot read is FieldErrors on 'file'. Options pick another code column or boundary set."""
-        from ..datasets import DatasetError
+        from explorer.datasets import DatasetError
 
         if code_column or boundary:
             entry = Entry.from_dict(entry.to_dict())
@@ -521,8 +521,8 @@ class Publishing:
 
 def open_publishing(settings, registry, data=None):
     """(accounts, publishing) over one database: EXPLORER_HOME/accounts.sqlite3, or PostgreSQL."""
-    from ..accounts.store import SQLiteAccountStore
-    from ..db import accounts_database
+    from explorer.accounts.store import SQLiteAccountStore
+    from explorer.db import accounts_database
 
     settings.ensure_dirs()
     db = accounts_database(settings)   # PostgreSQL when EXPLORER_DATABASE_URL is set
@@ -530,7 +530,7 @@ def open_publishing(settings, registry, data=None):
 
 
 def _component(text: str) -> str:
-    from ..resolver import _component as component  # the store's own folder naming
+    from explorer.resolver import _component as component  # the store's own folder naming
     return component(text)
 
 

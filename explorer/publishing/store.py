@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from ..accounts.db import Database, utc_now
+from explorer.accounts.db import Database, utc_now
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pub_entries (

@@ -210,7 +210,7 @@ def _where(exc: BaseException) -> str:
 def _guarded(func, output: str):
     from dash.exceptions import PreventUpdate
 
-    from .request_limits import QueryRefused
+    from explorer.web.request_limits import QueryRefused
 
     def guarded(*args, **kwargs):
         try:
