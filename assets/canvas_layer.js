@@ -2,7 +2,7 @@
  *
  * Leaflet's own way (GeoJSON decoded into objects, then one L.Polygon per shape, each with its
  * LatLngs projected one by one) took about a third of a second for the 4,994 LSOAs before the
- * first pixel. This layer reads the geobuf the server sends (explorer/mapdata.py) straight into
+ * first pixel. This layer reads the geobuf the server sends (explorer/maps/layer_data.py) straight into
  * typed arrays of Web Mercator coordinates, and paints every shape from them in one pass at each
  * view: no object per shape or per coordinate.
  *
@@ -15,7 +15,7 @@
  *
  * The same reading and painting draw a map's first view before Dash has started
  * (assets/first_view.js, showView below): this script is loaded by the index page itself, right
- * after the page's static copy (explorer/first_paint.py), and needs Leaflet only once a live map
+ * after the page's static copy (explorer/web/first_paint.py), and needs Leaflet only once a live map
  * attaches a layer.
  */
 (function () {
@@ -323,7 +323,7 @@
     ctx.globalAlpha = 1;
   }
 
-  // The page's <link rel="preload" crossorigin="anonymous"> (explorer/preload.py) is answered to
+  // The page's <link rel="preload" crossorigin="anonymous"> (explorer/web/preload.py) is answered to
   // a fetch with the same mode and credentials: cors, same-origin. An error's reason is the
   // server's, shortened.
   function fetchBuffer(url) {
@@ -361,7 +361,7 @@
     return promise;
   }
 
-  // A map page preloads its layers' geometry (explorer/preload.py) and marks the big layers this
+  // A map page preloads its layers' geometry (explorer/web/preload.py) and marks the big layers this
   // canvas draws: those are read at once, while Dash's scripts are still starting, so they are
   // ready to paint the moment the map has them. Any error is left to the layer that asks (it
   // reads the file again and says what failed).

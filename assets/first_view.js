@@ -1,4 +1,4 @@
-/* The page as the server drew it, until Dash has drawn it (explorer/first_paint.py).
+/* The page as the server drew it, until Dash has drawn it (explorer/web/first_paint.py).
  *
  * Loaded right after the static page (div.first-view) and before Dash's scripts, it:
  *

@@ -1,6 +1,6 @@
 /* The global regeneratorRuntime that Dash's lazy-loading helper calls (dash-renderer and
  * dash-core-components, compiled by Babel from an async function). It came with Dash's
- * @babel/polyfill bundle, which the page no longer loads (explorer/page_scripts.py).
+ * @babel/polyfill bundle, which the page no longer loads (explorer/web/page_scripts.py).
  *
  * A generator compiled by regenerator is a state machine: `inner(context)` runs from
  * `context.next` and returns a yielded value (having set `context.next` to where it resumes), the

@@ -9,7 +9,7 @@
  *  - select(): picker, chart clicks and selections, Clear -> the selection {codes, names, label,
  *    source} and the picker's value;
  *  - highlight(): every chart restyled from the hints its traces carry in `meta` (`meta.hl` names how)
- *    (explorer/charts.py, "selection hints"): the selected places' bars and points in the
+ *    (explorer/themes/charts.py, "selection hints"): the selected places' bars and points in the
  *    highlight orange with a dark outline, the others muted; a selected place's line drawn on top,
  *    orange and thick, with its name in the legend; a histogram's selected rows counted per bin and
  *    drawn over the muted bars. As the server draws an exported chart with `?highlight=`;

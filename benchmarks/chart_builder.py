@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from explorer import chart_builder as cb
-    from explorer.datasets import DataService
+    from explorer.themes import chart_builder as cb
+    from explorer.geo.joins import DataService
     from explorer.services import open_registry
     from explorer.settings import Settings
 

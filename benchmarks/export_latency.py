@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--plain-repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from explorer.datasets import DataService
+    from explorer.geo.joins import DataService
     from explorer.export import resolve_size
     from explorer.export.chart_image import chart_figure, find_chart
     from explorer.export.map_figure import build_map

@@ -39,8 +39,8 @@ DATASET_ID = "laei-lsoa-2021"
 TABLE = "air_quality/laei_zonal/lsoa21-2019-NO2.csv"
 BOUNDARIES = "boundaries/london-2021-lsoa-gen20/london-2021-lsoa-gen20.shp"
 CODE = "LSOA21CD"
-MODULES = ["explorer.datasets", "explorer.resolver", "explorer.loaders", "explorer.geography",
-           "explorer.harvest"]
+MODULES = ["explorer.geo.joins", "explorer.data.resolver", "explorer.data.loaders", "explorer.geo.geography",
+           "explorer.catalogue.harvest"]
 
 
 def peer_load(data_dir: Path):
@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(10)
 
     logging.basicConfig(level=logging.WARNING)
-    from explorer.datasets import DataService
-    from explorer.harvest import harvest
-    from explorer.registry import Registry
+    from explorer.geo.joins import DataService
+    from explorer.catalogue.harvest import harvest
+    from explorer.catalogue.registry import Registry
     from explorer.settings import Settings
 
     started = time.perf_counter()

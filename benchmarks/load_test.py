@@ -28,7 +28,7 @@ from ``/_dash-dependencies`` and the page it holds, as the browser does (``bench
 8. **dataset page**: ``/dataset/<id>`` with its callbacks (resolve, load, join, preview, source card).
 
 Each set-up starts a fresh server on a fresh EXPLORER_HOME (and a fresh Redis) and waits until its
-``/healthz`` says ready (every worker warm: explorer/warmup.py); the time from starting the server
+``/healthz`` says ready (every worker warm: explorer/web/warmup.py); the time from starting the server
 to ready is reported. Then the 50 sessions run together at once, with people's pauses (the last
 ``--think`` value): the **cold** pass, the clock starting when the server said it was ready. Then,
 on the same server, the 50 run again for each ``--think`` value (``0``: clicking as fast as answers
@@ -73,7 +73,7 @@ DATASETS = ["laei-lsoa-2021", "london-boroughs", "laei-borough", "parks-os-green
 LAYER_SEARCHES = ["house prices", "deprivation", "parks", "crime", "trees"]
 REQUEST_TIMEOUT = 30
 READY_TIMEOUT = 180     # seconds a fresh server may take to say /healthz ready
-# the layout an index page carries for Dash (explorer/first_paint.py)
+# the layout an index page carries for Dash (explorer/web/first_paint.py)
 EMBEDDED_LAYOUT = re.compile(r'<script type="application/json" id="explorer-layout">(.*?)</script>', re.S)
 
 
@@ -161,7 +161,7 @@ class Browser:
 
     def navigate(self, path: str, search: str = "") -> int:
         """A full page load as a browser makes it: the index page, which carries the page's layout
-        (explorer/first_paint.py; else the layout is asked for, the page's address as referrer),
+        (explorer/web/first_paint.py; else the layout is asked for, the page's address as referrer),
         the dependencies, then the router callback and the callbacks the new page fires. Static
         bundles are cached by the browser (fingerprinted)."""
         sent, page = self.fetch(path + search)
@@ -609,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(DATASETS) + ".",
         "Cold: each set-up's server and Redis start fresh (empty EXPLORER_HOME, empty Redis); the "
         "server warms itself before /healthz says ready (theme pages and charts, the map's "
-        "geometry, the export renderer: explorer/warmup.py); the 50 sessions start together at "
+        "geometry, the export renderer: explorer/web/warmup.py); the 50 sessions start together at "
         "that moment. Warm: the same server, once per --think value, after the cold pass.",
     ]
     data = {"machine": machine, "load_average_end": round(os.getloadavg()[0], 2), "sessions": args.sessions, "iterations": args.iterations,

@@ -400,7 +400,7 @@ def vocabulary(entries) -> Vocabulary:
 def synthetic_entries(n: int, seed: int, vocab: Vocabulary) -> list:
     """n entries, each mixing the words of one real entry (its topic, ~90%) with words of the whole
     catalogue, so words co-occur as in real metadata and are about as common as in it."""
-    from explorer.models import Entry, Resource
+    from explorer.catalogue.models import Entry, Resource
 
     rng = random.Random(seed)
     pub_weights = [1.0 / (i + 1) for i in range(len(vocab.publishers))]
@@ -730,7 +730,7 @@ def index_read_ms(registry, runs: int = 3) -> float | None:
 def semantic_index(registry, path: Path) -> dict:
     """Seconds to embed every entry (once per entry version), and what a new process pays to read
     the stored vectors instead (the same registry file opened again)."""
-    from explorer.registry import Registry
+    from explorer.catalogue.registry import Registry
 
     if not hasattr(registry, "index_vectors"):
         return {}
@@ -903,14 +903,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="10,000 synthetic entries, 3 rounds")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--wait", type=float, default=900.0,
-                        help="seconds to wait for explorer.harvest to become importable")
+                        help="seconds to wait for explorer.catalogue.harvest to become importable")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results")
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.repeats = min(args.size, 10_000), 3
 
-    wait_for_imports(["explorer.harvest", "explorer.registry"], args.wait, "registry_search")
-    from explorer.registry import Registry
+    wait_for_imports(["explorer.catalogue.harvest", "explorer.catalogue.registry"], args.wait, "registry_search")
+    from explorer.catalogue.registry import Registry
     from explorer.settings import Settings
 
     started = time.perf_counter()

@@ -61,7 +61,7 @@ who whom why will with would you your yours yourself yourselves""".split())
 
 def previous_registry_class():
     """The Registry class as it was at PREVIOUS_COMMIT, loaded as a module of the package."""
-    source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:explorer/registry.py"], cwd=ROOT,
+    source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:explorer/catalogue/registry.py"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     spec = importlib.util.spec_from_loader("explorer._registry_previous", loader=None)
     module = importlib.util.module_from_spec(spec)
@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-previous", action="store_true", help="score ours and plain BM25 only")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from explorer.harvest import harvest
-    from explorer.registry import Registry
+    from explorer.catalogue.harvest import harvest
+    from explorer.catalogue.registry import Registry
     from explorer.settings import Settings
 
     requests = json.loads(args.set.read_text(encoding="utf-8"))["requests"]

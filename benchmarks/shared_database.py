@@ -80,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from benchmarks.search_quality import SET_FILE, SNAPSHOT, machine, score
-    from explorer.db.registry import PgRegistry
-    from explorer.harvest import harvest
-    from explorer.models import Entry
-    from explorer.registry import Registry
+    from explorer.catalogue.pg_registry import PgRegistry
+    from explorer.catalogue.harvest import harvest
+    from explorer.catalogue.models import Entry
+    from explorer.catalogue.registry import Registry
     from explorer.settings import Settings
-    from explorer.shortlinks import LinkStore, PgLinkStore
+    from explorer.maps.shortlinks import LinkStore, PgLinkStore
     from tests.postgres_server import PostgresServer, find_bin_dir
 
     requests = json.loads(SET_FILE.read_text(encoding="utf-8"))["requests"]

@@ -53,9 +53,9 @@ def start_server(engine: str, home: Path, port: int, workers: int = 2, log_path:
     if engine == "ours":
         cmd = [sys.executable, "-m", "explorer.cli", "serve", "--workers", str(workers), "--port", str(port)]
     elif engine == "gthread":
-        cmd = [sys.executable, "-m", "gunicorn", "-c", "python:explorer.production", "--worker-class",
+        cmd = [sys.executable, "-m", "gunicorn", "-c", "python:explorer.web.production", "--worker-class",
                "gthread", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-               "explorer.production:create_server()"]
+               "explorer.web.production:create_server()"]
     else:
         raise ValueError(engine)
     log = open(log_path or os.devnull, "w")

@@ -6,15 +6,14 @@ import re
 
 from dash import html
 
-from explorer.datasets import DatasetError, LoadedDataset
+from explorer.geo.joins import DatasetError, LoadedDataset
 from explorer.labels.columns import JOIN_COLUMNS, distinct_columns
 from explorer.labels.variables import resource_labels
 from layouts import dataset as dataset_layout
 from layouts import map_view
+from explorer.maps.layers import SPATIAL_GEOGRAPHIES
 from layouts.components import notice
 
-SPATIAL_GEOGRAPHIES = {"borough", "ward", "msoa", "lsoa", "point", "site", "grid", "region",
-                       "sub-region", "london", "output-area"}
 ID_LIKE = ("code", "cd", "id", "rank", "decile", "objectid", "fid", "x_coord", "y_coord",
            "easting", "northing", "lat", "lon", "bng_", "shape_", "hectares")
 
@@ -64,8 +63,8 @@ def preview_style(services, loaded: LoadedDataset, variable: str | None, unit: s
     (``classify.layer_style``) from the file's own values."""
     import pandas as pd
 
-    from explorer.classify import layer_style
-    from explorer.layers import LayerSpec
+    from explorer.maps.classify import layer_style
+    from explorer.maps.layers import LayerSpec
 
     from .map_explorer import first_look, layer_info_safe
 

@@ -2,7 +2,7 @@
 
 One server callback (:func:`update`) fills the choices from the data and draws the chart: first
 from the page's address (``/dataset/<id>?chart=line&y=…``; nothing chosen: the proposal), then
-after every change of a choice. It calls the cached pure functions of ``explorer.chart_builder``
+after every change of a choice. It calls the cached pure functions of ``explorer.themes.chart_builder``
 (the table is read once per data service, through the data service's own cache); it does no file
 I/O of its own. The address follows the choices in the browser (``history.replaceState``: no new
 history entry per click, and the page is not rendered again); the export links follow the chosen
@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, quote
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from explorer import chart_builder as cb
+from explorer.themes import chart_builder as cb
 from explorer.export.sizes import FORMATS
 from layouts import chart_builder as view
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dash import MATCH, Input, Output, State, no_update
 
 from explorer.export.sizes import FORMATS
-from explorer.shortlinks import link_for
+from explorer.maps.shortlinks import link_for
 
 
 def short_link(settings, target: str | None) -> str:

@@ -15,9 +15,9 @@ import re
 from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from explorer.datasets import DatasetError
+from explorer.geo.joins import DatasetError
 from explorer.labels.variables import period_label, variable_label
-from explorer.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
+from explorer.maps.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _mapdata():
-    from explorer import mapdata
+    from explorer.maps import layer_data as mapdata
     return mapdata
 
 
@@ -42,7 +42,7 @@ def layer_info_safe(services, spec: LayerSpec):
 
 
 def palette_options() -> list[dict]:
-    from explorer.palettes import AUTO, PALETTES
+    from explorer.maps.palettes import AUTO, PALETTES
     return [{"label": "By kind of data", "value": AUTO}] + [
         {"label": p.label + ("" if p.cvd_safe else " (not colour-blind safe)"), "value": name}
         for name, p in PALETTES.items()]
@@ -118,7 +118,7 @@ def build_cards(services, specs: list[LayerSpec]):
 
 
 def explorer_page(services, search: str | None):
-    from explorer.layers import parse_state
+    from explorer.maps.layers import parse_state
 
     state = parse_state(search, lambda d: services.registry.get(d) is not None)
     # a variable the layer does not have (a stale or mistyped link): said, as the README promises
@@ -143,7 +143,7 @@ def _specs(state: dict) -> list[LayerSpec]:
 
 
 def _style_for(services, meta: dict, variable, method, classes, palette, values) -> dict:
-    from explorer.classify import layer_style
+    from explorer.maps.classify import layer_style
 
     entry = services.registry.get(meta.get("dataset")) if meta.get("dataset") else None
     style, _ = layer_style(meta.get("kind"), variable, method, classes, palette, values,
@@ -160,7 +160,7 @@ def register(app, services) -> None:
     @app.callback(Output("layer-search-results", "children"), Input("layer-search", "value"),
                   prevent_initial_call=True)
     def search_layers(query):
-        from callbacks._preview import SPATIAL_GEOGRAPHIES
+        from explorer.maps.layers import SPATIAL_GEOGRAPHIES
 
         if not query or len(query.strip()) < 2:
             return []

@@ -7,8 +7,8 @@ from urllib.parse import unquote
 from dash import Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from explorer.registry import FACETS
-from explorer.web.request_limits import facet_filters, parse_query
+from explorer.catalogue.registry import FACETS
+from explorer.guards.request_limits import facet_filters, parse_query
 from layouts import catalogue as catalogue_layout
 from layouts import dataset as dataset_layout
 from layouts import errors, home, themes
@@ -19,7 +19,7 @@ MAP_TITLE = "Map – London Data Explorer"
 
 
 def parse_search(search: str | None) -> dict[str, list[str]]:
-    """The address's query, repeats dropped; over the limits of explorer/web/request_limits.py it
+    """The address's query, repeats dropped; over the limits of explorer/guards/request_limits.py it
     raises QueryRefused (a 400 for the callback; the browser's own request was refused the same)."""
     if not isinstance(search, (str, type(None))):
         raise TypeError("url.search must be a string")
@@ -128,7 +128,7 @@ def register(app, services) -> None:
     )
     def route_callback(pathname: str | None, search: str | None, current_title, rendered):
         if rendered is not None:
-            # The layout holds this address's page (explorer/prerender.py): nothing to send. Once
+            # The layout holds this address's page (explorer/web/prerender.py): nothing to send. Once
             # used, the mark is cleared, so coming back to the address later renders it again.
             if rendered == page_address(pathname, search):
                 return no_update, no_update, None

@@ -13,7 +13,7 @@ A page with a part that could not be drawn (data not there yet, a download that 
 stored in the cache, so a visitor after half a minute tries again; the requests that waited for its
 build (and those in the next half minute) are given it in this process rather than each building it.
 
-:func:`warm` makes every theme page once when a worker starts (explorer/warmup.py), so that the
+:func:`warm` makes every theme page once when a worker starts (explorer/web/warmup.py), so that the
 first visitors do not pay for it. A page another worker (or ``explorer warm``) already stored is
 not drawn again: the place panel and the data tables read the charts' tables from the cache too
 (``chart_table`` in callbacks/themes.py). Workers start at different themes, so two workers
@@ -22,23 +22,20 @@ starting together draw different pages and then read each other's.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 from callbacks import themes as theme_pages
-from explorer.cache import cache_key
+from explorer.data import cache as app_cache
+from explorer.data.cache import cache_key
 
 log = logging.getLogger(__name__)
 
 PAGE_TIMEOUT = 600          # seconds a built page is kept
 KEY_VERSION = 1             # bump when the page's shape changes
 
-_THEME_DIGESTS: dict[int, tuple] = {}
 _INCOMPLETE: dict[str, tuple[float, str, str]] = {}   # pages with a part missing, kept briefly here
 INCOMPLETE_SECONDS = 30
 _VERSIONS: dict[tuple, tuple[int, list]] = {}
@@ -62,39 +59,6 @@ def theme_datasets(theme) -> list[str]:
     return sorted(ids)
 
 
-def theme_digest(theme) -> str:
-    """sha256 of the theme as this process parsed it (what its pages are drawn from). A file
-    edited on disk after the start does not change it: an older worker must not store its page
-    under the edited file's key, which workers started later would then serve."""
-    digest = _THEME_DIGESTS.get(id(theme))
-    if digest is None or digest[0] is not theme:
-        text = json.dumps(asdict(theme), sort_keys=True, default=str)
-        digest = _THEME_DIGESTS[id(theme)] = (theme, hashlib.sha256(text.encode("utf-8")).hexdigest())
-    return digest[1]
-
-
-def _code_digest() -> str:
-    """The app's code (every module of explorer/, layouts/ and callbacks/) and the Dash and plotly
-    it runs on: a deploy that changes how a page is drawn (or its component ids) must not be served
-    pages from before it, and ``explorer warm`` run by the new version fills the keys its workers
-    read."""
-    import dash
-    import plotly
-
-    import explorer
-    import layouts
-
-    blob = hashlib.sha256(f"{dash.__version__} {plotly.__version__}".encode())
-    for package in (explorer, layouts, theme_pages):
-        folder = Path(package.__file__).parent
-        for path in sorted(folder.rglob("*.py")):
-            blob.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return blob.hexdigest()
-
-
-CODE_DIGEST = _code_digest()
-
-
 def _dataset_versions(services, theme) -> list:
     """The registry content hashes of the page's datasets, read again only when the registry's
     change counter moves (one small query per request instead of one per dataset)."""
@@ -110,7 +74,7 @@ def _dataset_versions(services, theme) -> list:
 
 
 def page_key(services, theme, focus: str | None) -> str:
-    return cache_key("theme-page", KEY_VERSION, CODE_DIGEST, theme.slug, focus, theme_digest(theme),
+    return cache_key("theme-page", KEY_VERSION, app_cache.code_digest(), theme.slug, focus, theme.digest,
                      _dataset_versions(services, theme), str(services.settings.data_dir))
 
 

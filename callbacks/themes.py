@@ -12,7 +12,7 @@ A page's selection (places picked on the map, in a chart or with the borough pic
 browser (``explorerTheme.select`` in assets/theme_selection.js); a click on the map asks the server
 which places lie under it (:func:`_map_pick`). Three things follow it: every chart is restyled with
 those codes highlighted from the hints its traces carry (browser, ``explorerTheme.highlight``;
-explorer/charts.py draws the same highlight for exported images), every map layer outlines them
+explorer/themes/charts.py draws the same highlight for exported images), every map layer outlines them
 through its ``hideout`` (browser, ``explorer.theme.layerStyle`` in assets/theme_map.js), and the
 "selected place" panel lists their figures (server). The map layers are the map explorer's: the same ``geo_layer`` (geometry once
 by URL as geobuf), the same classes, palettes and legends (``_style_for``, ``legend``).
@@ -30,9 +30,9 @@ from pathlib import Path
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, no_update
 from dash.exceptions import PreventUpdate
 
-from explorer.datasets import DatasetError
-from explorer.layers import LayerSpec
-from explorer.themes import Theme, ThemeError, load_themes, validate_theme
+from explorer.geo.joins import DatasetError
+from explorer.maps.layers import LayerSpec
+from explorer.themes.theme_files import Theme, ThemeError, load_themes, validate_theme
 from layouts import theme_page as view
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class _ColumnsOnly:
         self._data_dir = str(services.settings.data_dir)
 
     def load(self, dataset_id, resource_id=None, join=True):
-        from explorer.cache import cache_key, cached
+        from explorer.data.cache import cache_key, cached
 
         entry = self._data.entry(dataset_id)
         try:
@@ -95,8 +95,8 @@ class _ColumnsOnly:
         return _Columns(list(columns) + self.JOIN_COLUMNS)
 
     def _read(self, entry, resource, head: bool = False) -> list[str]:
-        from explorer.loaders import LoadError, load_file
-        from explorer.resolver import ResolveError
+        from explorer.data.loaders import LoadError, load_file
+        from explorer.data.resolver import ResolveError
 
         try:
             resolved = self._data.resolver.resolve(entry, resource.id)
@@ -113,10 +113,10 @@ class _ColumnsOnly:
         """The columns of a plain (not zipped, not gzipped) CSV/TSV file from its first rows, as
         the loader names them; None for any other file or when the first rows cannot be read
         alone (the whole file is read then)."""
-        from explorer.loaders import normalise_format
-        from explorer.loaders._spreadsheet import published_table
-        from explorer.loaders._tables import GZIP_MAGIC, find_wkt_column, read_delimited, tidy_frame
-        from explorer.models import guess_format
+        from explorer.data.loaders import normalise_format
+        from explorer.data.loaders._spreadsheet import published_table
+        from explorer.data.loaders._tables import GZIP_MAGIC, find_wkt_column, read_delimited, tidy_frame
+        from explorer.catalogue.models import guess_format
 
         fmt = normalise_format(resource.format) or guess_format(path.name)
         if fmt not in ("csv", "tsv", "txt") or resource.archive_member or not path.is_file():
@@ -281,7 +281,7 @@ def _not_open_chart(spec, entries):
     import pandas as pd
     import plotly.graph_objects as go
 
-    from explorer.charts import ChartResult
+    from explorer.themes.charts import ChartResult
 
     reason = not_open_reason(entries)
     return ChartResult(figure=go.Figure(), data=pd.DataFrame(), summary=f"Not shown: {reason}", sources=[],
@@ -297,7 +297,7 @@ def _closed_chart(services, spec):
 def chart_result(services, theme: Theme, spec, codes=()):
     """``build_chart`` for the page (never raises), remembered per highlighted set; a notice, never
     the figures, when a dataset it reads is not open."""
-    from explorer.charts import build_chart
+    from explorer.themes.charts import build_chart
 
     closed = _closed_chart(services, spec)
     if closed is not None:
@@ -322,12 +322,10 @@ class ChartTable:
 def _table_key(services, theme: Theme, spec) -> str:
     """A chart table's key in the app's cache: the app's code, the theme as parsed, the chart, the
     registry content hash of each input dataset and the data folder."""
-    from explorer.cache import cache_key
-
-    from callbacks.theme_page_cache import CODE_DIGEST, theme_digest
+    from explorer.data.cache import cache_key, code_digest
 
     versions = services.registry.versions(ds for ds, _ in spec.inputs())
-    return cache_key("theme-chart-table", 1, CODE_DIGEST, theme.slug, theme_digest(theme), spec.id, versions,
+    return cache_key("theme-chart-table", 1, code_digest(), theme.slug, theme.digest, spec.id, versions,
                      str(services.settings.data_dir))
 
 
@@ -336,7 +334,7 @@ def chart_table(services, theme: Theme, spec) -> ChartTable:
     memo (the page was drawn here), else from the app's cache (with Redis: drawn by another worker
     or by ``explorer warm``), else drawn now and kept in both. A worker that finds its theme pages
     already made never draws their charts just to answer a click."""
-    from explorer.cache import cached
+    from explorer.data.cache import cached
 
     closed = _closed_chart(services, spec)
     if closed is not None:
@@ -377,7 +375,7 @@ def highlighted_figure(services, theme: Theme, spec, codes):
     it cannot be drawn. Kept in the app's cache for ten minutes, so with Redis every worker shares
     it: rebuilding a theme's charts costs 0.5–1 s of CPU per selection, and many people pick the
     same boroughs. The key holds each input dataset's registry content hash."""
-    from explorer.cache import cache_key, cached
+    from explorer.data.cache import cache_key, cached
 
     codes = tuple(sorted({str(c) for c in codes or ()}))
     versions = services.registry.versions(ds for ds, _ in spec.inputs())
@@ -392,7 +390,7 @@ def highlighted_figure(services, theme: Theme, spec, codes):
 
 
 def headlines_of(services, theme: Theme) -> list[dict]:
-    from explorer.charts import headline_values
+    from explorer.themes.charts import headline_values
 
     items = _HEADLINES.get((_scope(services), theme.slug), lambda: headline_values(theme, services.data),
                            keep=lambda items: all(h.get("error") is None for h in items))
@@ -409,8 +407,8 @@ def headlines_of(services, theme: Theme) -> list[dict]:
 def _layer_style(services, info, params: dict, layer: dict) -> dict:
     """The map explorer's style for a layer (classes, colours, legend labels), as its hideout."""
     from callbacks.map_explorer import _style_for
-    from explorer import mapdata
-    from explorer.palettes import palette_colours
+    from explorer.maps import layer_data as mapdata
+    from explorer.maps.palettes import palette_colours
 
     variable = params.get("variable")
     values = None
@@ -479,7 +477,7 @@ def _map_layers(services, theme: Theme) -> list[dict]:
 def borough_options(services) -> list[dict]:
     """The 33 London boroughs (with the City) for the picker, by name; [] when they cannot load."""
     def compute():
-        from explorer import mapdata
+        from explorer.maps import layer_data as mapdata
         try:
             table = mapdata.layer_table(services.data, *BOROUGHS)
         except Exception as exc:  # noqa: BLE001
@@ -497,7 +495,7 @@ _LAYER_CODES = _Memo(32)
 def _layer_codes(services, dataset: str, resource: str | None) -> dict[str, str]:
     """{code: name} of a map layer's features."""
     def compute():
-        from explorer import mapdata
+        from explorer.maps import layer_data as mapdata
         table = mapdata.layer_table(services.data, dataset, resource)
         return {str(c): str(n) for n, c in zip(table["name"], table["code"])
                 if isinstance(c, str) and c}
@@ -621,7 +619,7 @@ def _visible_layers(layers_meta: list[dict], visible_values: list, visible_ids: 
 
 
 def _map_pick(services, layers_meta, visible_values, visible_ids, click) -> dict | None:
-    from explorer import mapdata
+    from explorer.maps import layer_data as mapdata
 
     latlng = (click or {}).get("latlng")
     if not latlng:
@@ -693,7 +691,7 @@ def _short(text: str, n: int = 70) -> str:
 
 def place_figures(services, theme: Theme, codes: list[str]) -> list[dict]:
     """For each chart, the figures of the selected places: [{chart, title, rows: [text]}]."""
-    from explorer.charts import fmt_number
+    from explorer.themes.charts import fmt_number
 
     out = []
     wanted = set(codes)

@@ -89,7 +89,7 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
         click.echo("No local data folder: datasets are downloaded from their sources when first needed.")
     click.echo(f"Registry and store: {settings.home}")
     if not settings.public_url:   # links are built from the Host header: only the hosts it may be
-        from explorer.web.request_limits import WILDCARD_ADDRESSES
+        from explorer.guards.request_limits import WILDCARD_ADDRESSES
 
         if host not in WILDCARD_ADDRESSES:
             settings = settings.with_(allowed_hosts=f"{settings.allowed_hosts} {host}".strip())
@@ -97,13 +97,13 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
             click.echo("Note: only requests for localhost are answered until EXPLORER_PUBLIC_URL or "
                        "EXPLORER_ALLOWED_HOSTS names this server's public host", err=True)
     if workers is not None:
-        from explorer import production
+        from explorer.web import production
 
         try:
             production.gunicorn_options(host, port, workers, threads, access_log)
-            from explorer.cache import cache_config
+            from explorer.data.cache import cache_config
             cache_config(settings)
-            from explorer.security import parse_frame_ancestors
+            from explorer.web.security import parse_frame_ancestors
             parse_frame_ancestors(settings.frame_ancestors)
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
@@ -115,11 +115,11 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
         return
     import os
 
-    from explorer.app import create_app
+    from explorer.web.app import create_app
 
     app = create_app(settings)
     if not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # not in the reloader's watcher
-        from explorer.warmup import start_warmup
+        from explorer.web.warmup import start_warmup
         start_warmup(app)   # in a thread: the first requests are answered meanwhile (/healthz: starting)
     click.echo(f"London Data Explorer on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
@@ -133,27 +133,27 @@ def warm(ctx: click.Context, as_json: bool) -> None:
     geometry of their maps and of the default map, made by this version of the code."""
     import time
 
-    from explorer.app import create_app
-    from explorer.cache import redact_url
+    from explorer.web.app import create_app
+    from explorer.data.cache import redact_url
 
     settings = _settings(ctx)
     started = time.monotonic()
     app = create_app(settings)
-    from explorer.warmup import warm_app
+    from explorer.web.warmup import warm_app
 
     steps = warm_app(app, renderer=False)
     total = round(time.monotonic() - started, 2)
     cache = redact_url(settings.cache_url) if settings.cache_url else f"filesystem under {settings.cache_dir}"
     failed = [name for name, step in steps.items() if step.get("detail") == "failed"]
-    from callbacks.theme_page_cache import CODE_DIGEST
+    from explorer.data.cache import code_digest
 
     if as_json:
-        _echo_json({"cache": cache, "seconds": total, "code_digest": CODE_DIGEST, "steps": steps,
+        _echo_json({"cache": cache, "seconds": total, "code_digest": code_digest(), "steps": steps,
                     "failed": failed})
     else:
         for name, step in steps.items():
             click.echo(f"{name}: {step.get('detail', 'done')} ({step['s']:.1f} s)")
-        click.echo(f"Cache filled in {total:.1f} s for code {CODE_DIGEST[:12]}: {cache}")
+        click.echo(f"Cache filled in {total:.1f} s for code {code_digest()[:12]}: {cache}")
         if not settings.cache_url:
             click.echo("Note: this is this host's filesystem cache; set EXPLORER_CACHE_URL=redis://… "
                        "to fill the cache every worker and host shares.")
@@ -175,7 +175,7 @@ def catalogue() -> None:
 @click.pass_context
 def harvest(ctx: click.Context, source: str, kind: str | None, as_json: bool) -> None:
     """Harvest SOURCE (a file, a JKAN folder, an http(s) URL, or 'bundled') into the registry."""
-    from explorer.harvest import HarvestError, harvest as run_harvest
+    from explorer.catalogue.harvest import HarvestError, harvest as run_harvest
 
     settings = _settings(ctx)
     registry = _registry(settings, harvest_bundled=False)
@@ -242,7 +242,7 @@ def catalogue_refresh(ctx: click.Context, only: str | None, as_json: bool) -> No
 
 
 def _parse_facets(values: tuple[str, ...]) -> dict[str, list[str]]:
-    from explorer.registry import FACETS
+    from explorer.catalogue.registry import FACETS
 
     filters: dict[str, list[str]] = {}
     for item in values:
@@ -353,7 +353,7 @@ def _service(ctx: click.Context):
 @click.pass_context
 def fetch(ctx: click.Context, dataset_id: str, resource_id: str | None, force: bool, as_json: bool) -> None:
     """Make a dataset's file available locally (data folder, store, or download)."""
-    from explorer.datasets import DatasetError
+    from explorer.geo.joins import DatasetError
 
     service = _service(ctx)
     try:
@@ -376,7 +376,7 @@ def fetch(ctx: click.Context, dataset_id: str, resource_id: str | None, force: b
 @click.pass_context
 def load(ctx: click.Context, dataset_id: str, resource_id: str | None, no_join: bool, as_json: bool) -> None:
     """Load a dataset: rows, geometry, CRS, boundary join and provenance."""
-    from explorer.datasets import DatasetError
+    from explorer.geo.joins import DatasetError
 
     service = _service(ctx)
     try:

@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from explorer.models import Entry
-from explorer.registry import Registry
+from explorer.catalogue.models import Entry
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
     settings.ensure_dirs()
     if getattr(settings, "database_url", ""):
         # shared by every host: PostgreSQL, read through a replica in this host's cache folder
-        from explorer.db.registry import PgRegistry
+        from explorer.catalogue.pg_registry import PgRegistry
 
         registry = PgRegistry(settings.database_url, settings.cache_dir / "registry-replica.sqlite3")
     else:
@@ -45,7 +45,7 @@ def open_registry(settings: Settings, harvest_bundled: bool = True) -> Registry:
 
 
 def make_data_service(settings: Settings, registry: Registry, cache=None):
-    from explorer.datasets import DataService
+    from explorer.geo.joins import DataService
 
     return DataService(settings, registry, cache=cache)
 

@@ -6,12 +6,14 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from explorer.registry import FACETS, SearchResults
+from explorer.catalogue.registry import FACETS, SearchResults
 
 from explorer.labels.sources import readable_date
 
 from .components import ACCESS_LABELS, FREQUENCY_LABELS, entry_badges, geography_label, notice
-from .home import search_form, theme_label
+from explorer.labels.themes import theme_label
+
+from .home import search_form
 
 PAGE_SIZE = 20
 

@@ -3,7 +3,7 @@
 fills the choices from the data and draws the chart.
 
 The chart and its export menu look as a theme chart does: the figure comes from
-``explorer.charts`` and the source card from ``layouts.theme_page``.
+``explorer.themes.charts`` and the source card from ``layouts.theme_page``.
 """
 
 from __future__ import annotations

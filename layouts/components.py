@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 
 FREQUENCY_LABELS = {
     "daily": "Updated daily", "weekly": "Updated weekly", "monthly": "Updated monthly",
@@ -114,7 +114,7 @@ def refresh_note(provenance: dict | None) -> html.Span | None:
     card (dataset page, theme page) says it with these words."""
     if not provenance or not provenance.get("refresh_failed_at"):
         return None
-    from explorer.resolver import refresh_summary
+    from explorer.data.resolver import refresh_summary
 
     since = str(provenance["refresh_failed_at"])[:16].replace("T", " ")
     why = refresh_summary(provenance.get("refresh_error"))

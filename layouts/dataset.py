@@ -6,7 +6,7 @@ import pandas as pd
 from dash import dcc, html
 
 from explorer.labels.variables import variable_label
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 
 from . import chart_builder
 from .export_menu import dataset_tools
@@ -54,7 +54,7 @@ def dataset_page(entry: Entry, registry_record: dict | None, availability: list[
         access = notice([html.Strong(ACCESS_LABELS.get(entry.access_level, entry.access_level) + ". "),
                          entry.access_note or "Ask the publisher for access.",
                          f" Contact: {contact}." if contact else "", " ",
-                         # a server page (explorer/publish_pages.py): sign in, state the purpose
+                         # a server page (explorer/web/publish_pages.py): sign in, state the purpose
                          html.A("Request access", href=f"/access/{entry.id}/request",
                                 className="request-access-link")], "warning")
     resource_options = [{"label": f"{r.title or r.id} ({r.format.upper() or '?'})", "value": r.id}

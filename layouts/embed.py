@@ -11,7 +11,7 @@ from .components import notice
 
 
 def embedded_chart(services, theme_slug: str, chart_id: str) -> html.Div:
-    from explorer.charts import build_chart
+    from explorer.themes.charts import build_chart
     from explorer.export.chart_image import ExportNotFound, find_chart
 
     try:

@@ -7,19 +7,10 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from explorer.labels.sources import readable_date
-from explorer.registry import Registry
+from explorer.catalogue.registry import Registry
+from explorer.labels.themes import theme_label
 
-THEME_LABELS = {
-    "air-quality": "Air quality", "green-infrastructure": "Green infrastructure",
-    "boundaries": "Boundaries", "deprivation": "Deprivation", "crime": "Community safety",
-    "housing": "Housing", "income": "Income", "population": "Population", "transport": "Transport",
-    "net-zero": "Net zero", "environment": "Environment", "points-of-interest": "Points of interest",
-}
-
-
-def theme_label(slug: str) -> str:
-    return THEME_LABELS.get(slug, slug.replace("-", " ").capitalize())
-
+from .theme_page import theme_card
 
 def search_form(query: str = "", autofocus: bool = False, compact: bool = False) -> html.Form:
     return html.Form(action="/catalogue", method="GET", role="search",
@@ -36,8 +27,6 @@ def home(registry: Registry, dashboards: list | None = None, recent: list | None
     """The first page: a search box that takes a question, the themed dashboards with a headline
     figure each, what is new in the registry, then every theme and publisher. ``dashboards`` is
     [(theme, [headline figure, …])], ``recent`` the entries updated last (callbacks/router.py)."""
-    from .theme_page import theme_card   # theme_page uses theme_label from here
-
     totals = registry.facet_totals()
     themes = totals.get("theme", [])
     publishers = totals.get("publisher", [])

@@ -11,7 +11,7 @@ from dash import dcc, html
 
 from explorer.labels.numbers import format_value, meaning
 from explorer.labels.variables import period_label, variable_label
-from explorer.layers import BASEMAPS, LayerSpec, MapState
+from explorer.maps.layers import BASEMAPS, LayerSpec, MapState
 
 from . import export_menu
 from .components import notice

@@ -40,7 +40,7 @@ def geometry_url(dataset_id: str, resource_id: str | None = None, variable: str 
 
 
 def hideout(style: dict) -> dict:
-    """A layer's style (``explorer.classify.layer_style``, the map explorer's own: its palette
+    """A layer's style (``explorer.maps.classify.layer_style``, the map explorer's own: its palette
     family, classes and no-data colour) as the preview map's ``hideout`` (assets/map_styles.js)."""
     mode = style.get("mode")
     out = {"mode": mode, "nodata": style.get("nodata", NO_DATA), "opacity": 0.8, "breaks": [], "colours": []}
@@ -66,7 +66,7 @@ def legend(style: dict, variable: str | None, unit: str | None = None, kind: str
 def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
                 variable: str | None, hide: dict, bounds: list[float] | None, rows: int,
                 height: str = "420px") -> html.Div:
-    from explorer.mapdata import CANVAS_THRESHOLD
+    from explorer.maps.layer_data import CANVAS_THRESHOLD
 
     from .map_explorer import REGION_PANE
 

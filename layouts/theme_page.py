@@ -20,12 +20,12 @@ from dash import dcc, html
 
 from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 
 from .components import (FREQUENCY_LABELS, ORIGIN_LABELS, badge, definition_list, geography_label, notice,
                          refresh_note)
 from .export_menu import chart_tools, map_image_href
-from .home import theme_label
+from explorer.labels.themes import theme_label
 from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
 
 SHOW_DATA = "Show data"
@@ -48,8 +48,8 @@ GRAPH_CONFIG = {
 
 @dataclass
 class ChartView:
-    spec: object                     # explorer.themes.ChartSpec
-    result: object                   # explorer.charts.ChartResult
+    spec: object                     # explorer.themes.theme_files.ChartSpec
+    result: object                   # explorer.themes.charts.ChartResult
     entries: dict = field(default_factory=dict)   # dataset id → Entry (or None)
 
 
@@ -268,7 +268,7 @@ def layer_item(item: dict) -> html.Li:
 def theme_map_search(theme) -> str:
     """The theme's map as a map-explorer link's query: the same layers, classes and palettes (the
     explorer draws the first layer of its panel on top, so the theme's list is turned over)."""
-    from explorer.layers import LayerSpec, MapState
+    from explorer.maps.layers import LayerSpec, MapState
 
     specs = [LayerSpec(**params) for params in reversed(theme.layer_params())]
     return MapState(layers=specs, basemap=BASEMAP).to_search()

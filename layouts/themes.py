@@ -11,9 +11,9 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from explorer.registry import Registry
+from explorer.catalogue.registry import Registry
 
-from .home import theme_label
+from explorer.labels.themes import theme_label
 
 
 def theme_page(registry: Registry, slug: str) -> html.Div | None:

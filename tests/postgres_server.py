@@ -117,7 +117,8 @@ def postgres_url(postgres_server) -> str:
     """A postgresql:// URL of a fresh, empty database on the session's server."""
     url = postgres_server.new_database()
     yield url
-    from explorer import db, shortlinks
+    from explorer import db
+    from explorer.maps import shortlinks
 
     with shortlinks._stores_lock:
         shortlinks._stores.pop(url, None)

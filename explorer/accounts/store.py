@@ -20,6 +20,7 @@ from pathlib import Path
 
 from explorer.accounts import passwords
 from explorer.accounts.db import Database, utc_now
+from explorer.db import database_url, pg_database
 
 ROLES = ("editor", "admin")
 SESSION_DAYS = 14
@@ -364,7 +365,14 @@ def accounts_path(home: Path) -> Path:
 
 
 def open_accounts(settings) -> SQLiteAccountStore:
-    from explorer.db import accounts_database
-
     settings.ensure_dirs()
     return SQLiteAccountStore(accounts_database(settings))
+
+
+def accounts_database(settings):
+    """The database of accounts and publishing: PostgreSQL when EXPLORER_DATABASE_URL names one,
+    else ``EXPLORER_HOME/accounts.sqlite3``."""
+    url = database_url(settings)
+    if url:
+        return pg_database(url)
+    return Database(accounts_path(settings.home))

@@ -5,6 +5,6 @@ Owns: ``query`` (a request → the words that matter, synonyms), ``semantic`` (t
 model and the vectors kept per entry version), ``spelling`` ("Did you mean …" from the registry's
 own words), ``sources`` (the sources file, harvesting every source, its status, the schedule),
 ``merge`` (one entry for a dataset that a curated entry and a harvested record both describe).
-May import ``explorer.models``, ``explorer.settings``, ``explorer.synonyms`` and
-``explorer.harvest``; ``explorer.registry`` imports ``query``, ``semantic`` and ``spelling``.
+May import ``explorer.catalogue.models``, ``explorer.settings``, ``explorer.catalogue.synonyms`` and
+``explorer.catalogue.harvest``; ``explorer.catalogue.registry`` imports ``query``, ``semantic`` and ``spelling``.
 """

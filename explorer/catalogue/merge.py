@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 
 CURATED = "bundled"
 _LITTLE = {"for", "the", "of", "and", "in", "by", "a", "an", "to", "on"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from explorer.synonyms import normalise, query_synonyms
+from explorer.catalogue.synonyms import normalise, query_synonyms
 
 _WORD_RE = re.compile(r"[\w£€$%][\w£€$%.'\-]*", re.UNICODE)
 

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
-from explorer.harvest import KINDS, HarvestError, harvest
-from explorer.harvest.sources import is_url, parse_yaml
+from explorer.catalogue.harvest import KINDS, HarvestError, harvest
+from explorer.catalogue.harvest.sources import is_url, parse_yaml
 
 log = logging.getLogger(__name__)
 

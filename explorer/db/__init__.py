@@ -77,18 +77,6 @@ def close_all() -> None:
         _databases.clear()
 
 
-def accounts_database(settings):
-    """The database of accounts and publishing: PostgreSQL when EXPLORER_DATABASE_URL names one,
-    else ``EXPLORER_HOME/accounts.sqlite3``."""
-    url = database_url(settings)
-    if url:
-        return pg_database(url)
-    from explorer.accounts.db import Database
-    from explorer.accounts.store import accounts_path
-
-    return Database(accounts_path(settings.home))
-
-
 def close(url: str) -> None:
     """Close this process's pool for ``url`` (tests dropping a database; a host shutting down)."""
     with _lock:

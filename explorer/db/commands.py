@@ -61,9 +61,9 @@ def upgrade(url: str) -> dict[str, int]:
     """Every store's schema on ``url`` brought up to date; {component: version}."""
     from explorer.accounts.store import SQLiteAccountStore
     from explorer.publishing.store import PublishingStore
-    from explorer.shortlinks import PG_MIGRATIONS as LINK_MIGRATIONS
+    from explorer.maps.shortlinks import PG_MIGRATIONS as LINK_MIGRATIONS
     from explorer.db.migrations import apply_steps, versions
-    from explorer.db.registry import MIGRATIONS as REGISTRY_MIGRATIONS
+    from explorer.catalogue.pg_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 
     db = pg_database(url)
     apply_steps(db, "registry", REGISTRY_MIGRATIONS)

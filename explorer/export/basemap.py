@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from explorer.layers import BASEMAPS
+from explorer.maps.layers import BASEMAPS
 from explorer.export import tiles
 
 BNG = 27700

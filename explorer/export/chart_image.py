@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
-from explorer.export.credits import add_footer, collect_credits, footer_lines, footer_text
+from explorer.export.credits import add_footer, footer_lines, footer_text
+from explorer.labels.credits import collect_credits
 from explorer.export.sizes import FORMATS, MIME_TYPES, ExportSize, SizeError, check_pixels
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$", re.I)
@@ -53,7 +54,7 @@ def check_format(fmt: str) -> str:
 
 def find_chart(theme_slug: str, chart_id: str, themes=None):
     """(theme, chart spec); ExportNotFound naming the theme or chart and what there is."""
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
 
     if not NAME_RE.match(theme_slug or ""):
         raise ExportNotFound(f"not a theme name: {str(theme_slug)[:60]!r}")
@@ -82,7 +83,7 @@ def chart_permalink(base_url: str | None, theme_slug: str, chart_id: str, highli
 
 def short_permalink(service, base_url: str | None, target: str) -> str:
     """``<base>/l/<code>`` for a view (the full address if the link store cannot be written)."""
-    from explorer.shortlinks import link_for
+    from explorer.maps.shortlinks import link_for
 
     return link_for(service.settings, base_url or DEFAULT_BASE_URL, target)
 
@@ -93,7 +94,7 @@ def footer_height(lines: list[str], width: int) -> int:
 
 def chart_figure(spec, service, size: ExportSize, highlight=None, permalink: str | None = None):
     """(figure, ChartResult, height): the chart titled, with its footer, at the export size."""
-    from explorer.charts import build_chart
+    from explorer.themes.charts import build_chart
 
     result = build_chart(spec, service, highlight=highlight, titled=True, footer=False)
     if result.error:

@@ -132,7 +132,7 @@ def _export_one(ctx, output: Path | None, export) -> None:
 def export_dataset_chart_command(ctx, dataset, resource, chart_type, y, x, group, filters, areas, start, end, sort,
                                  top, bottom, agg, as_data, fmt, preset, width, height, scale, base_url, output):
     """Export a chart of any table (the dataset page's chart builder); no options: the proposed chart."""
-    from explorer.chart_builder import BuilderError, spec_from_options
+    from explorer.themes.chart_builder import BuilderError, spec_from_options
     from explorer.export.dataset_chart import dataset_chart_package, export_dataset_chart
 
     try:
@@ -187,7 +187,7 @@ def export_map_command(ctx, url, fmt, preset, width, height, scale, base_url, ti
 
 def _follow_short_link(ctx, url: str) -> str:
     """A short link (``…/l/<code>``) made on this machine becomes the view it stands for."""
-    from explorer.shortlinks import LinkError, store_for
+    from explorer.maps.shortlinks import LinkError, store_for
 
     parts = urlsplit(url)
     head, sep, code = parts.path.rpartition("/l/")
@@ -215,7 +215,7 @@ def export_theme_command(ctx, theme, folder, fmt, preset, width, height, scale, 
 
     from explorer.export.chart_image import export_chart, find_chart
 
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
 
     settings, service = _context(ctx)
     themes = load_themes()

@@ -9,65 +9,15 @@ pushes the plot up instead of overlapping it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
+import textwrap
 import plotly.graph_objects as go
 
-from explorer import design
+from explorer.labels.credits import Credit
+from explorer.themes import design
 
 FOOTER_LEGEND = "legend2"
 FOOTER_FONT_SIZE = 11
 _CHAR_PX = 6.1            # average width of a footer character at 11 px (Arial/Liberation)
-
-
-@dataclass
-class Credit:
-    dataset_id: str
-    title: str
-    publisher: str
-    licence: str
-    licence_url: str | None
-    attribution: str
-    updated: str | None
-    retrieved_at: str | None
-    source_url: str | None
-    upstream_url: str | None
-    sha256: str | None = None
-    resource_id: str | None = None
-
-    def short(self) -> str:
-        """'Publisher: Title (Licence)', the one-line form used under charts on the pages."""
-        return f"{self.publisher}: {self.title}" + (f" ({self.licence})" if self.licence else "")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def credit_for(entry, provenance: dict | None = None, resource_id: str | None = None) -> Credit:
-    prov = provenance or {}
-    return Credit(
-        dataset_id=entry.id, title=entry.title, publisher=entry.publisher or "publisher not stated",
-        licence=entry.licence or "", licence_url=entry.licence_url, attribution=(entry.attribution or "").strip(),
-        updated=entry.updated, retrieved_at=prov.get("retrieved_at"),
-        source_url=prov.get("source_url") or None, upstream_url=prov.get("upstream_url") or entry.upstream_url,
-        sha256=prov.get("sha256"), resource_id=resource_id or prov.get("resource_id"),
-    )
-
-
-def collect_credits(sources: list[dict], service, roles: tuple[str, ...] = ("data",)) -> list[Credit]:
-    """One credit per dataset among a chart's ``sources`` (as ``ChartResult.sources``)."""
-    out: list[Credit] = []
-    seen: set[str] = set()
-    for src in sources:
-        if src.get("role", "data") not in roles or src.get("dataset_id") in seen:
-            continue
-        try:
-            entry = service.entry(src["dataset_id"])
-        except Exception:  # noqa: BLE001 - a source the registry no longer has is left out
-            continue
-        seen.add(entry.id)
-        out.append(credit_for(entry, src.get("provenance"), src.get("resource_id")))
-    return out
 
 
 def _date(text: str | None) -> str | None:
@@ -104,11 +54,8 @@ def footer_lines(credits: list[Credit], permalink: str | None, context: list[Cre
 
 def wrap(text: str, chars: int) -> list[str]:
     """Lines of at most ``chars`` characters; a word longer than that (a URL) is cut, not pushed
-    off the image. The line filling is the charts' own (``explorer.charts._wrap``)."""
-    from explorer.charts import _wrap
-
-    words = [w[i:i + chars] for w in text.split() for i in range(0, len(w), chars)]
-    return _wrap(" ".join(words), chars).split("<br>") if words else []
+    off the image."""
+    return textwrap.wrap(text, chars, break_on_hyphens=False)
 
 
 def _escape(text: str) -> str:

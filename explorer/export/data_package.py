@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.provenance import utc_now_iso
-from explorer.export.credits import Credit, collect_credits
+from explorer.data.provenance import utc_now_iso
+from explorer.labels.credits import Credit, collect_credits
 
 APP = "London Data Explorer"
 
@@ -107,7 +107,7 @@ def _chart_geojson(service, table: pd.DataFrame, sources: list[dict]) -> tuple[b
 
 def chart_package(theme_slug: str, chart_id: str, service, base_url: str | None = None, highlight=None,
                   themes=None) -> DataPackage:
-    from explorer.charts import build_chart
+    from explorer.themes.charts import build_chart
     from explorer.export.chart_image import ExportUnavailable, chart_permalink, find_chart
 
     theme, spec = find_chart(theme_slug, chart_id, themes)
@@ -149,7 +149,7 @@ def _layer_frame(service, layer):
     import geopandas as gpd
     import shapely
 
-    from explorer.mapdata import geometry_payload
+    from explorer.maps.layer_data import geometry_payload
 
     doc = json.loads(geometry_payload(service, layer.dataset_id, layer.resource_id, "geojson"))
     features = doc.get("features") or []
@@ -175,7 +175,7 @@ def _gpkg(frame, layer_name: str) -> bytes:
 
 
 def layer_package(search: str | None, service, base_url: str | None = None) -> DataPackage:
-    from explorer.layers import parse_state
+    from explorer.maps.layers import parse_state
     from explorer.export.chart_image import DEFAULT_BASE_URL, ExportUnavailable
     from explorer.export.map_figure import _resolve_layer
 

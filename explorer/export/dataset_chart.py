@@ -1,9 +1,9 @@
 """A chart-builder chart (any table of the registry) as an image or a data zip, with its sources.
 
 The choices come as a dataset page's query (``chart=line&y=…&area=…``, see
-``explorer.chart_builder``), checked as hostile input: an unknown dataset is
+``explorer.themes.chart_builder``), checked as hostile input: an unknown dataset is
 :class:`~explorer.export.chart_image.ExportNotFound`, a choice that cannot be drawn a
-:class:`~explorer.chart_builder.BuilderError` naming it, data that cannot be loaded
+:class:`~explorer.themes.chart_builder.BuilderError` naming it, data that cannot be loaded
 :class:`~explorer.export.chart_image.ExportUnavailable`. The image is drawn as a theme chart's is
 (``chart_image.finish_figure``: title inside, footer with source, licence, dates and the short
 link back to the chart's page); the zip holds the chart's numbers, ``provenance.json`` and
@@ -16,7 +16,7 @@ import json
 from dataclasses import replace
 from typing import Mapping
 
-from explorer import chart_builder as cb
+from explorer.themes import chart_builder as cb
 from explorer.export.chart_image import (ExportedImage, ExportNotFound, ExportUnavailable, check_format, finish_figure,
                           short_permalink, DEFAULT_BASE_URL, NAME_RE)
 from explorer.export.sizes import ExportSize
@@ -32,7 +32,7 @@ def _spec(dataset_id: str, params: Mapping | cb.BuilderSpec) -> cb.BuilderSpec:
 
 def build_for_export(dataset_id: str, params, service, titled: bool = True) -> cb.Built:
     """The chart of these choices, or the error that says why not (see the module's docstring)."""
-    from explorer.datasets import DatasetError
+    from explorer.geo.joins import DatasetError
 
     spec = _spec(dataset_id, params)
     try:
@@ -70,8 +70,8 @@ def export_dataset_chart(dataset_id: str, params, fmt: str, size: ExportSize, se
 
 def dataset_chart_package(dataset_id: str, params, service, base_url: str | None = None):
     """The chart's data as a zip: data.csv (readable headers), provenance.json, README.txt."""
-    from explorer.provenance import utc_now_iso
-    from explorer.export.credits import collect_credits
+    from explorer.data.provenance import utc_now_iso
+    from explorer.labels.credits import collect_credits
     from explorer.export.data_package import APP, DataPackage, _csv, _digests, _readme, _source_record, _zip
 
     spec = _spec(dataset_id, params)

@@ -28,10 +28,11 @@ import numpy as np
 import plotly.graph_objects as go
 import shapely
 
-from explorer import design
+from explorer.themes import design
 from explorer.labels.variables import period_label, variable_label
 from explorer.export.basemap import basemap_layer, layout_image as basemap_image
-from explorer.export.credits import Credit, add_footer, credit_for, footer_lines
+from explorer.export.credits import add_footer, footer_lines
+from explorer.labels.credits import Credit, credit_for
 from explorer.export.raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
 
 CONTEXT_REGION = "london-region"
@@ -117,7 +118,7 @@ class _Geometry:
     @classmethod
     def get(cls, service, dataset_id: str, resource_id: str) -> LayerGeometry:
         """A layer's features in BNG metres, as the map draws them."""
-        from explorer.mapdata import geometry_payload
+        from explorer.maps.layer_data import geometry_payload
 
         entry = service.entry(dataset_id)
         key = f"{dataset_id}/{resource_id}/{entry.content_hash()}/{id(service)}"
@@ -179,7 +180,7 @@ def _line_xy(geoms) -> tuple[list, list]:
 def layer_style(kind: str, variable: str | None, method: str, classes: int, palette: str, values,
                 pollutant: str | None = None, unit: str | None = None, themes=()) -> dict:
     """The map explorer's style for a layer, with its classification kept for the data zip."""
-    from explorer.classify import layer_style as explorer_style
+    from explorer.maps.classify import layer_style as explorer_style
 
     style, classification = explorer_style(kind, variable, method, classes, palette, values,
                                            pollutant=pollutant, unit=unit, themes=themes)
@@ -201,7 +202,7 @@ def _rgba(colour: str, opacity: float) -> str:
 # ------------------------------------------------------------------------------------------ layers
 def _resolve_layer(service, spec) -> DrawnLayer:
     """Values and style of one permalink layer, as the map explorer would show it."""
-    from explorer.mapdata import layer_info, values_of_every_step, values_payload
+    from explorer.maps.layer_data import layer_info, values_of_every_step, values_payload
 
     info = layer_info(service, spec.dataset, spec.resource)
     if info.error:
@@ -415,7 +416,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
 
     ``raster`` (for PNG, at ``scale``): the polygon layers are drawn as one image of the plot
     area's pixels (:mod:`.raster_layers`) rather than as paths; the picture is the same."""
-    from explorer.layers import parse_state
+    from explorer.maps.layers import parse_state
     from explorer.export.chart_image import DEFAULT_BASE_URL, ExportUnavailable, short_permalink
 
     state = parse_state(search, lambda d: service.registry.get(d) is not None)

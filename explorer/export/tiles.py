@@ -4,7 +4,7 @@ Given a Web Mercator (EPSG:3857) bounding box and the width in pixels it will be
 is chosen so one tile pixel is roughly one image pixel (lowered until at most ``MAX_TILES`` tiles
 are needed). The tiles are read from a small on-disk cache (``EXPLORER_HOME/cache/tiles``) or
 fetched in parallel threads, each with a short timeout and the whole fetch within a time budget.
-Every tile URL's host passes :func:`explorer.netguard.check_url` and every request goes through
+Every tile URL's host passes :func:`explorer.guards.netguard.check_url` and every request goes through
 the guarded session (the address each connection reaches is checked; each fetch ends with the
 budget); redirects are not followed.
 
@@ -138,7 +138,7 @@ def _write_cached(path: Path, data: bytes) -> None:
 def _fetch(session, url: str, timeout: float, ends_at: float) -> bytes:
     import requests
 
-    from explorer.netguard import DeadlineExceeded, UnsafeURLError, deadline
+    from explorer.guards.netguard import DeadlineExceeded, UnsafeURLError, deadline
 
     try:
         with deadline(max(ends_at - time.monotonic(), 0.001)), \
@@ -163,7 +163,7 @@ def _fetch(session, url: str, timeout: float, ends_at: float) -> bytes:
 
 
 def _check_hosts(urls: list[str], allow_private: bool) -> None:
-    from explorer.netguard import UnsafeURLError, check_url
+    from explorer.guards.netguard import UnsafeURLError, check_url
 
     checked: set[str] = set()
     for url in urls:
@@ -231,7 +231,7 @@ def fetch_mosaic(template: str, bounds, pixels_wide: float, cache_dir: Path, *,
 
 
 def _fetch_all(template, z, wanted, folder, allow_private, timeout, budget) -> dict:
-    from explorer.netguard import GuardedSession
+    from explorer.guards.netguard import GuardedSession
 
     urls = {(col, row): tile_url(template, z, col, row) for col, row in wanted}
     _check_hosts(list(urls.values()), allow_private)

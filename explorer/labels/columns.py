@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-JOIN_COLUMNS = ("area_code", "area_name")    # added by explorer.geography.join_to_boundaries
+JOIN_COLUMNS = ("area_code", "area_name")    # added by explorer.geo.geography.join_to_boundaries
 ROWS_COMPARED = 5000
 
 

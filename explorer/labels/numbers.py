@@ -39,9 +39,9 @@ def format_value(value, unit: str | None = None, decimals: int | None = None) ->
 
 def meaning(pollutant: str | None, value, unit: str | None = None) -> str | None:
     """"above the UK annual objective of 40" for an annual mean of a pollutant with thresholds
-    (explorer/classify.py: the WHO 2021 guideline and the UK's objectives), else None. The WHO's
+    (explorer/maps/classify.py: the WHO 2021 guideline and the UK's objectives), else None. The WHO's
     interim targets class the map; a sentence names only the guideline and the UK's own."""
-    from explorer.classify import thresholds_for
+    from explorer.maps.classify import thresholds_for
 
     if not pollutant or not isinstance(value, (int, float)) or isinstance(value, bool):
         return None

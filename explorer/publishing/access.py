@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from explorer.accounts.store import User, publisher_slug
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 
 
 class AccessDenied(Exception):

@@ -21,9 +21,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from explorer.accounts.store import User, publisher_slug
-from explorer.models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
-from explorer.textsafe import safe_markdown
+from explorer.catalogue.models import ACCESS_LEVELS, GEOGRAPHY_LEVELS, UPDATE_FREQUENCIES, Entry, EntryError, Resource, slugify
+from explorer.guards.textsafe import safe_markdown
 from explorer.publishing.access import AccessDenied, AccessPolicy
+from explorer.publishing.errors import FieldErrors, PublishError
 from explorer.publishing.store import PublishingStore
 from explorer.publishing.uploads import UPLOAD_FORMATS, check_upload, sniff
 
@@ -41,18 +42,6 @@ EDITABLE = ("title", "description", "publisher", "licence", "licence_other", "li
             "tags", "update_frequency", "temporal_start", "temporal_end", "spatial_coverage",
             "smallest_geography", "access_level", "access_note", "access_contact")
 _EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}$")
-
-
-class FieldErrors(ValueError):
-    """One message per field that is wrong (422 in the API, next to the field in the form)."""
-
-    def __init__(self, errors: dict[str, str]):
-        self.errors = dict(errors)
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-
-
-class PublishError(LookupError):
-    """No such entry (404)."""
 
 
 @dataclass
@@ -435,7 +424,7 @@ class Publishing:
                            boundary: str | None = None):
         """Load a resource of a (possibly unpublished) entry the way the map will; a file the loaders
         cannot read is FieldErrors on 'file'. Options pick another code column or boundary set."""
-        from explorer.datasets import DatasetError
+        from explorer.geo.joins import DatasetError
 
         if code_column or boundary:
             entry = Entry.from_dict(entry.to_dict())
@@ -522,7 +511,7 @@ class Publishing:
 def open_publishing(settings, registry, data=None):
     """(accounts, publishing) over one database: EXPLORER_HOME/accounts.sqlite3, or PostgreSQL."""
     from explorer.accounts.store import SQLiteAccountStore
-    from explorer.db import accounts_database
+    from explorer.accounts.store import accounts_database
 
     settings.ensure_dirs()
     db = accounts_database(settings)   # PostgreSQL when EXPLORER_DATABASE_URL is set
@@ -530,7 +519,7 @@ def open_publishing(settings, registry, data=None):
 
 
 def _component(text: str) -> str:
-    from explorer.resolver import _component as component  # the store's own folder naming
+    from explorer.data.resolver import _component as component  # the store's own folder naming
     return component(text)
 
 

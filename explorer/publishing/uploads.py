@@ -32,7 +32,7 @@ FORMAT_LABELS = {
 
 
 def _errors(message: str):
-    from explorer.publishing.service import FieldErrors
+    from explorer.publishing.errors import FieldErrors
 
     return FieldErrors({"file": message})
 
@@ -45,7 +45,7 @@ def safe_file_name(original: str, fmt: str) -> str:
 
 def check_upload(filename: str, declared: str) -> tuple[str, str]:
     """(format, safe file name) or FieldErrors on 'file' / 'format'."""
-    from explorer.publishing.service import FieldErrors
+    from explorer.publishing.errors import FieldErrors
 
     name = str(filename or "").strip()
     if not name:
@@ -68,8 +68,8 @@ def check_upload(filename: str, declared: str) -> tuple[str, str]:
 def _check_workbook(path: Path, fmt: str) -> None:
     """The workbook is the declared kind, told apart by its content as the spreadsheet reader
     tells them apart (an ODS names its type in its ``mimetype`` part; an XLSX has ``xl/`` parts)."""
-    from explorer.loaders import LoadError
-    from explorer.loaders._spreadsheet import _kind_of_zip
+    from explorer.data.loaders import LoadError
+    from explorer.data.loaders._spreadsheet import _kind_of_zip
 
     label = FORMAT_LABELS[fmt]
     try:

@@ -19,7 +19,7 @@ of the app would send (a number for a search string, a list for a dataset id) ra
 callback could not use the values sent" with one line in the log (the callback, the error and
 where it was raised: enough to find a real bug, without a traceback per request).
 
-Every refusal is a short JSON ``{"error", "status"}`` (explorer/security.py) and one log line.
+Every refusal is a short JSON ``{"error", "status"}`` (explorer/web/security.py) and one log line.
 """
 
 from __future__ import annotations
@@ -210,13 +210,13 @@ def _where(exc: BaseException) -> str:
 def _guarded(func, output: str):
     from dash.exceptions import PreventUpdate
 
-    from explorer.web.request_limits import QueryRefused
+    from explorer.guards.request_limits import QueryRefused
 
     def guarded(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except (PreventUpdate, QueryRefused):
-            raise                # Dash's own; a 400 naming the query's limit (explorer/security.py)
+            raise                # Dash's own; a 400 naming the query's limit (explorer/web/security.py)
         except VALUE_ERRORS as exc:
             name = output if len(output) <= 80 else output[:77] + "…"
             log.warning("callback %s could not use the values sent: %s: %s (at %s)", name,

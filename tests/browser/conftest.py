@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..conftest import DATA_DIR

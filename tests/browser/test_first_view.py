@@ -1,4 +1,4 @@
-"""The page as the server draws it (explorer/first_paint.py, assets/first_view.js): what a person
+"""The page as the server draws it (explorer/web/first_paint.py, assets/first_view.js): what a person
 sees before Dash's scripts have run, and how the live page takes over from it.
 
 "Before Dash has run" is made to last: the test blocks Dash's renderer script, so the page stays

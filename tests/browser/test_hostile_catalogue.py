@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from explorer.app import create_app
-from explorer.harvest import harvest
-from explorer.registry import Registry
+from explorer.web.app import create_app
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 from ..conftest import DATA_DIR

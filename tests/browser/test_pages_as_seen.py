@@ -13,9 +13,9 @@ import time
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
-from explorer.themes import load_themes
+from explorer.themes.theme_files import load_themes
 
 from ..conftest import DATA_DIR
 from . import seen

@@ -15,7 +15,7 @@ def test_a_page_opened_directly_then_revisited_through_history(explorer):
         "return performance.getEntriesByType('resource').filter(function (e) {"
         " return e.name.indexOf('_dash-layout') !== -1; }).length;")
     document = duo.driver.execute_script("return performance.getEntriesByType('navigation')[0].decodedBodySize;")
-    # the page came inside the index page with its layout (explorer/first_paint.py), so Dash did not
+    # the page came inside the index page with its layout (explorer/web/first_paint.py), so Dash did not
     # ask for the layout; the router answered its first call without sending the page again
     assert asked == 0 and document > 10_000 and sizes and max(sizes) < 1_000, (asked, document, sizes)
 

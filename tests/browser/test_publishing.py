@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.support.ui import Select
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..conftest import DATA_DIR

@@ -8,10 +8,10 @@ import os
 import time
 from pathlib import Path
 
-from explorer.app import create_app
-from explorer.harvest import harvest
-from explorer.registry import Registry
-from explorer.resolver import ResolveError, Resolver
+from explorer.web.app import create_app
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
+from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
 from ..hostile import GOOD_CSV, HTML_ERROR, Server

@@ -16,8 +16,8 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from explorer import design
-from explorer.app import create_app
+from explorer.themes import design
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..conftest import DATA_DIR

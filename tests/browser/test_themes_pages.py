@@ -13,10 +13,10 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from explorer import design
-from explorer.app import create_app
+from explorer.themes import design
+from explorer.web.app import create_app
 from explorer.settings import Settings
-from explorer.themes import load_themes
+from explorer.themes.theme_files import load_themes
 
 from ..conftest import DATA_DIR
 from .helpers import module_browser, wait_until

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from explorer.accounts.store import accounts_path
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.cli import main
-from explorer.publish_pages import SIGN_IN_FAILED
+from explorer.web.publish_pages import SIGN_IN_FAILED
 from explorer.settings import Settings
 
 from ..publishing_fixtures import PASSWORD, PUBLISHER_A, people

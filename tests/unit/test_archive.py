@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.archive import (
+from explorer.data.archive import (
     ArchiveError,
     extract_all,
     extract_member,

@@ -18,7 +18,7 @@ import pyproj
 import pytest
 import yaml
 
-from explorer.models import Entry, EntryError, Resource
+from explorer.catalogue.models import Entry, EntryError, Resource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = REPO_ROOT / "geodata" / "catalogue.yaml"
@@ -397,7 +397,7 @@ def test_every_dataset_names_its_holding_repository():
 
 
 def test_the_bundled_harvester_reads_the_packaged_file():
-    from explorer.harvest import bundled
+    from explorer.catalogue.harvest import bundled
 
     doc = bundled.load_default()
     results = list(bundled.entry_dicts(doc, "bundled", "geodata/catalogue.yaml"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.cache import cache_config, cached, make_cache
+from explorer.data.cache import cache_config, cached, make_cache
 from explorer.settings import Settings
 
 

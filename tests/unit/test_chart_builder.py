@@ -1,4 +1,4 @@
-"""The chart builder (explorer/chart_builder.py): the first chart it proposes for every bundled
+"""The chart builder (explorer/themes/chart_builder.py): the first chart it proposes for every bundled
 table (loaded from the real data folder), the choices read from an address as hostile input, the
 messages for choices that do not fit the data, and the exports (image footer, data zip, routes,
 command line)."""
@@ -16,8 +16,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from explorer import chart_builder as cb
-from explorer.datasets import DataService, DatasetError
+from explorer.themes import chart_builder as cb
+from explorer.geo.joins import DataService, DatasetError
 from explorer.services import open_registry
 from explorer.settings import Settings
 
@@ -240,7 +240,7 @@ def test_exported_image_carries_title_source_licence_dates_and_link(service, ren
 def test_the_short_link_of_an_export_opens_the_same_chart(service, renderer):
     from explorer.export import resolve_size
     from explorer.export.dataset_chart import export_dataset_chart
-    from explorer.shortlinks import store_for
+    from explorer.maps.shortlinks import store_for
 
     image = export_dataset_chart("house-prices-borough", q("?chart=bar&top=5&to=2005"), "svg",
                                  resolve_size("a4"), service, renderer)
@@ -267,7 +267,7 @@ def test_data_zip_holds_the_numbers_and_their_provenance(service):
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory, data_dir):
-    from explorer.app import create_app
+    from explorer.web.app import create_app
     from explorer.export.renderer import shared_renderer
 
     app = create_app(Settings(home=tmp_path_factory.mktemp("builder-routes"), data_dir=data_dir,

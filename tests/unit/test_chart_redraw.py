@@ -19,9 +19,10 @@ from dash import no_update
 from plotly.io.json import to_json_plotly
 
 from callbacks import chart_builder as ccb
-from explorer import chart_builder as cb
-from explorer import charts, design
-from explorer.datasets import DataService
+from explorer.themes import chart_builder as cb
+from explorer.themes import charts
+from explorer.themes import design
+from explorer.geo.joins import DataService
 from explorer.services import open_registry
 from explorer.settings import Settings
 

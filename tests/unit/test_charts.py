@@ -11,13 +11,13 @@ import pandas as pd
 import plotly.io as pio
 import pytest
 
-from explorer import design
-from explorer.chart_data import TRANSFORMS, normalise_name
-from explorer.charts import build_chart, fmt_number, format_headline, headline_values
-from explorer.datasets import DataService
+from explorer.themes import design
+from explorer.themes.chart_data import TRANSFORMS, normalise_name
+from explorer.themes.charts import build_chart, fmt_number, format_headline, headline_values
+from explorer.geo.joins import DataService
 from explorer.services import open_registry
 from explorer.settings import Settings
-from explorer.themes import ChartSpec, load_themes
+from explorer.themes.theme_files import ChartSpec, load_themes
 
 CAMDEN, BROMLEY, CITY = "E09000007", "E09000006", "E09000001"
 

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from explorer.classify import (
+from explorer.maps.classify import (
     METHODS, Classification, Threshold, class_colours, classify, detect_pollutant, format_number,
     thresholds_for,
 )
-from explorer.palettes import NO_DATA_COLOUR, PALETTES, palette_colours, relative_luminance
+from explorer.maps.palettes import NO_DATA_COLOUR, PALETTES, palette_colours, relative_luminance
 
 
 def recount(values, breaks) -> list[int]:
@@ -262,7 +262,7 @@ def test_class_colours_follow_the_classification():
 
 
 def test_layer_style_is_one_rule_for_every_map():
-    from explorer.classify import OUTLINE_COLOUR, layer_style
+    from explorer.maps.classify import OUTLINE_COLOUR, layer_style
 
     assert layer_style("polygons", None, "quantile", 5, "blues", None) == (
         {"mode": "outline", "line": OUTLINE_COLOUR}, None)
@@ -272,7 +272,7 @@ def test_layer_style_is_one_rule_for_every_map():
     assert no2["breaks"] == [10, 20, 30, 40] and "UK annual objective" in no2["method_label"]
     assert no2["no_data"] == 1 and result.k == 5 and len(no2["colours"]) == 5
     # the palette by kind of data ("auto"): air pollution warm, points their own, fills by theme
-    from explorer.palettes import palette_colours
+    from explorer.maps.palettes import palette_colours
     warm, _ = layer_style("polygons", "NO2-2019-mean", "quantile", 5, "auto", [8, 20, 30, 45, 50])
     assert warm["colours"] == palette_colours("warm", 5)
     dots, _ = layer_style("points", "count", "quantile", 5, "auto", [1, 2, 3, 4, 5], themes=["air-quality"])

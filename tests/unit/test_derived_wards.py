@@ -10,11 +10,11 @@ import pytest
 import shapely
 from flask import Flask
 
-from explorer import derived_boundaries as db
-from explorer import mapdata as md
-from explorer.cache import make_cache
-from explorer.datasets import DataService
-from explorer.geography import BoundaryConfigError, BoundaryRegistry
+from explorer.geo import derived_boundaries as db
+from explorer.maps import layer_data as md
+from explorer.data.cache import make_cache
+from explorer.geo.joins import DataService
+from explorer.geo.geography import BoundaryConfigError, BoundaryRegistry
 from explorer.services import open_registry
 from explorer.settings import Settings
 
@@ -115,7 +115,7 @@ def test_crime_by_ward_joins_to_the_approximate_wards(crime):
 
 
 def test_the_provenance_lists_both_inputs_with_sha256_and_the_derivation(crime, data_dir):
-    from explorer.provenance import sha256_file
+    from explorer.data.provenance import sha256_file
 
     steps = "\n".join(crime.provenance.transformations)
     assert f"{LOOKUP} (sha256 {sha256_file(data_dir / LOOKUP)})" in steps
@@ -222,7 +222,7 @@ def test_a_derived_set_that_cannot_be_built_is_a_clear_error_not_a_half_join(tmp
 
     import yaml
 
-    from explorer.datasets import DatasetError
+    from explorer.geo.joins import DatasetError
 
     raw = yaml.safe_load(importlib.resources.files("geodata").joinpath("boundaries.yaml").read_text("utf-8"))
     wrong = next(s for s in raw["sets"] if s["id"] == "ward-2022-approx")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import explorer.download as dl
-from explorer.download import (
+import explorer.data.download as dl
+from explorer.data.download import (
     ChecksumMismatch,
     DownloadError,
     DownloadRefused,
@@ -17,7 +17,7 @@ from explorer.download import (
     download,
     parse_checksum,
 )
-from explorer.netguard import UnsafeURLError
+from explorer.guards.netguard import UnsafeURLError
 
 from ..local_http import QuietHandler, serve, stop
 

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from explorer.datasets import DataService
+from explorer.geo.joins import DataService
 from explorer.export import resolve_size
 from explorer.export.chart_image import ExportNotFound, export_chart, find_chart
 from explorer.export.map_figure import build_map, export_map
@@ -62,7 +62,7 @@ def pdf_info(data: bytes, tmp_path) -> tuple[str, str]:
 
 
 def _resolve(service, link: str) -> str | None:
-    from explorer.shortlinks import store_for
+    from explorer.maps.shortlinks import store_for
 
     return store_for(service.settings).resolve(link.rsplit("/l/", 1)[1])
 
@@ -141,7 +141,7 @@ def test_chart_pdf_page_size_and_footer_text(service, renderer, tmp_path):
 
 
 def test_every_chart_type_exports(service, renderer):
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
 
     seen = {}
     for theme in load_themes():
@@ -154,7 +154,7 @@ def test_every_chart_type_exports(service, renderer):
 
 
 def test_concurrent_exports_get_their_own_images(service, renderer):
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
 
     charts = [(t.slug, c.id, c.title) for t in load_themes() for c in t.charts][:6]
     results: dict = {}
@@ -291,7 +291,7 @@ def test_a_map_image_has_a_plain_title_a_two_line_footer_and_a_full_legend(servi
 def test_a_theme_map_is_exportable(service):
     """Each theme page links its map as an image (layouts/theme_page.map_exports): the same
     layers, classes and palettes, drawn with a complete legend."""
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
     from layouts.theme_page import theme_map_search
 
     theme = next(t for t in load_themes() if t.slug == "air-quality")

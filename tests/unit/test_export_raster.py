@@ -18,8 +18,8 @@ import pytest
 import shapely
 from PIL import Image
 
-from explorer import design
-from explorer.datasets import DataService
+from explorer.themes import design
+from explorer.geo.joins import DataService
 from explorer.export import resolve_size
 from explorer.export.map_figure import REGION_FILL, THAMES_FILL, _Geometry, build_map, export_map
 from explorer.export.raster_layers import RasterLayer, draw_layers, polygon_rings
@@ -115,7 +115,7 @@ def test_lsoa_png_pixels_have_their_class_colours_as_the_vector_png(service, ren
 
 
 def test_a_place_without_a_value_has_the_no_data_colour(service, renderer, monkeypatch):
-    from explorer import mapdata
+    from explorer.maps import layer_data as mapdata
 
     size = resolve_size("square")
     plain = build_map(service, LSOA, size.width, size.height)

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from click.testing import CliRunner
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.cli import main
 from explorer.export.renderer import shared_renderer
 from explorer.settings import Settings
@@ -139,7 +139,7 @@ def test_cli_exports_a_chart_and_a_whole_theme(tmp_path, data_dir):
     result = runner.invoke(main, ["export", "theme", "net-zero", "-o", str(folder), "--format", "png",
                                   "--preset", "square", "--scale", "1"], env=env)
     assert result.exit_code == 0, result.output
-    from explorer.themes import load_themes
+    from explorer.themes.theme_files import load_themes
 
     charts = next(t for t in load_themes() if t.slug == "net-zero").charts
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"net-zero-{c.id}.png" for c in charts)

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.datasets import DataService
+from explorer.geo.joins import DataService
 from explorer.export import basemap, resolve_size, tiles
 from explorer.export.map_figure import build_map, export_map
 from explorer.services import open_registry
@@ -293,7 +293,7 @@ def test_the_interpolated_grid_matches_an_exact_transform_to_well_under_a_pixel(
 
 def test_a_map_exported_while_tiles_failed_is_not_kept_and_the_next_export_has_tiles(
         tmp_path, data_dir, server, monkeypatch):
-    from explorer.app import create_app
+    from explorer.web.app import create_app
 
     monkeypatch.setattr(tiles, "RETRY_AFTER", 0.0)   # the failure memory is tested above
     app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple", offline=False,
@@ -319,7 +319,7 @@ def test_a_map_exported_while_tiles_failed_is_not_kept_and_the_next_export_has_t
 def test_while_the_tile_server_is_not_asked_again_the_tile_less_map_is_served_from_the_cache(
         tmp_path, data_dir, server, monkeypatch):
     """Fifty people exporting one map during a tile outage get one render, not fifty."""
-    from explorer.app import create_app
+    from explorer.web.app import create_app
     from explorer.export import map_figure
 
     monkeypatch.setattr(tiles, "RETRY_AFTER", 60.0)

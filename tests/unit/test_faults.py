@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer.models import Entry
-from explorer.provenance import read_provenance
-from explorer.resolver import ResolveError, Resolver
+from explorer.catalogue.models import Entry
+from explorer.data.provenance import read_provenance
+from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
 from ..local_http import QuietHandler, serve, stop
@@ -193,8 +193,8 @@ def test_damaged_last_copy_is_not_served_when_the_refresh_fails(settings, source
 # A process killed while it writes ----------------------------------------------------------------
 KILLED_FETCH = textwrap.dedent("""
     import sys
-    from explorer.models import Entry
-    from explorer.resolver import Resolver
+    from explorer.catalogue.models import Entry
+    from explorer.data.resolver import Resolver
     from explorer.settings import Settings
     home, url = sys.argv[1:3]
     settings = Settings(home=home, allow_private_urls=True, http_timeout=30, http_retries=1,

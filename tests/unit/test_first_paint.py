@@ -1,5 +1,5 @@
 """Every index page carries its page drawn as static HTML and the layout Dash would fetch next
-(explorer/first_paint.py)."""
+(explorer/web/first_paint.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from explorer.app import create_app
-from explorer.first_paint import EARLY_SCRIPTS, layout_json, static_page
+from explorer.web.app import create_app
+from explorer.web.first_paint import EARLY_SCRIPTS, layout_json, static_page
 from explorer.settings import Settings
 
 from .test_prerender import component, texts
@@ -92,7 +92,7 @@ def test_catalogue_text_cannot_end_the_layouts_script():
 
 
 def test_a_page_that_cannot_be_drawn_is_served_as_dash_serves_it(tmp_path, data_dir, monkeypatch, caplog):
-    import explorer.first_paint as first_paint
+    import explorer.web.first_paint as first_paint
 
     app = create_app(Settings(home=tmp_path, data_dir=data_dir, cache_url="simple"))
 
@@ -120,7 +120,7 @@ def test_every_page_names_its_language(client):
 
 
 def test_the_same_layout_is_drawn_once(monkeypatch):
-    import explorer.first_paint as first_paint
+    import explorer.web.first_paint as first_paint
 
     calls = []
     monkeypatch.setattr(first_paint, "_drawn", type(first_paint._drawn)())

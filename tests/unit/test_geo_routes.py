@@ -9,8 +9,8 @@ import json
 import geobuf
 import pytest
 
-from explorer import mapdata
-from explorer.app import create_app
+from explorer.maps import layer_data as mapdata
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 

@@ -8,7 +8,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from explorer.geography import (
+from explorer.geo.geography import (
     BoundaryConfigError,
     BoundaryRegistry,
     JoinError,
@@ -37,7 +37,7 @@ LOOKUP_OPTIONS = {"from_column": "LSOA11CD", "to_column": "GSS_CODE", "weight_co
 
 def build_derived(bset, data_dir, load_boundary):
     """The derived set from the real files, with the pure functions the data service uses."""
-    from explorer.derived_boundaries import assign_largest_share, dissolve_by_largest_share, names_from
+    from explorer.geo.derived_boundaries import assign_largest_share, dissolve_by_largest_share, names_from
 
     assert bset.id == "ward-2022-approx", bset.id
     assignment = assign_largest_share(pd.read_csv(data_dir / WARD_LOOKUP), LOOKUP_OPTIONS)

@@ -7,10 +7,10 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from explorer.datasets import DataService
-from explorer.geography import BoundaryRegistry, detect_code_columns, join_to_boundaries
-from explorer.harvest import harvest
-from explorer.registry import Registry
+from explorer.geo.joins import DataService
+from explorer.geo.geography import BoundaryRegistry, detect_code_columns, join_to_boundaries
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 LSOA = {

@@ -7,8 +7,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from explorer.harvest import HarvestError, harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import HarvestError, harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 

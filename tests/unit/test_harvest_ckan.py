@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from explorer.harvest import HarvestError, harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import HarvestError, harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 from ..local_http import QuietHandler, serve, stop

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from explorer.harvest import harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"

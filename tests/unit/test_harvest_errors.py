@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from explorer.harvest import HarvestError, HarvestReport, Rejection, harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import HarvestError, HarvestReport, Rejection, harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 from ..local_http import QuietHandler, serve, stop
@@ -231,8 +231,8 @@ def test_export_over_http_with_redirect(data_dir, registry, settings):
 
 
 def test_every_redirect_hop_is_checked(data_dir, registry, settings, monkeypatch):
-    from explorer.harvest import sources
-    from explorer.netguard import UnsafeURLError
+    from explorer.catalogue.harvest import sources
+    from explorer.guards.netguard import UnsafeURLError
 
     body = (data_dir / "catalogue" / "lds_api_examples" / "v3_datasets_export.json").read_bytes()
     server = _FileServer({"/start.json": (302, {"Location": "/internal/export.json"}, b""),

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from explorer.cli import main
-from explorer.harvest import HarvestError, harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import HarvestError, harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 TREES = """---

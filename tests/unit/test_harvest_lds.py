@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from explorer.harvest import harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 

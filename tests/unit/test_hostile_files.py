@@ -16,10 +16,10 @@ from pathlib import Path
 import pyogrio
 import pytest
 
-from explorer import archive
-from explorer.loaders import LoadError, load_file, validate_file
-from explorer.models import Entry, Resource
-from explorer.resolver import ResolveError, Resolver
+from explorer.data import archive
+from explorer.data.loaders import LoadError, load_file, validate_file
+from explorer.catalogue.models import Entry, Resource
+from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
 from ..hostile import GOOD_CSV, Server, gzip_zeros, vrt, write, zeros_zip, zip_bytes
@@ -89,7 +89,7 @@ def test_vrt_in_a_zip_member_or_a_kmz_is_refused(tmp_path, server):
 
 
 def test_gdal_has_no_vrt_no_network_file_systems_and_no_http(tmp_path, server):
-    from explorer.loaders._safety import harden_gdal
+    from explorer.data.loaders._safety import harden_gdal
 
     harden_gdal()
     drivers = set(pyogrio.list_drivers())
@@ -189,7 +189,7 @@ def test_a_bomb_in_the_local_data_folder_is_bounded_too(tmp_path, limited):
 
 
 def test_gzip_text_is_decompressed_within_the_limits(tmp_path, limited):
-    from explorer.loaders._safety import gunzip_bounded
+    from explorer.data.loaders._safety import gunzip_bounded
 
     with pytest.raises(LoadError, match="decompression bomb"):
         gunzip_bounded(gzip_zeros(BOMB), "x.csv.gz")
@@ -286,7 +286,7 @@ def test_special_files_in_the_data_folder_are_refused(tmp_path):
 
 # No false alarms ----------------------------------------------------------------------------------
 def test_every_real_data_file_passes_the_checks_a_download_must_pass(data_dir):
-    from explorer.models import guess_format
+    from explorer.catalogue.models import guess_format
 
     sidecars = {".dbf", ".shx", ".prj", ".cpg", ".dat", ".id", ".map", ".ind", ".md", ".txt"}
     checked, refused = 0, []
@@ -302,7 +302,7 @@ def test_every_real_data_file_passes_the_checks_a_download_must_pass(data_dir):
 
 
 def test_refresh_reasons_read_as_plain_words():
-    from explorer.resolver import refresh_summary
+    from explorer.data.resolver import refresh_summary
 
     assert refresh_summary("x: HTTP 503 Service Unavailable (gave up after 3 attempt(s))") == \
         "the source's server answered with an error"

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from explorer.models import Entry, Resource
-from explorer.provenance import read_provenance
-from explorer.resolver import ResolveError, Resolver
+from explorer.catalogue.models import Entry, Resource
+from explorer.data.provenance import read_provenance
+from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
 from ..hostile import GOOD_CSV, HTML_ERROR, Server, trickle, vrt, zeros_zip, zip_bytes
@@ -124,7 +124,7 @@ def test_a_good_refresh_still_replaces_the_copy_and_clears_the_failure(tmp_path,
 
 def test_the_theme_page_source_card_gives_the_same_reason_as_the_dataset_page():
     """Both source cards say why a refresh failed, in the same words (layouts.components.refresh_note)."""
-    from explorer.resolver import refresh_summary
+    from explorer.data.resolver import refresh_summary
     from layouts.components import source_card
     from layouts.theme_page import source_block
 

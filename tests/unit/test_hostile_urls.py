@@ -14,12 +14,12 @@ import socket
 import pytest
 import requests
 
-from explorer import netguard
-from explorer.download import DownloadDeadline, DownloadError, DownloadRefused, download
-from explorer.harvest import HarvestError, harvest
-from explorer.harvest.sources import fetch_bytes
-from explorer.netguard import GuardedSession, UnsafeURLError, check_url
-from explorer.registry import Registry
+from explorer.guards import netguard
+from explorer.data.download import DownloadDeadline, DownloadError, DownloadRefused, download
+from explorer.catalogue.harvest import HarvestError, harvest
+from explorer.catalogue.harvest.sources import fetch_bytes
+from explorer.guards.netguard import GuardedSession, UnsafeURLError, check_url
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 from ..hostile import GOOD_CSV, Server, trickle

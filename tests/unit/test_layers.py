@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.layers import (DEFAULT_VIEW, MAX_LAYERS, LayerParamError, LayerSpec, MapState,
+from explorer.maps.layers import (DEFAULT_VIEW, MAX_LAYERS, LayerParamError, LayerSpec, MapState,
                              default_layers, parse_layer, parse_state)
 
 KNOWN = {"laei-lsoa-2021", "london-boroughs", "crime-lsoa", "house-prices-borough"}
@@ -48,7 +48,7 @@ def test_unknown_datasets_and_bad_values_become_notices():
 
 
 def test_too_many_layers_are_cut_with_a_notice():
-    # distinct layers (exact repeats of a query pair are read once: explorer/web/request_limits.py)
+    # distinct layers (exact repeats of a query pair are read once: explorer/guards/request_limits.py)
     search = "?" + "&".join(f"layer=london-boroughs,o:{i}" for i in range(MAX_LAYERS + 2))
     state = parse_state(search, known)
     assert len(state.layers) == MAX_LAYERS

@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import CRS
 
-from explorer.loaders import (
+from explorer.data.loaders import (
     LoadError,
     Loaded,
     crs_label,
@@ -25,7 +25,7 @@ from explorer.loaders import (
     numeric_columns,
     to_area_crs,
 )
-from explorer.models import Resource
+from explorer.catalogue.models import Resource
 
 # Greater London in lon/lat, with a little slack: every London layer must fall inside.
 LONDON = (-0.52, 51.27, 0.35, 51.70)

@@ -4,7 +4,7 @@ the class breaks of a layer stay the same through its years."""
 
 from __future__ import annotations
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..conftest import DATA_DIR
@@ -48,8 +48,8 @@ def test_an_unknown_variable_in_a_link_gives_a_notice(app):
 
 def test_class_breaks_stay_the_same_through_the_years(app):
     from callbacks.map_explorer import layer_look
-    from explorer.layers import LayerSpec
-    from explorer.mapdata import layer_info
+    from explorer.maps.layers import LayerSpec
+    from explorer.maps.layer_data import layer_info
     from layouts import map_explorer as view
 
     info = layer_info(app.explorer.data, "laei-borough", "no2-2019")

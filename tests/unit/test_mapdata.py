@@ -16,8 +16,8 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from explorer import mapdata as md
-from explorer.datasets import DataService, DatasetError
+from explorer.maps import layer_data as md
+from explorer.geo.joins import DataService, DatasetError
 from explorer.services import open_registry
 from explorer.settings import Settings
 

@@ -16,7 +16,7 @@ from authlib.jose import JsonWebKey, jwt
 from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import make_server
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 CLIENT_ID = "london-data-explorer"

@@ -11,8 +11,8 @@ import dash
 import dash_leaflet
 import pytest
 
-from explorer.app import create_app
-from explorer.page_scripts import without_polyfill
+from explorer.web.app import create_app
+from explorer.web.page_scripts import without_polyfill
 from explorer.settings import Settings
 
 CALL = re.compile(r"regeneratorRuntime\.(\w+)\(")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 PRELOAD = re.compile(r'<link rel="preload" as="(fetch)" crossorigin="anonymous"( data-explorer-canvas)? href="([^"]+)">'
@@ -64,7 +64,7 @@ def test_the_map_page_preloads_exactly_the_geometry_its_map_fetches(app, search)
     page = explorer_page(app.explorer, search)
     assert {u for u in found["fetch"] if u.startswith("/geo/")} == geometry_urls_of_page(page)
     # Dash's own first request, which it makes only once its scripts have run (the layout, its other
-    # one, comes inside the page: explorer/first_paint.py)
+    # one, comes inside the page: explorer/web/first_paint.py)
     assert {u for u in found["fetch"] if not u.startswith("/geo/")} == {"/_dash-dependencies"}
     assert any("async-GeoJSON" in s for s in found["script"])
     for script in found["script"]:      # every preloaded script exists

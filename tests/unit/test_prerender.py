@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.app import create_app
-from explorer.prerender import referred_address
+from explorer.web.app import create_app
+from explorer.web.prerender import referred_address
 from explorer.settings import Settings
 
 
@@ -68,7 +68,7 @@ def test_without_a_same_origin_referrer_the_frame_is_bare(client, headers):
 def test_a_page_that_fails_to_render_leaves_it_to_the_router(caplog):
     from flask import Flask
 
-    from explorer.prerender import layout_for_request
+    from explorer.web.prerender import layout_for_request
 
     def frame(page=None, title=None, rendered=None):
         return {"page": page, "title": title, "rendered": rendered}

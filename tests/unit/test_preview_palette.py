@@ -1,5 +1,5 @@
 """The dataset page's preview map is coloured by the map explorer's own rule
-(``explorer.classify.layer_style``): the layer's palette family, classes and legend labels, so a
+(``explorer.maps.classify.layer_style``): the layer's palette family, classes and legend labels, so a
 dataset looks the same on its page as when it is added to the map (no second, blue-only pipeline)."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import json
 import pytest
 
 from callbacks._preview import build_preview
-from explorer.datasets import DataService
-from explorer.layers import LayerSpec
-from explorer.palettes import palette_colours
+from explorer.geo.joins import DataService
+from explorer.maps.layers import LayerSpec
+from explorer.maps.palettes import palette_colours
 from explorer.services import Services, open_registry
 from explorer.settings import Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from callbacks._preview import choose_variable
-from explorer.datasets import DataService
+from explorer.geo.joins import DataService
 from explorer.services import open_registry
 from explorer.settings import Settings
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from explorer import production
+from explorer.web import production
 from explorer.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,7 @@ def test_gunicorn_options():
     options = production.gunicorn_options("0.0.0.0", 9000, workers=3, threads=2)
     assert options["bind"] == "0.0.0.0:9000" and options["workers"] == 3 and options["threads"] == 2
     # waitress in each worker: requests are read whole before a thread runs them (slow clients)
-    assert options["worker_class"] == "explorer.production.BufferingWorker" and options["preload_app"] is False
+    assert options["worker_class"] == "explorer.web.production.BufferingWorker" and options["preload_app"] is False
     assert production.gunicorn_options("::1", 9000)["bind"] == "[::1]:9000"
     assert production.gunicorn_options()["workers"] == production.default_workers() >= 1
     with pytest.raises(ValueError, match="--workers"):
@@ -76,7 +76,7 @@ def gunicorn(tmp_path, data_dir):
     base = f"http://127.0.0.1:{port}"
     try:
         # as a load balancer would: the server is used once /healthz says every worker is warm
-        # (explorer/warmup.py; minutes on a busy machine)
+        # (explorer/web/warmup.py; minutes on a busy machine)
         deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..publishing_fixtures import PUBLISHER_A, lsoa_2011_csv, people

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..publishing_fixtures import PASSWORD, PUBLISHER_A, lsoa_2011_csv, people

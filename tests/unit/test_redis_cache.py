@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cache import ResilientRedisCache, cache_config, cached, make_cache, redact_url
+from explorer.data.cache import ResilientRedisCache, cache_config, cached, make_cache, redact_url
 from explorer.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -109,7 +109,7 @@ def fast_retry(monkeypatch):
 def test_redis_url_selects_the_shared_backend_and_stores_there(tmp_path, redis_server):
     settings = Settings(home=tmp_path, cache_url=redis_server.url)
     config = cache_config(settings)
-    assert config["CACHE_TYPE"] == "explorer.cache.ResilientRedisCache"
+    assert config["CACHE_TYPE"] == "explorer.data.cache.ResilientRedisCache"
     cache = make_cache(settings)
     assert cached(cache, "layer-1", lambda: {"rows": 4994}) == {"rows": 4994}
     keys = [k.decode() for k in redis_server.client().keys("*")]
@@ -124,7 +124,7 @@ def test_redis_stopping_and_coming_back_in_one_process(tmp_path, redis_server, f
     cached(cache, "a", lambda: "from-redis")
     redis_server.stop()
     calls = []
-    with caplog.at_level(logging.WARNING, logger="explorer.cache"):
+    with caplog.at_level(logging.WARNING, logger="explorer.data.cache"):
         started = time.monotonic()
         for _ in range(20):
             assert cached(cache, "b", lambda: calls.append(1) or "local") == "local"
@@ -138,7 +138,7 @@ def test_redis_stopping_and_coming_back_in_one_process(tmp_path, redis_server, f
     redis_server.start()
     time.sleep(1.0)  # longer than the (doubled) back-off
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="explorer.cache"):
+    with caplog.at_level(logging.WARNING, logger="explorer.data.cache"):
         cached(cache, "c", lambda: "shared-again")
     assert backend.using_redis is True
     assert any("is back" in r.getMessage() for r in caplog.records)
@@ -156,7 +156,7 @@ def test_no_redis_at_all_never_blocks_and_backs_off(tmp_path, fast_retry, caplog
         return real_get(key)
 
     backend.redis.get = counting_get
-    with caplog.at_level(logging.WARNING, logger="explorer.cache"):
+    with caplog.at_level(logging.WARNING, logger="explorer.data.cache"):
         for _ in range(10):
             assert cached(cache, "k", lambda: 7) == 7
     assert len(attempts) == 1  # one try, then the back-off: no connection per request
@@ -173,21 +173,21 @@ WORKER = textwrap.dedent("""
     import json, logging, sys
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    import explorer.cache, explorer.datasets, explorer.geometry_payload
-    explorer.cache.ResilientRedisCache.retry_after = 0.2
-    explorer.cache.ResilientRedisCache.max_retry_after = 0.4
+    import explorer.data.cache, explorer.geo.joins, explorer.geo.geometry_payload
+    explorer.data.cache.ResilientRedisCache.retry_after = 0.2
+    explorer.data.cache.ResilientRedisCache.max_retry_after = 0.4
     counts = {"loads": 0, "previews": 0}
-    real_load = explorer.datasets.DataService._load
+    real_load = explorer.geo.joins.DataService._load
     def counting_load(self, *a, **k):
         counts["loads"] += 1
         return real_load(self, *a, **k)
-    explorer.datasets.DataService._load = counting_load
-    real_preview = explorer.geometry_payload.preview_geojson
+    explorer.geo.joins.DataService._load = counting_load
+    real_preview = explorer.geo.geometry_payload.preview_geojson
     def counting_preview(*a, **k):
         counts["previews"] += 1
         return real_preview(*a, **k)
-    explorer.geometry_payload.preview_geojson = counting_preview
-    from explorer.app import create_app
+    explorer.geo.geometry_payload.preview_geojson = counting_preview
+    from explorer.web.app import create_app
     from explorer.settings import Settings
     home, data_dir, url = sys.argv[1:4]
     client = create_app(Settings(home=home, data_dir=data_dir, cache_url=url)).server.test_client()
@@ -262,7 +262,7 @@ def test_two_app_processes_share_the_cache_and_survive_redis_going_away(tmp_path
         assert b.get("/api/datasets/thames")["status"] == 200
         assert b.get("/geo/london-boroughs.geojson")["status"] == 200
         assert a.log.count("cannot be reached") == 1, a.log
-        assert a.log.count("WARNING explorer.cache") == 1, a.log
+        assert a.log.count("WARNING explorer.data.cache") == 1, a.log
 
         # Redis is back: what A stores now, B reads.
         redis_server.start()

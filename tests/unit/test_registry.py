@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.models import Entry
-from explorer.registry import Registry, fts_query
+from explorer.catalogue.models import Entry
+from explorer.catalogue.registry import Registry, fts_query
 
 
 def make(entry_id: str, title: str, description: str = "", **extra) -> Entry:
@@ -19,7 +19,7 @@ def make(entry_id: str, title: str, description: str = "", **extra) -> Entry:
 def new_registry(tmp_path, database_url, request):
     """Opens a registry by name on each backend: a SQLite file, or a PostgreSQL database (one per
     name, so opening the same name again is a restart) read through a replica under tmp_path."""
-    from explorer.db.registry import PgRegistry
+    from explorer.catalogue.pg_registry import PgRegistry
 
     urls: dict[str, str] = {}
 

@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from explorer.registry import SCHEMA_VERSION, Registry
-from explorer.synonyms import GROUPS, expansions
+from explorer.catalogue.registry import SCHEMA_VERSION, Registry
+from explorer.catalogue.synonyms import GROUPS, expansions
 
 from .test_registry import make
 

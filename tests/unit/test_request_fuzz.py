@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True,

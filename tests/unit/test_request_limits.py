@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 from explorer.web.path_redaction import Redactor
-from explorer.web.request_limits import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_QUERY_CHARS,
+from explorer.guards.request_limits import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_QUERY_CHARS,
                                          MAX_VALUES_PER_NAME, QueryRefused, facet_filters,
                                          host_policy, normalised_query, parse_pairs, parse_query)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import explorer.provenance as provenance_module
-from explorer.models import Entry, Resource
-from explorer.provenance import Provenance, read_provenance
-from explorer.resolver import ResolveError, Resolver
+import explorer.data.provenance as provenance_module
+from explorer.catalogue.models import Entry, Resource
+from explorer.data.provenance import Provenance, read_provenance
+from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
 from ..local_http import QuietHandler, serve, stop

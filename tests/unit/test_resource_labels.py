@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 from callbacks._preview import build_preview
-from explorer.datasets import DataService
+from explorer.geo.joins import DataService
 from explorer.labels.variables import resource_labels, variable_label
-from explorer.models import Resource
+from explorer.catalogue.models import Resource
 from explorer.services import Services, open_registry
 from explorer.settings import Settings
 
@@ -50,8 +50,8 @@ def test_the_dataset_page_heads_columns_with_the_catalogues_labels(tmp_path, dat
 
 
 def test_the_map_explorer_offers_variables_by_the_catalogues_labels(tmp_path, data_dir):
-    from explorer import mapdata
-    from explorer.layers import LayerSpec
+    from explorer.maps import layer_data as mapdata
+    from explorer.maps.layers import LayerSpec
     from layouts.map_explorer import layer_card, layer_meta
 
     settings = Settings(home=tmp_path / "home", data_dir=data_dir, cache_url="null", offline=True)

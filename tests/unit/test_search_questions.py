@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.harvest import harvest
-from explorer.models import Entry
-from explorer.registry import Registry
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.models import Entry
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
 
@@ -18,7 +18,7 @@ def lds(request, tmp_path_factory, data_dir):
     searched through a host's replica."""
     home = tmp_path_factory.mktemp("lds-search")
     if request.param == "postgresql":
-        from explorer.db.registry import PgRegistry
+        from explorer.catalogue.pg_registry import PgRegistry
 
         registry = PgRegistry(request.getfixturevalue("postgres_server").new_database(), home / "replica.sqlite3")
     else:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.app import create_app
-from explorer.security import MAX_REQUEST_BYTES, parse_frame_ancestors
+from explorer.web.app import create_app
+from explorer.web.security import MAX_REQUEST_BYTES, parse_frame_ancestors
 from explorer.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_headers_on_every_kind_of_response(client):
 
 
 def test_svg_exports_get_the_full_policy_and_hashes_appear_once(client):
-    from explorer.security import DOCUMENT_TYPES
+    from explorer.web.security import DOCUMENT_TYPES
 
     assert "image/svg+xml" in DOCUMENT_TYPES  # an SVG opened on its own can run script
     script_src = csp_directives(client.get("/").headers["Content-Security-Policy"])["script-src"]

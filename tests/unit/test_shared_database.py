@@ -11,8 +11,9 @@ import time
 import psycopg
 import pytest
 
-from explorer import shortlinks
-from explorer.db import accounts_database, check_url
+from explorer.maps import shortlinks
+from explorer.accounts.store import accounts_database
+from explorer.db import check_url
 from explorer.db.migrations import apply_steps, versions
 from explorer.settings import Settings
 
@@ -208,8 +209,8 @@ def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_
     host A's download after checking its sha256; a file changed behind the store's back is refused."""
     from http.server import BaseHTTPRequestHandler
 
-    from explorer.models import Entry
-    from explorer.resolver import Resolver
+    from explorer.catalogue.models import Entry
+    from explorer.data.resolver import Resolver
 
     from ..local_http import serve, stop
 
@@ -244,7 +245,7 @@ def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_
         assert not list((tmp_path / "b").rglob("values.csv"))     # nothing copied into host B's home
         assert not [p for p in shared.rglob("*") if p.name.startswith((".tmp", ".part")) or p.suffix == ".part"]
         first.path.write_bytes(body.replace(b"1\n", b"9\n"))      # changed behind the store's back
-        from explorer.resolver import ResolveError
+        from explorer.data.resolver import ResolveError
         with pytest.raises(ResolveError):
             Resolver(host_b.with_(), progress=False).resolve(entry)
     finally:
@@ -253,7 +254,7 @@ def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_
 
 # The registry on PostgreSQL -----------------------------------------------------------------------
 def _entry(entry_id: str, title: str, description: str = "") -> "Entry":
-    from explorer.models import Entry
+    from explorer.catalogue.models import Entry
 
     return Entry.from_dict({"id": entry_id, "title": title, "description": description, "publisher": "GLA",
                             "licence": "OGL v3", "resources": [{"url": f"https://example.org/{entry_id}.csv"}]})
@@ -264,7 +265,7 @@ def _titles(registry, query: str) -> list[str]:
 
 
 def test_an_entry_written_by_one_host_is_found_by_the_other_at_once(tmp_path, postgres_url):
-    from explorer.db.registry import PgRegistry
+    from explorer.catalogue.pg_registry import PgRegistry
 
     host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
     host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")
@@ -290,7 +291,7 @@ def test_an_entry_written_by_one_host_is_found_by_the_other_at_once(tmp_path, po
 
 
 def test_semantic_vectors_are_computed_once_and_shared(tmp_path, postgres_url):
-    from explorer.db.registry import PgRegistry
+    from explorer.catalogue.pg_registry import PgRegistry
 
     host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
     with host_a.transaction():
@@ -324,9 +325,9 @@ def test_db_copy_moves_registry_links_and_accounts_without_loss(tmp_path, postgr
 
     from explorer.accounts.store import open_accounts
     from explorer.cli import main
-    from explorer.db.registry import PgRegistry
+    from explorer.catalogue.pg_registry import PgRegistry
     from explorer.publishing.store import PublishingStore
-    from explorer.registry import Registry
+    from explorer.catalogue.registry import Registry
 
     home = tmp_path / "one-machine"
     local = _settings(tmp_path, "")
@@ -451,7 +452,7 @@ def test_explorer_settings_never_prints_the_database_password(tmp_path, monkeypa
 def test_a_web_request_asks_the_database_once_and_the_next_request_sees_new_writes(tmp_path, postgres_url):
     from flask import Flask
 
-    from explorer.db.registry import PgRegistry
+    from explorer.catalogue.pg_registry import PgRegistry
 
     host_a = PgRegistry(postgres_url, tmp_path / "a" / "replica.sqlite3")
     host_b = PgRegistry(postgres_url, tmp_path / "b" / "replica.sqlite3")

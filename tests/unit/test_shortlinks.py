@@ -12,11 +12,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from explorer import shortlinks
-from explorer.app import create_app
+from explorer.maps import shortlinks
+from explorer.web.app import create_app
 from explorer.export.renderer import shared_renderer
 from explorer.settings import Settings
-from explorer.shortlinks import CODE_RE, LinkError, LinkStore, check_target
+from explorer.maps.shortlinks import CODE_RE, LinkError, LinkStore, check_target
 
 MAP = "/map?view=51.5072,-0.1276,10&layer=london-boroughs"
 CHART = "/themes/air-quality?chart=no2-borough-2019"
@@ -229,7 +229,7 @@ def test_the_api_limits_each_client_and_says_when_to_come_back(tmp_path, data_di
 
 
 def test_token_bucket_refills_with_time():
-    from explorer.ratelimit import TokenBuckets
+    from explorer.web.ratelimit import TokenBuckets
 
     now = [100.0]
     buckets = TokenBuckets(6, clock=lambda: now[0])          # one token every 10 s, burst of 6

@@ -1,4 +1,4 @@
-"""Published spreadsheets (explorer/loaders/_spreadsheet.py): the real MHCLG rough sleeping
+"""Published spreadsheets (explorer/data/loaders/_spreadsheet.py): the real MHCLG rough sleeping
 workbook and its 2016 CSV export read as tidy tables, and small workbooks built here with
 openpyxl and pandas' odf writer for the layouts and the failures the reader must recognise."""
 
@@ -12,8 +12,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from explorer.loaders import ROW_TYPE, LoadError, clean_header, load_file, read_spreadsheet
-from explorer.models import Resource
+from explorer.data.loaders import ROW_TYPE, LoadError, clean_header, load_file, read_spreadsheet
+from explorer.catalogue.models import Resource
 
 WORKBOOK = "stats/homelessness/rough_sleeping_england_autumn_2017.xlsx"
 CSV_2016 = "stats/homelessness/rough_sleeping_la_2010_2016.csv"
@@ -412,7 +412,7 @@ def test_bytes_of_an_archive_member_are_checked_too(tmp_path):
 def test_the_loaders_read_the_download_limit_from_the_settings_alone(monkeypatch):
     """One reading of EXPLORER_MAX_DOWNLOAD_BYTES for every loader (spreadsheets included):
     _safety.limits(), which falls back to the settings' own default when the value is bad."""
-    from explorer.loaders import _safety, _spreadsheet
+    from explorer.data.loaders import _safety, _spreadsheet
     from explorer.settings import Settings
 
     monkeypatch.setenv("EXPLORER_MAX_DOWNLOAD_BYTES", "12345")

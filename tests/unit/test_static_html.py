@@ -1,4 +1,4 @@
-"""A Dash layout written out as static HTML (explorer/static_html.py): the same elements and
+"""A Dash layout written out as static HTML (explorer/web/static_html.py): the same elements and
 classes the components render, no ids, nothing a catalogue's text could turn into markup."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import dash_leaflet as dl
 from dash import dcc, html
 from dash._utils import to_json
 
-from explorer.static_html import css, render, safe_url
+from explorer.web.static_html import css, render, safe_url
 
 
 def static(component) -> str:

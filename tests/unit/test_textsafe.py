@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from explorer.textsafe import html_to_markdown, looks_like_html, plain_text, safe_markdown
+from explorer.guards.textsafe import html_to_markdown, looks_like_html, plain_text, safe_markdown
 
 RAW_TAG = re.compile(r"<[A-Za-z/!?]")
 

@@ -9,9 +9,9 @@ import gzip
 import pytest
 
 from callbacks import themes as theme_pages
-from explorer.models import Resource
+from explorer.catalogue.models import Resource
 from explorer.settings import Settings
-from explorer.themes import ThemeError, validate_theme
+from explorer.themes.theme_files import ThemeError, validate_theme
 
 LATE = "Unnamed: 3"      # a column without a name: dropped where it is empty
 
@@ -35,7 +35,7 @@ def checker(tmp_path):
 
 
 def test_head_columns_are_named_as_the_loader_names_them(tmp_path, checker):
-    from explorer.loaders import load_file
+    from explorer.data.loaders import load_file
 
     path = tmp_path / "table.csv"
     _csv(path)
@@ -80,7 +80,7 @@ class _HeadOnly:
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, data_dir):
-    from explorer.app import create_app
+    from explorer.web.app import create_app
 
     return create_app(Settings(home=tmp_path_factory.mktemp("home"), data_dir=data_dir, offline=True,
                                cache_url="simple")).explorer
@@ -93,8 +93,8 @@ def test_a_column_missing_from_the_first_rows_is_looked_for_in_the_whole_file(se
     if which == "map variable":
         missing = layer["variable"]
     else:
-        from explorer.themes import column_refs
-        from explorer.chart_data import resolve_column
+        from explorer.themes.theme_files import column_refs
+        from explorer.themes.chart_data import resolve_column
 
         dotted, ds, resources, template = column_refs(theme.charts[0])[0]
         entry = services.registry.get(ds)
@@ -112,7 +112,7 @@ def test_a_published_table_export_is_checked_with_its_headers_cleaned(checker, d
     """The quick check names the columns of a ``published_table`` CSV export as the full load
     does (footnote markers stripped, the row-type column added), so the start-up check finds
     them without reading the whole file again."""
-    from explorer.loaders import load_file
+    from explorer.data.loaders import load_file
 
     path = data_dir / "stats/homelessness/rough_sleeping_la_2010_2016.csv"
     resource = Resource(id="csv-2016", format="csv",

@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 from dash import dcc
 
-from explorer.charts import build_chart, headline_values
-from explorer.themes import ThemeError, load_theme, load_themes
+from explorer.themes.charts import build_chart, headline_values
+from explorer.themes.theme_files import ThemeError, load_theme, load_themes
 
 WORKBOOK = "stats/homelessness/rough_sleeping_england_autumn_2017.xlsx"
 YEARS = list(range(2010, 2018))
@@ -20,7 +20,7 @@ YEARS = list(range(2010, 2018))
 
 @pytest.fixture(scope="module")
 def app_services(tmp_path_factory, data_dir):
-    from explorer.app import create_app
+    from explorer.web.app import create_app
     from explorer.settings import Settings
 
     return create_app(Settings(home=tmp_path_factory.mktemp("home"), data_dir=data_dir, offline=True,

@@ -17,7 +17,7 @@ import pytest
 
 from callbacks import theme_page_cache
 from callbacks import themes as theme_pages
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
 
 from ..publishing_fixtures import people

@@ -13,13 +13,13 @@ import pytest
 from dash import dcc, html
 
 from callbacks import themes as theme_pages
-from explorer.app import create_app
-from explorer.datasets import DatasetError
+from explorer.web.app import create_app
+from explorer.geo.joins import DatasetError
 from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import short_licence
-from explorer.models import Entry
+from explorer.catalogue.models import Entry
 from explorer.settings import Settings
-from explorer.themes import ThemeError, bundled_folder, load_theme, load_themes
+from explorer.themes.theme_files import ThemeError, bundled_folder, load_theme, load_themes
 from layouts import theme_page as view
 
 CAMDEN, LAMBETH, CITY = "E09000007", "E09000022", "E09000001"
@@ -210,7 +210,7 @@ def test_headlines_and_the_index(services, pages):
 
 # ------------------------------------------------------------------------------------------ the map
 def test_the_map_uses_the_map_explorers_layers(services, pages):
-    from explorer import mapdata
+    from explorer.maps import layer_data as mapdata
 
     theme = services.themes["air-quality"]
     layers = theme_pages.map_layers(services, theme)
@@ -281,7 +281,7 @@ def test_chart_points_become_codes_and_figures(services):
 
 
 def test_highlighted_charts_draw_the_selection(services):
-    from explorer import design
+    from explorer.themes import design
 
     theme = services.themes["air-quality"]
     plain = theme_pages.chart_result(services, theme, theme.chart("no2-borough-2019"))
@@ -294,7 +294,7 @@ def test_highlighted_charts_draw_the_selection(services):
 
 
 def test_a_highlighted_figure_is_drawn_once_and_then_read_from_the_shared_cache(services, monkeypatch):
-    from explorer import design
+    from explorer.themes import design
 
     theme = services.themes["air-quality"]
     spec = theme.chart("no2-borough-2019")
@@ -399,10 +399,10 @@ def _themes_with(tmp_path: Path, old: str, new: str) -> tuple[Path, Path]:
 ])
 def test_a_theme_naming_a_missing_dataset_or_column_stops_the_start(tmp_path, monkeypatch, app, home, data_dir,
                                                                     old, new, says):
-    import explorer.themes
+    import explorer.themes.theme_files
 
     folder, target = _themes_with(tmp_path, old, new)
-    monkeypatch.setattr(explorer.themes, "bundled_folder", lambda: folder)
+    monkeypatch.setattr(explorer.themes.theme_files, "bundled_folder", lambda: folder)
     line = next(i for i, text_line in enumerate(target.read_text(encoding="utf-8").splitlines(), 1) if new.split("\n")[0] in text_line)
     settings = Settings(home=home, data_dir=data_dir, offline=True)
     with pytest.raises(ThemeError) as err:

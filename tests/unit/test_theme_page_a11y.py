@@ -1,5 +1,5 @@
 """Theme pages meet WCAG 2.1 AA on paper: every text colour the pages' CSS sets has 4.5:1 against
-the background it sits on; chart colours (explorer.design) have 3:1 for graphics and 4.5:1 for
+the background it sits on; chart colours (explorer.themes.design) have 3:1 for graphics and 4.5:1 for
 text; the map's selection outline has 3:1 against the faded areas around it in every palette the
 theme maps use; focus stays visible; the layout folds to one column at phone width."""
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from explorer import design
-from explorer.design import contrast_ratio
-from explorer.palettes import NO_DATA_COLOUR, palette_colours
-from explorer.themes import load_themes
+from explorer.themes import design
+from explorer.themes.design import contrast_ratio
+from explorer.maps.palettes import NO_DATA_COLOUR, palette_colours
+from explorer.themes.theme_files import load_themes
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 AA_TEXT, AA_GRAPHICS = 4.5, 3.0

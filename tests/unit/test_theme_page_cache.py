@@ -14,7 +14,7 @@ from plotly.io.json import to_json_plotly
 from benchmarks.dash_client import walk as _components   # every component of a JSON page
 from callbacks import theme_page_cache as page_cache
 from callbacks import themes as theme_pages
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.services import Services
 from explorer.settings import Settings
 
@@ -31,7 +31,7 @@ def app(tmp_path_factory, data_dir):
 @pytest.fixture()
 def services(app):
     """The app's services with an empty cache of their own (the data stays loaded)."""
-    from explorer.cache import make_cache
+    from explorer.data.cache import make_cache
 
     fresh = Services(app.explorer.settings, app.explorer.registry, app.explorer.data,
                      make_cache(app.explorer.settings.with_(cache_url="simple")))
@@ -145,7 +145,7 @@ def test_a_page_with_a_failed_part_is_served_but_not_kept(services, monkeypatch)
 
 
 def test_build_theme_page_says_whether_every_part_was_drawn(app, services):
-    from explorer.datasets import DatasetError
+    from explorer.geo.joins import DatasetError
 
     assert theme_pages.build_theme_page(services, SLUG)[2] is True
 

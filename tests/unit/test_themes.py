@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explorer.charts import build_chart, headline_values
-from explorer.datasets import DataService
-from explorer.models import Entry
+from explorer.themes.charts import build_chart, headline_values
+from explorer.geo.joins import DataService
+from explorer.catalogue.models import Entry
 from explorer.services import open_registry
 from explorer.settings import Settings
-from explorer.themes import ThemeError, bundled_folder, load_theme, load_themes, validate_theme
+from explorer.themes.theme_files import ThemeError, bundled_folder, load_theme, load_themes, validate_theme
 
 REQUIRED = {"air-quality", "green-infrastructure", "air-quality-and-deprivation", "housing", "community-safety"}
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 from callbacks._preview import build_preview
-from explorer.datasets import DataService
-from explorer.dcat import catalogue_jsonld
-from explorer.harvest import harvest
-from explorer.registry import Registry
+from explorer.geo.joins import DataService
+from explorer.catalogue.dcat import catalogue_jsonld
+from explorer.catalogue.harvest import harvest
+from explorer.catalogue.registry import Registry
 from explorer.services import Services, open_registry
 from explorer.settings import Settings
 

@@ -1,4 +1,4 @@
-"""Ready means warm (explorer/warmup.py): ``/healthz`` says "starting" until a real app has done
+"""Ready means warm (explorer/web/warmup.py): ``/healthz`` says "starting" until a real app has done
 its first expensive work and "ready" after; gunicorn workers say ready only when every live worker
 is; ``explorer warm`` fills a real Redis with the pages a new version's workers then read."""
 
@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from callbacks import theme_page_cache as page_cache
+from explorer.data import cache as app_cache
 from callbacks import themes as theme_pages
-from explorer.app import create_app
+from explorer.web.app import create_app
 from explorer.settings import Settings
-from explorer.warmup import Readiness, start_warmup
+from explorer.web.warmup import Readiness, start_warmup
 
 from .test_redis_cache import redis_server  # noqa: F401 - the fixture: a real redis-server
 
@@ -97,8 +98,8 @@ def test_explorer_warm_fills_a_real_redis_with_the_pages_workers_read(tmp_path, 
     # a worker of the same version, started later, finds every theme page made: none is built.
     # (Pages are keyed by the code's digest; should the working tree have changed while the command
     # ran - other people editing it - this process is told the command's version.)
-    if report["code_digest"] != page_cache.CODE_DIGEST:
-        monkeypatch.setattr(page_cache, "CODE_DIGEST", report["code_digest"])
+    if report["code_digest"] != app_cache.code_digest():
+        monkeypatch.setattr(app_cache, "code_digest", lambda: report["code_digest"])
     app = create_app(Settings(home=home, data_dir=data_dir, offline=True, cache_url=redis_server.url))
     services = app.explorer
 
@@ -113,7 +114,7 @@ def test_explorer_warm_fills_a_real_redis_with_the_pages_workers_read(tmp_path, 
     theme = next(iter(theme_pages.themes_of(services).values()))
     key = page_cache.page_key(services, theme, None)
     assert services.cache.get(key) is not None
-    monkeypatch.setattr(page_cache, "CODE_DIGEST", "another version")
+    monkeypatch.setattr(app_cache, "code_digest", lambda: "another version")
     assert page_cache.page_key(services, theme, None) != key
     assert services.cache.get(page_cache.page_key(services, theme, None)) is None
 
@@ -126,7 +127,7 @@ def test_healthz_is_in_the_readme_routes(status):
 
 def test_a_worker_finding_the_pages_made_answers_a_click_without_drawing_a_chart(tmp_path, data_dir, monkeypatch):
     """The place panel reads the charts' tables another worker kept in the shared cache."""
-    import explorer.charts
+    import explorer.themes.charts
 
     app = create_app(Settings(home=tmp_path / "home", data_dir=data_dir, offline=True, cache_url="simple"))
     services = app.explorer
@@ -140,7 +141,7 @@ def test_a_worker_finding_the_pages_made_answers_a_click_without_drawing_a_chart
     def no_drawing(*args, **kwargs):
         raise AssertionError("a chart was drawn although its table was in the cache")
 
-    monkeypatch.setattr(explorer.charts, "build_chart", no_drawing)
+    monkeypatch.setattr(explorer.themes.charts, "build_chart", no_drawing)
     assert theme_pages.place_figures(services, theme, ["E09000007"]) == drawn
     # the theme's page is read from the cache too
     page, title = page_cache.served_theme_page(services, "net-zero")

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from explorer import safe_yaml
+from explorer.guards import safe_yaml
 from explorer.catalogue.sources import SourcesError, load_sources
-from explorer.harvest import HarvestError, harvest
-from explorer.registry import Registry
+from explorer.catalogue.harvest import HarvestError, harvest
+from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
-from explorer.themes import ThemeError, load_theme
+from explorer.themes.theme_files import ThemeError, load_theme
 
 # Ten levels of ten: 10**10 items if aliases were expanded (about 300 bytes of text).
 LAUGHS = "".join(

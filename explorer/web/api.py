@@ -1,0 +1,179 @@
+"""HTTP routes beside the Dash pages: the registry as JSON, a DCAT export, preview geometry."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+
+from flask import Flask, Response, jsonify, request
+
+from explorer.data.cache import cache_key, cached
+from explorer.catalogue.dcat import catalogue_jsonld
+from explorer.catalogue.registry import FACETS
+from explorer.services import Services, entry_document
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
+
+
+def _error(status: int, message: str) -> Response:
+    response = jsonify({"error": message, "status": status})
+    response.status_code = status
+    return response
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw[:20]!r}") from None
+    return max(low, min(high, value))
+
+
+def _compressed(body: bytes, mimetype: str, max_age: int = 3600) -> Response:
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    if request.if_none_match and etag in request.if_none_match:
+        response = Response(status=304)
+    elif "gzip" in (request.headers.get("Accept-Encoding") or ""):
+        response = Response(gzip.compress(body, 6), mimetype=mimetype)
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response = Response(body, mimetype=mimetype)
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    response.set_etag(etag)
+    return response
+
+
+def register(server: Flask, services: Services) -> None:
+    registry = services.registry
+
+    @server.get("/api/datasets")
+    def api_search():
+        try:
+            limit = _int_arg("limit", 20, 0, 1000)
+            offset = _int_arg("offset", 0, 0, 10**9)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        filters = {key: request.args.getlist(key) for key in FACETS if request.args.getlist(key)}
+        sort = "updated" if request.args.get("sort") == "updated" else "relevance"
+        results = registry.search(request.args.get("q", ""), filters, limit=limit, offset=offset, sort=sort)
+        return jsonify(results.to_dict())
+
+    @server.get("/api/datasets/<dataset_id>")
+    def api_dataset(dataset_id: str):
+        if not _ID_RE.match(dataset_id):
+            return _error(400, "not a dataset id")
+        entry = registry.get(dataset_id)
+        if entry is None:
+            return _error(404, f"no dataset {dataset_id!r} in the registry")
+        return jsonify(entry_document(registry, entry))
+
+    @server.get("/api/dcat")
+    @server.get("/catalogue.jsonld")
+    def api_dcat():
+        # the public address when set; else the request's, whose Host explorer/web/security.py checked
+        base = (services.settings.public_url or request.host_url).rstrip("/")
+        body = cached(services.cache, cache_key("dcat", registry.version, base),
+                      lambda: catalogue_jsonld(list(registry.all()), base))
+        return Response(body, mimetype="application/ld+json")
+
+    @server.route("/api/<path:rest>")
+    @server.route("/geo/<path:rest>")
+    def api_not_found(rest: str):
+        # Anything else under /api or /geo is a JSON 404, not the app's HTML page.
+        return _error(404, "no such API route")
+
+    @server.get("/geo/<dataset_id>.geojson")
+    def geo_preview(dataset_id: str):
+        from explorer.geo.joins import DatasetError
+        from explorer.geo.geometry_payload import encode, preview_geojson
+
+        if not _ID_RE.match(dataset_id):
+            return _error(400, "not a dataset id")
+        resource_id = request.args.get("resource") or None
+        variable = request.args.get("variable") or None
+        if resource_id is not None and not _ID_RE.match(resource_id):
+            return _error(400, "not a resource id")
+        try:
+            loaded = services.data.load(dataset_id, resource_id)
+        except DatasetError as exc:
+            return _error(404 if exc.stage == "registry" else 422, str(exc))
+        if not loaded.is_spatial:
+            return _error(422, f"{dataset_id}: {loaded.join_error or 'no geometry to map'}")
+        if variable is not None and variable not in loaded.frame.columns:
+            return _error(400, f"{dataset_id} has no column {variable!r}")
+        key = cache_key("preview-geojson", dataset_id, loaded.resource.id, variable,
+                        loaded.entry.content_hash(), 2)
+        body = cached(services.cache, key,
+                      lambda: encode(preview_geojson(loaded.frame, loaded.kind, variable)))
+        return _compressed(body, "application/geo+json")
+
+    # Map layer geometry by URL: geobuf for dash-leaflet, GeoJSON for anything else --------------
+    @server.get("/geo/<dataset_id>/<resource_id>.pbf")
+    def geo_layer_geobuf(dataset_id: str, resource_id: str):
+        return _geo_layer(services, dataset_id, resource_id, "geobuf")
+
+    @server.get("/geo/<dataset_id>/<resource_id>.geojson")
+    def geo_layer_geojson(dataset_id: str, resource_id: str):
+        return _geo_layer(services, dataset_id, resource_id, "geojson")
+
+
+GEO_MAX_AGE = 86400
+_GEO_MIMETYPES = {"geobuf": "application/x-protobuf", "geojson": "application/geo+json"}
+
+
+def _etag_matches(etag: str) -> bool:
+    header = request.if_none_match
+    if not header:
+        return False
+    return header.star_tag or etag in header or f"{etag}-gz" in header
+
+
+def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) -> Response:
+    """A layer's geometry (explorer.maps.layer_data.geometry_payload), computed once and cached by the
+    entry's content hash: gzip when the client accepts it, a strong ETag (304 when it matches),
+    and a day of browser caching (the URL changes with nothing; the ETag with the data)."""
+    from explorer.geo.joins import DatasetError
+    from explorer.maps.layer_data import NotMappable, geometry_payload, payload_key
+
+    if not _ID_RE.match(dataset_id):
+        return _error(400, "not a dataset id")
+    if not _ID_RE.match(resource_id):
+        return _error(400, "not a resource id")
+    data = services.data
+    try:
+        key, resource = payload_key(data, dataset_id, resource_id, fmt)
+    except DatasetError as exc:
+        return _error(404, str(exc))
+    etag = key
+    wants_gzip = "gzip" in (request.headers.get("Accept-Encoding") or "").lower()
+    if _etag_matches(etag):
+        response = Response(status=304)
+    else:
+        def compute() -> dict:
+            body = geometry_payload(data, dataset_id, resource, fmt)
+            return {"raw": body, "gz": gzip.compress(body, 9)}
+
+        try:
+            payload = cached(services.cache, key, compute)
+        except NotMappable as exc:
+            return _error(422, f"{dataset_id}/{resource}: {exc.reason}")
+        except DatasetError as exc:
+            return _error(404 if exc.stage == "registry" else 422, str(exc))
+        except Exception:  # noqa: BLE001 - a broken file is this layer's problem, not the app's
+            import logging
+            logging.getLogger(__name__).exception("geometry of %s/%s failed", dataset_id, resource)
+            return _error(500, f"{dataset_id}/{resource}: the geometry could not be prepared")
+        if wants_gzip:
+            response = Response(payload["gz"], mimetype=_GEO_MIMETYPES[fmt])
+            response.headers["Content-Encoding"] = "gzip"
+        else:
+            response = Response(payload["raw"], mimetype=_GEO_MIMETYPES[fmt])
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Cache-Control"] = f"public, max-age={GEO_MAX_AGE}"
+    response.set_etag(f"{etag}-gz" if wants_gzip else etag)
+    return response
