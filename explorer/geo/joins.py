@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from explorer.data.cache import cache_key, cached
+from explorer.data.memo import Memos
 from explorer.catalogue.models import Entry, Resource
 from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
@@ -111,6 +112,9 @@ class DataService:
         self.cache = cache
         self.resolver = resolver or Resolver(settings)
         self.boundaries = boundaries or BoundaryRegistry.bundled()
+        # every memo derived from this service's data (map layers, charts, images) lives here, on
+        # the app, so a second app in the same process has its own (explorer.data.memo)
+        self.memos = Memos()
         self._memory: OrderedDict[str, LoadedDataset] = OrderedDict()
         self._memory_items = memory_items
         self._lock = threading.RLock()
