@@ -17,6 +17,8 @@ from dash.exceptions import PreventUpdate
 
 from explorer.geo.joins import DatasetError
 from explorer.labels.variables import period_label, variable_label
+from explorer.maps.layer_look import layer_info_safe
+from explorer.maps.layer_look import style_for as _style_for
 from explorer.maps.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
@@ -27,18 +29,6 @@ log = logging.getLogger(__name__)
 def _mapdata():
     from explorer.maps import layer_data as mapdata
     return mapdata
-
-
-def layer_info_safe(services, spec: LayerSpec):
-    """(info, error): a layer that cannot load gets its reason, the others go on."""
-    try:
-        info = _mapdata().layer_info(services.data, spec.dataset, spec.resource)
-    except DatasetError as exc:
-        return None, exc.reason
-    except Exception as exc:  # noqa: BLE001 - one broken layer must not break the map
-        log.exception("layer %s failed", spec.dataset)
-        return None, f"{spec.dataset} could not be prepared for the map ({type(exc).__name__})."
-    return info, info.error
 
 
 def palette_options() -> list[dict]:
@@ -140,16 +130,6 @@ def _titles(registry, specs: list[LayerSpec]) -> dict[str, str]:
 
 def _specs(state: dict) -> list[LayerSpec]:
     return [LayerSpec.from_dict(d) for d in (state or {}).get("layers", [])]
-
-
-def _style_for(services, meta: dict, variable, method, classes, palette, values) -> dict:
-    from explorer.maps.classify import layer_style
-
-    entry = services.registry.get(meta.get("dataset")) if meta.get("dataset") else None
-    style, _ = layer_style(meta.get("kind"), variable, method, classes, palette, values,
-                           pollutant=(meta.get("filter") or {}).get("pollutant") or meta.get("pollutant"),
-                           unit=meta.get("unit"), themes=entry.themes if entry else ())
-    return style
 
 
 def register(app, services) -> None:
