@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -111,36 +109,27 @@ class LayerGeometry:
         return "".join(paths if members is None else [paths[i] for i in np.flatnonzero(members)])
 
 
-class _Geometry:
-    _items: "OrderedDict[str, LayerGeometry]" = OrderedDict()
-    _lock = threading.Lock()
+def layer_geometry(service, dataset_id: str, resource_id: str | None) -> LayerGeometry:
+    """A layer's features in BNG metres, as the map draws them (kept in the app's memos)."""
+    entry = service.entry(dataset_id)
+    return service.memos.table("map_figure.geometry", 12).get(
+        (dataset_id, resource_id, entry.content_hash()),
+        lambda: _layer_geometry(service, dataset_id, resource_id))
 
-    @classmethod
-    def get(cls, service, dataset_id: str, resource_id: str) -> LayerGeometry:
-        """A layer's features in BNG metres, as the map draws them."""
-        from explorer.maps.layer_data import geometry_payload
 
-        entry = service.entry(dataset_id)
-        key = f"{dataset_id}/{resource_id}/{entry.content_hash()}/{id(service)}"
-        with cls._lock:
-            if key in cls._items:
-                cls._items.move_to_end(key)
-                return cls._items[key]
-        doc = json.loads(geometry_payload(service, dataset_id, resource_id, "geojson"))
-        features = doc.get("features") or []
-        index = np.array([int(f["properties"]["_i"]) for f in features], dtype=int)
-        geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features]) if features \
-            else np.empty(0, dtype=object)
-        if len(geoms):
-            import geopandas as gpd
+def _layer_geometry(service, dataset_id: str, resource_id: str) -> LayerGeometry:
+    from explorer.maps.layer_data import geometry_payload
 
-            geoms = np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(BNG).values, dtype=object)
-        value = LayerGeometry(index, geoms)
-        with cls._lock:
-            cls._items[key] = value
-            while len(cls._items) > 12:
-                cls._items.popitem(last=False)
-        return value
+    doc = json.loads(geometry_payload(service, dataset_id, resource_id, "geojson"))
+    features = doc.get("features") or []
+    index = np.array([int(f["properties"]["_i"]) for f in features], dtype=int)
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features]) if features \
+        else np.empty(0, dtype=object)
+    if len(geoms):
+        import geopandas as gpd
+
+        geoms = np.asarray(gpd.GeoSeries(geoms, crs=4326).to_crs(BNG).values, dtype=object)
+    return LayerGeometry(index, geoms)
 
 
 def _ring_path(coords: np.ndarray) -> str:
@@ -445,7 +434,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     region_bounds = region_shape = None
     for ds, fill, line in ((CONTEXT_REGION, REGION_FILL, REGION_LINE),):
         try:
-            region = _Geometry.get(service, ds, None)
+            region = layer_geometry(service, ds, None)
             region_bounds = shapely.total_bounds(region.geoms)
             region_shape = dict(type="path", path=region.path(), xref="x", yref="y", layer="below",
                                 fillcolor=fill, line=dict(color=line, width=1), fillrule="evenodd")
@@ -473,7 +462,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
     for index_in_panel, (layer, spec) in reversed(list(enumerate(drawn))):
         group = f"layer{index_in_panel}"
         legend_items: list = []
-        geometry = _Geometry.get(service, layer.dataset_id, layer.resource_id)
+        geometry = layer_geometry(service, layer.dataset_id, layer.resource_id)
         opacity = max(0.1, spec.opacity / 100)
         if layer.kind == "polygons":
             into = raster_layers if raster and filled and index_in_panel >= filled[0] else None
@@ -493,7 +482,7 @@ def build_map(service, search: str | None, width: int, height: int, base_url: st
             layer.notes.append(f"classes: {layer.style['method_label']}")
         _legend_traces(fig, group, _wrap_html(heading, 34), legend_items)
     try:
-        thames = _Geometry.get(service, CONTEXT_THAMES, None)
+        thames = layer_geometry(service, CONTEXT_THAMES, None)
         shapes.append(dict(type="path", path=thames.path(), xref="x", yref="y", layer="above",
                            fillcolor=THAMES_FILL, line=dict(color="#5e9cc4", width=0.6), fillrule="evenodd"))
         context.append(credit_for(service.entry(CONTEXT_THAMES)))

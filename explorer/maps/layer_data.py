@@ -19,10 +19,8 @@ import json
 import logging
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -105,49 +103,19 @@ class LayerInfo:
 
 
 # ------------------------------------------------------------------------------------------------
-# In-process memo (the DataService keeps the frames; this keeps what is derived from them)
+# Memos on the app: the DataService keeps the frames, its ``memos`` (explorer.data.memo) keep what
+# is derived from them, so each app has its own and nothing is keyed by a service's id
 # ------------------------------------------------------------------------------------------------
-class _Memo:
-    def __init__(self, items: int):
-        self._items = items
-        self._data: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.RLock()
-        self._key_locks: dict[str, threading.Lock] = {}
-
-    def get(self, key: str, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            with self._lock:
-                if key in self._data:
-                    return self._data[key]
-            value = compute()
-            with self._lock:
-                self._data[key] = value
-                while len(self._data) > self._items:
-                    self._data.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+_MEMO_SIZES = {"info": 64, "geometry": 16, "trees": 16, "values": 128, "series": 16, "drawn_as": 4096}
 
 
-_INFO = _Memo(64)
-_GEOMETRY = _Memo(16)
-_TREES = _Memo(16)
-_VALUES = _Memo(128)
-_SERIES = _Memo(16)
+def _memo(service, name: str):
+    return service.memos.table(f"layer_data.{name}", _MEMO_SIZES[name])
 
 
-def _key(service, loaded, *parts) -> str:
+def _key(loaded, *parts) -> str:
     return cache_key("mapdata", PAYLOAD_VERSION, loaded.entry.id, loaded.resource.id,
-                     loaded.entry.content_hash(), str(getattr(service.settings, "data_dir", "")),
-                     id(service), *parts)
+                     loaded.entry.content_hash(), *parts)
 
 
 def payload_key(service, dataset_id: str, resource_id: str | None, fmt: str) -> tuple[str, str]:
@@ -395,7 +363,8 @@ def _series_view(service, loaded, spec: dict) -> _SeriesView:
             categories = [str(c) for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))]
         return _SeriesView([str(u) for u in uniques], first_rows, key_of_row, years, categories, year_list)
 
-    return _SERIES.get(_key(service, loaded, "series", json.dumps(spec, sort_keys=True, default=str)), build)
+    return _memo(service, "series").get(_key(loaded, "series", json.dumps(spec, sort_keys=True, default=str)),
+                                        build)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -477,22 +446,18 @@ def layer_info(service, dataset_id: str, resource_id: str | None = None) -> Laye
     loaded = service.load(dataset_id, resource_id)
     if _yearly_long_table(loaded):
         loaded = service.load(dataset_id, resource_id, join="long")
-    info = _INFO.get(_key(service, loaded, "info"), lambda: _build_info(service, loaded))
-    key = (info.dataset_id, info.resource_id)
-    if len(_DRAWN_AS) < 4096 or key in _DRAWN_AS:
-        _DRAWN_AS[key] = "unmappable" if info.error else "canvas" if info.canvas else "leaflet"
+    info = _memo(service, "info").get(_key(loaded, "info"), lambda: _build_info(service, loaded))
+    _memo(service, "drawn_as").put((info.dataset_id, info.resource_id),
+                                   "unmappable" if info.error else "canvas" if info.canvas else "leaflet")
     return info
 
 
-# How each layer is drawn, as this process last worked it out, so the map page's index can say
-# what to fetch without loading anything (explorer/web/preload.py): "canvas" (our canvas layer, whose
-# geometry the page reads at once), "leaflet" (dash-leaflet) or "unmappable" (nothing to fetch).
-_DRAWN_AS: dict[tuple[str, str], str] = {}
-
-
-def drawn_as(dataset_id: str, resource_id: str) -> str | None:
-    """"canvas", "leaflet" or "unmappable" once this process has built the layer's info; None before."""
-    return _DRAWN_AS.get((dataset_id, resource_id))
+def drawn_as(service, dataset_id: str, resource_id: str) -> str | None:
+    """How this app last worked out a layer is drawn, so the map page's index can say what to fetch
+    without loading anything (explorer/web/preload.py): "canvas" (our canvas layer, whose geometry
+    the page reads at once), "leaflet" (dash-leaflet) or "unmappable" (nothing to fetch); None
+    before it has built the layer's info."""
+    return _memo(service, "drawn_as").peek((dataset_id, resource_id))
 
 
 def _yearly_long_table(loaded) -> bool:
@@ -761,8 +726,8 @@ def _prepare(service, loaded, info: LayerInfo) -> _Prepared:
 
 
 def _prepared(service, loaded, info: LayerInfo) -> _Prepared:
-    return _GEOMETRY.get(_key(service, loaded, "geometry", PRECISION),
-                         lambda: _prepare(service, loaded, info))
+    return _memo(service, "geometry").get(_key(loaded, "geometry", PRECISION),
+                                          lambda: _prepare(service, loaded, info))
 
 
 def _mappable(service, dataset_id: str, resource_id: str | None):
@@ -1082,9 +1047,9 @@ def values_payload(service, dataset_id: str, resource_id: str | None, variable: 
     """
     loaded, info = _mappable(service, dataset_id, resource_id)
     step = _step_from(step, info)
-    key = _key(service, loaded, "values", variable, asdict(step) if step else None,
+    key = _key(loaded, "values", variable, asdict(step) if step else None,
                json.dumps(filters or {}, sort_keys=True, default=str))
-    return _VALUES.get(key, lambda: _compute_values(service, loaded, info, variable, step, filters or {}))
+    return _memo(service, "values").get(key, lambda: _compute_values(service, loaded, info, variable, step, filters or {}))
 
 
 def values_of_every_step(service, dataset_id: str, resource_id: str | None, variable: str | None,
@@ -1224,7 +1189,7 @@ def _tree(service, loaded, info: LayerInfo) -> _Tree:
         projected = _to_crs(geoms, WGS84, BNG) if len(geoms) else geoms
         return _Tree(shapely.STRtree(projected), rows, projected)
 
-    return _TREES.get(_key(service, loaded, "tree"), build)
+    return _memo(service, "trees").get(_key(loaded, "tree"), build)
 
 
 def _hit_values(loaded, info: LayerInfo, row: int, variable: str | None) -> dict:
@@ -1350,9 +1315,3 @@ def features_at(service, layers: list[tuple], lon: float, lat: float, radius_m: 
                 hit["distance_m"] = round(float(shapely.distance(tree.projected[item], point)), 1)
             hits.append(hit)
     return hits
-
-
-def clear_memo() -> None:
-    """Forget derived data (tests; after the registry changes)."""
-    for memo in (_INFO, _GEOMETRY, _TREES, _VALUES, _SERIES):
-        memo.clear()

@@ -28,7 +28,6 @@ OPTIONS = {"from_column": "a", "to_column": "w", "weight_column": "share", "year
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, data_dir):
     settings = Settings(home=tmp_path_factory.mktemp("wards22-home"), data_dir=data_dir, cache_url="simple")
-    md.clear_memo()
     return DataService(settings, open_registry(settings), cache=make_cache(settings, Flask(__name__)))
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from explorer.themes import design
 from explorer.geo.joins import DataService
 from explorer.export import resolve_size
-from explorer.export.map_figure import REGION_FILL, THAMES_FILL, _Geometry, build_map, export_map
+from explorer.export.map_figure import REGION_FILL, THAMES_FILL, build_map, export_map, layer_geometry
 from explorer.export.raster_layers import RasterLayer, draw_layers, polygon_rings
 from explorer.services import open_registry
 from explorer.settings import Settings
@@ -59,8 +59,8 @@ def pixel(png: bytes, xy: tuple[float, float]) -> np.ndarray:
 def interior_points(service, layer, klass_of, area, figure, scale: float, min_px: float = 5.0) -> dict:
     """For each class: the device pixel of the LSOA whose representative point lies deepest inside
     it (at least ``min_px`` pixels from its edge and clear of the Thames)."""
-    geometry = _Geometry.get(service, layer.dataset_id, layer.resource_id)
-    thames = shapely.union_all(_Geometry.get(service, "thames", None).geoms)
+    geometry = layer_geometry(service, layer.dataset_id, layer.resource_id)
+    thames = shapely.union_all(layer_geometry(service, "thames", None).geoms)
     (x0, x1), (y0, y1) = figure.layout.xaxis.range, figure.layout.yaxis.range
     left, top, width, height = area
     metres_per_px = (x1 - x0) / width / scale

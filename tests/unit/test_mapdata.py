@@ -25,7 +25,6 @@ from explorer.settings import Settings
 @pytest.fixture(scope="module")
 def service(tmp_path_factory, data_dir):
     settings = Settings(home=tmp_path_factory.mktemp("mapdata-home"), data_dir=data_dir, cache_url="null")
-    md.clear_memo()
     return DataService(settings, open_registry(settings))
 
 
