@@ -1082,7 +1082,7 @@ def _reference(r: Resolved, values: pd.Series, unit: str, decimals: int, axis: s
     if r.axis == AREA and r.info.has_places and len(values) >= 3 and r.agg != "sum":
         mean = float(values.mean())
         return [{"label": "Average", "value": mean, "axis": axis,
-                 "text": f"Average of the {len(values)} {r.info.things} {fmt_number(mean, decimals, unit)}"}]
+                 "text": f"Average of the {len(values):,} {r.info.things}: {fmt_number(mean, decimals, unit)}"}]
     return []
 
 

@@ -117,8 +117,9 @@ def _base_layout(fig: go.Figure, spec, titled: bool, height: int | None = None) 
                       dragmode="select" if spec.type in ("scatter_trend",) else "zoom")
     rows = _legend_rows(fig)
     top = 40 + 22 * max(0, rows - 1) + (8 if rows else 0)   # legend and reference-line labels
-    stacked = [a for a in fig.layout.annotations if str(a.name or "").startswith(REF_STACK)]
-    top += REF_ROW * max(0, len(stacked) - 1)                # labels stacked above the plot
+    stacked = [int(str(a.name)[len(REF_STACK):]) + str(a.text).count("<br>") + 1
+               for a in fig.layout.annotations if str(a.name or "").startswith(REF_STACK)]
+    top += REF_ROW * max(0, max(stacked, default=0) - 1)     # labels stacked above the plot
     title_height = 0
     if titled:
         title = _wrap(spec.title, 62)
@@ -142,6 +143,8 @@ def _base_layout(fig: go.Figure, spec, titled: bool, height: int | None = None) 
 
 
 REF_ROW = 17                    # px between stacked reference-line labels
+REF_CHAR_PX = 6.6               # average width of a 12 px label character
+PHONE_PLOT_PX = 300             # a chart's plot area on a 390 px phone: labels must fit in it
 REF_STACK = "reference-label-"  # the name of a label stacked above the plot (its row after the dash)
 
 
@@ -176,7 +179,17 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
             fig.add_annotation(text=label, font=font, bgcolor="rgba(255,255,255,0.85)", showarrow=False,
                                xref="x domain", x=0, xanchor="left", yref="y", y=value, yanchor="bottom")
         else:
-            right_half = axis_max is not None and value > axis_max * 0.6
+            # the label sits beside the line on the side with room for it on a phone; a label
+            # too long for either side is wrapped on the side with more room
+            share = min(max(value / axis_max, 0.0), 1.0) if axis_max else 0.5
+            need = len(label) * REF_CHAR_PX
+            room_right, room_left = (1 - share) * PHONE_PLOT_PX, share * PHONE_PLOT_PX
+            right_half = (value > axis_max * 0.6 if axis_max is not None else False) if need <= room_right \
+                else room_left > room_right
+            room = room_left if right_half else room_right
+            if need > room:
+                label = _wrap(label, max(14, int(room / REF_CHAR_PX)))
+            lines = label.count("<br>") + 1
             if where:
                 fig.add_vline(x=value, line=line, **where)
             else:
@@ -187,7 +200,7 @@ def _reference_lines(fig: go.Figure, spec, axis: str = "y", row=None, col=None, 
                                bgcolor="rgba(255,255,255,0.85)",
                                yshift=(REF_ROW if outside else -REF_ROW) * stacked,
                                name=f"{REF_STACK}{stacked}" if outside else None)
-            stacked += 1
+            stacked += lines
 
 
 def _ref_values(spec, facet=None) -> list[float]:
@@ -714,9 +727,12 @@ def _scatter(spec, cd: ChartData, highlight, titled):
         xs = np.linspace(float(frame["x"].min()), float(frame["x"].max()), 50)
         ys = stats["intercept"] + stats["slope"] * xs
         per = spec.get("slope_per", 1)
-        fit_text = (f"r = {stats['r']:.2f}".replace("-", MINUS) + f"; trend: {stats['slope'] * per:+.2f}".replace("-", MINUS)
-                    + f" {spec.get('y_unit') or spec.unit} per {per:,g} {spec.get('x_unit_singular') or spec.get('x_unit') or ''}".rstrip()
-                    + f"; n = {stats['n']:,}")
+        x_unit = spec.get("x_unit_singular") or spec.get("x_unit") or ""
+        # "+0.95 µg/m³ per 1 percentage point"; with no unit on x, per one of the x axis's own measure
+        per_what = f"per {per:,g} {x_unit}" if x_unit else f"per {per:,g} of {xt}" if xt else f"per {per:,g}"
+        trend = " ".join(part for part in (f"{stats['slope'] * per:+.2f}".replace("-", MINUS),
+                                           spec.get("y_unit") or spec.unit, per_what) if part)
+        fit_text = f"r = {stats['r']:.2f}".replace("-", MINUS) + f"; trend: {trend}; n = {stats['n']:,}"
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="Trend (least squares)",
                                  line=dict(color=design.TEXT, width=2.5), hoverinfo="skip"))
         fig.add_annotation(text=fit_text, xref="paper", yref="paper", x=1, y=0.02, xanchor="right",

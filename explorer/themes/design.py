@@ -80,6 +80,8 @@ def template() -> go.layout.Template:
         gridcolor=GRID, zerolinecolor=AXIS_LINE, linecolor=AXIS_LINE, showline=True,
         ticks="outside", tickcolor=AXIS_LINE, tickfont=dict(color=TEXT_MUTED),
         title=dict(font=dict(color=TEXT, size=FONT_SIZE)), automargin=True,
+        # "2,000,000", not plotly's SI "2M" (or "2G" for billions of pounds)
+        exponentformat="none", separatethousands=True,
     )
     return go.layout.Template(layout=go.Layout(
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color=TEXT),

@@ -102,6 +102,11 @@ def test_three_boroughs_since_2000_exported_and_shared(explorer, tmp_path):
         "Greenwich", "Lewisham", "London", "Southwark"]
     # the source line under the chart names the publisher
     assert "HM Land Registry" in _text(duo, "#cb-source")
+    # prices on the axis are written out ("400,000"), not in plotly's SI shorthand ("400k")
+    ticks = duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll('#cb-graph .ytick text')).map(function (e) { return e.textContent; });")
+    assert ticks and all(re.fullmatch(r"£?\d{1,3}(,\d{3})*", t) for t in ticks), ticks
+    assert any("," in t for t in ticks), ticks
 
     # every choice is in the address
     query = parse_qs(urlsplit(duo.driver.current_url).query)

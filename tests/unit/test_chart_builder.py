@@ -150,6 +150,9 @@ def test_other_chart_types(service):
     scatter = built(service, "?chart=scatter&y=GLA_Population_Estimate_2015&x=Inland_Area_Hectares",
                     "borough-profiles-2015")
     assert scatter.error is None and len(scatter.result.figure.data[0].x) == 33
+    # the fit note says what the slope is per, even with no unit on x, and has no gaps
+    note = next(str(a.text) for a in scatter.result.figure.layout.annotations if "trend:" in str(a.text))
+    assert "per 1 of Inland area hectares" in note and "  " not in note
     counts = built(service, "?chart=bar&y=~rows&x=Classification", "laqn-sites")
     assert counts.error is None and "Number of records" in counts.result.title
 
@@ -312,3 +315,19 @@ def test_command_line_exports_the_proposed_chart_and_a_chosen_one(tmp_path, data
     assert "Mean price paid in Lewisham and Southwark" in svg_text(chosen.read_bytes())
     bad = runner.invoke(main, base + ["house-prices-borough", "--y", "Area", "-o", str(tmp_path / "x.png")])
     assert bad.exit_code != 0 and "holds text, not numbers" in bad.output
+
+
+def test_an_average_line_names_its_count_with_thousands_and_its_label_fits_a_phone(service):
+    from explorer.themes.charts import PHONE_PLOT_PX, REF_CHAR_PX
+
+    b = built(service, "", "laei-lsoa-2021")
+    ref = b.chart_spec.reference_lines[0]
+    assert ref["text"].startswith("Average of the 4,994 LSOAs: ") and "µg/m³" in ref["text"]
+    fig = b.result.figure
+    label = next(a for a in fig.layout.annotations if "Average of the" in str(a.text))
+    axis_max = max(float(v) for v in fig.data[0].x)
+    share = ref["value"] / axis_max
+    room = share * PHONE_PLOT_PX if label.xanchor == "right" else (1 - share) * PHONE_PLOT_PX
+    lines = str(label.text).split("<br>")
+    assert all(len(line) * REF_CHAR_PX <= max(room, 14 * REF_CHAR_PX) for line in lines), (lines, room)
+    assert " ".join(lines) == ref["text"]           # wrapped, never cut
