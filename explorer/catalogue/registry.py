@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -33,7 +34,7 @@ from typing import Iterator
 
 import numpy as np
 
-from explorer.catalogue import semantic
+from explorer.catalogue import lexical, semantic
 from explorer.catalogue.query import Understood, understand
 from explorer.catalogue.spelling import Speller
 from explorer.catalogue.models import Entry
@@ -402,10 +403,7 @@ def _typing(text: str, words: list[str]) -> bool:
     return bool(words) and bool(re.search(re.escape(words[-1]) + r"$", normalise(text).lower()))
 
 
-def _competition_ranks(values: np.ndarray) -> np.ndarray:
-    """1 + how many values are strictly greater: equal values share a rank."""
-    ordered = np.sort(-values)
-    return np.searchsorted(ordered, -values, side="left") + 1
+_competition_ranks = lexical.competition_ranks
 
 
 def _why(entry: Entry, words: list[str], synonyms: list[str], similar: bool) -> dict:
@@ -442,6 +440,13 @@ class Registry:
         self._vectors = None             # (version, rowids, matrix) of the semantic index
         self._vectors_lock = threading.Lock()
         self._spelling: tuple[int, Speller] | None = None
+        # The in-memory BM25F index of the last registry version it was built for, and the
+        # background build of a newer one ("memory"; "fts5" ranks with FTS5's bm25() instead).
+        self.lexical_backend = "memory"
+        self._lex: lexical.LexicalIndex | None = None
+        self._lex_lock = threading.Lock()
+        self._lex_thread: threading.Thread | None = None
+        self._lex_error: str | None = None
         conn = self._conn()
         with self._lock:
             conn.executescript(_SCHEMA)
@@ -662,15 +667,24 @@ class Registry:
                 hits = [Hit(Entry.from_dict(json.loads(data[rid])), 0.0) for rid in page]
                 return SearchResults(total=total, hits=hits, facets=counts, query=query,
                                      filters=filters, mode="browse", sort=sort)
-            words, did_you_mean = self._spell(conn, index, understood)
+            lex = self._lexical_index(conn, index.version) if self.lexical_backend == "memory" else None
+            words, did_you_mean = self._spell(conn, index, understood, lex)
             synonyms = understood.synonyms
             typing = _typing(query, words)
             match = request_match(words, synonyms, "any", typing)
-            mode = "all" if self._any_match(conn, request_match(words, [], "all", typing)) else "any"
             # one BM25 ranking over the words and the other names of what they ask for (a separate,
             # half-weight ranking for the other names was tried: worse on every measure)
-            rankings = [(*self._lexical(conn, index, match, allowed), 1.0)]
-            rids, scores, similar = self._fuse(index, rankings, vectors, words, synonyms, allowed)
+            if lex is not None:
+                lex_rids, lex_scores, mode = self._ranked(lex, index, words, synonyms, typing, allowed)
+            else:
+                mode = "all" if self._any_match(conn, request_match(words, [], "all", typing)) else "any"
+                lex_rids, bm25 = self._lexical(conn, index, match, allowed)
+                lex_scores = -bm25
+            fused = lexical.fuse(index.title_pos.size, [(lex_rids, lex_scores, 1.0)],
+                                 self._similarities(index, vectors, words, synonyms, allowed),
+                                 rrf_k=RRF_K, pool=SEMANTIC_POOL, floor=SEMANTIC_FLOOR,
+                                 alone_floor=SEMANTIC_ALONE_FLOOR)
+            rids, scores, similar = fused.rids, fused.scores, fused.similar
             total = int(rids.size)
             key = index.updated_pos[rids] if sort == "updated" else -scores
             want = offset + limit
@@ -711,21 +725,27 @@ class Registry:
             self._spelling = (version, speller)
         return speller
 
-    def _spell(self, conn: sqlite3.Connection, index: "_FacetIndex",
-               understood: Understood) -> tuple[list[str], str | None]:
+    def _spell(self, conn: sqlite3.Connection, index: "_FacetIndex", understood: Understood,
+               lex: "lexical.LexicalIndex | None" = None) -> tuple[list[str], str | None]:
         """The request's words with those that match nothing replaced by the closest known word,
         and the corrected request ("Did you mean …") when a word was replaced."""
         words = list(understood.words)
         changed: dict[str, str] = {}
         typing = _typing(understood.text, words)
+
+        def known(word: str, prefix: bool = False) -> bool:
+            if lex is None:
+                return self._any_match(conn, _quote(word) + ("*" if prefix else ""))
+            clause = lex.clause(word, prefix=prefix)
+            return clause is not None and lex.holds(clause)
+
         for i, word in enumerate(words):
             if len(word) < Speller.MIN_LENGTH or not word.isalpha():
                 continue
-            as_typed = _quote(word) + ("*" if typing and i == len(words) - 1 else "")
-            if self._any_match(conn, as_typed):
+            if known(word, typing and i == len(words) - 1):
                 continue
             better = self._speller(conn, index.version).correct(word)
-            if better and self._any_match(conn, _quote(better)):
+            if better and known(better):
                 words[i] = better
                 changed[word] = better
         if not changed:
@@ -818,47 +838,125 @@ class Registry:
             keep &= allowed[rids]
         return rids[keep], ranks[keep]   # in no order: fusion ranks them by value
 
-    def _fuse(self, index: "_FacetIndex", rankings: list[tuple[np.ndarray, np.ndarray, float]],
-              vectors, words: list[str], synonyms: list[str],
-              allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, set[int]]:
-        """(rowids, fused scores, rowids similar in meaning) by weighted reciprocal rank fusion of
-        the lexical rankings (rowids best first, their BM25, weight) and semantic similarity."""
+    def _similarities(self, index: "_FacetIndex", vectors, words: list[str], synonyms: list[str],
+                      allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rowids, cosine similarity to the request) of every entry that may be shown."""
+        if vectors is None or not vectors[1].size:
+            return None
+        _, vec_rids, matrix = vectors
+        request = self._embedder.embed([" ".join(words + synonyms)])[0]
+        if not np.any(request):
+            return None
         size = index.title_pos.size
-        score = np.zeros(size, dtype=np.float64)
-        member = np.zeros(size, dtype=bool)
-        for lex_rids, lex_ranks, weight in rankings:
-            if lex_rids.size:  # equal BM25 scores share a rank
-                score[lex_rids] += weight / (RRF_K + _competition_ranks(-np.round(lex_ranks, 6)))
-                member[lex_rids] = True
-        lexical_found = bool(member.any())
-        similar: set[int] = set()
-        if vectors is not None and vectors[1].size:
-            _, vec_rids, matrix = vectors
-            request = self._embedder.embed([" ".join(words + synonyms)])[0]
-            if np.any(request):
-                # einsum, not BLAS: a threaded BLAS matrix-vector product took 50 ms instead of 1
-                # on a busy 2-core machine (its threads wait for each other)
-                sims = np.einsum("ij,j->i", matrix, request)
-                ok = (vec_rids < size)
-                vec_rids, sims = vec_rids[ok], sims[ok]
-                ok = index.title_pos[vec_rids] >= 0
-                if allowed is not None:
-                    ok &= allowed[vec_rids]
-                vec_rids, sims = vec_rids[ok], sims[ok]
-                # the semantic pool: the most similar entries above the floor
-                pool_n = min(SEMANTIC_POOL, sims.size)
-                if pool_n:
-                    top = np.argpartition(-sims, pool_n - 1)[:pool_n]
-                    top = top[sims[top] >= (SEMANTIC_FLOOR if lexical_found else SEMANTIC_ALONE_FLOOR)]
-                    member[vec_rids[top]] = True
-                    similar = set(vec_rids[top].tolist())
-                # every candidate is ranked by similarity among the candidates
-                in_set = member[vec_rids]
-                cand_rids, cand_sims = vec_rids[in_set], sims[in_set]
-                # similarities that differ by less than 0.01 are the same to this model
-                score[cand_rids] += 1.0 / (RRF_K + _competition_ranks(np.round(cand_sims, 2)))
-        rids = np.flatnonzero(member)
-        return rids, score[rids], similar
+        # einsum, not BLAS: a threaded BLAS matrix-vector product took 50 ms instead of 1
+        # on a busy 2-core machine (its threads wait for each other)
+        sims = np.einsum("ij,j->i", matrix, request)
+        ok = vec_rids < size
+        vec_rids, sims = vec_rids[ok], sims[ok]
+        ok = index.title_pos[vec_rids] >= 0
+        if allowed is not None:
+            ok &= allowed[vec_rids]
+        return vec_rids[ok], sims[ok]
+
+    # The in-memory lexical index ----------------------------------------------------------------
+    SYNC_BUILD_MAX = 20_000   # a registry this small builds its index within the search (~0.3 s)
+
+    def _ranked(self, lex: "lexical.LexicalIndex", index: "_FacetIndex", words: list[str],
+                synonyms: list[str], typing: bool,
+                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:
+        """(rowids, BM25F scores, "all" or "any") of the request over the in-memory index: every
+        entry holding a word or another name of what is asked (a name of several words: all of
+        them); "all" when some entry holds every word."""
+        clauses = []
+        for i, word in enumerate(words):
+            clause = lex.clause(word, prefix=typing and i == len(words) - 1 and len(word) >= 2)
+            if clause is not None:
+                clauses.append(clause)
+        n_words = len(clauses)
+        for other in synonyms:
+            clause = lex.clause(other, is_word=False)
+            if clause is not None:
+                clauses.append(clause)
+        rids, scores, held = lex.score(clauses)
+        mode = "all" if n_words and held >= n_words else "any"
+        rids = rids.astype(np.int64)
+        keep = rids < index.title_pos.size
+        rids, scores = rids[keep], scores[keep]
+        keep = index.title_pos[rids] >= 0
+        if allowed is not None:
+            keep &= allowed[rids]
+        return rids[keep], scores[keep], mode
+
+    def _lexical_index(self, conn: sqlite3.Connection, version: int) -> "lexical.LexicalIndex | None":
+        """The in-memory index of this registry version, or None while it is being built.
+
+        A registry of up to SYNC_BUILD_MAX entries builds it at once; a larger one builds it in a
+        background thread (one at a time) and searches with FTS5's bm25() until it is ready, so a
+        write never makes a search wait for a rebuild. Inside a write transaction (uncommitted
+        rows) the FTS5 path answers."""
+        lex = self._lex
+        if lex is not None and lex.version == version:
+            return lex
+        if getattr(self._local, "depth", 0):
+            return None
+        if self._lex_error is not None:
+            return None
+        count = conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        if count <= self.SYNC_BUILD_MAX:
+            with self._lex_lock:
+                lex = self._lex
+                if lex is None or lex.version != version:
+                    try:
+                        lex = self._build_lexical(conn, version)
+                    except Exception as exc:  # noqa: BLE001 - FTS5 answers instead, said once
+                        self._lexical_failed(exc)
+                        return None
+            return lex
+        with self._lex_lock:
+            running = self._lex_thread is not None and self._lex_thread.is_alive()
+            if not running:
+                self._lex_thread = threading.Thread(target=self._build_in_background,
+                                                    name="registry-lexical-index", daemon=True)
+                self._lex_thread.start()
+        return None
+
+    def _build_lexical(self, conn: sqlite3.Connection, version: int) -> "lexical.LexicalIndex":
+        """Build from the full-text table's rows (the text as indexed) in this snapshot."""
+        rows = conn.execute("SELECT rowid, title, description, tags, publisher FROM entries_fts")
+        lex = lexical.LexicalIndex.build(rows, version)
+        current = self._lex
+        if current is None or current.version <= version:
+            self._lex = lex
+        return lex
+
+    def _build_in_background(self) -> None:
+        try:
+            with self._snapshot() as conn:
+                version = int((conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+                               or (0,))[0])
+                self._build_lexical(conn, version)
+        except Exception as exc:  # noqa: BLE001 - FTS5 keeps answering; said once in the log
+            self._lexical_failed(exc)
+        finally:
+            if not self._memory:
+                conn = getattr(self._local, "conn", None)
+                if conn is not None:
+                    conn.close()
+                    self._local.conn = None
+
+    def _lexical_failed(self, exc: Exception) -> None:
+        self._lex_error = f"{type(exc).__name__}: {exc}"
+        logging.getLogger(__name__).warning("in-memory search index not built (%s): searching with"
+                                            " FTS5's bm25() instead", self._lex_error)
+
+    def lexical_ready(self, timeout: float | None = None) -> bool:
+        """Wait for a background build of the in-memory index (if one runs); True when the
+        index of the current version is in memory."""
+        thread = self._lex_thread
+        if thread is not None:
+            thread.join(timeout)
+        lex = self._lex
+        return lex is not None and lex.version == self.version
     def facet_totals(self) -> dict[str, list[tuple[str, int]]]:
         with self._snapshot() as conn:
             return self._facet_index(conn).totals
