@@ -1,10 +1,20 @@
-"""Routing: the URL (path and query) decides the page. Paths are part of the product."""
+"""Routing: the URL (path and query) decides the page. Paths are part of the product.
+
+``ROUTES`` is the route table, read in one place (:func:`render_page`): each row is a path pattern
+(``<name>`` stands for one or more characters, slashes included, handed to the page function by
+name) and the page function that draws it. A page function takes ``(services, visit, **parts)`` and
+returns ``(page, title)``, or None when nothing lives there after all (an unknown theme): then,
+as for a path no row matches, the 404 page is drawn.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from typing import Callable
 from urllib.parse import unquote
 
-from dash import Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.catalogue.registry import FACETS
@@ -13,9 +23,8 @@ from layouts import catalogue as catalogue_layout
 from layouts import dataset as dataset_layout
 from layouts import errors, home, themes
 
-
-
 MAP_TITLE = "Map – London Data Explorer"
+SITE = "London Data Explorer"
 
 
 def parse_search(search: str | None) -> dict[str, list[str]]:
@@ -37,86 +46,138 @@ def page_address(pathname: str | None, search: str | None) -> str:
     return (pathname or "/") + (search if not search or search.startswith("?") else "?" + search)
 
 
-def register(app, services) -> None:
+@dataclass(frozen=True)
+class Visit:
+    """One address being drawn: its path (unquoted, no trailing slash), its query as sent and
+    parsed once."""
+    path: str
+    search: str | None
+    params: dict[str, list[str]]
+
+    def first(self, key: str) -> str | None:
+        return _first(self.params, key)
+
+
+Page = Callable[..., "tuple | None"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the route table: a path pattern and the page function that draws it."""
+    pattern: str              # "/dataset/<dataset_id>"
+    page: Page
+    regex: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        parts = re.split(r"<([a-z_]+)>", self.pattern)
+        body = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+)" for i, p in enumerate(parts))
+        object.__setattr__(self, "regex", re.compile(body + r"\Z"))
+
+
+# The pages ---------------------------------------------------------------------------------------------
+def home_page(services, visit: Visit):
+    """The search box, each theme file's dashboard with its first headline figure (computed once,
+    kept on the app), the registry's latest datasets, its themes and publishers."""
+    from explorer.themes.page_data import dashboards
+
     registry = services.registry
-    settings = services.settings
+    recent = [hit.entry for hit in registry.search("", limit=5, sort="updated").hits]
+    return home.home(registry.count(), registry.facet_totals(), dashboards(services, 1), recent), SITE
 
-    def dashboards() -> list:
-        """Each theme file's dashboard with its first headline figure (computed once, cached)."""
-        from .themes import headlines_of, themes_of
 
-        return [(theme, [h for h in headlines_of(services, theme) if h.get("error") is None][:1])
-                for theme in themes_of(services).values()]
+def catalogue_page(services, visit: Visit):
+    query = (visit.first("q") or "").strip()[:200]
+    # each facet link names every active filter: a bounded number of them
+    filters, _left_out = facet_filters(visit.params, FACETS)
+    try:
+        page = min(max(1, int((visit.first("page") or "1")[:12])), 100_000)
+    except ValueError:
+        page = 1
+    size = catalogue_layout.PAGE_SIZE
+    sort = "updated" if visit.first("sort") == "updated" else "relevance"
+    results = services.registry.search(query, filters, limit=size, offset=(page - 1) * size, sort=sort)
+    title = f"{query} – Catalogue" if query else "Catalogue"
+    return catalogue_layout.catalogue_page(results, page), f"{title} – {SITE}"
 
-    def recent(n: int = 5) -> list:
-        return [hit.entry for hit in registry.search("", limit=n, sort="updated").hits]
 
-    def route(pathname: str | None, search: str | None, current_title):
-        path = unquote(pathname or "/").rstrip("/") or "/"
-        params = parse_search(search)
-        # The map page keeps its own state in the query string: a change there is not a new page.
-        # (dcc.Location may report the unchanged pathname with it: rendering the map again then
-        # gave its layers new ids, whose controls wrote the query again, and so on, for ever.)
-        # The map always writes a query; a bare /map is a person following the "Map" link.
-        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
-            raise PreventUpdate
-        if path == "/":
-            return home.home(registry, dashboards(), recent()), "London Data Explorer"
-        if path == "/catalogue":
-            query = (_first(params, "q") or "").strip()[:200]
-            # each facet link names every active filter: a bounded number of them
-            filters, _left_out = facet_filters(params, FACETS)
-            try:
-                page = min(max(1, int((_first(params, "page") or "1")[:12])), 100_000)
-            except ValueError:
-                page = 1
-            size = catalogue_layout.PAGE_SIZE
-            sort = "updated" if _first(params, "sort") == "updated" else "relevance"
-            results = registry.search(query, filters, limit=size, offset=(page - 1) * size, sort=sort)
-            title = f"{query} – Catalogue" if query else "Catalogue"
-            return catalogue_layout.catalogue_page(results, page), f"{title} – London Data Explorer"
-        if path == "/sources":
-            from explorer.catalogue.sources import describe
-            from layouts.sources import sources_page
+def sources_page(services, visit: Visit):
+    from explorer.catalogue.sources import describe
+    from layouts.sources import sources_page as page
 
-            return sources_page(describe(registry, settings), registry.count()), "Sources – London Data Explorer"
-        if path.startswith("/dataset/"):
-            dataset_id = path[len("/dataset/"):]
-            entry = registry.get(dataset_id) if "/" not in dataset_id else None
-            if entry is None:
-                return errors.not_found(f"There is no dataset “{dataset_id}” in the registry."), "Not found"
-            if _first(params, "embed") == "1":   # the chart builder's chart alone, for other pages
-                from .chart_builder import embedded_page
+    return page(describe(services.registry, services.settings), services.registry.count()), f"Sources – {SITE}"
 
-                return embedded_page(services, dataset_id, search), f"{entry.title} – London Data Explorer"
-            availability = services.data.availability(dataset_id)
-            return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
-                    f"{entry.title} – London Data Explorer")
-        if path.startswith("/themes/") and _first(params, "embed") == "1" and _first(params, "chart"):
-            from layouts.embed import embedded_chart  # one chart, no chrome, for other pages
 
-            return embedded_chart(services, path[len("/themes/"):], _first(params, "chart")), "London Data Explorer"
-        if path == "/map":
-            from .map_explorer import explorer_page
+def dataset_page(services, visit: Visit, dataset_id: str):
+    registry = services.registry
+    entry = registry.get(dataset_id) if "/" not in dataset_id else None
+    if entry is None:
+        return errors.not_found(f"There is no dataset “{dataset_id}” in the registry."), "Not found"
+    if visit.first("embed") == "1":   # the chart builder's chart alone, for other pages
+        from .chart_builder import embedded_page
 
-            return explorer_page(services, search), MAP_TITLE
-        if path == "/themes":
-            from .themes import index_page
+        return embedded_page(services, dataset_id, visit.search), f"{entry.title} – {SITE}"
+    availability = services.data.availability(dataset_id)
+    return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
+            f"{entry.title} – {SITE}")
 
-            return index_page(services), "Themes – London Data Explorer"
-        if path.startswith("/themes/"):
-            from .theme_page_cache import served_theme_page
 
-            slug = path[len("/themes/"):]
-            # a theme file's dashboard, built once and then read from the app's cache
-            dashboard = served_theme_page(services, slug, _first(params, "chart"))
-            if dashboard is not None:
-                return dashboard
-            page = themes.theme_page(registry, slug)    # else the registry's datasets on that theme
-            if page is not None:
-                return page, "Themes – London Data Explorer"
-        return errors.not_found(f"Nothing lives at {path}."), "Not found – London Data Explorer"
+def map_page(services, visit: Visit):
+    from .map_explorer import explorer_page
 
+    return explorer_page(services, visit.search), MAP_TITLE
+
+
+def themes_index(services, visit: Visit):
+    from .themes import index_page
+
+    return index_page(services), f"Themes – {SITE}"
+
+
+def theme_page(services, visit: Visit, slug: str):
+    if visit.first("embed") == "1" and visit.first("chart"):
+        from .themes import embedded_page     # one chart, no chrome, for other pages
+
+        return embedded_page(services, slug, visit.first("chart")), SITE
+    from .theme_page_cache import served_theme_page
+
+    # a theme file's dashboard, built once and then read from the app's cache
+    dashboard = served_theme_page(services, slug, visit.first("chart"))
+    if dashboard is not None:
+        return dashboard
+    # else the registry's datasets on that theme, if it has any
+    results = services.registry.search("", {"theme": [slug]}, limit=100)
+    return (themes.theme_page(slug, results), f"Themes – {SITE}") if results.total else None
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/", home_page),
+    Route("/catalogue", catalogue_page),
+    Route("/sources", sources_page),
+    Route("/dataset/<dataset_id>", dataset_page),
+    Route("/map", map_page),
+    Route("/themes", themes_index),
+    Route("/themes/<slug>", theme_page),
+)
+
+
+def not_found_page(path: str):
+    return errors.not_found(f"Nothing lives at {path}."), f"Not found – {SITE}"
+
+
+def render_page(services, pathname: str | None, search: str | None, routes=ROUTES):
+    """(page, title) of an address: the first row of the route table whose pattern matches the
+    path draws it; the 404 page when none does, or when the page function finds nothing there."""
+    path = unquote(pathname or "/").rstrip("/") or "/"
+    visit = Visit(path=path, search=search, params=parse_search(search))
+    for route in routes:
+        match = route.regex.match(path)
+        if match:
+            drawn = route.page(services, visit, **match.groupdict())
+            return drawn if drawn is not None else not_found_page(path)
+    return not_found_page(path)
+
+
+def register(app, services) -> None:
     @app.callback(
         Output("page-content", "children"),
         Output("page-title", "data"),
@@ -127,27 +188,24 @@ def register(app, services) -> None:
         State("page-rendered", "data"),  # the address whose page came with the layout, if any
     )
     def route_callback(pathname: str | None, search: str | None, current_title, rendered):
+        # The map page keeps its own state in the query string, written in the browser
+        # (history.replaceState, assets/map_explorer.js), which the router never hears of. A
+        # change of query that does reach it while the map shows is not a new page either: drawing
+        # the map again gives its layers new ids. A bare /map is a person following the "Map" link.
+        path = unquote(pathname or "/").rstrip("/") or "/"
+        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
+            raise PreventUpdate
         if rendered is not None:
             # The layout holds this address's page (explorer/web/prerender.py): nothing to send. Once
             # used, the mark is cleared, so coming back to the address later renders it again.
             if rendered == page_address(pathname, search):
                 return no_update, no_update, None
-            return (*route(pathname, search, current_title), None)
-        return (*route(pathname, search, current_title), no_update)
+            return (*render_page(services, pathname, search), None)
+        return (*render_page(services, pathname, search), no_update)
 
-    app.explorer_render_page = lambda pathname, search: route(pathname, search, None)
-
+    # the tab's title follows the page; at phone width the filters start folded (assets/pages.js)
     app.clientside_callback(
-        """function(title) {
-            if (title) { document.title = title; }
-            // At phone width the catalogue's filters start folded so results come first.
-            setTimeout(function () {
-                if (window.innerWidth < 860) {
-                    document.querySelectorAll("details.facets-drawer, details.layer-drawer").forEach(function (d) { d.open = false; });
-                }
-            }, 0);
-            return window.dash_clientside.no_update;
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="pageShown"),
         Output("page-title", "id"),
         Input("page-title", "data"),
     )
