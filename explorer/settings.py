@@ -86,8 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "the tile URL>'. Not used for the bundled CARTO basemaps, which carry their own credit."),
     Setting("shorten_rate", "EXPLORER_SHORTEN_RATE", 30,
             "Short links one client (remote address) may create through /api/shorten per minute, "
-            "with bursts of as many; more are answered 429 with Retry-After. Counted per worker "
-            "process; 0 turns the limit off."),
+            "in any 60 seconds; more are answered 429 with Retry-After. Counted in Redis when "
+            "EXPLORER_CACHE_URL is a redis:// URL (one budget across every worker and host), else "
+            "per worker process; 0 turns the limit off."),
     Setting("link_unopened_days", "EXPLORER_LINK_UNOPENED_DAYS", 180,
             "Days after which a short link made through /api/shorten that was never opened is "
             "removed. Links made for exported images or by \"Copy link\", and any link once "

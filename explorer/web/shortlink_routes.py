@@ -5,7 +5,9 @@
 
 A malformed code or a target that is not one of the app's views is a 400 naming the problem, an
 unknown code a 404 (JSON when the client asks for JSON, else a line of plain text). A client that
-shortens more than EXPLORER_SHORTEN_RATE links a minute gets a 429 with Retry-After. Links made
+shortens more than EXPLORER_SHORTEN_RATE links a minute gets a 429 with Retry-After (counted by
+Flask-Limiter, see :mod:`explorer.web.ratelimit`: in Redis, shared by every worker and host, when
+the cache is Redis). Links made
 here are swept if never opened (see :mod:`explorer.maps.shortlinks`).
 """
 
@@ -15,7 +17,7 @@ import sqlite3
 
 from flask import Flask, Response, jsonify, redirect, request
 
-from explorer.web.ratelimit import TokenBuckets, retry_after
+from explorer.web.ratelimit import install_limiter, limit_response, per_minute
 from explorer.maps.shortlinks import LinkError, _pg_error, short_url, store_for
 
 
@@ -35,7 +37,12 @@ def _wants_json() -> bool:
 
 def register(server: Flask, services) -> None:
     settings = services.settings
-    buckets = TokenBuckets(max(0, int(getattr(settings, "shorten_rate", 0) or 0)))
+    rate = max(0, int(getattr(settings, "shorten_rate", 0) or 0))
+    limiter = install_limiter(server, settings)
+
+    def too_many(request_limit):
+        return limit_response(request_limit, f"too many short links from this address: at most "
+                                             f"{rate} a minute")
 
     def base_url() -> str:
         return (getattr(settings, "public_url", "") or request.host_url).rstrip("/")
@@ -54,15 +61,7 @@ def register(server: Flask, services) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @server.route("/api/shorten", methods=["GET", "POST"])
     def api_shorten():
-        wait = buckets.take(request.remote_addr or "unknown")
-        if wait:
-            seconds = retry_after(wait)
-            response = _error(429, f"too many short links from this address: at most "
-                                   f"{settings.shorten_rate} a minute; try again in {seconds} s", True)
-            response.headers["Retry-After"] = str(seconds)
-            return response
         body = request.get_json(silent=True) if request.is_json else None
         target = (body or {}).get("target") if isinstance(body, dict) else None
         target = target if target is not None else request.values.get("target")
@@ -73,3 +72,7 @@ def register(server: Flask, services) -> None:
         except (sqlite3.Error, _pg_error()):
             return _error(503, "the link store is busy or cannot be written; try again", True)
         return jsonify({"code": code, "path": f"/l/{code}", "url": short_url(base_url(), code), "target": target})
+
+    if rate:   # 0: no limit
+        api_shorten = limiter.limit(per_minute(rate), on_breach=too_many)(api_shorten)
+    server.add_url_rule("/api/shorten", "api_shorten", api_shorten, methods=["GET", "POST"])
