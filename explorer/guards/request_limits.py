@@ -1,8 +1,8 @@
 """Bounds on what one request may ask of the app, checked before any work is done for it.
 
-A query string reaches the app three ways: the request's own (every route), the router callback's
-``url.search`` (the browser's address, sent again in a Dash callback) and the ``Referer`` of
-``/_dash-layout`` (explorer/web/prerender.py). All three are read here, by ``parse_pairs``, which:
+A query string reaches the app two ways: the request's own (every route, and the index page's
+``PageRequest``, explorer/web/index_page.py) and the router callback's ``url.search`` (the
+browser's address, sent again in a Dash callback). Both are read here, by ``parse_pairs``, which:
 
 - refuses a query longer than ``MAX_QUERY_CHARS`` (no page or link of this app comes near it);
 - drops exact repeats of a ``name=value`` pair, keeping the first (``theme=x&theme=x…`` is

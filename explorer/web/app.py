@@ -7,6 +7,7 @@ services)``, so a second ``create_app()`` (as tests do) gets its own callbacks a
 from __future__ import annotations
 
 import logging
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import dash
 from flask import Flask
 
 from explorer.data.cache import make_cache
-from explorer.web.first_paint import ASSETS_IGNORE as FIRST_PAINT_ASSETS
+from explorer.web.index_page import ExplorerDash, PageLayout
 from explorer.web.security import install_security
 from explorer.services import Services, make_data_service, open_registry
 from explorer.settings import Settings
@@ -42,14 +43,15 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from explorer.publishing.service import open_publishing
     services.accounts, services.publishing = open_publishing(settings, registry, services.data)
 
-    app = dash.Dash(
+    # the index page (explorer/web/index_page.py): each page comes drawn, with its layout and preloads
+    app = ExplorerDash(
         "london_data_explorer",
         server=server,
         title="London Data Explorer",
         update_title=None,
         assets_folder=assets_folder(),
-        assets_ignore=FIRST_PAINT_ASSETS,  # the index page loads these itself, before Dash's scripts
         suppress_callback_exceptions=True,
+        first_views=services.data.memos.table("index page first views", 64),
         meta_tags=[
             {"name": "viewport", "content": "width=device-width, initial-scale=1"},
             {"name": "description", "content": "Search London's city data registry, map it and see where every number came from."},
@@ -62,11 +64,6 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     services.scheduler = Scheduler(registry, settings).start()
     from explorer.web.warmup import install_readiness
     install_readiness(app)           # /healthz: "starting" until a warm-up (explorer/web/warmup.py) is over
-    from explorer.web.preload import install_preloads
-    # map pages name their geometry and lazily loaded scripts in the page, fetched while Dash starts
-    install_preloads(app, registry)
-    from explorer.web.page_scripts import leave_out_polyfill
-    leave_out_polyfill(app)          # Dash's polyfill bundle is ~70 ms of every page's start
 
     from layouts.shell import app_layout
 
@@ -90,14 +87,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     from callbacks import themes as theme_pages
 
     router.register(app, services)
-    from explorer.web.first_paint import install_first_paint
-    from explorer.web.prerender import install_layout_headers, layout_for_request, set_page_address
-    # the page being opened comes inside the layout (its address is the layout request's referrer)
-    app.layout = layout_for_request(app_layout, app.explorer_render_page, router.page_address,
-                                    public_url=settings.public_url)
-    install_layout_headers(server)
-    # each index page carries its page, drawn as static HTML, and the layout Dash would ask for
-    install_first_paint(app, set_page_address)
+    # the layout is a function of the page being opened; Dash's /_dash-layout gets the bare frame
+    app.layout = PageLayout(app_layout, partial(router.render_page, services), router.page_address)
     dataset.register(app, services)
     map_explorer.register(app, services)
     # loads and checks every theme file: a theme naming a missing dataset, resource or column

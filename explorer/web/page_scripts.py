@@ -6,6 +6,7 @@ running the bundle costs about 70 ms of the page's start (measured in headless C
 README). Dash's code needs one thing from it: the global ``regeneratorRuntime`` its lazy-loading
 helper calls (in dash-renderer and dash-core-components), which ``assets/generator_runtime.js``
 defines. ``tests/unit/test_page_scripts.py`` checks that the served bundles use no more of it.
+explorer/web/index_page.py writes every index page's scripts through :func:`without_polyfill`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,3 @@ POLYFILL_TAG = re.compile(r'<script src="[^"]*/polyfill@[^"/]*\.js"></script>\s*
 def without_polyfill(scripts: str) -> str:
     """The index page's script tags without Dash's polyfill bundle."""
     return POLYFILL_TAG.sub("", scripts)
-
-
-def leave_out_polyfill(app) -> None:
-    """Write every index page without Dash's polyfill bundle."""
-    original = app.interpolate_index
-
-    def interpolate_index(**kwargs):
-        if "scripts" in kwargs:
-            kwargs["scripts"] = without_polyfill(kwargs["scripts"])
-        return original(**kwargs)
-
-    app.interpolate_index = interpolate_index

@@ -1,5 +1,5 @@
 """Every index page carries its page drawn as static HTML and the layout Dash would fetch next
-(explorer/web/first_paint.py)."""
+(explorer/web/first_paint.py, put in the page by explorer/web/index_page.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import re
 import pytest
 
 from explorer.web.app import create_app
-from explorer.web.first_paint import EARLY_SCRIPTS, layout_json, static_page
+from explorer.data.memo import LRU
+from explorer.web.first_paint import EARLY_SCRIPTS, draw_first_view, layout_json
 from explorer.settings import Settings
 
-from .test_prerender import component, texts
+from .test_index_page import component, texts
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,15 @@ def static_part(page: str) -> str:
 def test_the_page_comes_drawn_with_the_layout_dash_would_fetch(client):
     page = client.get("/catalogue?q=nitrogen").get_data(as_text=True)
     layout = embedded_layout(page)
+    # the page is in it, marked with its address, so the router's first call sends nothing
     assert component(layout, "page-rendered")["props"]["data"] == "/catalogue?q=nitrogen"
-    fetched = client.get("/_dash-layout", headers={"Referer": "http://localhost/catalogue?q=nitrogen"}).get_json()
-    assert layout == fetched                     # the same layout, so Dash can take it from the page
+    # the frame around it is the one Dash would fetch, so Dash can take the layout from the page
+    bare = client.get("/_dash-layout").get_json()
+    component(layout, "page-content")["props"]["children"] = None
+    for store in ("page-rendered", "page-title"):
+        component(layout, store)["props"]["data"] = None
+    assert layout == bare
+    layout = embedded_layout(page)
     drawn = static_part(page)
     heading = texts(component(layout, "page-content")).lower()
     assert "nitrogen" in heading and "nitrogen" in drawn.lower()
@@ -82,7 +89,7 @@ def test_catalogue_text_cannot_end_the_layouts_script():
     hostile = {"type": "P", "namespace": "dash_html_components",
                "props": {"children": "</script><script>alert(1)</script> & \u2028"}}
     text = json.dumps(hostile)
-    out = static_page(text)
+    out = draw_first_view(text).markup
     assert out.count("</script>") == 1          # the layout's own end, nothing inside it
     data = re.search(r'id="explorer-layout">(.*)</script>', out, re.S).group(1)
     assert "<" not in data and ">" not in data and "&" not in data.replace("\\u0026", "")
@@ -99,7 +106,6 @@ def test_a_page_that_cannot_be_drawn_is_served_as_dash_serves_it(tmp_path, data_
     def broken(markup):
         raise ValueError("cannot draw this")
     monkeypatch.setattr(first_paint, "render", broken)
-    monkeypatch.setattr(first_paint, "_drawn", type(first_paint._drawn)())   # nothing drawn before
     response = app.server.test_client().get("/catalogue")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -119,13 +125,21 @@ def test_every_page_names_its_language(client):
         assert '<html lang="en-GB">' in client.get(path).get_data(as_text=True), path
 
 
-def test_the_same_layout_is_drawn_once(monkeypatch):
+def test_the_same_layout_is_drawn_once_per_app(tmp_path, data_dir, monkeypatch):
+    """Drawn pages are kept on the app (its services' memos), by their layout: a theme page is
+    drawn once; another page, or another app, draws its own."""
     import explorer.web.first_paint as first_paint
 
     calls = []
-    monkeypatch.setattr(first_paint, "_drawn", type(first_paint._drawn)())
     monkeypatch.setattr(first_paint, "render", lambda tree: calls.append(tree) or "<p>page</p>")
-    text = json.dumps({"type": "P", "namespace": "dash_html_components", "props": {"children": "x"}})
-    assert static_page(text) == static_page(text) and len(calls) == 1
-    static_page(text.replace('"x"', '"y"'))
+    app = create_app(Settings(home=tmp_path / "one", data_dir=data_dir, cache_url="simple"))
+    client = app.server.test_client()
+    first = client.get("/themes").get_data(as_text=True)
+    assert client.get("/themes").get_data(as_text=True).count("<p>page</p>") == 1 and len(calls) == 1
+    assert "<p>page</p>" in first
+    client.get("/catalogue")
     assert len(calls) == 2
+    other = create_app(Settings(home=tmp_path / "two", data_dir=data_dir, cache_url="simple"))
+    other.server.test_client().get("/themes")
+    assert len(calls) == 3                 # a second app keeps its own
+    assert isinstance(app.first_views, LRU) and app.first_views is not other.first_views

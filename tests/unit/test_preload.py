@@ -1,4 +1,5 @@
-"""The map page's index names what the map will fetch, so the browser starts on it at once."""
+"""The map page's index names what the map will fetch, so the browser starts on it at once: read
+from the layout the page carries (explorer/web/preload.py)."""
 
 from __future__ import annotations
 
@@ -80,28 +81,40 @@ def test_unknown_datasets_and_other_pages_preload_nothing_of_theirs(app):
     assert preloads(app, "/") == {"fetch": [], "script": [], "canvas": []}
 
 
-def test_big_layers_the_server_has_built_are_marked_for_the_canvas(app):
-    """Once this process knows a layer is drawn on our canvas (it has built the layer's info), the
-    page marks its geometry so the canvas script reads it at once; points and small layers, and
-    layers not built yet, are left unmarked (the map's own request takes the preloaded file)."""
-    from callbacks.map_explorer import explorer_page
-
+def test_big_layers_are_marked_for_the_canvas_and_come_first(app):
+    """A layer the page draws on our canvas (its hideout names the geometry) is marked so the
+    canvas script reads it at once, and comes first; points and small layers are left unmarked
+    (the map's own request takes the preloaded file)."""
     search = "?layer=osm-pois&layer=london-boroughs&layer=laei-lsoa-2021:no2-2019"
     lsoa = "/geo/laei-lsoa-2021/no2-2019.pbf"
-    explorer_page(app.explorer, search)                 # builds each layer's info, as a visit does
     found = preloads(app, "/map" + search)
-    assert lsoa in found["fetch"] and found["canvas"] == [lsoa]
+    assert found["fetch"][0] == lsoa and found["canvas"] == [lsoa]
     assert len([u for u in found["fetch"] if u.startswith("/geo/")]) == 5   # three layers, two context files
 
 
-def test_a_layer_known_to_be_unmappable_is_not_preloaded(app):
+def test_a_layer_the_map_refuses_is_not_preloaded(app):
     """A link naming a resource the map refuses (crime by ward's long table) once made the browser
-    fetch, and log as failed, geometry the page never asks for; once this process has tried the
-    layer, the index leaves it out, and the page still says why it was refused."""
-    from callbacks.map_explorer import explorer_page
-
+    fetch, and log as failed, geometry the page never asks for; the page's layout leaves it out,
+    so the index does too, from the first visit on."""
     search = "?layer=crime-ward:csv&layer=london-boroughs"
-    explorer_page(app.explorer, search)
     fetches = preloads(app, "/map" + search)["fetch"]
     assert not [u for u in fetches if "/geo/crime-ward/" in u]
     assert any(u.startswith("/geo/london-boroughs/") for u in fetches)
+
+
+def test_what_a_layout_fetches_is_read_from_its_map_layers():
+    from explorer.web.preload import map_fetches
+
+    def geojson(**props):
+        return {"type": "GeoJSON", "namespace": "dash_leaflet", "props": props}
+    layout = {"type": "Div", "namespace": "dash_html_components", "props": {"children": [
+        geojson(url="/geo/a/x.pbf"),
+        {"type": "LayerGroup", "namespace": "dash_leaflet", "props": {"children": [
+            geojson(hideout={"geometry": "/geo/big/y.pbf", "pending": True})]}},
+        geojson(hideout={"geometry": "/geo/big/y.pbf"}),            # the same file once
+        geojson(data={"type": "FeatureCollection", "features": []}, hideout={"geometry": "/geo/no.pbf"}),
+        geojson(url="https://elsewhere.example/z.pbf"), geojson(url="//elsewhere.example/z.pbf"),
+        geojson(hideout={}),                                       # a layer still waiting: nothing yet
+        {"type": "P", "namespace": "dash_html_components", "props": {"children": "/geo/text.pbf"}},
+    ]}}
+    assert map_fetches(layout) == [("/geo/a/x.pbf", False), ("/geo/big/y.pbf", True)]

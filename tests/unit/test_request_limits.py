@@ -96,16 +96,19 @@ def test_many_distinct_filters_draw_a_bounded_page(client):
 
 
 def test_referers_that_cannot_be_read_serve_the_bare_frame(client):
+    """/_dash-layout reads no Referer any more (the page comes with its layout,
+    explorer/web/index_page.py): whatever it names, the answer is the bare frame, at once."""
     bare = client.get("/_dash-layout")
     for referer in ("http://[::1", "http://[::1/map", "http://localhost:99999/map",
-                    "http://localhost/catalogue?" + "&".join(["theme=x"] * 3000), "x" * 100_000):
+                    "http://localhost/catalogue?" + "&".join(["theme=x"] * 3000), "x" * 100_000,
+                    "http://localhost/catalogue?theme=air-quality"):
         response = client.get("/_dash-layout", headers={"Referer": referer})
-        assert response.status_code == 200 and len(response.data) == len(bare.data), referer[:40]
-    # a referrer with repeats draws the page once, as with one
-    one = client.get("/_dash-layout", headers={"Referer": "http://localhost/catalogue?theme=air-quality"})
-    many = client.get("/_dash-layout", headers={
-        "Referer": "http://localhost/catalogue?" + "&".join(["theme=air-quality"] * 400)})
-    assert one.status_code == many.status_code == 200 and len(one.data) == len(many.data) > len(bare.data)
+        assert response.status_code == 200 and response.data == bare.data, referer[:40]
+    # the index page reads its own query within the same bounds: repeats cost no more than one
+    one = client.get("/catalogue?theme=air-quality")
+    many = client.get("/catalogue?" + "&".join(["theme=air-quality"] * 400))
+    assert one.status_code == many.status_code == 200
+    assert len(one.data) - len(many.data) in range(-64, 65)   # the same page (its random ids aside)
 
 
 # Host -------------------------------------------------------------------------------------------------
