@@ -196,7 +196,7 @@ def register(app, services) -> None:
         if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
             raise PreventUpdate
         if rendered is not None:
-            # The layout holds this address's page (explorer/web/prerender.py): nothing to send. Once
+            # The layout holds this address's page (explorer/web/index_page.py): nothing to send. Once
             # used, the mark is cleared, so coming back to the address later renders it again.
             if rendered == page_address(pathname, search):
                 return no_update, no_update, None

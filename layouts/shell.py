@@ -39,7 +39,7 @@ def footer() -> html.Footer:
 
 def app_layout(page=None, title: str | None = None, rendered: str | None = None) -> html.Div:
     """The frame; ``page`` is the page already rendered for the address ``rendered`` (path and
-    query), so the router need not send it again (explorer/web/prerender.py)."""
+    query), so the router need not send it again (explorer/web/index_page.py)."""
     return html.Div(className="app", children=[
         dcc.Location(id="url", refresh=False),
         dcc.Store(id="page-title", data=title),

@@ -69,7 +69,7 @@ def test_dataset_page_export_links_download_files(explorer, tmp_path):
 def test_chart_export_menu_follows_the_size_preset(dash_duo, browser_home):
     app = create_app(Settings(home=browser_home, data_dir=DATA_DIR, cache_url="simple"))
     # the theme pages put chart_tools() in each chart's "chart-tools" div; here it stands alone
-    frame = app.layout  # a function: the page being opened comes inside it (explorer/web/prerender.py)
+    frame = app.layout  # a function: the page being opened comes inside it (explorer/web/index_page.py)
     app.layout = lambda: html.Div([frame(), html.Div(chart_tools("air-quality", "no2-borough-2019"),
                                                      className="chart-tools", id="tools")])
     dash_duo.start_server(app)
