@@ -16,7 +16,7 @@ build (and those in the next half minute) are given it in this process rather th
 :func:`warm` makes every theme page once when a worker starts (explorer/web/warmup.py), so that the
 first visitors do not pay for it. A page another worker (or ``explorer warm``) already stored is
 not drawn again: the place panel and the data tables read the charts' tables from the cache too
-(``chart_table`` in callbacks/themes.py). Workers start at different themes, so two workers
+(``chart_table`` in explorer/themes/page_data.py). Workers start at different themes, so two workers
 starting together draw different pages and then read each other's.
 """
 
@@ -30,33 +30,22 @@ import time
 from callbacks import themes as theme_pages
 from explorer.data import cache as app_cache
 from explorer.data.cache import cache_key
+from explorer.themes import page_data
 
 log = logging.getLogger(__name__)
 
 PAGE_TIMEOUT = 600          # seconds a built page is kept
 KEY_VERSION = 1             # bump when the page's shape changes
 
-_INCOMPLETE: dict[str, tuple[float, str, str]] = {}   # pages with a part missing, kept briefly here
 INCOMPLETE_SECONDS = 30
-_VERSIONS: dict[tuple, tuple[int, list]] = {}
-_BUILDING: dict[str, threading.Lock] = {}      # one build of a theme at a time in this process
-_BUILDING_LOCK = threading.Lock()
+# memo tables on the app (services.data.memos): (name, size)
+INCOMPLETE = ("theme-pages-incomplete", 64)   # pages with a part missing, kept briefly here
+VERSIONS = ("theme-page-versions", 64)        # the registry hashes of a page's datasets
+BUILDING = ("theme-page-builds", 64)          # one build of a theme at a time in this process
 
 
-def _building(slug: str) -> threading.Lock:
-    with _BUILDING_LOCK:
-        return _BUILDING.setdefault(slug, threading.Lock())
-
-
-def theme_datasets(theme) -> list[str]:
-    """Every dataset a theme page reads: its charts' inputs, its headline figures', its map
-    layers' and the borough boundaries of the picker (and of the charts' borough names)."""
-    ids = set(theme.dataset_ids())
-    for spec in theme.headline_specs():
-        ids.update(ds for ds, _ in spec.inputs())
-    ids.update(layer["dataset"] for layer in theme.map_layers)
-    ids.add(theme_pages.BOROUGHS[0])
-    return sorted(ids)
+def _building(services, slug: str) -> threading.Lock:
+    return services.data.memos.table(*BUILDING).get(slug, threading.Lock)
 
 
 def _dataset_versions(services, theme) -> list:
@@ -64,12 +53,12 @@ def _dataset_versions(services, theme) -> list:
     change counter moves (one small query per request instead of one per dataset)."""
     registry = services.registry
     counter = registry.version
-    memo_key = (id(registry), theme.slug)
-    known = _VERSIONS.get(memo_key)
+    table = services.data.memos.table(*VERSIONS)
+    known = table.peek(theme.slug)
     if known is not None and known[0] == counter:
         return known[1]
-    versions = registry.versions(theme_datasets(theme))
-    _VERSIONS[memo_key] = (counter, versions)
+    versions = registry.versions(page_data.theme_datasets(theme))
+    table.put(theme.slug, (counter, versions))
     return versions
 
 
@@ -108,7 +97,7 @@ def _build(services, theme, focus: str | None) -> tuple[str, str, bool]:
 def served_theme_page(services, slug: str, chart: str | None = None):
     """(page, title) for the router: the page as plain JSON data (what Dash sends for the
     component tree), from the cache or built and kept; None when no theme file has this slug."""
-    theme = theme_pages.themes_of(services).get(slug)
+    theme = page_data.themes_of(services).get(slug)
     if theme is None:
         return None
     focus = chart if chart and theme.chart(chart) else None
@@ -117,61 +106,82 @@ def served_theme_page(services, slug: str, chart: str | None = None):
     if hit is None:
         # a request that finds the page being built (by the warm-up or another request) waits
         # for it rather than drawing the same charts beside it
-        with _building(slug):
+        with _building(services, slug):
             hit = _read(services.cache, key)
             if hit is None:
                 # a page with a part missing is not stored, but the requests that waited for its
                 # build are given it rather than each drawing it again, one after another
-                recent = _INCOMPLETE.get(key)
+                incomplete = services.data.memos.table(*INCOMPLETE)
+                recent = incomplete.peek(key)
                 if recent is not None and time.monotonic() - recent[0] < INCOMPLETE_SECONDS:
                     return json.loads(recent[1]), recent[2]
                 text, title, complete = _build(services, theme, focus)
                 if complete:
                     _write(services.cache, key, {"page": text, "title": title})
-                    _INCOMPLETE.pop(key, None)
+                    incomplete.put(key, None)
                 else:
-                    _INCOMPLETE[key] = (time.monotonic(), text, title)
+                    incomplete.put(key, (time.monotonic(), text, title))
                 return json.loads(text), title
     return json.loads(hit["page"]), hit["title"]
 
 
-def warm(services, server=None, start: int | None = None) -> list[str]:
+def warm(services, server=None, start: int | None = None, claims=None) -> list[str]:
     """Make every theme page and keep it in the cache, unless the cache already holds it (drawn
     by another worker or by ``explorer warm``); the charts of a page drawn here are kept as tables
     for the place panel. With the Flask ``server``, ask its geometry route for the map layers'
     geometry, which keeps it in the cache too. ``start``: where to begin (default: the process id;
     an odd one goes through the themes backwards, so that two workers started together, whose ids
-    follow each other, draw different pages first). Returns the slugs whose page is complete."""
+    follow each other, draw different pages first). ``claims`` (explorer/web/warmup.py's
+    ``Claims``): asked before a page is drawn here, ``take(key, wait)`` says whether to draw it
+    now (False: another worker is drawing it; the page is taken again after the others, with
+    ``wait``), ``release(key)`` after. Returns the slugs whose page is complete."""
     import os
 
     client = server.test_client() if server is not None else None
-    done = []
-    items = list(theme_pages.themes_of(services).items())
+    done: list[str] = []
+    items = list(page_data.themes_of(services).items())
     start = os.getpid() if start is None else start
     if start % 2:
         items.reverse()
     first = (start // 2) % max(len(items), 1)
-    for slug, theme in items[first:] + items[:first]:
-        try:
-            key = page_key(services, theme, None)
-            built = False
-            with _building(slug):
-                if _read(services.cache, key) is not None:
-                    done.append(slug)
-                else:
-                    built = True
+    pending = items[first:] + items[:first]
+    for wait in (False, True):
+        pending = [(slug, theme) for slug, theme in pending
+                   if not _warm_page(services, slug, theme, client, done, claims, wait)]
+    return done
+
+
+def _warm_page(services, slug, theme, client, done: list, claims, wait: bool) -> bool:
+    """Warm one theme page (see :func:`warm`); False when another worker is drawing it."""
+    try:
+        key = page_key(services, theme, None)
+        built = False
+        # claimed outside the lock: a visitor's request for this page may take it meanwhile
+        if _read(services.cache, key) is None and claims is not None and not claims.take(key, wait):
+            return False
+        with _building(services, slug):
+            if _read(services.cache, key) is not None:
+                done.append(slug)
+                if claims is not None:
+                    claims.release(key)
+            else:
+                built = True
+                try:
                     text, title, complete = _build(services, theme, None)
                     if complete:
                         done.append(slug)
                         _write(services.cache, key, {"page": text, "title": title})
                         for spec in theme.charts:
-                            theme_pages.keep_chart_table(services, theme, spec,
-                                                         theme_pages.chart_result(services, theme, spec))
-            # the geometry of a page drawn here (another worker fetched that of the others)
-            for item in theme_pages.map_layers(services, theme) if client is not None and built else []:
-                if not item.get("error"):
-                    client.get(f"/geo/{item['dataset']}/{item['resource']}.pbf",
-                               headers={"Accept-Encoding": "gzip"})
-        except Exception:  # noqa: BLE001 - warming is an optimisation; a request will say what fails
-            log.exception("theme page cache: warming %s failed", slug)
-    return done
+                            page_data.keep_chart_table(services, theme, spec,
+                                                       page_data.chart_result(services, theme, spec))
+                finally:
+                    if claims is not None:
+                        claims.release(key)
+        # the geometry of a page drawn here (another worker fetched that of the others)
+        for item in page_data.map_layers(services, theme) if client is not None and built else []:
+            if not item.get("error"):
+                client.get(f"/geo/{item['dataset']}/{item['resource']}.pbf",
+                           headers={"Accept-Encoding": "gzip"})
+    except Exception:  # noqa: BLE001 - warming is an optimisation; a request will say what fails
+        log.exception("theme page cache: warming %s failed", slug)
+    return True

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from explorer.labels.sources import readable_date
-from explorer.catalogue.registry import Registry
 from explorer.labels.themes import theme_label
 
 from .theme_page import theme_card
@@ -23,11 +22,12 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
     ])
 
 
-def home(registry: Registry, dashboards: list | None = None, recent: list | None = None) -> html.Div:
+def home(count: int, totals: dict, dashboards: list | None = None, recent: list | None = None) -> html.Div:
     """The first page: a search box that takes a question, the themed dashboards with a headline
-    figure each, what is new in the registry, then every theme and publisher. ``dashboards`` is
-    [(theme, [headline figure, …])], ``recent`` the entries updated last (callbacks/router.py)."""
-    totals = registry.facet_totals()
+    figure each, what is new in the registry, then every theme and publisher. ``count`` is the
+    registry's number of datasets, ``totals`` its facet totals ({facet: [(value, n), …]}),
+    ``dashboards`` [(theme, [headline figure, …])], ``recent`` the entries updated last; the
+    router reads them (callbacks/router.py)."""
     themes = totals.get("theme", [])
     publishers = totals.get("publisher", [])
     return html.Div(className="home", children=[
@@ -36,7 +36,7 @@ def home(registry: Registry, dashboards: list | None = None, recent: list | None
             html.P("Search the city's data, put it on a map, and see beside every number who published "
                    "it, under which licence and when.", className="lede"),
             search_form(),
-            html.P([f"{registry.count():,} datasets from {len(publishers):,} publishers, gathered from ",
+            html.P([f"{count:,} datasets from {len(publishers):,} publishers, gathered from ",
                     dcc.Link("these catalogues", href="/sources"), "."], className="hero__count"),
         ]),
         html.Section(className="section", **{"aria-labelledby": "home-dashboards"}, children=[

@@ -11,15 +11,13 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
-from explorer.catalogue.registry import Registry
+from explorer.catalogue.registry import SearchResults
 
 from explorer.labels.themes import theme_label
 
 
-def theme_page(registry: Registry, slug: str) -> html.Div | None:
-    results = registry.search("", {"theme": [slug]}, limit=100)
-    if results.total == 0:
-        return None
+def theme_page(slug: str, results: SearchResults) -> html.Div:
+    """The datasets the registry tags with the theme ``slug`` (``results``: the router's search)."""
     return html.Div(className="themes", children=[
         html.P(dcc.Link("← Themes", href="/themes"), className="breadcrumb"),
         html.H1(theme_label(slug)),

@@ -8,7 +8,7 @@ import gzip
 
 import pytest
 
-from callbacks import themes as theme_pages
+from explorer.themes import theme_check
 from explorer.catalogue.models import Resource
 from explorer.settings import Settings
 from explorer.themes.theme_files import ThemeError, validate_theme
@@ -31,7 +31,7 @@ def checker(tmp_path):
         cache = None
         settings = Settings(home=tmp_path / "home", data_dir=tmp_path)
 
-    return theme_pages._ColumnsOnly(_Services())
+    return theme_check.ColumnsOnly(_Services())
 
 
 def test_head_columns_are_named_as_the_loader_names_them(tmp_path, checker):
@@ -75,7 +75,7 @@ class _HeadOnly:
             columns = [c for c in columns if c != self._missing]
         if not join:
             self.whole_reads += 1
-        return theme_pages._Columns(columns)
+        return theme_check._Columns(columns)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def test_a_column_missing_from_the_first_rows_is_looked_for_in_the_whole_file(se
         dotted, ds, resources, template = column_refs(theme.charts[0])[0]
         entry = services.registry.get(ds)
         missing = resolve_column(template, entry.resource(resources[0]))
-    real = theme_pages._ColumnsOnly(services)
+    real = theme_check.ColumnsOnly(services)
     lenient = _HeadOnly(real, missing)
     validate_theme(theme, services.registry, lenient)      # in the whole file: no error
     assert lenient.whole_reads >= 1

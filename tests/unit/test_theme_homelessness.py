@@ -66,7 +66,7 @@ def _boroughs(rows):
 
 # ------------------------------------------------------------------------------ the check
 def test_the_theme_passes_the_start_up_check_and_every_chart_builds(app_services, theme):
-    from callbacks.themes import checked_themes
+    from explorer.themes.theme_check import checked_themes
 
     assert "homelessness" in {t.slug for t in checked_themes(app_services)}
     for spec in theme.charts:

@@ -1,4 +1,4 @@
-"""Themed pages draw open data only (callbacks/themes.py ``not_open``).
+"""Themed pages draw open data only (explorer/themes/page_data.py ``not_open``).
 
 A theme page is public and cached without knowing who drew it (memos, the app's cache, the static
 first paint, the chart tables behind the place panel), so once a dataset a theme reads is shared,
@@ -16,7 +16,7 @@ import re
 import pytest
 
 from callbacks import theme_page_cache
-from callbacks import themes as theme_pages
+from explorer.themes import page_data
 from explorer.web.app import create_app
 from explorer.settings import Settings
 
@@ -41,10 +41,10 @@ def _secrets(services) -> list[str]:
     found = []
     for spec in theme.charts:
         if DATASET in [ds for ds, _ in spec.inputs()]:
-            summary = theme_pages.chart_table(services, theme, spec).summary
+            summary = page_data.chart_table(services, theme, spec).summary
             found += [run.strip() for run in re.findall(r"[ -~]{25,}", summary)
                       if re.search(r"\d", run) and run.strip() not in written]
-    for item in theme_pages.map_layers(services, theme):
+    for item in page_data.map_layers(services, theme):
         if item["dataset"] == DATASET:
             values = item["hideout"]["values"]
             found.append(",".join(json.dumps(v) for v in values[:6]))
@@ -86,20 +86,26 @@ def test_a_theme_dataset_that_is_shared_is_never_drawn_on_its_page(world):
             assert "not open" in text and f"/dataset/{DATASET}" in text
         layout = _page_text(services)              # the layout the router sends
         assert not _leaked(layout, secrets) and "Themed pages show open data only" in layout
-        # the other readers of a chart: its table (place panel, "show data"), a highlighted redraw
+        # the other readers of a chart: its table (place panel, "show data"), a highlighted redraw,
+        # the chart embedded in another site
         for spec in theme.charts:
             reads = DATASET in [ds for ds, _ in spec.inputs()]
-            table = theme_pages.chart_table(services, theme, spec)
+            table = page_data.chart_table(services, theme, spec)
             if reads:
                 assert table.error and table.data.empty and not _leaked(table.summary, secrets)
-                assert theme_pages.highlighted_figure(services, theme, spec, ["E09000001"]) is theme_pages.no_update
+                lit = page_data.chart_result(services, theme, spec, ["E09000001"])
+                assert lit.error and not lit.figure.data and not _leaked(lit.summary, secrets)
+                embedded = page_data.embedded_chart(services, theme, spec)
+                assert embedded.error and not embedded.figure.data
+                page = client.get(f"/themes/{THEME}?chart={spec.id}&embed=1").get_data(as_text=True)
+                assert not _leaked(page, secrets)
             else:
                 assert table.error is None and not table.data.empty     # open charts still drawn
-        for h in theme_pages.headlines_of(services, theme):
+        for h in page_data.headlines_of(services, theme):
             if h.get("not_open"):
                 assert h["value"] is None and h["sources"] == []
-        assert any(h.get("not_open") for h in theme_pages.headlines_of(services, theme))
-        layers = [i for i in theme_pages.map_layers(services, theme) if i["dataset"] == DATASET]
+        assert any(h.get("not_open") for h in page_data.headlines_of(services, theme))
+        layers = [i for i in page_data.map_layers(services, theme) if i["dataset"] == DATASET]
         assert layers and all(i["hideout"] is None and i["info"] is None and i["not_open"] for i in layers)
     finally:
         services.registry.upsert(original)

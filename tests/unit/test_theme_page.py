@@ -13,12 +13,14 @@ import pytest
 from dash import dcc, html
 
 from callbacks import themes as theme_pages
+from explorer.data.memo import Memos
 from explorer.web.app import create_app
 from explorer.geo.joins import DatasetError
 from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import short_licence
 from explorer.catalogue.models import Entry
 from explorer.settings import Settings
+from explorer.themes import page_data
 from explorer.themes.theme_files import ThemeError, bundled_folder, load_theme, load_themes
 from layouts import theme_page as view
 
@@ -147,7 +149,7 @@ def test_source_cards_come_from_the_registry_and_the_load(services, pages):
     # LSOA air quality joined to LSOA 2021 boundaries: boundary year and the join's match rate
     section = by_id(pages["air-quality"], "chart-no2-lsoa-2019")[0]
     card = text(by_class(section, "theme-source")[0])
-    result = theme_pages.chart_result(services, services.themes["air-quality"],
+    result = page_data.chart_result(services, services.themes["air-quality"],
                                       services.themes["air-quality"].chart("no2-lsoa-2019"))
     [source] = [s for s in result.sources if s["role"] == "data"]
     geography, provenance = source["geography"], source["provenance"]
@@ -210,10 +212,10 @@ def test_headlines_and_the_index(services, pages):
 
 # ------------------------------------------------------------------------------------------ the map
 def test_the_map_uses_the_map_explorers_layers(services, pages):
-    from explorer.maps import layer_data as mapdata
+    from explorer.maps.values import values_payload
 
     theme = services.themes["air-quality"]
-    layers = theme_pages.map_layers(services, theme)
+    layers = page_data.map_layers(services, theme)
     assert [item["dataset"] for item in layers] == [layer["dataset"] for layer in theme.map_layers]
     geo = [c for c in walk(pages["air-quality"]) if type(c).__name__ == "GeoJSON"
            and isinstance(c.id, dict) and c.id["type"] == "theme-geo"]
@@ -226,8 +228,8 @@ def test_the_map_uses_the_map_explorers_layers(services, pages):
         assert component.style == {"variable": "explorer.theme.layerStyle"}
         assert component.hideout["selected"] == [] and component.hideout["uid"] == item["uid"]
         if item["variable"]:
-            expected = mapdata.values_payload(services.data, item["dataset"], item["info"].resource_id,
-                                              item["variable"])
+            expected = values_payload(services.data, item["dataset"], item["info"].resource_id,
+                                      item["variable"])
             assert component.hideout["values"] == expected
             assert component.hideout["mode"] == "classes" and component.hideout["breaks"]
     # the hidden PM2.5 layer starts hidden; the borough outlines sit on top without the pointer
@@ -245,34 +247,30 @@ def test_the_map_uses_the_map_explorers_layers(services, pages):
 def test_a_map_click_picks_the_area_and_its_borough(services):
     theme = services.themes["air-quality"]
     meta = [{"uid": i["uid"], "dataset": i["dataset"], "resource": i["resource"], "variable": i["variable"],
-             "label": i["label"], "unit": i.get("unit")} for i in theme_pages.map_layers(services, theme)]
+             "label": i["label"], "unit": i.get("unit")} for i in page_data.map_layers(services, theme)]
     visible_ids = [{"type": "theme-layer-visible", "index": m["uid"]} for m in meta]
     visible = [["on"], [], ["on"]]
-    pick = theme_pages._map_pick(services, meta, visible, visible_ids, {"latlng": {"lat": 51.50, "lng": -0.11}})
+    shown = page_data.visible_layers(meta, visible, visible_ids)
+    assert [m["uid"] for m in shown] == [meta[0]["uid"], meta[2]["uid"]]
+    pick = page_data.map_pick(services, shown, 51.50, -0.11)
     assert pick["codes"][0] == LAMBETH and pick["codes"][1].startswith("E01")
     assert pick["label"].endswith("Lambeth") and pick["names"][LAMBETH] == "Lambeth"
     [no2] = pick["at"]                                        # the visible NO₂ layer's value there
     assert no2["layer"].startswith("NO₂") and no2["unit"] == "µg/m³" and 15 < no2["value"] < 60
-    outside = theme_pages._map_pick(services, meta, visible, visible_ids, {"latlng": {"lat": 52.5, "lng": -1.5}})
+    outside = page_data.map_pick(services, shown, 52.5, -1.5)
     assert outside["codes"] == [] and "outside London" in outside["note"]
     # on the map: the borough, and the small areas inside it when a borough alone is picked
-    map_codes, focus = theme_pages.map_focus(services, meta, [CAMDEN], {CAMDEN: "Camden"})
+    map_codes, focus = page_data.map_focus(services, meta, [CAMDEN], {CAMDEN: "Camden"})
     lsoas = [c for c in map_codes if c.startswith("E01")]
     assert map_codes[0] == CAMDEN and 100 < len(lsoas) < 250
     assert set(focus) == {m["uid"] for m in meta}
 
 
-def test_chart_points_become_codes_and_figures(services):
+def test_a_selected_place_has_its_figures_from_every_chart(services):
+    # a pick in a chart is read in the browser (explorerTheme.select, assets/theme_selection.js;
+    # tests/browser/test_theme_selection.py); the server lists the picked places' figures
     theme = services.themes["air-quality"]
-    points = [{"customdata": CAMDEN}, {"customdata": "10–11"}, {"customdata": [CITY, "x"]}, {"x": 1}]
-    assert theme_pages._codes_from_points(points) == [CAMDEN, CITY]
-    pick = theme_pages._chart_pick(services, theme, "no2-borough-2019", {"points": [{"customdata": CAMDEN}]})
-    assert pick["codes"] == [CAMDEN] and pick["label"] == "Camden"
-    assert theme_pages._chart_pick(services, theme, "no2-lsoa-2019", {"points": [{"customdata": "10–11"}]}) is None
-    lasso = theme_pages._chart_pick(services, theme, "no2-borough-2019",
-                                    {"points": [{"customdata": CAMDEN}, {"customdata": CITY}]})
-    assert lasso["codes"] == [CAMDEN, CITY] and lasso["label"].startswith("2 places selected in the chart")
-    figures = {f["chart"]: f for f in theme_pages.place_figures(services, theme, [CAMDEN])}
+    figures = {f["chart"]: f for f in page_data.place_figures(services, theme, [CAMDEN])}
     assert {"no2-borough-2019", "no2-borough-change", "particles-borough-change"} <= set(figures)
     ranked = figures["no2-borough-2019"]["rows"][0]
     assert ranked.startswith("Camden: NO₂ annual mean (µg/m³): ") and "of 33, highest first" in ranked
@@ -284,38 +282,19 @@ def test_highlighted_charts_draw_the_selection(services):
     from explorer.themes import design
 
     theme = services.themes["air-quality"]
-    plain = theme_pages.chart_result(services, theme, theme.chart("no2-borough-2019"))
-    lit = theme_pages.chart_result(services, theme, theme.chart("no2-borough-2019"), [CAMDEN])
+    plain = page_data.chart_result(services, theme, theme.chart("no2-borough-2019"))
+    lit = page_data.chart_result(services, theme, theme.chart("no2-borough-2019"), [CAMDEN])
     assert design.HIGHLIGHT not in list(plain.figure.data[0].marker.color)
     colours = dict(zip(lit.figure.data[0].customdata, lit.figure.data[0].marker.color))
     assert colours[CAMDEN] == design.HIGHLIGHT and colours[CITY] != design.HIGHLIGHT
     # remembered per selection: the same highlight is not built twice
-    assert theme_pages.chart_result(services, theme, theme.chart("no2-borough-2019"), [CAMDEN]) is lit
-
-
-def test_a_highlighted_figure_is_drawn_once_and_then_read_from_the_shared_cache(services, monkeypatch):
-    from explorer.themes import design
-
-    theme = services.themes["air-quality"]
-    spec = theme.chart("no2-borough-2019")
-    figure = theme_pages.highlighted_figure(services, theme, spec, [CITY])
-    colours = dict(zip(figure["data"][0]["customdata"], figure["data"][0]["marker"]["color"]))
-    assert colours[CITY] == design.HIGHLIGHT and colours[CAMDEN] != design.HIGHLIGHT
-
-    def no_build(*args, **kwargs):
-        raise AssertionError("built again")
-
-    monkeypatch.setattr(theme_pages, "chart_result", no_build)
-    again = theme_pages.highlighted_figure(services, theme, spec, [CITY])
-    assert again["data"][0]["marker"]["color"] == figure["data"][0]["marker"]["color"]
-    with pytest.raises(AssertionError, match="built again"):  # another place is another figure
-        theme_pages.highlighted_figure(services, theme, spec, [CAMDEN, CITY])
+    assert page_data.chart_result(services, theme, theme.chart("no2-borough-2019"), [CAMDEN]) is lit
 
 
 def test_show_data_table_lists_every_row(services):
     theme = services.themes["air-quality"]
     spec = theme.chart("no2-borough-2019")
-    result = theme_pages.chart_result(services, theme, spec)
+    result = page_data.chart_result(services, theme, spec)
     table = view.data_table(spec, result)
     rows = [c for c in walk(table) if isinstance(c, html.Tr)]
     headers = [text(c) for c in walk(rows[0]) if isinstance(c, html.Th)]
@@ -325,7 +304,7 @@ def test_show_data_table_lists_every_row(services):
     assert region.tabIndex == "0" and region.role == "region"
     assert "33 rows" in text(table) and result.summary in text(table)
     # a long table is cut, and says so
-    big = theme_pages.chart_result(services, services.themes["air-quality-and-deprivation"],
+    big = page_data.chart_result(services, services.themes["air-quality-and-deprivation"],
                                    services.themes["air-quality-and-deprivation"].chart("no2-vs-imd"))
     cut = view.data_table(services.themes["air-quality-and-deprivation"].chart("no2-vs-imd"), big, 100)
     assert len([c for c in walk(cut) if isinstance(c, html.Tr)]) == 101
@@ -339,6 +318,7 @@ class _Broken:
     def __init__(self, data, broken: str):
         self._data = data
         self._broken = broken
+        self.memos = Memos()     # another data service: its own memos (nothing drawn yet)
 
     def load(self, dataset_id, resource_id=None, join=True):
         if dataset_id == self._broken:

@@ -16,6 +16,7 @@ import pytest
 from callbacks import theme_page_cache as page_cache
 from explorer.data import cache as app_cache
 from callbacks import themes as theme_pages
+from explorer.themes import page_data
 from explorer.web.app import create_app
 from explorer.settings import Settings
 from explorer.web.warmup import Readiness, start_warmup
@@ -46,7 +47,7 @@ def test_healthz_says_starting_until_the_app_is_warm_then_ready(tmp_path, data_d
     assert ready.status_code == 200
     body = ready.get_json()
     assert body["status"] == "ready" and body["warmed_in_s"] > 0
-    themes = theme_pages.themes_of(app.explorer)
+    themes = page_data.themes_of(app.explorer)
     assert body["steps"]["theme pages"]["detail"] == f"{len(themes)} of {len(themes)} complete"
     assert "index pages and map" in body["steps"]
     # warm means the pages are made: opening a theme builds nothing
@@ -107,11 +108,11 @@ def test_explorer_warm_fills_a_real_redis_with_the_pages_workers_read(tmp_path, 
         raise AssertionError("a theme page was built although explorer warm had made it")
 
     monkeypatch.setattr(theme_pages, "build_theme_page", no_build)
-    for slug in theme_pages.themes_of(services):
+    for slug in page_data.themes_of(services):
         page, title = page_cache.served_theme_page(services, slug)
-        assert title.startswith(theme_pages.themes_of(services)[slug].title)
+        assert title.startswith(page_data.themes_of(services)[slug].title)
     # a new version of the code reads none of them (its key holds the code's digest)
-    theme = next(iter(theme_pages.themes_of(services).values()))
+    theme = next(iter(page_data.themes_of(services).values()))
     key = page_cache.page_key(services, theme, None)
     assert services.cache.get(key) is not None
     monkeypatch.setattr(app_cache, "code_digest", lambda: "another version")
@@ -131,18 +132,18 @@ def test_a_worker_finding_the_pages_made_answers_a_click_without_drawing_a_chart
 
     app = create_app(Settings(home=tmp_path / "home", data_dir=data_dir, offline=True, cache_url="simple"))
     services = app.explorer
-    theme = theme_pages.themes_of(services)["net-zero"]
+    theme = page_data.themes_of(services)["net-zero"]
     assert page_cache.warm(services) and services.cache.get(page_cache.page_key(services, theme, None))
-    drawn = theme_pages.place_figures(services, theme, ["E09000007"])
+    drawn = page_data.place_figures(services, theme, ["E09000007"])
     assert drawn and all(item["rows"] for item in drawn)
 
-    theme_pages.clear_memo()          # another worker: nothing drawn in this process
+    services.data.memos.clear()       # another worker: nothing drawn in this process
 
     def no_drawing(*args, **kwargs):
         raise AssertionError("a chart was drawn although its table was in the cache")
 
     monkeypatch.setattr(explorer.themes.charts, "build_chart", no_drawing)
-    assert theme_pages.place_figures(services, theme, ["E09000007"]) == drawn
+    assert page_data.place_figures(services, theme, ["E09000007"]) == drawn
     # the theme's page is read from the cache too
     page, title = page_cache.served_theme_page(services, "net-zero")
     assert title.startswith(theme.title)
