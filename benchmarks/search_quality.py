@@ -20,9 +20,13 @@ scored in the same run on the same registry, by their first 10 results:
 Scores: P@5 (share of the first 5 that are relevant, grade ≥ 1), R@10 (share of the relevant
 titles found in the first 10), nDCG@5 (graded gain 2/1, the ideal order from the graded set).
 
-    .venv/bin/python -m benchmarks.search_quality [--no-write]
+    .venv/bin/python -m benchmarks.search_quality [--no-write] [--backend postgresql]
 
-Writes benchmarks/results/search_quality.json and .md.
+Writes benchmarks/results/search_quality.json and .md. ``--backend postgresql`` starts the tests'
+PostgreSQL server (Debian's ``postgresql`` package, a temporary folder, a free port), harvests the
+same snapshot into it (``PgRegistry``: full-text search in PostgreSQL) and scores it beside ours on
+SQLite in the same run ("ours on PostgreSQL"); the results go to ``<set>-postgresql.json`` and
+``.md``, with the largest difference between the backends.
 """
 
 from __future__ import annotations
@@ -128,14 +132,36 @@ def main(argv: list[str] | None = None) -> int:
                         help="the graded requests (default: the 66-request set; "
                              "benchmarks/search_quality_heldout.json holds 20 held-out requests)")
     parser.add_argument("--no-previous", action="store_true", help="score ours and plain BM25 only")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: also score ours on a PostgreSQL registry started for the run")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    requests = json.loads(args.set.read_text(encoding="utf-8"))["requests"]
+    name = "search_quality" if args.set.resolve() == SET_FILE.resolve() else args.set.stem
+    server = postgres = None
+    if args.backend == "postgresql":
+        from tests.postgres_server import PostgresServer, find_bin_dir
+
+        if find_bin_dir() is None:
+            parser.error("--backend postgresql needs Debian's postgresql package (apt-get install postgresql)")
+        server = PostgresServer(find_bin_dir())
+        server.start()
+        name += "-postgresql"
+    try:
+        return _run(args, requests, name, server)
+    finally:
+        if server is not None:
+            from explorer import db
+
+            db.close_all()
+            server.stop()
+
+
+def _run(args, requests, name, server) -> int:
     from explorer.catalogue.harvest import harvest
     from explorer.catalogue.registry import Registry
     from explorer.settings import Settings
 
-    requests = json.loads(args.set.read_text(encoding="utf-8"))["requests"]
-    name = "search_quality" if args.set.resolve() == SET_FILE.resolve() else args.set.stem
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp), offline=True)
         registry = Registry(Path(tmp) / "registry.sqlite3")
@@ -156,6 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.no_previous:
             del contenders["previous"]
+        if server is not None:
+            from explorer.catalogue.pg_registry import PgRegistry
+
+            postgres = PgRegistry(server.new_database(), Path(tmp) / "pg" / "replica.sqlite3")
+            harvest(str(SNAPSHOT), postgres, settings, kind="lds")
+            postgres.index_vectors()
+            contenders["ours on PostgreSQL"] = lambda q: [h.entry.title for h in postgres.search(q, limit=10).hits]
         per_request = []
         totals = {who: Counter() for who in contenders}
         for item in requests:
@@ -170,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         ours.close()
         if previous is not None:
             previous.close()
+        if server is not None:
+            postgres.close()
 
     n = len(requests)
     means = {who: {k: round(v / n, 3) for k, v in t.items()} for who, t in totals.items()}
@@ -177,12 +212,16 @@ def main(argv: list[str] | None = None) -> int:
               "means": means, "targets": TARGETS, "semantic_index_seconds": round(embed_s, 2),
               "machine": machine(), "per_request": per_request}
     lines = ["| search | P@5 | R@10 | nDCG@5 |", "|---|---:|---:|---:|"]
-    for who in ("previous", "plain BM25", "ours"):
+    for who in ("previous", "plain BM25", "ours", "ours on PostgreSQL"):
         if who not in means:
             continue
         m = means[who]
         lines.append(f"| {who} | {m['P@5']:.3f} | {m['R@10']:.3f} | {m['nDCG@5']:.3f} |")
     lines.append(f"| target | ≥ {TARGETS['P@5']:.2f} | ≥ {TARGETS['R@10']:.2f} | ≥ {TARGETS['nDCG@5']:.2f} |")
+    if "ours on PostgreSQL" in means:
+        gap = max(abs(means["ours"][k] - means["ours on PostgreSQL"][k]) for k in means["ours"])
+        result["largest_difference_between_backends"] = round(gap, 3)
+        lines.append(f"\nLargest difference between SQLite and PostgreSQL: {gap:.3f} (target ≤ 0.02).")
     table = "\n".join(lines)
     print(table)
     for row in sorted(per_request, key=lambda r: r["scores"]["ours"]["nDCG@5"])[:args.worst]:

@@ -1,13 +1,20 @@
-"""The registry in PostgreSQL, searched through a replica each host keeps in step.
+"""The registry in PostgreSQL: full-text search there, a local replica for facets and pages.
 
 PostgreSQL holds the registry's truth: every entry (its JSON record, content hash, source, first
-seen, last harvested), the version counter, the registry's bookkeeping (source statuses …) and the
-semantic vectors, so one host's harvest or publication is every host's. Each host reads and
-searches a local SQLite replica (``EXPLORER_HOME/cache/registry-replica.sqlite3``) built by the
-same :class:`explorer.catalogue.registry.Registry` code: FTS5/BM25 with the same field weights, the same
-facets, spelling and fusion with the semantic vectors. Search therefore ranks exactly as on
-SQLite, and stays as fast (a search costs one extra primary-key read of the version counter on
-PostgreSQL).
+seen, last harvested), its full-text ``tsvector`` (``explorer.catalogue.pg_search``: English
+stemming, one weight per field, a GIN index, written by the same statement that stores the entry),
+the version counter, the registry's bookkeeping (source statuses …) and the semantic vectors, so
+one host's harvest or publication is every host's.
+
+A search on PostgreSQL finds the request's terms in the database (``explorer.catalogue.pg_search``:
+the postings of each term through the GIN index) and scores them with the registry's one BM25F
+function and fuses them with semantic similarity through its one fusion function
+(``explorer.catalogue.lexical``), as on SQLite. What a search needs besides the words is read from
+a local SQLite replica (``EXPLORER_HOME/cache/registry-replica.sqlite3``) kept by the same
+:class:`explorer.catalogue.registry.Registry` code: the facet arrays and counts, the page's rows,
+the vocabulary of "Did you mean", snippets and the semantic index — the vectors stored in
+PostgreSQL (``registry_vectors``; Debian's server has no pgvector), held in memory and rebuilt
+when the registry's version changes. Entry reads (``get``, ``all``) come from the replica too.
 
 Before each read the replica compares its version with the database's; when another host has
 written, it pulls only the entries changed (and deleted) since, in one local transaction, plus
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Iterator
 
 from explorer.catalogue.models import Entry
+from explorer.catalogue.pg_search import FTS_MIGRATION, PgLexical, PgSearch
 from explorer.catalogue.registry import Registry, _digest, _now, _record
 
 MIGRATIONS = [
@@ -53,9 +61,50 @@ MIGRATIONS = [
     );
     INSERT INTO registry_meta(key, value) VALUES ('version', '0') ON CONFLICT DO NOTHING
     """,
+    FTS_MIGRATION,     # 2: full-text search in PostgreSQL (tsv, field_lengths, GIN index); rows filled by fill_search
 ]
 _WRITE_LOCK = 0x4C44585245474953   # advisory-lock key of registry writes ("LDXREGIS")
 _LOCAL_KEYS = {"version", "schema_version", "replica_of"}   # the replica's own bookkeeping
+
+
+def fill_search(db, search: PgSearch | None = None, batch: int = 2000) -> int:
+    """Give every entry stored without its full-text columns (rows written before migration 2, or
+    copied in by ``explorer db copy``) its ``tsv`` and ``field_lengths``; how many were filled."""
+    search = search or PgSearch(db)
+    filled = 0
+    while True:
+        with db.raw_transaction() as raw:
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+            rows = raw.execute("SELECT id, data FROM registry_entries WHERE tsv IS NULL LIMIT %s", (batch,)).fetchall()
+            if not rows:
+                return filled
+            with raw.cursor() as cur:
+                cur.executemany("UPDATE registry_entries SET tsv = %s::tsvector, field_lengths = %s WHERE id = %s",
+                                [(*search.tsvector(Entry.from_dict(json.loads(data))), entry_id)
+                                 for entry_id, data in rows])
+            filled += len(rows)
+
+
+class _Replica(Registry):
+    """The host's SQLite replica, whose searches find and weigh the request's terms in PostgreSQL.
+
+    Everything else of ``Registry.search`` (request understanding, spelling, facets, BM25F scoring,
+    the fusion with semantic similarity, snippets) runs unchanged over the replica; the lexical
+    index it asks for is :class:`PgLexical`, whose postings come from PostgreSQL's GIN index."""
+
+    def __init__(self, path, search: PgSearch):
+        self._pg = search
+        self._rowids: tuple[int, dict[str, int]] | None = None
+        super().__init__(path)
+
+    def _lexical_index(self, conn, version: int) -> PgLexical:
+        cached = self._rowids
+        if cached is None or cached[0] != version:
+            cached = (version, dict(conn.execute("SELECT id, rowid FROM entries").fetchall()))
+            if not getattr(self._local, "depth", 0):
+                self._rowids = cached
+        rowid_of = cached[1]
+        return PgLexical(self._pg, version, max(rowid_of.values(), default=0) + 1, rowid_of)
 
 
 def _asked_in_this_request() -> bool:
@@ -82,9 +131,11 @@ class PgRegistry:
         self.url = url
         self.db = pg_database(url)
         apply_steps(self.db, "registry", MIGRATIONS)
+        self.search_index = PgSearch(self.db)
+        fill_search(self.db, self.search_index)
         self.path = str(replica_path)
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.local = Registry(self.path)
+        self.local = _Replica(self.path, self.search_index)
         self._pull_lock = threading.Lock()
         self._tx = threading.local()
         self._held: set[tuple[str, str]] | None = None   # (id, content hash) of vectors the database holds
@@ -249,11 +300,14 @@ class PgRegistry:
                 return "unchanged"
             version = self._version_for_write(raw)
             data = json.dumps(record, ensure_ascii=False, default=str)
-            raw.execute("INSERT INTO registry_entries(id, data, content_hash, source, first_seen, harvested_at, changed)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET data = excluded.data,"
+            tsv, lengths = self.search_index.tsvector(entry)
+            raw.execute("INSERT INTO registry_entries(id, data, content_hash, source, first_seen, harvested_at, changed,"
+                        " tsv, field_lengths) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::tsvector, %s)"
+                        " ON CONFLICT (id) DO UPDATE SET data = excluded.data,"
                         " content_hash = excluded.content_hash, source = excluded.source,"
-                        " harvested_at = excluded.harvested_at, changed = excluded.changed",
-                        (entry.id, data, digest, entry.source, now, now, version))
+                        " harvested_at = excluded.harvested_at, changed = excluded.changed,"
+                        " tsv = excluded.tsv, field_lengths = excluded.field_lengths",
+                        (entry.id, data, digest, entry.source, now, now, version, tsv, lengths))
             raw.execute("DELETE FROM registry_deleted WHERE id = %s", (entry.id,))
             return "added" if row is None else "updated"
 
@@ -338,7 +392,7 @@ class PgRegistry:
         return self.local.version
 
     def __getattr__(self, name: str):
-        if name.startswith("__") or name in ("local", "db", "_tx", "_pull_lock", "_held"):
+        if name.startswith("__") or name in ("local", "db", "_tx", "_pull_lock", "_held", "search_index"):
             raise AttributeError(name)
         self._pull()
         return getattr(self.local, name)
