@@ -407,11 +407,26 @@ def test_db_copy_moves_registry_links_and_accounts_without_loss(tmp_path, postgr
         store.add_version("e1", {"title": "House prices by ward"}, "ed@example.org")
         store.audit("e1", "ed@example.org", "published")
     store.add_request("e1", editor.id, "ed@example.org", "research")
+    stored = {"e1/csv/values.csv": b"code,value\nE09000001,1\n", "e1/csv/provenance.json": b'{"sha256": "x"}',
+              "e2/upload-1/trees 50%.csv": bytes(range(256)) * 40}
+    for rel, body in stored.items():
+        (home / "store" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / "store" / rel).write_bytes(body)
+    (home / "store" / "e1" / ".csv.staging-abc").mkdir()            # a download under way: not copied
+    (home / "store" / "e1" / ".csv.staging-abc" / "half.csv").write_bytes(b"half")
+    (home / "store" / "e2" / "link.csv").symlink_to("/etc/passwd")  # a link out of the store: not followed
+    shared_store = tmp_path / "shared-store"
 
-    result = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url, "--json"])
+    result = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url,
+                                       "--store-to", str(shared_store), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["same"] is True
+    files = report["files"]
+    assert (files["source_files"], files["target_files"], files["newly_copied"]) == (3, 3, 3)
+    assert files["source_checksum"] == files["target_checksum"]
+    assert sorted(str(p.relative_to(shared_store)) for p in shared_store.rglob("*") if p.is_file()) == sorted(stored)
+    assert all((shared_store / rel).read_bytes() == body for rel, body in stored.items())
     rows = {r["what"]: r for r in report["tables"]}
     assert rows["registry entries"]["target_rows"] == 3 and rows["registry vectors"]["target_rows"] == 3
     assert rows["short links"]["target_rows"] == 1 and rows["users"]["target_rows"] == 1
@@ -430,8 +445,38 @@ def test_db_copy_moves_registry_links_and_accounts_without_loss(tmp_path, postgr
     assert newer.id > editor.id                              # the id sequence continues after the copied rows
     assert [a["action"] for a in PublishingStore(accounts_database(shared)).audit_log("e1")] == ["published"]
 
-    again = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url])
+    again = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_url,
+                                      "--store-to", str(shared_store)])
     assert again.exit_code != 0 and "already holds" in again.output   # never mixed into a used database
+
+
+def test_db_copy_says_when_the_store_stays_and_refuses_to_overwrite_a_stored_file(tmp_path, postgres_server):
+    from click.testing import CliRunner
+
+    from explorer.catalogue.registry import Registry
+    from explorer.cli import main
+
+    home = tmp_path / "one-machine"
+    registry = Registry(home / "registry.sqlite3")
+    registry.upsert(_entry("e1", "House prices by ward"))
+    registry.close()
+    (home / "store" / "e1" / "csv").mkdir(parents=True)
+    (home / "store" / "e1" / "csv" / "values.csv").write_bytes(b"ours")
+    # one store for every host already: nothing to move, and the command says so
+    same = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", postgres_server.new_database(),
+                                     "--store-to", str(home / "store")])
+    assert same.exit_code == 0, same.output
+    assert "stored files: not copied: the shared store is the machine's own store folder" in same.output
+    # a file already in the shared store with other content: nothing copied, rows or files
+    shared = tmp_path / "shared"
+    (shared / "e1" / "csv").mkdir(parents=True)
+    (shared / "e1" / "csv" / "values.csv").write_bytes(b"theirs")
+    url = postgres_server.new_database()
+    clash = CliRunner().invoke(main, ["db", "copy", "--from", f"sqlite:///{home}", "--to", url, "--store-to", str(shared)])
+    assert clash.exit_code != 0 and "e1/csv/values.csv" in clash.output and "nothing was copied" in clash.output
+    assert (shared / "e1" / "csv" / "values.csv").read_bytes() == b"theirs"
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('registry_entries')").fetchone()[0] is None   # no rows, no tables
 
 
 def _scheduled_refresh(url, home, sources, start, queue):
