@@ -204,16 +204,17 @@ def _dropdown(props: dict, out: list[str]) -> None:
     labels = [label for label, v in _options(props.get("options")) if v in chosen]
     out.append('<div class="dash-dropdown-wrapper"' + _style_attr(props.get("style")) + ">"
                f'<button type="button" disabled{_class_attr("dash-dropdown", props.get("className"))}>'
-               '<span class="dash-dropdown-grid-container dash-dropdown-trigger"><span class="dash-dropdown-value">')
+               '<span class="dash-dropdown-grid-container dash-dropdown-trigger">')
     if labels:
+        out.append('<span class="dash-dropdown-value">')
         for label in labels:
             out.append('<span class="dash-dropdown-value-item"><span>')
             _render(label, out)
             out.append("</span></span>")
-    else:
+    else:   # as dcc writes it: the placeholder is the value's own text
         placeholder = props.get("placeholder")
-        out.append('<span class="dash-dropdown-placeholder">'
-                   + (escape(placeholder) if isinstance(placeholder, str) else "") + "</span>")
+        out.append('<span class="dash-dropdown-value dash-dropdown-placeholder">'
+                   + (escape(placeholder) if isinstance(placeholder, str) else ""))
     out.append("</span>" + CHEVRON + "</span></button></div>")
 
 
