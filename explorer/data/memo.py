@@ -72,6 +72,11 @@ class LRU:
             while len(self._data) > self.size:
                 self._data.popitem(last=False)
 
+    def values(self) -> list:
+        """The values kept, least recently used first (a copy)."""
+        with self._lock:
+            return list(self._data.values())
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

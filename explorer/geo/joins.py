@@ -9,8 +9,6 @@ in flask-caching (filesystem or Redis) so another process does not load the same
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,12 +113,9 @@ class DataService:
         # every memo derived from this service's data (map layers, charts, images) lives here, on
         # the app, so a second app in the same process has its own (explorer.data.memo)
         self.memos = Memos()
-        self._memory: OrderedDict[str, LoadedDataset] = OrderedDict()
-        self._memory_items = memory_items
-        self._lock = threading.RLock()
-        self._key_locks: dict[str, threading.Lock] = {}
-        self._codes: dict[str, list[str]] = {}   # boundary set codes, read without geometry
-        self._derived: dict[str, Any] = {}       # derived boundary sets, built once per process
+        self._datasets = self.memos.table("datasets", memory_items)          # loaded frames
+        self._codes = self.memos.table("boundary_codes", 64)    # boundary set codes, read without geometry
+        self._derived = self.memos.table("derived_boundaries", 8)   # derived boundary sets, built once
         # Called with each entry before its files are fetched or loaded; raises to refuse (the web
         # app installs explorer.publishing's check for shared and closed entries; the CLI none).
         self.access_guard = None
@@ -162,23 +157,9 @@ class DataService:
             raise DatasetError(dataset_id, "registry", str(exc)) from None
         key = cache_key("dataset", entry.id, resource.id, join, entry.content_hash(),
                         str(self.settings.data_dir), 1)
-        with self._lock:
-            hit = self._memory.get(key)
-            if hit is not None:
-                self._memory.move_to_end(key)
-                return hit
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:  # one load per dataset at a time; others wait and share the result
-            with self._lock:
-                hit = self._memory.get(key)
-            if hit is not None:
-                return hit
-            result = cached(self.cache, key, lambda: self._load(entry, resource, join))
-            with self._lock:
-                self._memory[key] = result
-                while len(self._memory) > self._memory_items:
-                    self._memory.popitem(last=False)
-            return result
+        # one load per dataset at a time; others wait and share the result
+        return self._datasets.get(key, lambda: cached(self.cache, key,
+                                                      lambda: self._load(entry, resource, join)))
 
     def _guard(self, entry: Entry) -> None:
         if self.access_guard is not None and entry.access_level != "open":
@@ -266,28 +247,17 @@ class DataService:
         return cache_key("derived-boundary", what, boundary_set.to_dict(), hashes,
                          str(self.settings.data_dir), 1)
 
-    def _derived_value(self, boundary_set, what: str, memo: dict, compute):
-        """``compute()`` for a derived set, made once (other threads wait), kept in ``memo`` and in
-        the app's cache; a derivation that fails is a DatasetError naming the set's lookup."""
+    def _derived_value(self, boundary_set, what: str, memo, compute):
+        """``compute()`` for a derived set, made once (other threads wait), kept in ``memo`` (a
+        table of the app's memos) and in the app's cache; a derivation that fails is a DatasetError
+        naming the set's lookup."""
         from explorer.geo.derived_boundaries import DerivationError
 
         key = self._derived_key(boundary_set, what)
-        with self._lock:
-            hit = memo.get(key)
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        if hit is not None:
-            return hit
-        with key_lock:
-            with self._lock:
-                hit = memo.get(key)
-            if hit is None:
-                try:
-                    hit = cached(self.cache, key, compute)
-                except DerivationError as exc:
-                    raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
-                with self._lock:
-                    memo[key] = hit
-            return hit
+        try:
+            return memo.get(key, lambda: cached(self.cache, key, compute))
+        except DerivationError as exc:
+            raise DatasetError(boundary_set.dataset_id, "derive", str(exc)) from None
 
     def derived_boundary(self, boundary_set):
         """A derived boundary set (``derived_from`` in geodata/boundaries.yaml) built from its inputs,
@@ -313,13 +283,8 @@ class DataService:
             raise DatasetError(entry.id, "registry", str(exc)) from None
         key = cache_key("boundary-codes", entry.id, resource.id, boundary_set.code_column,
                         entry.content_hash(), str(self.settings.data_dir), 1)
-        with self._lock:
-            hit = self._codes.get(key)
-        if hit is None:
-            hit = cached(self.cache, key, lambda: self._read_codes(entry, resource, boundary_set))
-            with self._lock:
-                self._codes[key] = hit
-        return hit
+        return self._codes.get(key, lambda: cached(self.cache, key,
+                                                   lambda: self._read_codes(entry, resource, boundary_set)))
 
     # Vector files whose attribute table GDAL reads alone, and the resource options that leave
     # its values as the loader would give them (the others change what is read: fall back).

@@ -102,5 +102,5 @@ def test_a_boundary_file_read_another_way_falls_back_to_the_frame(service, monke
 def test_a_join_through_the_service_loads_one_lsoa_frame(service):
     loaded = service.load("laei-lsoa-2021")
     assert loaded.geography.boundary_set == "lsoa-2021" and loaded.geography.matched == 4994
-    in_memory = {ds.entry.id for ds in service._memory.values()}
+    in_memory = {ds.entry.id for ds in service._datasets.values()}
     assert "london-lsoa-2021" in in_memory and "london-lsoa-2011" not in in_memory

@@ -29,6 +29,7 @@ def test_bounded_least_recently_used_goes_first():
     table.get("d", lambda: "D")              # b, the least recent, goes
     assert "b" not in table
     assert [k for k in "acd" if k in table] == ["a", "c", "d"]
+    assert table.values() == ["C", "A", "D"]           # least recently used first
     assert len(table) == 3
     table.put("e", "E")
     assert "c" not in table and len(table) == 3
