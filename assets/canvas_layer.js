@@ -2,8 +2,8 @@
  *
  * Leaflet's own way (GeoJSON decoded into objects, then one L.Polygon per shape, each with its
  * LatLngs projected one by one) took about a third of a second for the 4,994 LSOAs before the
- * first pixel. This layer reads the geobuf the server sends (explorer/maps/layer_data.py) straight into
- * typed arrays of Web Mercator coordinates, and paints every shape from them in one pass at each
+ * first pixel. This layer reads the geobuf the server sends (explorer/maps/layer_geometry.py, encoded
+ * by explorer/geo/geobuf.py) straight into typed arrays of Web Mercator coordinates, and paints every shape from them in one pass at each
  * view: no object per shape or per coordinate.
  *
  * The Dash side (layouts/map_explorer.py) is a dl.LayerGroup, whose arrival on the map attaches

@@ -26,11 +26,6 @@ from layouts.components import notice, source_card
 log = logging.getLogger(__name__)
 
 
-def _mapdata():
-    from explorer.maps import layer_data as mapdata
-    return mapdata
-
-
 def palette_options() -> list[dict]:
     from explorer.maps.palettes import AUTO, PALETTES
     return [{"label": "By kind of data", "value": AUTO}] + [
@@ -42,11 +37,13 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
     """(values store, style, legend) of one layer as its controls say. Values always line up with
     the layer's own geometry (feature order ``_i``): its own resource with the step; values_payload
     matches another year's file by area code."""
-    md = _mapdata()
+    from explorer.maps.time_steps import TimeStep
+    from explorer.maps.values import values_payload
+
     steps = meta.get("steps") or []
     step = None
     if steps and isinstance(time_index, int) and 0 <= time_index < len(steps):
-        step = md.TimeStep(**steps[time_index])
+        step = TimeStep(**steps[time_index])
     filters = dict(meta.get("filter") or {})
     series = meta.get("series") or {}
     if category and series.get("category"):
@@ -55,8 +52,8 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
     values = None
     if variable or series.get("value"):
         try:
-            values = md.values_payload(services.data, meta["dataset"], resource, variable or series.get("value"),
-                                       step=step, filters=filters or None)
+            values = values_payload(services.data, meta["dataset"], resource, variable or series.get("value"),
+                                    step=step, filters=filters or None)
         except (DatasetError, KeyError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, DatasetError) else str(exc)
             return None, None, notice(f"These values could not be loaded: {reason}", "error")
@@ -73,10 +70,11 @@ def layer_look(services, meta: dict, variable, time_index, category, method, cla
 
 
 def _all_years(services, meta: dict, variable, resource, steps: list[dict], filters: dict, shown: list) -> list:
-    """Every year's values of a layer, pooled for its class breaks (``mapdata.values_of_every_step``,
-    which the exported map images use too); this year's when none can be read."""
-    return _mapdata().values_of_every_step(services.data, meta["dataset"], resource, variable, steps,
-                                           filters) or shown
+    """Every year's values of a layer, pooled for its class breaks (``values_of_every_step``, which
+    the exported map images use too); this year's when none can be read."""
+    from explorer.maps.values import values_of_every_step
+
+    return values_of_every_step(services.data, meta["dataset"], resource, variable, steps, filters) or shown
 
 
 def first_look(services, spec: LayerSpec, info) -> tuple:
@@ -516,7 +514,9 @@ def register(app, services) -> None:
         specs = [s for s in _specs(state) if not s.hidden]
         layers = [(s.dataset, s.resource, s.variable) for s in specs]
         try:
-            hits = _mapdata().features_at(data, layers, lon, lat)
+            from explorer.maps.hit_test import features_at
+
+            hits = features_at(data, layers, lon, lat)
         except Exception:  # noqa: BLE001
             log.exception("features_at failed")
             return notice("The values at this place could not be read.", "error")
@@ -565,8 +565,10 @@ def register(app, services) -> None:
             if not payload.get("values"):
                 continue
             try:
-                table = _mapdata().layer_table(data, spec.dataset, payload.get("resource") or spec.resource,
-                                               payload["values"])
+                from explorer.maps.values import layer_table
+
+                table = layer_table(data, spec.dataset, payload.get("resource") or spec.resource,
+                                    payload["values"])
             except (DatasetError, AttributeError, KeyError):
                 continue
             entry = registry.get(spec.dataset)

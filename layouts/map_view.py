@@ -66,7 +66,7 @@ def legend(style: dict, variable: str | None, unit: str | None = None, kind: str
 def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
                 variable: str | None, hide: dict, bounds: list[float] | None, rows: int,
                 height: str = "420px") -> html.Div:
-    from explorer.maps.layer_data import CANVAS_THRESHOLD
+    from explorer.maps.layer_info import CANVAS_THRESHOLD
 
     from .map_explorer import REGION_PANE
 

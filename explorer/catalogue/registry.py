@@ -8,10 +8,12 @@ transactions: a harvest that fails half-way leaves the registry as it was.
 Searching: a request is read for its content words (``catalogue.query``), a word the registry
 does not hold is corrected from its own vocabulary (an unstemmed FTS5 table of titles, tags and
 publishers: ``catalogue.spelling``), and other names of what is asked are added
-(``synonyms.query_synonyms``). FTS5 gives the rowids matching any of them with their BM25 rank in
-one pass; that ranking is fused by reciprocal rank with the cosine similarity of the request to
-every entry's vector (``catalogue.semantic``; vectors stored in the ``vectors`` table per entry
-content hash, kept in memory per registry version). Filters, the total, the ordering and the facet
+(``synonyms.query_synonyms``, at half weight). BM25F over an in-memory inverted index of the
+registry version (``catalogue.lexical``: built once per version, in the background for a large
+registry, FTS5's ``bm25()`` answering until it is ready) ranks the entries holding any of them;
+that ranking is fused (a convex combination of normalised scores, ``lexical.fuse``) with the
+cosine similarity of the request to every entry's vector (``catalogue.semantic``; vectors stored
+in the ``vectors`` table per entry content hash, kept in memory per registry version). Filters, the total, the ordering and the facet
 counts are array operations over a facet index (which entries carry each facet value, the title
 and last-updated orders) read once per registry version (a counter every write increases); the
 page's rows and snippets are read for those 20 rows only.
@@ -94,10 +96,9 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 """
 
-# Reciprocal rank fusion: a result's score is the sum of 1 / (RRF_K + rank) over the rankings
-# (lexical BM25 and semantic similarity) that hold it. 60 is the constant of the original paper
-# (Cormack, Clarke & Büttcher 2009); it was not tuned on our requests.
-RRF_K = 60
+# Fusion: LEXICAL_SHARE × (BM25F ÷ the best BM25F) + (1 − LEXICAL_SHARE) × similarity scaled
+# over the results (lexical.fuse). Equal shares: not tuned.
+LEXICAL_SHARE = 0.5
 # Entries that only the semantic ranking finds join the results when they are among its first
 # SEMANTIC_POOL and at least SEMANTIC_FLOOR similar to the request.
 SEMANTIC_POOL = 30
@@ -645,9 +646,9 @@ class Registry:
         """Search with facet filters (OR within a facet, AND across facets).
 
         A request is read for its content words (:func:`explorer.catalogue.query.understand`),
-        misspelt words are corrected from the registry's vocabulary, and two rankings are fused
-        by reciprocal rank: BM25 over the words and the other names of what is asked for, and
-        semantic similarity of the request to each entry. ``sort="updated"`` orders the same
+        misspelt words are corrected from the registry's vocabulary, and two scores are combined
+        (:func:`explorer.catalogue.lexical.fuse`): BM25F over the words and the other names of
+        what is asked for, and semantic similarity of the request to each entry. ``sort="updated"`` orders the same
         results by last update instead."""
         filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
         filters = {k: vs for k, vs in filters.items() if vs}
@@ -682,8 +683,8 @@ class Registry:
                 lex_scores = -bm25
             fused = lexical.fuse(index.title_pos.size, [(lex_rids, lex_scores, 1.0)],
                                  self._similarities(index, vectors, words, synonyms, allowed),
-                                 rrf_k=RRF_K, pool=SEMANTIC_POOL, floor=SEMANTIC_FLOOR,
-                                 alone_floor=SEMANTIC_ALONE_FLOOR)
+                                 pool=SEMANTIC_POOL, floor=SEMANTIC_FLOOR,
+                                 alone_floor=SEMANTIC_ALONE_FLOOR, alpha=LEXICAL_SHARE)
             rids, scores, similar = fused.rids, fused.scores, fused.similar
             total = int(rids.size)
             key = index.updated_pos[rids] if sort == "updated" else -scores
@@ -844,7 +845,9 @@ class Registry:
         if vectors is None or not vectors[1].size:
             return None
         _, vec_rids, matrix = vectors
-        request = self._embedder.embed([" ".join(words + synonyms)])[0]
+        # the words as typed (corrected): the model finds other names by itself, and the
+        # synonyms' words pulled neighbouring topics ("noise pollution" + "air quality")
+        request = self._embedder.embed([" ".join(words)])[0]
         if not np.any(request):
             return None
         size = index.title_pos.size
@@ -874,7 +877,7 @@ class Registry:
                 clauses.append(clause)
         n_words = len(clauses)
         for other in synonyms:
-            clause = lex.clause(other, is_word=False)
+            clause = lex.clause(other, weight=lexical.SYNONYM_WEIGHT, is_word=False)
             if clause is not None:
                 clauses.append(clause)
         rids, scores, held = lex.score(clauses)

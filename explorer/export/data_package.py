@@ -149,7 +149,7 @@ def _layer_frame(service, layer):
     import geopandas as gpd
     import shapely
 
-    from explorer.maps.layer_data import geometry_payload
+    from explorer.maps.layer_geometry import geometry_payload
 
     doc = json.loads(geometry_payload(service, layer.dataset_id, layer.resource_id, "geojson"))
     features = doc.get("features") or []

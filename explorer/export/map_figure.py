@@ -118,7 +118,7 @@ def layer_geometry(service, dataset_id: str, resource_id: str | None) -> LayerGe
 
 
 def _layer_geometry(service, dataset_id: str, resource_id: str) -> LayerGeometry:
-    from explorer.maps.layer_data import geometry_payload
+    from explorer.maps.layer_geometry import geometry_payload
 
     doc = json.loads(geometry_payload(service, dataset_id, resource_id, "geojson"))
     features = doc.get("features") or []
@@ -191,7 +191,8 @@ def _rgba(colour: str, opacity: float) -> str:
 # ------------------------------------------------------------------------------------------ layers
 def _resolve_layer(service, spec) -> DrawnLayer:
     """Values and style of one permalink layer, as the map explorer would show it."""
-    from explorer.maps.layer_data import layer_info, values_of_every_step, values_payload
+    from explorer.maps.layer_info import layer_info
+    from explorer.maps.values import values_of_every_step, values_payload
 
     info = layer_info(service, spec.dataset, spec.resource)
     if info.error:

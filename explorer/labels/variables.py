@@ -5,7 +5,7 @@ when they give one, else read from the column's name — never the raw column on
     202603          → "March 2026"                    median_income   → "Median income"
     MajorText       → "Major text"                    1995            → "1995"
 
-Identifier columns (ukgridcode, LSOA11CD) are never offered as variables: explorer/maps/layer_data.py.
+Identifier columns (ukgridcode, LSOA11CD) are never offered as variables: explorer/maps/columns.py.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ log = logging.getLogger(__name__)
 
 def layer_info_safe(services, spec: LayerSpec):
     """(info, error): a layer that cannot load gets its reason, the others go on."""
-    from explorer.maps import layer_data
+    from explorer.maps.layer_info import layer_info
 
     try:
-        info = layer_data.layer_info(services.data, spec.dataset, spec.resource)
+        info = layer_info(services.data, spec.dataset, spec.resource)
     except DatasetError as exc:
         return None, exc.reason
     except Exception as exc:  # noqa: BLE001 - one broken layer must not break the map

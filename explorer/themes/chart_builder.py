@@ -439,18 +439,18 @@ _YYYYMM = re.compile(r"^((?:18|19|20)\d{2})(0[1-9]|1[0-2])$")
 
 
 def period_columns(columns: list[str]) -> tuple[list[Period], str]:
-    """Columns named by a period, as the map's year slider reads them (``mapdata._YEAR_RE``):
-    the largest group of columns that differ only by their year (and month) with at least two
+    """Columns named by a period, as the map's year slider reads them
+    (``explorer.maps.time_steps.YEAR_RE``): the largest group of columns that differ only by their year (and month) with at least two
     periods. Returns (periods in time order, the columns' common stem as a label)."""
-    from explorer.maps.layer_data import _MONTH_RE, _YEAR_RE
+    from explorer.maps.time_steps import MONTH_RE, YEAR_RE
 
     groups: dict[str, list[tuple[str, re.Match]]] = {}
     for name in columns:
-        found = list(_YEAR_RE.finditer(name))
+        found = list(YEAR_RE.finditer(name))
         if len(found) != 1:
             continue
         stem = name[:found[0].start()] + "\0" + name[found[0].end():]
-        stem = re.sub(r"\s+", " ", _MONTH_RE.sub("", stem)).strip().lower()
+        stem = re.sub(r"\s+", " ", MONTH_RE.sub("", stem)).strip().lower()
         groups.setdefault(stem, []).append((name, found[0]))
     best_stem, best = "", []
     for stem, items in groups.items():
@@ -506,7 +506,7 @@ def _period_label(entry, resource, stem: str) -> str:
 
 
 def _time_column(frame: pd.DataFrame, options: dict, skip: set[str]) -> tuple[str | None, pd.Series | None]:
-    from explorer.maps.layer_data import _years_of
+    from explorer.maps.time_steps import years_of
 
     fmt = options.get("date_format") if isinstance(options.get("date_format"), str) else None
     if fmt and isinstance(options.get("date_column"), str) and options["date_column"] in frame.columns \
@@ -527,7 +527,7 @@ def _time_column(frame: pd.DataFrame, options: dict, skip: set[str]) -> tuple[st
                 if months.dt.month.nunique() == 1:
                     return name, series.dt.year.astype("Int64")
                 return name, months
-        years = _years_of(series)
+        years = years_of(series)
         if years.notna().mean() >= 0.9 and years.nunique() >= 2:
             return name, years
     return None, None
@@ -536,7 +536,7 @@ def _time_column(frame: pd.DataFrame, options: dict, skip: set[str]) -> tuple[st
 def describe_loaded(loaded) -> TableInfo:
     """What a loaded table offers the builder (pure: reads only the frame and the catalogue)."""
     from explorer.geo.geography import detect_code_columns
-    from explorer.maps.layer_data import _is_coordinate, _is_identifier
+    from explorer.maps.columns import is_coordinate, is_identifier
 
     entry, resource = loaded.entry, loaded.resource
     frame = loaded.frame
@@ -595,7 +595,7 @@ def describe_loaded(loaded) -> TableInfo:
     hint = options.get("value_column") if isinstance(options.get("value_column"), str) else None
     singles = []
     for name in numeric_columns(frame):
-        if name in period_cols or name == time_col or _is_coordinate(name, options) or _is_identifier(name, options):
+        if name in period_cols or name == time_col or is_coordinate(name, options) or is_identifier(name, options):
             continue
         if frame[name].nunique(dropna=True) <= 1:
             continue

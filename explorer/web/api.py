@@ -134,11 +134,12 @@ def _etag_matches(etag: str) -> bool:
 
 
 def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) -> Response:
-    """A layer's geometry (explorer.maps.layer_data.geometry_payload), computed once and cached by the
+    """A layer's geometry (explorer.maps.layer_geometry.geometry_payload), computed once and cached by the
     entry's content hash: gzip when the client accepts it, a strong ETag (304 when it matches),
     and a day of browser caching (the URL changes with nothing; the ETag with the data)."""
     from explorer.geo.joins import DatasetError
-    from explorer.maps.layer_data import NotMappable, geometry_payload, payload_key
+    from explorer.maps.layer_geometry import geometry_payload, payload_key
+    from explorer.maps.layer_info import NotMappable
 
     if not _ID_RE.match(dataset_id):
         return _error(400, "not a dataset id")

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import shapely
 
-from explorer.maps.layer_data import encode_geobuf
+from explorer.geo.geobuf import encode_geobuf
 
 from .test_map_explorer import LSOA_NO2, hex_rgb, open_map, screen_colour, wait_until
 

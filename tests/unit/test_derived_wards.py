@@ -11,7 +11,7 @@ import shapely
 from flask import Flask
 
 from explorer.geo import derived_boundaries as db
-from explorer.maps import layer_data as md
+from explorer.maps.layer_info import layer_info
 from explorer.data.cache import make_cache
 from explorer.geo.joins import DataService
 from explorer.geo.geography import BoundaryConfigError, BoundaryRegistry
@@ -130,7 +130,7 @@ def test_the_crime_layer_is_mappable_and_its_caveat_reaches_the_source_card(serv
     from layouts.components import source_card
     from layouts.map_explorer import boundary_caveat
 
-    info = md.layer_info(service, "crime-ward")
+    info = layer_info(service, "crime-ward")
     assert info.error is None and info.kind == "polygons" and info.n_features == 679
     assert "202603" in info.variables and [s.label for s in info.time_steps] == ["2024", "2025", "2026"]
     summary = crime.summary()
@@ -144,7 +144,7 @@ def test_the_crime_layer_is_mappable_and_its_caveat_reaches_the_source_card(serv
     assert "679 of 679 rows matched (100.0%)" in texts
     note = boundary_caveat(info)
     assert note is not None and CAVEAT in note.children
-    assert boundary_caveat(md.layer_info(service, "london-boroughs")) is None
+    assert boundary_caveat(layer_info(service, "london-boroughs")) is None
 
 
 def _walk(node):

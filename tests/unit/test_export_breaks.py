@@ -1,12 +1,12 @@
 """An exported map image classes a layer with years as the live map does: breaks fixed across the
-layer's years (explorer.maps.layer_data.values_of_every_step, one function for both)."""
+layer's years (explorer.maps.values.values_of_every_step, one function for both)."""
 
 from __future__ import annotations
 
 from callbacks.map_explorer import layer_look
 from explorer.export.map_figure import build_map
 from explorer.maps.layers import LayerSpec
-from explorer.maps.layer_data import layer_info
+from explorer.maps.layer_info import layer_info
 from layouts.map_explorer import layer_meta
 
 from .test_preview_palette import services  # noqa: F401 - the module's app services

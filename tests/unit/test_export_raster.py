@@ -115,7 +115,7 @@ def test_lsoa_png_pixels_have_their_class_colours_as_the_vector_png(service, ren
 
 
 def test_a_place_without_a_value_has_the_no_data_colour(service, renderer, monkeypatch):
-    from explorer.maps import layer_data as mapdata
+    from explorer.maps import values as mapvalues
 
     size = resolve_size("square")
     plain = build_map(service, LSOA, size.width, size.height)
@@ -123,14 +123,14 @@ def test_a_place_without_a_value_has_the_no_data_colour(service, renderer, monke
     area = plot_area(twin_svg(service, renderer, LSOA, size, size.height))
     found = interior_points(service, layer, class_of(layer), area, plain.figure, size.scale, min_px=6)
     _, xy, row = found[1]                                 # a large 10–40 LSOA, clear of the river
-    real = mapdata.values_payload
+    real = mapvalues.values_payload
 
     def one_missing(*args, **kwargs):
         values = list(real(*args, **kwargs))
         values[row] = None
         return values
 
-    monkeypatch.setattr(mapdata, "values_payload", one_missing)
+    monkeypatch.setattr(mapvalues, "values_payload", one_missing)
     image = export_map(LSOA, "png", size, service, renderer)
     style = build_map(service, LSOA, size.width, size.height).layers[0].style
     assert style["no_data"] == 1

@@ -9,7 +9,7 @@ import json
 import geobuf
 import pytest
 
-from explorer.maps import layer_data as mapdata
+from explorer.maps import layer_geometry
 from explorer.web.app import create_app
 from explorer.settings import Settings
 
@@ -63,7 +63,7 @@ def test_payload_is_computed_once(client, monkeypatch):
     def broken(*args, **kwargs):
         raise AssertionError("geometry recomputed instead of served from the cache")
 
-    monkeypatch.setattr(mapdata, "geometry_payload", broken)
+    monkeypatch.setattr(layer_geometry, "geometry_payload", broken)
     second = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert second.status_code == 200
     assert len(geobuf.decode(gzip.decompress(second.data))["features"]) == 33

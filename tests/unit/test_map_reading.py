@@ -49,7 +49,7 @@ def test_an_unknown_variable_in_a_link_gives_a_notice(app):
 def test_class_breaks_stay_the_same_through_the_years(app):
     from callbacks.map_explorer import layer_look
     from explorer.maps.layers import LayerSpec
-    from explorer.maps.layer_data import layer_info
+    from explorer.maps.layer_info import layer_info
     from layouts import map_explorer as view
 
     info = layer_info(app.explorer.data, "laei-borough", "no2-2019")

@@ -50,13 +50,13 @@ def test_the_dataset_page_heads_columns_with_the_catalogues_labels(tmp_path, dat
 
 
 def test_the_map_explorer_offers_variables_by_the_catalogues_labels(tmp_path, data_dir):
-    from explorer.maps import layer_data as mapdata
+    from explorer.maps.layer_info import layer_info
     from explorer.maps.layers import LayerSpec
     from layouts.map_explorer import layer_card, layer_meta
 
     settings = Settings(home=tmp_path / "home", data_dir=data_dir, cache_url="null", offline=True)
     registry = open_registry(settings)
-    info = mapdata.layer_info(DataService(settings, registry), "rough-sleeping-la", "table-1")
+    info = layer_info(DataService(settings, registry), "rough-sleeping-la", "table-1")
     rate = "2017 rough sleeping rate (per 1,000 households)"
     assert rate in info.variables and info.labels[rate] == "Rate per 1,000 households, 2017"
     spec = LayerSpec(dataset="rough-sleeping-la", resource="table-1", uid="l1")
