@@ -1,147 +1,81 @@
-"""Shared by the dataset page and the map page: load a dataset and build its preview."""
+"""The dataset page's preview: load the chosen file and gather what the preview shows (its first
+rows, and its map drawn by the map explorer's own pipeline); ``layouts/dataset.py`` draws it.
+
+The map is the layer the map explorer would add for this file: the same layer info
+(``explorer.maps.layer_look.layer_info_safe``), values, classes, palette and legend
+(``callbacks.map_explorer.first_look``), drawn by the same component (``layouts.map_explorer``:
+geometry once by URL, a big layer on our canvas), so a dataset looks the same on its page as on
+the map. A file the map explorer cannot prepare says why, as the map explorer does.
+"""
 
 from __future__ import annotations
 
-import re
-
-from dash import html
+from dataclasses import dataclass, field
 
 from explorer.geo.joins import DatasetError, LoadedDataset
 from explorer.labels.columns import JOIN_COLUMNS, distinct_columns
 from explorer.labels.variables import resource_labels
+from explorer.maps.layer_look import choose_variable, layer_info_safe
+from explorer.maps.layers import LayerSpec
 from layouts import dataset as dataset_layout
-from layouts import map_view
-from explorer.maps.layers import SPATIAL_GEOGRAPHIES
-from layouts.components import notice
 
-ID_LIKE = ("code", "cd", "id", "rank", "decile", "objectid", "fid", "x_coord", "y_coord",
-           "easting", "northing", "lat", "lon", "bng_", "shape_", "hectares")
+PREVIEW_ROWS = 10
 
 
-def mappable_options(registry) -> list[dict]:
-    options = []
-    for entry in registry.all():
-        if entry.smallest_geography in SPATIAL_GEOGRAPHIES:
-            options.append({"label": entry.title, "value": entry.id})
-    return options
+@dataclass
+class PreviewLayer:
+    """The preview's map layer, as the map explorer prepares it."""
+    spec: LayerSpec
+    info: object                 # explorer.maps.layer_info.LayerInfo
+    look: tuple                  # (values store, style, legend) of callbacks.map_explorer.first_look
+    bounds: list | None          # [minx, miny, maxx, maxy] of the data
+    rows: int
 
 
-PERIOD_RE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])?")
+@dataclass
+class Preview:
+    """What the preview of one file shows (``layouts.dataset.preview`` draws it)."""
+    dataset_id: str
+    entry: object = None                 # the registry entry (None when not in the registry)
+    error: DatasetError | None = None    # the file could not be loaded
+    loaded: LoadedDataset | None = None
+    summary: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)   # the catalogue's human labels of the columns
+    layer: PreviewLayer | None = None
+    map_note: str | None = None          # why a map is not drawn, when it is not
+    table: object = None                 # the first rows, each code and name column once
+    added: tuple = tuple(JOIN_COLUMNS)   # columns the loader added (not in the file)
 
 
-def choose_variable(loaded: LoadedDataset) -> str | None:
-    """The column to colour by: the resource's hint, else a mean, else the first measure.
+def preview_layer(services, loaded: LoadedDataset, bounds: list | None) -> tuple[PreviewLayer | None, str | None]:
+    """(the file's map layer as the map explorer prepares it, None) or (None, why it cannot be)."""
+    from .map_explorer import first_look
 
-    Boundary sets are drawn as plain areas: their numeric columns (hectares, ids) are not data.
-    """
-    options = loaded.resource.options or {}
-    hint = options.get("variable") or options.get("value_column")
-    columns = loaded.numeric_columns()
-    if hint in columns:
-        return hint
-    if loaded.geography is None and "boundaries" in loaded.entry.themes:
-        return None
-    preferred = [c for c in columns if c.lower().endswith("-mean") or c.lower().endswith("_mean")]
-    if preferred:
-        return preferred[0]
-    # one column per year or month (house prices 1995…2017, crime 202403…202603): the latest, as
-    # the map's year slider starts; the earliest can be a part-period (crime's first month is empty)
-    periods = [c for c in columns if PERIOD_RE.fullmatch(str(c))]
-    if len(periods) >= 2:
-        return max(periods, key=str)
-    for col in columns:
-        if not any(tok in col.lower() for tok in ID_LIKE):
-            return col
-    return None
+    variable = choose_variable(loaded) if loaded.kind == "polygons" else None
+    spec = LayerSpec(dataset=loaded.entry.id, resource=loaded.resource.id, variable=variable,
+                     uid=f"preview-{loaded.entry.id}-{loaded.resource.id}")
+    info, error = layer_info_safe(services, spec)
+    if error or info is None:
+        return None, f"Not mapped: {error or 'the map could not be prepared.'}"
+    if spec.variable not in info.variables:
+        spec.variable = None
+    look = first_look(services, spec, info)
+    return PreviewLayer(spec=spec, info=info, look=look, bounds=bounds, rows=loaded.rows), None
 
 
-def preview_style(services, loaded: LoadedDataset, variable: str | None, unit: str | None) -> dict:
-    """The preview map's style, worked out as the map explorer works out a layer's first look
-    (``callbacks.map_explorer.first_look``: the same values, palette family, classes fixed across
-    the layer's years and legend labels), so a dataset looks the same on its page as when it is
-    added to the map. A layer the map explorer cannot prepare is styled by the same rule
-    (``classify.layer_style``) from the file's own values."""
-    import pandas as pd
-
-    from explorer.maps.classify import layer_style
-    from explorer.maps.layers import LayerSpec
-
-    from .map_explorer import first_look, layer_info_safe
-
-    spec = LayerSpec(dataset=loaded.entry.id, resource=loaded.resource.id, variable=variable, uid="preview")
-    if variable:
-        info, error = layer_info_safe(services, spec)
-        if error is None and info is not None and variable in info.variables:
-            _, style, _ = first_look(services, spec, info)
-            if style:
-                return style
-    values = None
-    if variable:
-        values = [None if pd.isna(v) else float(v)
-                  for v in pd.to_numeric(loaded.frame[variable], errors="coerce").tolist()]
-    style, _ = layer_style(loaded.kind, variable, spec.method, spec.classes, spec.palette, values,
-                           pollutant=(loaded.resource.options or {}).get("pollutant"), unit=unit,
-                           themes=loaded.entry.themes)
-    return style
-
-
-def join_notice(geography: dict | None):
-    """The join's warnings as plain sentences, the join report's text folded under them (None
-    when the join raised no warning)."""
-    from explorer.labels.join import plain_join_warnings
-
-    plain = plain_join_warnings(geography)
-    if not plain:
-        return None
-    return notice([*(html.P(sentence, className="notice__text") for sentence in plain),
-                   html.Details(className="notice__details", children=[
-                       html.Summary("Technical detail"),
-                       html.Ul([html.Li(str(w)) for w in geography.get("warnings") or []])])], "warning")
-
-
-def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
-                  height: str = "420px") -> tuple[list, object, object]:
-    """Return (preview children, source card, provenance panel) for a dataset."""
-    from layouts.components import source_card
-
+def preview_data(services, dataset_id: str, resource_id: str | None) -> Preview:
+    """Load the file and gather its preview; a file that cannot be loaded carries why."""
     try:
         loaded = services.data.load(dataset_id, resource_id)
     except DatasetError as exc:
-        entry = services.registry.get(dataset_id)
-        if exc.stage == "registry" and entry is not None and not entry.resources:
-            # a catalogue record without files (many London Datastore entries): say what to do
-            where = entry.upstream_url
-            return [notice(["This catalogue entry lists no files we can open here. ",
-                            html.A("Get the data from the publisher's page", href=where,
-                                   target="_blank", rel="noopener noreferrer") if where else
-                            "Ask the publisher for the data",
-                            ". Everything the catalogue says about it is on this page."], "info")], None, None
-        stage = {"resolve": "The file could not be found", "load": "The file could not be read",
-                 "registry": "Not in the registry",
-                 "access": "The files of this dataset are not open"}.get(exc.stage, "It could not be loaded")
-        children = [html.Strong(stage + ". "), exc.reason]
-        if entry is not None and entry.upstream_url and exc.stage in ("resolve", "load"):
-            children += [" ", html.A("Get the data from the publisher's page", href=entry.upstream_url,
-                                     target="_blank", rel="noopener noreferrer"), "."]
-        return [notice(children, "error")], None, None
+        return Preview(dataset_id=dataset_id, entry=services.registry.get(dataset_id), error=exc)
     summary = loaded.summary()
-    labels = resource_labels(loaded.resource)     # the catalogue's human labels for the columns
-    children: list = []
+    labels = resource_labels(loaded.resource)
+    layer, note = None, None
     if loaded.is_spatial and loaded.rows:
-        variable = choose_variable(loaded) if loaded.kind == "polygons" else None
-        unit = (loaded.resource.options or {}).get("unit") or loaded.entry.extras.get("unit")
-        style = preview_style(services, loaded, variable, unit)
-        hide = map_view.hideout(style)
-        children.append(map_view.map_preview(map_id, dataset_id, loaded.resource.id, loaded.kind,
-                                             variable, hide, summary.get("bounds"), loaded.rows, height))
-        children.append(map_view.legend(style, variable, unit, loaded.kind, column_labels=labels))
-        # a join that missed areas is said beside the map that has the holes, not far down the side:
-        # in plain words, the join's own report one click away
-        children.append(join_notice(summary.get("geography")))
+        layer, note = preview_layer(services, loaded, summary.get("bounds"))
     elif loaded.join_error:
-        children.append(notice(f"Not mapped: {loaded.join_error}", "warning"))
-    else:
-        children.append(html.P("This dataset is a table without geography: no map to draw.", className="muted"))
+        note = f"Not mapped: {loaded.join_error}"
     added = list(JOIN_COLUMNS)
     geography = summary.get("geography") or {}
     if geography.get("boundary_set"):
@@ -152,7 +86,12 @@ def build_preview(services, dataset_id: str, resource_id: str | None, map_id: st
             pass
     # each code and name column once (the join's, the boundary file's and the file's own agree)
     shown = distinct_columns(loaded.frame, added=added, preferred=labels)
-    children.append(dataset_layout.data_table(loaded.preview(10)[[c for c in shown if c != "geometry"]],
-                                              loaded.rows, labels=labels, added=JOIN_COLUMNS))
-    card = source_card(loaded.entry, summary["provenance"], summary["geography"])
-    return children, card, dataset_layout.provenance_panel(summary)
+    table = loaded.preview(PREVIEW_ROWS)[[c for c in shown if c != "geometry"]]
+    return Preview(dataset_id=dataset_id, entry=loaded.entry, loaded=loaded, summary=summary, labels=labels,
+                   layer=layer, map_note=note, table=table)
+
+
+def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
+                  height: str = "420px") -> tuple[list, object, object]:
+    """(preview children, source card, provenance panel) for a dataset's file."""
+    return dataset_layout.preview(map_id, preview_data(services, dataset_id, resource_id), height)

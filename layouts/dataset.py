@@ -202,3 +202,66 @@ def provenance_panel(summary: dict) -> html.Section:
         html.H3("What was done to it") if steps else None,
         html.Ol([html.Li(s) for s in steps], className="steps") if steps else None,
     ])
+
+
+# =============================================================================== the preview
+LOAD_STAGES = {"resolve": "The file could not be found", "load": "The file could not be read",
+               "registry": "Not in the registry", "access": "The files of this dataset are not open"}
+
+
+def publisher_link(url: str) -> html.A:
+    return html.A("Get the data from the publisher's page", href=url, target="_blank", rel="noopener noreferrer")
+
+
+def load_failure(entry: Entry | None, error) -> html.Div:
+    """Why a file could not be previewed (``error``: a DatasetError), and where to get it."""
+    if error.stage == "registry" and entry is not None and not entry.resources:
+        # a catalogue record without files (many London Datastore entries): say what to do
+        where = entry.upstream_url
+        return notice(["This catalogue entry lists no files we can open here. ",
+                       publisher_link(where) if where else "Ask the publisher for the data",
+                       ". Everything the catalogue says about it is on this page."], "info")
+    children = [html.Strong(LOAD_STAGES.get(error.stage, "It could not be loaded") + ". "), error.reason]
+    if entry is not None and entry.upstream_url and error.stage in ("resolve", "load"):
+        children += [" ", publisher_link(entry.upstream_url), "."]
+    return notice(children, "error")
+
+
+def join_notice(geography: dict | None):
+    """The join's warnings as plain sentences, the join report's text folded under them (None
+    when the join raised no warning)."""
+    from explorer.labels.join import plain_join_warnings
+
+    plain = plain_join_warnings(geography)
+    if not plain:
+        return None
+    return notice([*(html.P(sentence, className="notice__text") for sentence in plain),
+                   html.Details(className="notice__details", children=[
+                       html.Summary("Technical detail"),
+                       html.Ul([html.Li(str(w)) for w in geography.get("warnings") or []])])], "warning")
+
+
+def preview(map_id: str, data, height: str = "420px") -> tuple[list, object, object]:
+    """(preview children, source card, provenance panel) of a file's preview (``data``: a
+    ``callbacks._preview.Preview``): its map as the map explorer draws it with the layer's legend,
+    what the join missed beside the map, then its first rows."""
+    from .map_view import legend, map_preview
+
+    if data.error is not None:
+        return [load_failure(data.entry, data.error)], None, None
+    summary = data.summary
+    children: list = []
+    if data.layer is not None:
+        layer = data.layer
+        children.append(map_preview(map_id, layer.spec, layer.info, layer.look, layer.bounds, height))
+        children.append(legend(layer.look))
+        # a join that missed areas is said beside the map that has the holes, not far down the side:
+        # in plain words, the join's own report one click away
+        children.append(join_notice(summary.get("geography")))
+    elif data.map_note:
+        children.append(notice(data.map_note, "warning"))
+    else:
+        children.append(html.P("This dataset is a table without geography: no map to draw.", className="muted"))
+    children.append(data_table(data.table, data.loaded.rows, labels=data.labels, added=data.added))
+    card = source_card(data.loaded.entry, summary["provenance"], summary["geography"])
+    return children, card, provenance_panel(summary)

@@ -1,21 +1,19 @@
-"""Map previews: the dataset drawn over London's borough outlines, no tiles needed.
-
-Geometry comes by URL from /geo/<id>.geojson (compact, cached, compressed); colours come from the
-JavaScript style functions in assets/map_styles.js, parameterised by `hideout`.
+"""The dataset page's preview map: the file's layer as the map explorer draws it (geometry once by
+URL as geobuf, a big layer painted on our canvas, style and values by ``hideout``: the contract of
+explorer/maps/hideout.py), over London's borough outlines, framed to the data; no tiles needed.
 """
 
 from __future__ import annotations
 
 import math
-from urllib.parse import urlencode
 
 import dash_leaflet as dl
 from dash import html
 
-from explorer.labels.variables import variable_label
+from .map_explorer import REGION_PANE, drawn_layer, first_hideout
 
 LONDON_CENTRE = [51.4893, -0.1441]
-NO_DATA = "#d9d9d9"
+BOROUGH_OUTLINES = "/geo/london-boroughs.geojson"
 
 
 def view_for_bounds(bounds: list[float], width_px: int = 640, height_px: int = 400,
@@ -34,58 +32,22 @@ def view_for_bounds(bounds: list[float], width_px: int = 640, height_px: int = 4
     return {"center": [centre_lat, (minx + maxx) / 2], "zoom": max(0, math.floor(zoom))}
 
 
-def geometry_url(dataset_id: str, resource_id: str | None = None, variable: str | None = None) -> str:
-    params = {k: v for k, v in (("resource", resource_id), ("variable", variable)) if v}
-    return f"/geo/{dataset_id}.geojson" + ("?" + urlencode(params) if params else "")
+def legend(look) -> html.Div:
+    """The layer's legend as the map explorer's layer card shows it (``first_look``'s third part)."""
+    return html.Div(className="legend", children=(look or (None, None, []))[2])
 
 
-def hideout(style: dict) -> dict:
-    """A layer's style (``explorer.maps.classify.layer_style``, the map explorer's own: its palette
-    family, classes and no-data colour) as the preview map's ``hideout`` (assets/map_styles.js)."""
-    mode = style.get("mode")
-    out = {"mode": mode, "nodata": style.get("nodata", NO_DATA), "opacity": 0.8, "breaks": [], "colours": []}
-    if mode == "classes":
-        out.update(breaks=list(style["breaks"]), colours=list(style["colours"]))
-    elif mode == "single":
-        out.update(colours=[style["colour"]], colour=style["colour"], point=style["colour"])
-    else:
-        out.update(line=style.get("line"))
-    return out
-
-
-def legend(style: dict, variable: str | None, unit: str | None = None, kind: str = "polygons",
-           column_labels: dict | None = None) -> html.Div:
-    """The preview map's legend, drawn as the map explorer draws a layer's (same classes, labels
-    and colours), titled by the variable's human label."""
-    from .map_explorer import legend as layer_legend
-
-    title = variable_label(variable, column_labels) if variable else None
-    return html.Div(className="legend", children=layer_legend(style, unit if variable else None, title, kind))
-
-
-def map_preview(map_id: str, dataset_id: str, resource_id: str | None, kind: str,
-                variable: str | None, hide: dict, bounds: list[float] | None, rows: int,
-                height: str = "420px") -> html.Div:
-    from explorer.maps.layer_info import CANVAS_THRESHOLD
-
-    from .map_explorer import REGION_PANE
-
-    # a big polygon layer is painted on a canvas under the SVG panes (assets/map_styles.js): the
-    # borough outlines go in a pane below it, as they were under its paths
-    canvas = kind in ("polygons", "lines") and rows > CANVAS_THRESHOLD
+def map_preview(map_id: str, spec, info, look, bounds: list[float] | None, height: str = "420px") -> html.Div:
+    """The preview map of one layer: ``spec`` and ``info`` as the map explorer prepares them,
+    ``look`` its first look ((values store, style, legend), ``callbacks.map_explorer.first_look``).
+    The layer's ids are ``<map_id>-canvas`` (the group of a canvas layer) and ``<map_id>-geo``."""
+    # a layer on our canvas sits in a pane above the outlines' (assets/canvas_layer.js); SVG paths
+    # go in the overlay pane, over the outlines drawn before them
     layers = [
         dl.Pane(name=REGION_PANE, style={"zIndex": 350}),
-        dl.GeoJSON(url=geometry_url("london-boroughs"), id=f"{map_id}-context",
-                   style={"variable": "explorer.map.outline"}, interactive=False,
-                   pane=REGION_PANE if canvas else "overlayPane"),
-        dl.GeoJSON(url=geometry_url(dataset_id, resource_id, variable), id=f"{map_id}-layer",
-                   hideout={**hide, "canvas": canvas},
-                   style={"variable": "explorer.map.choropleth"},
-                   pointToLayer={"variable": "explorer.map.point"},
-                   onEachFeature={"variable": "explorer.map.tooltip"},
-                   cluster=kind == "points" and rows > 3000,
-                   superClusterOptions={"radius": 60, "maxZoom": 15},
-                   zoomToBoundsOnClick=True),
+        dl.GeoJSON(url=BOROUGH_OUTLINES, id=f"{map_id}-context", style={"variable": "explorer.map.outline"},
+                   interactive=False, pane=REGION_PANE if info.canvas else "overlayPane"),
+        drawn_layer(f"{map_id}-canvas", f"{map_id}-geo", spec, info, first_hideout(spec, info, look)),
         dl.ScaleControl(position="bottomleft", imperial=False),
     ]
     # Leaflet's `bounds` prop throws when set before the map has a size, so the view is computed

@@ -4,12 +4,14 @@ maps and the dataset page's preview.
 ``layer_info_safe`` prepares a layer (its kind, variables, time steps, unit) or says in words why it
 cannot be; ``style_for`` works out its classes, colours and legend labels from its values with the
 one rule of :func:`explorer.maps.classify.layer_style`. Nothing here builds components: the legend
-and the layer itself are drawn by ``layouts/map_explorer.py``.
+and the layer itself are drawn by ``layouts/map_explorer.py``. ``choose_variable`` picks the column
+a dataset's first look is coloured by.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from explorer.geo.joins import DatasetError
 from explorer.maps.layers import LayerSpec
@@ -41,3 +43,35 @@ def style_for(services, meta: dict, variable, method, classes, palette, values) 
                            pollutant=(meta.get("filter") or {}).get("pollutant") or meta.get("pollutant"),
                            unit=meta.get("unit"), themes=entry.themes if entry else ())
     return style
+
+
+# ------------------------------------------------------------------ a dataset's first variable
+ID_LIKE = ("code", "cd", "id", "rank", "decile", "objectid", "fid", "x_coord", "y_coord",
+           "easting", "northing", "lat", "lon", "bng_", "shape_", "hectares")
+PERIOD_RE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])?")
+
+
+def choose_variable(loaded) -> str | None:
+    """The column a loaded dataset's first look is coloured by (the dataset page's preview): the
+    resource's hint, else a mean, else the latest period, else the first measure.
+
+    Boundary sets are drawn as plain areas: their numeric columns (hectares, ids) are not data."""
+    options = loaded.resource.options or {}
+    hint = options.get("variable") or options.get("value_column")
+    columns = loaded.numeric_columns()
+    if hint in columns:
+        return hint
+    if loaded.geography is None and "boundaries" in loaded.entry.themes:
+        return None
+    preferred = [c for c in columns if c.lower().endswith("-mean") or c.lower().endswith("_mean")]
+    if preferred:
+        return preferred[0]
+    # one column per year or month (house prices 1995…2017, crime 202403…202603): the latest, as
+    # the map's year slider starts; the earliest can be a part-period (crime's first month is empty)
+    periods = [c for c in columns if PERIOD_RE.fullmatch(str(c))]
+    if len(periods) >= 2:
+        return max(periods, key=str)
+    for col in columns:
+        if not any(tok in col.lower() for tok in ID_LIKE):
+            return col
+    return None

@@ -1,11 +1,12 @@
 """The dataset page says a join's warnings in plain words, the join report's text one click away
-(explorer/labels/join.py, callbacks/_preview.join_notice)."""
+(explorer/labels/join.py, layouts/dataset.join_notice)."""
 
 from __future__ import annotations
 
 import json
 
-from callbacks._preview import build_preview, join_notice
+from callbacks._preview import build_preview
+from layouts.dataset import join_notice
 from explorer.labels.join import plain_join_warnings
 
 from .test_preview_palette import services  # noqa: F401 - the module's app services

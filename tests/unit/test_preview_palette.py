@@ -1,6 +1,7 @@
-"""The dataset page's preview map is coloured by the map explorer's own rule
-(``explorer.maps.classify.layer_style``): the layer's palette family, classes and legend labels, so a
-dataset looks the same on its page as when it is added to the map (no second, blue-only pipeline)."""
+"""The dataset page's preview map is the map explorer's layer (callbacks/_preview.py): the same
+layer info, values, palette family, classes and legend labels (``first_look``), drawn by the same
+component, so a dataset looks the same on its page as when it is added to the map (no second,
+blue-only pipeline, no hideout or legend of its own)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _hideout(children) -> dict:
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("type") == "GeoJSON" and str(node["props"].get("id", "")).endswith("-layer"):
+            if node.get("type") == "GeoJSON" and str(node["props"].get("id", "")).endswith("-geo"):
                 found.append(node["props"]["hideout"])
             for value in node.values():
                 walk(value)
@@ -52,7 +53,8 @@ def _hideout(children) -> dict:
     ("crime-lsoa", None, "reds"),                    # crime: dark red top, never black
 ])
 def test_the_preview_map_uses_the_map_explorers_palette_and_classes(services, dataset, resource, palette):
-    from callbacks.map_explorer import first_look, layer_info_safe
+    from callbacks.map_explorer import first_look
+    from explorer.maps.layer_look import choose_variable, layer_info_safe
 
     children, _, _ = build_preview(services, dataset, resource, "m")
     hide = _hideout(children)
@@ -61,7 +63,6 @@ def test_the_preview_map_uses_the_map_explorers_palette_and_classes(services, da
     assert not set(hide["colours"]) & {"#deebf7", "#9ecae1", "#4a9fd4", "#007acc", "#00405c"}   # the old blues
     # the same layer added to the map explorer: same breaks, colours and legend labels
     loaded = services.data.load(dataset, resource)
-    from callbacks._preview import choose_variable
     spec = LayerSpec(dataset=dataset, resource=loaded.resource.id, variable=choose_variable(loaded), uid="l1")
     info, error = layer_info_safe(services, spec)
     assert error is None
@@ -69,9 +70,12 @@ def test_the_preview_map_uses_the_map_explorers_palette_and_classes(services, da
     assert hide["breaks"] == style["breaks"] and hide["colours"] == style["colours"]
     for label in style["labels"]:
         assert label in _tree(children)          # the legend reads the same classes
+    # and the same values, by the map explorer's geometry (one value per feature, in its order)
+    values, _, _ = first_look(services, spec, info)
+    assert hide["values"] == values["values"] and len(hide["values"]) == info.n_features
 
 
 def test_a_point_layer_is_previewed_in_the_points_colour(services):
     children, _, _ = build_preview(services, "osm-pois", None, "m")
     hide = _hideout(children)
-    assert hide["mode"] == "single" and hide["point"] == palette_colours("rdpu", 5)[3]
+    assert hide["mode"] == "single" and hide["colour"] == palette_colours("rdpu", 5)[3]

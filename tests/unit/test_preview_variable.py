@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbacks._preview import choose_variable
+from explorer.maps.layer_look import choose_variable
 from explorer.geo.joins import DataService
 from explorer.services import open_registry
 from explorer.settings import Settings
