@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 
@@ -12,6 +11,7 @@ from explorer.data.cache import cache_key, cached
 from explorer.catalogue.dcat import catalogue_jsonld
 from explorer.catalogue.registry import FACETS
 from explorer.services import Services, entry_document
+from explorer.web.compression import cache_compressed_by
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 
@@ -33,18 +33,14 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def _compressed(body: bytes, mimetype: str, max_age: int = 3600) -> Response:
+def _cacheable(body: bytes, mimetype: str, max_age: int = 3600) -> Response:
+    """``body`` with a strong ETag of its bytes (304 when it matches) and ``max_age`` of caching;
+    compressed by explorer/web/compression.py as the client accepts."""
     etag = hashlib.sha256(body).hexdigest()[:32]
-    if request.if_none_match and etag in request.if_none_match:
-        response = Response(status=304)
-    elif "gzip" in (request.headers.get("Accept-Encoding") or ""):
-        response = Response(gzip.compress(body, 6), mimetype=mimetype)
-        response.headers["Content-Encoding"] = "gzip"
-    else:
-        response = Response(body, mimetype=mimetype)
-    response.headers["Vary"] = "Accept-Encoding"
+    held = _held_etag(etag)
+    response = Response(status=304) if held else Response(body, mimetype=mimetype)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    response.set_etag(etag)
+    response.set_etag(held or etag)
     return response
 
 
@@ -110,7 +106,7 @@ def register(server: Flask, services: Services) -> None:
                         loaded.entry.content_hash(), 2)
         body = cached(services.cache, key,
                       lambda: encode(preview_geojson(loaded.frame, loaded.kind, variable)))
-        return _compressed(body, "application/geo+json")
+        return _cacheable(body, "application/geo+json")
 
     # Map layer geometry by URL: geobuf for dash-leaflet, GeoJSON for anything else --------------
     @server.get("/geo/<dataset_id>/<resource_id>.pbf")
@@ -121,21 +117,40 @@ def register(server: Flask, services: Services) -> None:
     def geo_layer_geojson(dataset_id: str, resource_id: str):
         return _geo_layer(services, dataset_id, resource_id, "geojson")
 
+    # a layer's compressed geometry is kept by the payload's own key: compressed once per process
+    for endpoint, fmt in (("geo_layer_geobuf", "geobuf"), ("geo_layer_geojson", "geojson")):
+        cache_compressed_by(server, endpoint, lambda req, fmt=fmt: _geo_key(services, req, fmt))
+
+
+def _geo_key(services: Services, req, fmt: str) -> str | None:
+    from explorer.maps.layer_geometry import payload_key
+
+    args = req.view_args or {}
+    try:
+        return payload_key(services.data, args["dataset_id"], args["resource_id"], fmt)[0]
+    except Exception:  # noqa: BLE001 - an unknown layer: its (error) answer is not kept
+        return None
+
 
 GEO_MAX_AGE = 86400
 _GEO_MIMETYPES = {"geobuf": "application/x-protobuf", "geojson": "application/geo+json"}
 
 
-def _etag_matches(etag: str) -> bool:
+def _held_etag(etag: str) -> str | None:
+    """The ETag of the copy of this payload the client holds, plain or compressed (Flask-Compress
+    answers ``<etag>:br``), or None."""
     header = request.if_none_match
     if not header:
-        return False
-    return header.star_tag or etag in header or f"{etag}-gz" in header
+        return None
+    if header.star_tag:
+        return etag
+    return next((tag for tag in header if tag == etag or tag.startswith(f"{etag}:")), None)
 
 
 def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) -> Response:
     """A layer's geometry (explorer.maps.layer_geometry.geometry_payload), computed once and cached by the
-    entry's content hash: gzip when the client accepts it, a strong ETag (304 when it matches),
+    entry's content hash: compressed as the client accepts (explorer/web/compression.py, which
+    keeps the compressed bytes by the same key), a strong ETag (304 when it matches),
     and a day of browser caching (the URL changes with nothing; the ETag with the data)."""
     from explorer.geo.joins import DatasetError
     from explorer.maps.layer_geometry import geometry_payload, payload_key
@@ -151,16 +166,14 @@ def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) 
     except DatasetError as exc:
         return _error(404, str(exc))
     etag = key
-    wants_gzip = "gzip" in (request.headers.get("Accept-Encoding") or "").lower()
-    if _etag_matches(etag):
+    held = _held_etag(etag)
+    if held:
         response = Response(status=304)
+        etag = held                 # the representation the client holds
     else:
-        def compute() -> dict:
-            body = geometry_payload(data, dataset_id, resource, fmt)
-            return {"raw": body, "gz": gzip.compress(body, 9)}
-
         try:
-            payload = cached(services.cache, key, compute)
+            payload = cached(services.cache, f"{key}:body",
+                             lambda: geometry_payload(data, dataset_id, resource, fmt))
         except NotMappable as exc:
             return _error(422, f"{dataset_id}/{resource}: {exc.reason}")
         except DatasetError as exc:
@@ -169,12 +182,7 @@ def _geo_layer(services: Services, dataset_id: str, resource_id: str, fmt: str) 
             import logging
             logging.getLogger(__name__).exception("geometry of %s/%s failed", dataset_id, resource)
             return _error(500, f"{dataset_id}/{resource}: the geometry could not be prepared")
-        if wants_gzip:
-            response = Response(payload["gz"], mimetype=_GEO_MIMETYPES[fmt])
-            response.headers["Content-Encoding"] = "gzip"
-        else:
-            response = Response(payload["raw"], mimetype=_GEO_MIMETYPES[fmt])
-    response.headers["Vary"] = "Accept-Encoding"
+        response = Response(payload, mimetype=_GEO_MIMETYPES[fmt])
     response.headers["Cache-Control"] = f"public, max-age={GEO_MAX_AGE}"
-    response.set_etag(f"{etag}-gz" if wants_gzip else etag)
+    response.set_etag(etag)
     return response

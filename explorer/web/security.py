@@ -14,8 +14,8 @@
   (``'self'`` by default; widen it for the embed mode);
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy``, ``X-Frame-Options`` (only when the
   frame ancestors can be said in it) and a restrictive ``Permissions-Policy``;
-- **gzip** for text, JSON, JavaScript, CSS and SVG bodies when the client accepts it, leaving alone
-  responses that set ``Content-Encoding`` themselves (the pre-compressed geometry routes);
+- **compression** (brotli or gzip, as the client accepts) for text, JSON, JavaScript, CSS, SVG and
+  geometry bodies, by Flask-Compress (explorer/web/compression.py);
 - long **cache lifetimes** for fingerprinted static files: ``/assets/…?m=<mtime>`` and
   ``/_dash-component-suites/…`` (Dash puts a version/mtime fingerprint in those URLs), one hour
   for the unfingerprinted ones.
@@ -43,17 +43,16 @@ them in text and JSON answers (explorer/web/path_redaction.py): the server's fol
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from explorer.settings import Settings
+from explorer.web.compression import install_compression
 from explorer.web.path_redaction import Redactor
 from explorer.guards.request_limits import REFUSED_KEY, QueryLimits, QueryRefused, host_policy
 
@@ -63,12 +62,6 @@ MAX_REQUEST_BYTES = 1024 * 1024
 TILE_HOSTS = ("https://*.tile.openstreetmap.org", "https://*.basemaps.cartocdn.com")
 STATIC_MAX_AGE = 365 * 24 * 3600
 UNVERSIONED_MAX_AGE = 3600
-MIN_COMPRESS_BYTES = 512
-COMPRESSIBLE = frozenset({
-    "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/javascript",
-    "application/json", "application/ld+json", "application/geo+json", "application/xml",
-    "image/svg+xml",
-})
 JSON_PREFIXES = ("/api/", "/geo/", "/_dash-", "/catalogue.jsonld")
 # what /assets/ may serve: the types the app's assets folder holds (never its __init__.py)
 ASSET_TYPES = frozenset({".css", ".js", ".map", ".svg", ".png", ".jpg", ".jpeg", ".gif", ".webp",
@@ -153,74 +146,6 @@ def frame_options(frame_ancestors: list[str]) -> str | None:
     return None  # other origins cannot be said in X-Frame-Options; CSP frame-ancestors rules
 
 
-# Compression -------------------------------------------------------------------------------------
-class _GzipCache:
-    """gzip of the same bytes (JS bundles, stylesheets) is computed once per process."""
-
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[bytes, bytes] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def compress(self, body: bytes) -> bytes:
-        if len(body) < 16 * 1024:
-            return gzip.compress(body, 6, mtime=0)
-        key = hashlib.blake2b(body, digest_size=20).digest()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        packed = gzip.compress(body, 6, mtime=0)
-        with self._lock:
-            if key not in self._items and len(packed) <= self.max_bytes // 4:
-                self._items[key] = packed
-                self._size += len(packed)
-                while self._size > self.max_bytes and self._items:
-                    _, old = self._items.popitem(last=False)
-                    self._size -= len(old)
-        return packed
-
-
-def _accepts_gzip() -> bool:
-    return request.accept_encodings["gzip"] > 0  # also true for "*"; false for "gzip;q=0"
-
-
-def _add_vary(response: Response, value: str) -> None:
-    present = {v.strip().lower() for v in response.headers.get("Vary", "").split(",") if v.strip()}
-    if value.lower() not in present:
-        response.headers["Vary"] = ", ".join([*(v for v in [response.headers.get("Vary")] if v), value])
-
-
-def _gzip_response(response: Response, gz: _GzipCache) -> None:
-    if request.method == "HEAD" or response.status_code != 200:
-        return
-    if response.mimetype not in COMPRESSIBLE or "Content-Encoding" in response.headers:
-        return
-    if "no-transform" in (response.headers.get("Cache-Control") or ""):
-        return
-    _add_vary(response, "Accept-Encoding")
-    if not _accepts_gzip():
-        return
-    if response.is_streamed and not response.direct_passthrough:
-        return  # a generator: its length is unknown and it may be long-lived
-    response.direct_passthrough = False  # files from send_file: read them to compress
-    body = response.get_data()
-    if len(body) < MIN_COMPRESS_BYTES:
-        return
-    if response.mimetype == "text/html":
-        # Dash writes a random id into each index page, so no two are the same: not kept, and
-        # level 4 (a third of level 6's time for ~5 % more bytes)
-        response.set_data(gzip.compress(body, 4, mtime=0))
-    else:
-        response.set_data(gz.compress(body))
-    response.headers["Content-Encoding"] = "gzip"
-    etag, weak = response.get_etag()
-    if etag:
-        response.set_etag(etag, weak=True)  # same resource, other bytes: a weak validator
-
-
 # Static lifetimes --------------------------------------------------------------------------------
 def _cache_static(response: Response) -> None:
     if response.status_code not in (200, 304):
@@ -271,14 +196,13 @@ def _suspicious_path() -> str | None:
 # Installation -----------------------------------------------------------------------------------
 def install_security(app, settings: Settings | None = None, *,
                      max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
-    """Install headers, CSP, gzip, static cache lifetimes, path and size limits and plain error
+    """Install headers, CSP, compression, static cache lifetimes, path and size limits and plain error
     pages on a Dash app (or on a bare Flask server: then no inline script is allowed)."""
     settings = settings or Settings()
     server: Flask = app if isinstance(app, Flask) else app.server
     dash_app = None if isinstance(app, Flask) else app
     ancestors = parse_frame_ancestors(settings.frame_ancestors)
     xfo = frame_options(ancestors)
-    gz = _GzipCache()
     state: dict[str, str] = {}
     state_lock = threading.Lock()
 
@@ -317,6 +241,10 @@ def install_security(app, settings: Settings | None = None, *,
                 return _plain_error(404, "no such file")
         return None
 
+    # registered first, so it runs last (Flask runs after-request functions last first): it
+    # compresses the body every other one has finished with
+    install_compression(server)
+
     @server.after_request
     def _harden(response: Response) -> Response:
         headers = response.headers
@@ -328,14 +256,13 @@ def install_security(app, settings: Settings | None = None, *,
         if xfo:
             headers["X-Frame-Options"] = xfo
         _cache_static(response)
-        _gzip_response(response, gz)
         return response
 
     redactor = Redactor(settings.data_dir, settings.home)
 
     @server.after_request
     def _no_server_paths(response: Response) -> Response:
-        # registered after _harden, so it runs before it (Flask runs these last first): before gzip
+        # registered after the compressor, so it runs before it: on the uncompressed body
         redactor.response(request.path, response)
         return response
 

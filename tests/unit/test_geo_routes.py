@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 
+import brotli
 import geobuf
 import pytest
 
@@ -26,12 +27,12 @@ def test_geobuf_is_gzipped_cached_and_revalidated(client):
     first = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
     assert first.status_code == 200
     assert first.headers["Content-Type"] == "application/x-protobuf"
-    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["Content-Encoding"] == "br"                   # brotli when offered
     assert first.headers["Cache-Control"] == "public, max-age=86400"
     assert "Accept-Encoding" in first.headers["Vary"]
     etag = first.headers["ETag"]
     assert etag.startswith('"') and not etag.startswith("W/")         # a strong validator
-    fc = geobuf.decode(gzip.decompress(first.data))
+    fc = geobuf.decode(brotli.decompress(first.data))
     assert len(fc["features"]) == 33
     assert {f["properties"]["_name"] for f in fc["features"]} >= {"Westminster", "Camden"}
     assert all(set(f["properties"]) == {"_i", "_name", "_code"} for f in fc["features"])
@@ -45,6 +46,9 @@ def test_geobuf_is_gzipped_cached_and_revalidated(client):
     assert plain.headers["ETag"] != etag                               # another representation
     assert geobuf.decode(plain.data) == fc
     assert client.get(url, headers={"If-None-Match": plain.headers["ETag"]}).status_code == 304
+    packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["Content-Encoding"] == "gzip" and geobuf.decode(gzip.decompress(packed.data)) == fc
+    assert len({etag, plain.headers["ETag"], packed.headers["ETag"]}) == 3
 
 
 def test_geojson_twin(client):
@@ -64,9 +68,16 @@ def test_payload_is_computed_once(client, monkeypatch):
         raise AssertionError("geometry recomputed instead of served from the cache")
 
     monkeypatch.setattr(layer_geometry, "geometry_payload", broken)
-    second = client.get(url, headers={"Accept-Encoding": "gzip"})
-    assert second.status_code == 200
-    assert len(geobuf.decode(gzip.decompress(second.data))["features"]) == 33
+    from flask_compress import flask_compress
+
+    compressed = []
+    real = flask_compress._compress_data
+    monkeypatch.setattr(flask_compress, "_compress_data", lambda *a: compressed.append(a[2]) or real(*a))
+    for _ in range(3):
+        second = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert second.status_code == 200
+        assert len(geobuf.decode(gzip.decompress(second.data))["features"]) == 33
+    assert compressed == ["gzip"]          # and compressed once: kept by the payload's key
 
 
 @pytest.mark.parametrize("url,status,reason", [

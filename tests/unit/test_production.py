@@ -110,7 +110,7 @@ def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(gunicorn):
 
     # Production settings: compressed, hardened, long-lived static files, no debug.
     index = requests.get(base + "/", timeout=10)
-    assert index.status_code == 200 and index.headers["Content-Encoding"] == "gzip"
+    assert index.status_code == 200 and index.headers["Content-Encoding"] == "br"   # requests offers br
     assert index.headers["Server"] == "waitress"   # gunicorn's master, waitress in each worker
     assert "script-src 'self' 'sha256-" in index.headers["Content-Security-Policy"]
     assert "Traceback" not in requests.get(base + "/api/datasets?limit=x", timeout=10).text

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from explorer.web.app import create_app
-from explorer.web.security import MAX_REQUEST_BYTES, parse_frame_ancestors
+from explorer.web.security import MAX_REQUEST_BYTES, install_security, parse_frame_ancestors
 from explorer.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,6 +174,55 @@ def test_pages_and_json_are_gzipped_but_geometry_is_not_compressed_twice(client)
     bundle = client.get(scripts[0], headers={"Accept-Encoding": "gzip"})
     assert bundle.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(bundle.data) == client.get(scripts[0]).data
+
+
+def test_compression_negotiates_varies_and_never_compresses_twice(tmp_path, monkeypatch):
+    """Flask-Compress on a bare server with the app's hardening: brotli when offered, gzip else,
+    none when the client prefers identity; Vary: Accept-Encoding kept beside a route's own Vary; a body the route already
+    compressed is sent as it is; bytes the URL names (a fingerprinted bundle) are compressed once."""
+    import brotli
+    from flask import Flask, Response, request
+    from flask_compress import flask_compress
+
+    server = Flask("compress-test")
+    text = ("London data " * 400).encode()
+    packed_by_route = gzip.compress(text)
+
+    @server.get("/text")
+    def plain_text():
+        response = Response(text, mimetype="text/plain")
+        response.headers["Vary"] = "Cookie"
+        return response
+
+    @server.get("/already")
+    def already():
+        response = Response(packed_by_route, mimetype="application/json")
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+
+    @server.get("/_dash-component-suites/pkg/bundle.v1m2.js")
+    def bundle():
+        return Response(text + request.args.get("n", "").encode(), mimetype="application/javascript")
+
+    install_security(server, Settings(home=tmp_path))
+    client = server.test_client()
+    br = client.get("/text", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert br.headers["Content-Encoding"] == "br" and brotli.decompress(br.data) == text
+    assert [v.strip() for v in br.headers["Vary"].split(",")] == ["Cookie", "Accept-Encoding"]
+    gz = client.get("/text", headers={"Accept-Encoding": "gzip"})
+    assert gz.headers["Content-Encoding"] == "gzip" and gzip.decompress(gz.data) == text
+    assert "Content-Encoding" not in client.get("/text", headers={"Accept-Encoding": "br;q=0, identity"}).headers
+    twice = client.get("/already", headers={"Accept-Encoding": "gzip, br"})
+    assert twice.headers["Content-Encoding"] == "gzip" and twice.data == packed_by_route
+    assert "Accept-Encoding" in twice.headers["Vary"]
+
+    calls = []
+    real = flask_compress._compress_data
+    monkeypatch.setattr(flask_compress, "_compress_data", lambda *a: calls.append(a[2]) or real(*a))
+    for _ in range(3):
+        client.get("/_dash-component-suites/pkg/bundle.v1m2.js", headers={"Accept-Encoding": "br"})
+        client.get("/text", headers={"Accept-Encoding": "br"})
+    assert calls == ["br", "br", "br", "br"]        # the bundle once, the page each time
 
 
 def test_static_files_have_long_lifetimes_when_fingerprinted(client):
