@@ -3,7 +3,7 @@
  * Loaded right after the static page (div.first-view) and before Dash's scripts, it:
  *
  * 1. answers Dash's request for the layout with the copy the page carries
- *    (script#explorer-layout), so that request is never made;
+ *    (script#explorer-layout), so that request is never made, then gives window.fetch back;
  * 2. paints a map's big layers, and its London outline and Thames, into the map's box the moment
  *    their geometry (preloaded by the page) is read, each on a canvas stacked as the live map's
  *    panes are: the layers whose hideout names a geometry, drawn by assets/canvas_layer.js's own
@@ -19,19 +19,28 @@
   var HANDOVER_MS = 4000;                 // the longest a first view waits for the live map
 
   // 1. Dash's layout request ----------------------------------------------------------------------
+  // Dash's renderer has no way to be handed a layout: it GETs /_dash-layout through window.fetch
+  // (pinned by tests/unit/test_dash_internals.py). The page's fetch answers that one request from
+  // the copy the page carries and is then given back, so nothing else ever goes through it.
+  var restoreFetch = function () {};
   if (layoutText !== null && window.fetch) {
     var fetchFromNetwork = window.fetch;
-    window.fetch = function (input, init) {
+    var answerLayout = function (input, init) {
       var url = typeof input === "string" ? input : (input && input.url) || "";
       var method = ((init && init.method) || (input && input.method) || "GET").toUpperCase();
       if (layoutText !== null && method === "GET" &&
           new URL(url, document.baseURI).pathname.slice(-13) === "/_dash-layout") {
         var body = layoutText;
         layoutText = null;                  // once: a later request (a reload of the layout) goes out
+        restoreFetch();
         return Promise.resolve(new Response(body, { status: 200, headers: { "Content-Type": "application/json" } }));
       }
       return fetchFromNetwork.apply(this, arguments);
     };
+    restoreFetch = function () {
+      if (window.fetch === answerLayout) { window.fetch = fetchFromNetwork; }
+    };
+    window.fetch = answerLayout;
   }
 
   // The components of a serialised layout, depth first.
@@ -192,6 +201,7 @@
       var entry = document.getElementById("react-entry-point");
       if (!entry || !document.getElementById("page-content")) { return; }
       observer.disconnect();
+      restoreFetch();                     // Dash has its layout, from the page or the network
       if (page.parentNode) { page.parentNode.removeChild(page); }
       if (holder && holder.parentNode) { holder.parentNode.removeChild(holder); }
       views.forEach(function (v) {
