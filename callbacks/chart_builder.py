@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qs, quote
 
-from dash import Input, Output, State, ctx, no_update
+from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.themes import chart_builder as cb
@@ -231,22 +231,7 @@ def register(app, services) -> None:
 
     # the address and the export links follow the chart, in the browser
     app.clientside_callback(
-        """function(target, preset) {
-            if (!target) { return window.dash_clientside.no_update; }
-            var path = "/dataset/" + encodeURIComponent(target.dataset);
-            if (window.location.pathname === path && !/(^|[?&])embed=1(&|$)/.test(window.location.search)) {
-                var search = target.query ? "?" + target.query : "";
-                if (window.location.search !== search) {
-                    window.history.replaceState(window.history.state, "", path + search + window.location.hash);
-                }
-            }
-            var q = target.query ? target.query + "&" : "";
-            var size = "preset=" + encodeURIComponent(preset || "a4");
-            var base = "/export/dataset-chart/" + encodeURIComponent(target.dataset);
-            return [base + ".png?" + q + size, base + ".svg?" + q + size, base + ".pdf?" + q + size,
-                    "/download/dataset-chart/" + encodeURIComponent(target.dataset) + ".zip" +
-                    (target.query ? "?" + target.query : "")];
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="datasetChartLinks"),  # assets/export_links.js
         [Output({"type": "cb-export-image", "fmt": fmt}, "href") for fmt in FORMATS] + [Output("cb-export-data", "href")],
         Input("cb-target", "data"),
         Input("cb-preset", "value"),

@@ -1,10 +1,11 @@
-"""Export menu callbacks (all in the browser): image links follow the chosen size preset and, on
-the map, the map's URL; ``?embed=1`` hides the app's chrome. "Copy link" copies the view's short
-link (``<base>/l/<code>``): that one callback runs on the server, where the link store is."""
+"""Export menu callbacks, in the browser (assets/export_links.js, assets/pages.js): image links
+follow the chosen size preset and, on the map, the map's permalink; ``?embed=1`` hides the app's
+chrome. "Copy link" copies the view's short link (``<base>/l/<code>``): that one callback runs on
+the server, where the link store is."""
 
 from __future__ import annotations
 
-from dash import MATCH, Input, Output, State, no_update
+from dash import MATCH, ClientsideFunction, Input, Output, State, no_update
 
 from explorer.export.sizes import FORMATS
 from explorer.maps.shortlinks import link_for
@@ -20,12 +21,7 @@ def short_link(settings, target: str | None) -> str:
 
 def register(app, services) -> None:
     app.clientside_callback(
-        """function(preset, target) {
-            if (!target) { return window.dash_clientside.no_update; }
-            var base = "/export/chart/" + encodeURIComponent(target.theme) + "/" + encodeURIComponent(target.chart);
-            var q = "?preset=" + encodeURIComponent(preset || "a4");
-            return [base + ".png" + q, base + ".svg" + q, base + ".pdf" + q];
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="chartExportLinks"),
         [Output({"type": "export-image", "index": MATCH, "fmt": fmt}, "href") for fmt in FORMATS],
         Input({"type": "export-preset", "index": MATCH}, "value"),
         State({"type": "export-target", "index": MATCH}, "data"),
@@ -42,38 +38,27 @@ def register(app, services) -> None:
             return no_update
         return short_link(services.settings, target["permalink"])
 
+    # the map's images and data follow its permalink (the map-url store), in the browser
     app.clientside_callback(
-        """function(search, preset) {
-            var query = (search || "").replace(/^\\?/, "");
-            var size = "preset=" + encodeURIComponent(preset || "a4");
-            var q = "?" + (query ? query + "&" : "") + size;
-            return ["/export/map.png" + q, "/export/map.svg" + q, "/export/map.pdf" + q,
-                    "/download/layer.zip" + (query ? "?" + query : "")];
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="mapExportLinks"),
         [Output({"type": "map-export-image", "fmt": fmt}, "href") for fmt in FORMATS]
         + [Output("map-export-data", "href")],
-        Input("url", "search"),
+        Input("map-url", "data"),
         Input("map-export-preset", "value"),
     )
 
     @app.callback(
         Output("map-export-copy", "content"),
         Input("map-export-copy", "n_clicks"),
-        State("url", "search"),
+        State("map-url", "data"),
         prevent_initial_call=True,
     )
     def copy_map_link(_n, search):
         return short_link(services.settings, "/map" + (search or ""))
 
-    # ?embed=1: no header, footer or panels. Sticky for the page's life: the map rewrites its URL.
+    # ?embed=1: no header, footer or panels (assets/pages.js)
     app.clientside_callback(
-        """function(search) {
-            if (/(^|[?&])embed=1(&|$)/.test(search || "")) {
-                document.documentElement.classList.add("embed");
-                return true;
-            }
-            return document.documentElement.classList.contains("embed");
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="embedMode"),
         Output("embed-mode", "data"),
         Input("url", "search"),
     )

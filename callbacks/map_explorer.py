@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 import re
 
-from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from explorer.geo.joins import DatasetError
 from explorer.labels.variables import period_label, variable_label
 from explorer.maps.layer_look import layer_info_safe
 from explorer.maps.layer_look import style_for as _style_for
-from explorer.maps.layers import BASEMAPS, MAX_LAYERS, LayerSpec, MapState
+from explorer.maps.layers import BASEMAPS, DEFAULT_VIEW, MAX_LAYERS, LayerSpec, MapState
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
 
@@ -249,20 +249,7 @@ def register(app, services) -> None:
     # Merge values + style + opacity + visibility into hideout, in the browser -----------------
     # In the compare view the layer on the right-hand map is hidden on the left one.
     app.clientside_callback(
-        """function(values, style, opacity, visible, compare, meta, id) {
-            if (!style) { return window.dash_clientside.no_update; }
-            var h = Object.assign({}, style);
-            h.uid = id.index;
-            h.values = values ? values.values : null;
-            h.opacity = (opacity === undefined || opacity === null ? 80 : opacity) / 100;
-            h.hidden = !(visible && visible.length);
-            h.compared = Boolean(compare && compare.on && compare.uid === id.index);
-            h.kind = meta ? meta.kind : null;
-            h.unit = meta ? meta.unit : null;
-            h.canvas = Boolean(meta && meta.canvas);
-            window.explorer.map.setHideout(h);
-            return h;
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="layerHideout"),
         Output({"type": "layer-geo", "index": MATCH}, "hideout"),
         Input({"type": "layer-values", "index": MATCH}, "data"),
         Input({"type": "layer-style", "index": MATCH}, "data"),
@@ -341,7 +328,7 @@ def register(app, services) -> None:
         if error or info is None:
             frame = [notice(f"{label} cannot be shown: {error or 'not mappable'}", "error")]
         else:
-            frame = view.compare_map(tuple((state or {}).get("view") or (51.4893, -0.1441, 10)),
+            frame = view.compare_map(tuple((state or {}).get("view") or DEFAULT_VIEW),
                                      (state or {}).get("basemap") or "light", spec, info, f"Right: {label}")
         others = [o["label"] for o in options if o["value"] != uid
                   and not next(s for s in specs if s.uid == o["value"]).hidden]
@@ -350,20 +337,7 @@ def register(app, services) -> None:
                 "explorer__maps explorer__maps--compare", caption, False)
 
     app.clientside_callback(
-        """function(hideouts, compare, _url, ids) {
-            if (!compare || !compare.on) { return window.dash_clientside.no_update; }
-            for (var i = 0; i < ids.length; i++) {
-                if (ids[i].index === compare.uid && hideouts[i]) {
-                    var h = Object.assign({}, hideouts[i]);
-                    h.uid = compare.uid + "-compare";
-                    h.hidden = false;
-                    h.compared = false;
-                    window.explorer.map.setHideout(h);
-                    return h;
-                }
-            }
-            return window.dash_clientside.no_update;
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="compareHideout"),
         Output("compare-geo", "hideout"),
         Input({"type": "layer-geo", "index": ALL}, "hideout"),
         Input("compare-state", "data"),
@@ -374,26 +348,14 @@ def register(app, services) -> None:
     # The left map changes width when the compare view opens or closes: Leaflet must measure it
     # again after the browser has laid the page out, keeping its centre.
     app.clientside_callback(
-        """function(compare) {
-            return new Promise(function (resolve) { setTimeout(function () { resolve(Date.now()); }, 60); });
-        }""",
+        ClientsideFunction(namespace="explorer", function_name="remeasure"),
         Output("explorer-map", "invalidateSize"),
         Input("compare-state", "data"),
         prevent_initial_call=True,
     )
 
     # The two maps move together: each follows the other unless it is already there.
-    sync = """function(center, zoom, otherCenter, otherZoom) {
-        if (!center || zoom === undefined || zoom === null) { return window.dash_clientside.no_update; }
-        var lat = Array.isArray(center) ? center[0] : center.lat;
-        var lng = Array.isArray(center) ? center[1] : center.lng;
-        if (otherCenter && otherZoom === zoom) {
-            var olat = Array.isArray(otherCenter) ? otherCenter[0] : otherCenter.lat;
-            var olng = Array.isArray(otherCenter) ? otherCenter[1] : otherCenter.lng;
-            if (Math.abs(olat - lat) < 1e-7 && Math.abs(olng - lng) < 1e-7) { return window.dash_clientside.no_update; }
-        }
-        return {center: [lat, lng], zoom: zoom, transition: "setView"};
-    }"""
+    sync = ClientsideFunction(namespace="explorer", function_name="followView")
     app.clientside_callback(sync, Output("compare-map", "viewport"),
                             Input("explorer-map", "center"), Input("explorer-map", "zoom"),
                             State("compare-map", "center"), State("compare-map", "zoom"))
@@ -445,9 +407,13 @@ def register(app, services) -> None:
     def change_basemap(basemap):
         return view.tile_layer(basemap)
 
-    # Keep the URL in step with the map ----------------------------------------------------------------
+    # Keep the address in step with the map ------------------------------------------------------------
+    # The server writes the permalink's query (one encoder: MapState.to_search) into the page's
+    # map-url store; the browser puts it in the address bar in place (history.replaceState,
+    # explorer.showMapAddress in assets/map_explorer.js). dcc.Location is not told, so a restyle,
+    # a pan or a new layer never wakes the router, and the Back button leaves the map, not a style.
     @app.callback(
-        Output("url", "search", allow_duplicate=True),
+        Output("map-url", "data"),
         Output("map-state", "data", allow_duplicate=True),
         Input({"type": "layer-variable", "index": ALL}, "value"),
         Input({"type": "layer-method", "index": ALL}, "value"),
@@ -490,7 +456,7 @@ def register(app, services) -> None:
                 spec.filter = dict(spec.filter, **{series["category"]: categories[i]})
             by_uid[uid] = spec
         layers = [by_uid.get(uid, specs[uid]) for uid in order]
-        view_tuple = tuple((state or {}).get("view") or (51.4893, -0.1441, 10))
+        view_tuple = tuple((state or {}).get("view") or DEFAULT_VIEW)
         if center and zoom is not None:
             lat, lon = (center["lat"], center["lng"]) if isinstance(center, dict) else center
             view_tuple = (lat, lon, zoom)
@@ -498,6 +464,12 @@ def register(app, services) -> None:
         new_state = dict(state or {}, layers=[s.to_dict() for s in layers], basemap=map_state.basemap,
                          view=list(view_tuple))
         return map_state.to_search(), new_state
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="explorer", function_name="showMapAddress"),
+        Output("map-url", "id"),
+        Input("map-url", "data"),
+    )
 
     # Click: every visible layer's value at that place -------------------------------------------------
     @app.callback(

@@ -332,6 +332,9 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
         html.Div(className="explorer__grid", children=[
             html.Details(open=True, className="layer-drawer", children=[
                 html.Summary("Layers", className="layer-drawer__summary"),
+        # the map's permalink query, which the browser keeps in the address bar and the export
+        # links and "Copy link" read (callbacks/map_explorer.py, callbacks/export_menu.py)
+        dcc.Store(id="map-url", data=state.to_search()),
                 html.Section(className="layer-panel", **{"aria-label": "Layers"}, children=[
                     html.H1("Map", className="layer-panel__title"),
                     html.Div(className="layer-add", children=[

@@ -406,7 +406,7 @@ def test_copy_link_on_the_map_copies_the_short_link(client):
     search = "?view=51.5072,-0.1276,10&layer=london-boroughs"
     link = _callback(client, "map-export-copy.content", "map-export-copy",
                      [{"id": "map-export-copy", "property": "n_clicks", "value": 1}],
-                     [{"id": "url", "property": "search", "value": search}])
+                     [{"id": "map-url", "property": "data", "value": search}])
     assert re.fullmatch(r"https://data\.example\.london/l/[0-9a-z]{8,16}", link)
     assert client.get(link.removeprefix("https://data.example.london")).headers["Location"] == "/map" + search
 
