@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from explorer.labels.numbers import format_value, meaning
 from explorer.labels.variables import period_label, variable_label
+from explorer.maps import hideout as hideouts
 from explorer.maps.layers import BASEMAPS, LayerSpec, MapState
 
 from . import export_menu
@@ -48,14 +49,14 @@ def tile_layer(basemap: str) -> list:
 
 
 def first_hideout(spec: LayerSpec, info, look) -> dict:
-    """The hideout the layer is drawn with before any callback: the same fields the browser's
-    merge callback writes (callbacks/map_explorer.py)."""
+    """The hideout the layer is drawn with before any callback (explorer/maps/hideout.py): the keys
+    the browser's merge callback writes later (explorer.layerHideout, assets/map_explorer.js)."""
     values, style = (look or (None, None, None))[:2]
     if not style:
-        return {"uid": spec.uid, "pending": True, "canvas": info.canvas, **canvas_source(spec, info)}
-    return {**style, "uid": spec.uid, "values": (values or {}).get("values"), "opacity": spec.opacity / 100,
-            "hidden": spec.hidden, "compared": False, "kind": info.kind, "unit": info.unit,
-            "canvas": info.canvas, **canvas_source(spec, info)}
+        return hideouts.pending(spec.uid, canvas=info.canvas, geometry=canvas_geometry(spec, info))
+    return hideouts.layer(spec.uid, style, values=(values or {}).get("values"), opacity=spec.opacity / 100,
+                         hidden=spec.hidden, kind=info.kind, unit=info.unit, canvas=info.canvas,
+                         geometry=canvas_geometry(spec, info))
 
 
 def geometry_url(spec: LayerSpec, info) -> str:
@@ -74,8 +75,9 @@ def canvas_layer(group_id, holder_id, hideout: dict) -> dl.LayerGroup:
                          children=[dl.GeoJSON(id=holder_id, hideout=hideout)])
 
 
-def canvas_source(spec: LayerSpec, info) -> dict:
-    return {"geometry": geometry_url(spec, info)} if info.canvas else {}
+def canvas_geometry(spec: LayerSpec, info) -> str | None:
+    """A canvas layer's geometry URL, which its hideout names (a dash-leaflet layer has ``url``)."""
+    return geometry_url(spec, info) if info.canvas else None
 
 
 def geo_layer(spec: LayerSpec, info, look=None):
@@ -114,10 +116,10 @@ def explorer_map(state: MapState, specs_infos: list[tuple[LayerSpec, object]]) -
             dl.LayerGroup(id="basemap-group", children=tile_layer(state.basemap)),
             *context_panes(),
             dl.GeoJSON(id="context-region", url="/geo/london-region/gpkg.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "region"}, interactive=False, pane=REGION_PANE),
+                       style=CONTEXT_STYLE, hideout=hideouts.context("region"), interactive=False, pane=REGION_PANE),
             dl.LayerGroup(id="data-layers", children=data_layers(specs_infos)),
             dl.GeoJSON(id="context-thames", url="/geo/thames/geojson.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "thames"}, interactive=False, pane=WATER_PANE),
+                       style=CONTEXT_STYLE, hideout=hideouts.context("thames"), interactive=False, pane=WATER_PANE),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ],
     )
@@ -330,11 +332,11 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
                                         "basemap": state.basemap, "view": list(state.view)}),
         html.Div([notice(n, "warning") for n in state.notices], id="map-notices"),
         html.Div(className="explorer__grid", children=[
-            html.Details(open=True, className="layer-drawer", children=[
-                html.Summary("Layers", className="layer-drawer__summary"),
         # the map's permalink query, which the browser keeps in the address bar and the export
         # links and "Copy link" read (callbacks/map_explorer.py, callbacks/export_menu.py)
         dcc.Store(id="map-url", data=state.to_search()),
+            html.Details(open=True, className="layer-drawer", children=[
+                html.Summary("Layers", className="layer-drawer__summary"),
                 html.Section(className="layer-panel", **{"aria-label": "Layers"}, children=[
                     html.H1("Map", className="layer-panel__title"),
                     html.Div(className="layer-add", children=[
@@ -399,8 +401,8 @@ def compare_options(specs: list[LayerSpec], titles: dict[str, str]) -> list[dict
 def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -> list:
     """The right-hand map of the compare view: one layer, the same context, views kept in step."""
     lat, lon, zoom = state_view
-    hideout = {"uid": spec.uid + "-compare", "pending": True, "canvas": info.canvas, **canvas_source(spec, info)}
-    layer = drawn_layer("compare-canvas", "compare-geo", spec, info, hideout)
+    layer = drawn_layer("compare-canvas", "compare-geo", spec, info,
+                        hideouts.pending(spec.uid + "-compare", canvas=info.canvas, geometry=canvas_geometry(spec, info)))
     return [
         html.P(caption, className="map-caption"),
         dl.Map(id="compare-map", center=[lat, lon], zoom=zoom, className="map explorer__map",
@@ -408,10 +410,10 @@ def compare_map(state_view, basemap: str, spec: LayerSpec, info, caption: str) -
                    dl.LayerGroup(children=tile_layer(basemap)),
                    *context_panes(),
                    dl.GeoJSON(url="/geo/london-region/gpkg.pbf", format="geobuf", style=CONTEXT_STYLE,
-                              hideout={"role": "region"}, interactive=False, pane=REGION_PANE),
+                              hideout=hideouts.context("region"), interactive=False, pane=REGION_PANE),
                    layer,
                    dl.GeoJSON(url="/geo/thames/geojson.pbf", format="geobuf", style=CONTEXT_STYLE,
-                              hideout={"role": "thames"}, interactive=False, pane=WATER_PANE),
+                              hideout=hideouts.context("thames"), interactive=False, pane=WATER_PANE),
                    dl.ScaleControl(position="bottomleft", imperial=False),
                ]),
     ]

@@ -21,6 +21,7 @@ from dash import dcc, html
 from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
 from explorer.catalogue.models import Entry
+from explorer.maps import hideout as hideouts
 
 from .components import (FREQUENCY_LABELS, ORIGIN_LABELS, badge, definition_list, geography_label, notice,
                          refresh_note)
@@ -220,7 +221,7 @@ def theme_map(layers: list[dict]) -> dl.Map:
         component.zoomToBoundsOnClick = False
         if item["boundary"]:
             component.interactive = False
-            component.hideout = {**item["hideout"], "interactive": False}
+            component.hideout = hideouts.hideout(**item["hideout"], interactive=False)
         children.append(component)
     return dl.Map(
         # bounds fit London to the frame (phone or desktop); dash-leaflet also needs a centre
@@ -229,10 +230,10 @@ def theme_map(layers: list[dict]) -> dl.Map:
         children=[
             dl.LayerGroup(id="theme-basemap", children=tile_layer(BASEMAP)),
             dl.GeoJSON(id="theme-context-region", url="/geo/london-region/gpkg.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "region"}, interactive=False),
+                       style=CONTEXT_STYLE, hideout=hideouts.context("region"), interactive=False),
             dl.LayerGroup(id="theme-data-layers", children=children),
             dl.GeoJSON(id="theme-context-thames", url="/geo/thames/geojson.pbf", format="geobuf",
-                       style=CONTEXT_STYLE, hideout={"role": "thames"}, interactive=False),
+                       style=CONTEXT_STYLE, hideout=hideouts.context("thames"), interactive=False),
             dl.ScaleControl(position="bottomleft", imperial=False),
         ],
     )

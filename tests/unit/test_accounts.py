@@ -1,6 +1,7 @@
 """Accounts: argon2 password hashes, the sign-in limit with a message that tells nothing, session
 ids rotated at sign-in (fixation), CSRF on forms and Dash callbacks, tokens kept as hashes, and
-the `explorer users` / `explorer tokens` commands."""
+the `explorer users` / `explorer tokens` commands — each on both backends: accounts in SQLite
+under EXPLORER_HOME, and in PostgreSQL (EXPLORER_DATABASE_URL, a real server the tests start)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from explorer.accounts.store import accounts_path
+from explorer.accounts.store import accounts_database, accounts_path
 from explorer.web.app import create_app
 from explorer.cli import main
 from explorer.web.publish_pages import SIGN_IN_FAILED
@@ -20,12 +21,32 @@ from explorer.settings import Settings
 from ..publishing_fixtures import PASSWORD, PUBLISHER_A, people
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, data_dir):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request, tmp_path_factory, data_dir):
+    """The app on each backend: SQLite under EXPLORER_HOME, then PostgreSQL (EXPLORER_DATABASE_URL)."""
     home = tmp_path_factory.mktemp("accounts-home")
-    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
+    database = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else ""
+    settings = Settings(home=home, data_dir=data_dir, cache_url="simple", database_url=database)
+    app = create_app(settings)
     who = people(app.explorer.accounts)
-    return {"app": app, "services": app.explorer, "who": who, "home": home}
+    return {"app": app, "services": app.explorer, "who": who, "home": home, "settings": settings,
+            "database": database}
+
+
+def _stored_text(world) -> str:
+    """Every row of every accounts table, as text, wherever the backend keeps them."""
+    if not world["database"]:
+        return "\n".join(sqlite3.connect(accounts_path(world["home"])).iterdump())
+    assert not accounts_path(world["home"]).exists()          # nothing of the accounts on this host
+    db = accounts_database(world["settings"])
+    tables = [r[0] for r in db.query("SELECT table_name FROM information_schema.tables"
+                                     " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")]
+    assert {"users", "tokens", "sessions"} <= set(tables)
+    return "\n".join(str(row[0]) for table in tables for row in db.query(f'SELECT t::text FROM "{table}" t'))
+
+
+def _password_hash(world, email: str) -> str:
+    return accounts_database(world["settings"]).one("SELECT password_hash FROM users WHERE email = ?", (email,))[0]
 
 
 def _csrf(client) -> str:
@@ -41,13 +62,13 @@ def _sign_in(client, email, password=PASSWORD):
 
 
 def test_password_is_stored_as_an_argon2id_hash(world):
-    conn = sqlite3.connect(accounts_path(world["home"]))
-    stored = conn.execute("SELECT password_hash FROM users WHERE email = ?", (world["who"]["editor_a"].email,)).fetchone()[0]
+    stored = _password_hash(world, world["who"]["editor_a"].email)
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     from argon2 import PasswordHasher
     assert PasswordHasher().verify(stored, PASSWORD)
-    other = conn.execute("SELECT password_hash FROM users WHERE email = ?", (world["who"]["editor_b"].email,)).fetchone()[0]
+    other = _password_hash(world, world["who"]["editor_b"].email)
     assert other != stored           # salted: the same password hashes differently
+    assert PASSWORD not in _stored_text(world)
 
 
 def test_weak_passwords_are_refused(world):
@@ -59,9 +80,9 @@ def test_weak_passwords_are_refused(world):
 
 def test_api_tokens_are_stored_only_as_hashes(world):
     token = world["who"]["editor_a"].token
-    conn = sqlite3.connect(accounts_path(world["home"]))
-    dump = "\n".join(conn.iterdump())
-    assert token not in dump and token[4:] not in dump
+    dump = _stored_text(world)
+    assert world["who"]["editor_a"].email in dump              # the dump holds the accounts ...
+    assert token not in dump and token[4:] not in dump        # ... but not the token
     assert world["services"].accounts.token_user(token).email == world["who"]["editor_a"].email
 
 
@@ -167,8 +188,8 @@ def test_sign_out_ends_the_session(world):
     assert client.get("/publish").status_code == 303      # back to the sign-in page
 
 
-def test_cli_users_and_tokens(tmp_path):
-    runner = CliRunner()
+def test_cli_users_and_tokens(tmp_path, database_url):
+    runner = CliRunner(env={"EXPLORER_DATABASE_URL": database_url})
     home = ["--home", str(tmp_path)]
     added = runner.invoke(main, [*home, "users", "add", "officer@camden.example.org", "--publisher", "camden",
                                  "--role", "editor", "--password-stdin"], input=PASSWORD + "\n")
@@ -190,7 +211,8 @@ def test_cli_users_and_tokens(tmp_path):
     assert revoked.exit_code == 0
     from explorer.publishing.service import open_publishing
     from explorer.services import open_registry
-    settings = Settings(home=tmp_path)
+    settings = Settings(home=tmp_path, database_url=database_url)
     accounts, _ = open_publishing(settings, open_registry(settings, harvest_bundled=False))
+    assert accounts_path(tmp_path).exists() is not bool(database_url)    # where the accounts went
     assert accounts.token_user(token) is None
     assert runner.invoke(main, [*home, "tokens", "create", "nobody@example.org"]).exit_code != 0

@@ -1,5 +1,7 @@
 """Sign-in through OpenID Connect, against a small provider this test starts on 127.0.0.1: discovery,
-authorize, token (with PKCE), JWKS and userinfo, ID tokens signed RS256 with a key made here."""
+authorize, token (with PKCE), JWKS and userinfo, ID tokens signed RS256 with a key made here.
+Every test runs on both backends: accounts in SQLite under EXPLORER_HOME, and in PostgreSQL
+(EXPLORER_DATABASE_URL, a real server the tests start)."""
 
 from __future__ import annotations
 
@@ -104,13 +106,15 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("oidc-home")
 
 
-@pytest.fixture()
-def app(provider, home, data_dir):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, provider, home, data_dir):
     from explorer.accounts.store import accounts_path
 
     for suffix in ("", "-wal", "-shm"):               # each test starts without accounts
         accounts_path(home).with_name(accounts_path(home).name + suffix).unlink(missing_ok=True)
-    settings = Settings(home=home, data_dir=data_dir, cache_url="simple",
+    # on PostgreSQL a fresh database for each test, for the same reason
+    database = request.getfixturevalue("postgres_server").new_database() if request.param == "postgresql" else ""
+    settings = Settings(home=home, data_dir=data_dir, cache_url="simple", database_url=database,
                         oidc_issuer=provider.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET,
                         oidc_label="Example Borough")
     return create_app(settings)
@@ -144,6 +148,12 @@ def test_sign_in_with_the_provider_creates_an_account_and_a_fresh_session(app, p
     callback = _round_trip(client)
     client.get(f"{callback.path}?{callback.query}")
     assert len([u for u in app.explorer.accounts.list_users() if u.email == "officer@borough.example.org"]) == 1
+    # the account is where the backend keeps accounts: the shared database, or this host's SQLite file
+    from explorer.accounts.store import accounts_path, open_accounts
+    settings = app.explorer.settings
+    assert accounts_path(settings.home).exists() is not bool(settings.database_url)
+    elsewhere = open_accounts(settings.with_(home=settings.home / "another-host") if settings.database_url else settings)
+    assert elsewhere.find_user("officer@borough.example.org").id == user.id
 
 
 def test_a_forged_state_or_a_token_signed_by_another_key_is_refused(app, provider):
