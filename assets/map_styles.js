@@ -1,5 +1,19 @@
 /* Style functions for dash-leaflet layers, parameterised by the layer's `hideout`.
- * Changing classes or colours changes only `hideout`: the geometry is not sent again. */
+ * Changing classes or colours changes only `hideout`: the geometry is not sent again.
+ *
+ * The hideout: what the scripts read of it. The contract, what each key means and the builders
+ * every server-side writer uses, is explorer/maps/hideout.py; in the browser it is written by
+ * assets/map_explorer.js (layerHideout, compareHideout: the map explorer's merge of values, style
+ * and controls) and assets/theme_selection.js (mapStyles: a theme page's selection).
+ * tests/unit/test_hideout_contract.py checks these lines against the contract and the scripts.
+ *
+ *   reads map_styles.js: uid pending hidden compared canvas role kind unit mode breaks colours colour line nodata values opacity
+ *   reads canvas_layer.js: uid pending hidden compared geometry mode breaks colours colour line nodata values opacity
+ *   reads first_view.js: geometry pending hidden compared
+ *   reads theme_map.js: interactive pending hidden selected inside focus mode
+ *   reads theme_selection.js: prefixes
+ *   carried, read by no script (the legend is drawn on the server): labels no_data method_label
+ */
 window.explorer = Object.assign({}, window.explorer, {
   map: {
     classify: function (value, breaks) {          // one rule for every layer: assets/canvas_layer.js
@@ -7,26 +21,6 @@ window.explorer = Object.assign({}, window.explorer, {
     },
     outline: function () {
       return { color: "#00577d", weight: 1, opacity: 0.6, fill: true, fillColor: "#ffffff", fillOpacity: 0.15 };
-    },
-    choropleth: function (feature, context) {
-      var h = (context && context.hideout) || {};
-      // the modes of explorer.classify.layer_style, as the map explorer draws them (layerStyle)
-      if (h.mode === "outline") {
-        return { color: h.line || "#1d2b36", weight: 1.5, opacity: 0.9, fill: true, fillOpacity: 0 };
-      }
-      var colours = h.colours && h.colours.length ? h.colours : [h.colour || "#007acc"];
-      var breaks = h.breaks || [];
-      var value = feature.properties ? feature.properties._value : undefined;
-      var fill = colours[0];
-      if (breaks.length) {
-        fill = (value === null || value === undefined) ? h.nodata : colours[window.explorer.map.classify(value, breaks)];
-      }
-      var opacity = h.opacity === undefined ? 0.8 : h.opacity;
-      return { fillColor: fill, fillOpacity: opacity, color: "#ffffff", weight: 0.6, opacity: 0.9 };
-    },
-    point: function (feature, latlng, context) {
-      var h = (context && context.hideout) || {};
-      return L.circleMarker(latlng, { radius: 4, color: "#ffffff", weight: 1, fillColor: h.point || "#d62a62", fillOpacity: 0.9 });
     },
     hideouts: {},
     // The callbacks leave each layer's latest hideout here; a layer drawn by our own canvas
@@ -138,20 +132,6 @@ window.explorer = Object.assign({}, window.explorer, {
           group.bindTooltip(function (shape) { return m.tooltipFor(uid, shape && shape.feature); }, { sticky: true });
         });
       });
-    },
-    tooltip: function (feature, layer, context) {
-      window.explorer.map.paintOnCanvas(layer, context);
-      var p = feature.properties || {};
-      var el = document.createElement("div");
-      var name = document.createElement("strong");
-      name.textContent = p._name === undefined || p._name === null ? "" : String(p._name);
-      el.appendChild(name);
-      if (p._code) { el.appendChild(document.createTextNode(" " + p._code)); }
-      if (p._value !== undefined) {
-        el.appendChild(document.createElement("br"));
-        el.appendChild(document.createTextNode(p._value === null ? "no data" : Number(p._value).toLocaleString("en-GB")));
-      }
-      if (name.textContent || p._value !== undefined) { layer.bindTooltip(el, { sticky: true }); }
     }
   }
 });

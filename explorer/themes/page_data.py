@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from explorer.maps import hideout as hideouts
 from explorer.maps.layer_look import layer_info_safe, style_for
 from explorer.maps.layers import LayerSpec
 from explorer.themes.theme_files import Theme, load_themes
@@ -299,12 +300,13 @@ def _map_layers(services, theme: Theme) -> list[dict]:
             out.append(item)
             continue
         item.update(info=info, resource=info.resource_id, spec=spec, style=style, unit=info.unit,
-                    hideout={**style, "uid": uid,
-                             "opacity": spec.opacity / 100, "hidden": bool(spec.hidden),
-                             "kind": info.kind, "unit": info.unit, "selected": [],
-                             # which code families the layer holds: the browser fades the rest of
-                             # a layer holding a selected place (assets/theme_selection.js)
-                             "prefixes": code_prefixes(services, spec.dataset, info.resource_id)})
+                    hideout=hideouts.layer(
+                        uid, {k: v for k, v in style.items() if k != "values"}, values=style.get("values"),
+                        opacity=spec.opacity / 100, hidden=spec.hidden, kind=info.kind, unit=info.unit,
+                        selected=[],
+                        # which code families the layer holds: the browser fades the rest of a
+                        # layer holding a selected place (assets/theme_selection.js)
+                        prefixes=code_prefixes(services, spec.dataset, info.resource_id)))
         out.append(item)
     return out
 
