@@ -18,3 +18,26 @@ def data_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.fail(f"real data folder not found at {DATA_DIR}: clone with ../shared beside the repo")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def real_app(tmp_path_factory, data_dir):
+    """One app (``create_app``) over the real data folder for the whole run: its home in a temporary
+    folder, the in-process "simple" cache, the default settings otherwise. Building an app
+    harvests the registry (seconds), and datasets, layers and charts it has worked out stay in its
+    memos, so modules that only read from an app share this one instead of building their own.
+
+    Change nothing in it (registry, settings, monkeypatched attributes of the app or its services):
+    the next module would see it. A test that needs other settings or changes the registry builds
+    its own app; two apps in one process are independent (tests/unit/test_app_state.py)."""
+    from explorer.settings import Settings
+    from explorer.web.app import create_app
+
+    return create_app(Settings(home=tmp_path_factory.mktemp("real-app-home"), data_dir=data_dir,
+                               cache_url="simple"))
+
+
+@pytest.fixture(scope="session")
+def real_services(real_app):
+    """The :func:`real_app`'s services (settings, registry, data service, cache)."""
+    return real_app.explorer
