@@ -66,6 +66,8 @@ from pathlib import Path
 
 import requests
 
+from explorer.maps.layers import DEFAULT_VIEW
+
 from .load_test import Server as ServerProcess
 from .load_test import free_port
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, write_results
@@ -77,7 +79,7 @@ CODE = "LSOA21CD"
 N_LSOA = 4994
 VARIABLE = "NO2-2019-mean"
 OTHER_VARIABLE = "NO2-2019-max"
-CENTRE = (51.4893, -0.1441)
+CENTRE = DEFAULT_VIEW[:2]
 OURS_PATH = "/map?basemap=none&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean"
 OURS_POINTS_PATH = "/map?basemap=none&layer=osm-pois"
 OURS_GEOMETRY = "/geo/laei-lsoa-2021/no2-2019.pbf"

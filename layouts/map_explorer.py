@@ -12,6 +12,7 @@ from dash import dcc, html
 from explorer.labels.numbers import format_value, meaning
 from explorer.labels.variables import period_label, variable_label
 from explorer.maps import hideout as hideouts
+from explorer.maps.classify import CLASS_COUNTS
 from explorer.maps.layers import BASEMAPS, LayerSpec, MapState
 
 from . import export_menu
@@ -177,7 +178,8 @@ def initial_controls(spec: LayerSpec, info) -> dict:
         time_index = labels.index(spec.step) if spec.step in labels else len(steps) - 1
     styled = info.kind in ("polygons", "points") and bool(info.variables)
     return {"variable": variable, "category": category, "time_index": time_index,
-            "method": spec.method, "classes": (spec.classes if 3 <= spec.classes <= 7 else 5) if styled
+            "method": spec.method, "classes": (spec.classes if spec.classes in CLASS_COUNTS
+                                               else LayerSpec.classes) if styled
             else spec.classes, "palette": spec.palette}
 
 
@@ -268,7 +270,7 @@ def layer_card(spec: LayerSpec, info, entry, position: int, total: int, palettes
     if info.kind in ("polygons", "points") and variables:
         style_controls = [
             _dropdown("layer-method", uid, METHOD_OPTIONS, spec.method, "Classes"),
-            _dropdown("layer-classes", uid, [{"label": str(k), "value": k} for k in range(3, 8)],
+            _dropdown("layer-classes", uid, [{"label": str(k), "value": k} for k in CLASS_COUNTS],
                       first["classes"], "Number"),
             _dropdown("layer-palette", uid, palettes, spec.palette, "Palette"),
         ]

@@ -10,9 +10,11 @@ import math
 import dash_leaflet as dl
 from dash import html
 
+from explorer.maps.layers import DEFAULT_VIEW
+
 from .map_explorer import REGION_PANE, drawn_layer, first_hideout
 
-LONDON_CENTRE = [51.4893, -0.1441]
+LONDON_CENTRE = list(DEFAULT_VIEW[:2])   # the map explorer's; a frame this small opens a step out
 BOROUGH_OUTLINES = "/geo/london-boroughs.geojson"
 
 

@@ -22,6 +22,7 @@ from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
 from explorer.catalogue.models import Entry
 from explorer.maps import hideout as hideouts
+from explorer.maps.layers import DEFAULT_VIEW
 
 from .components import (FREQUENCY_LABELS, ORIGIN_LABELS, badge, definition_list, geography_label, notice,
                          refresh_note)
@@ -32,7 +33,7 @@ from .map_explorer import CONTEXT_STYLE, leaflet_layer, legend, tile_layer
 SHOW_DATA = "Show data"
 HIDE_DATA = "Hide data"
 LONDON_BOUNDS = [[51.28, -0.51], [51.70, 0.34]]
-LONDON_CENTRE = [51.49, -0.11]
+LONDON_CENTRE = list(DEFAULT_VIEW[:2])   # the map explorer's; LONDON_BOUNDS decide the view
 BASEMAP = "none"             # our own outlines: the London region and the Thames
 GRAPH_CONFIG = {
     # no zoom/pan tool bar for the public: a tap picks a place, the data table is a button away

@@ -5,7 +5,8 @@ file, carefully), ``archive`` (safe extraction), ``provenance`` (where a file ca
 done to it), ``cache`` (flask-caching, filesystem or Redis: what processes share), ``memo`` (the
 bounded, thread-safe in-process memos that live on each app's ``DataService``:
 ``service.memos.table(name, size).get(key, compute)``) and ``loaders`` (every file format →
-normalised pandas/geopandas frames).
+normalised pandas/geopandas frames), and ``geo_reference`` (EPSG:27700 and the GSS code pattern,
+defined once for the loaders and every floor above).
 
 May import ``explorer.settings``, ``explorer.guards``, ``explorer.db`` and ``explorer.catalogue``;
 never ``geo``, ``maps``, ``themes``, ``export``, ``publishing``, ``accounts`` or ``web``.

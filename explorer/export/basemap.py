@@ -19,8 +19,8 @@ import numpy as np
 
 from explorer.maps.layers import BASEMAPS
 from explorer.export import tiles
+from explorer.data.geo_reference import BNG_EPSG as BNG
 
-BNG = 27700
 WEB_MERCATOR = 3857
 MAX_RASTER_PX = 2400          # longest side of the warped image
 KNOT_STEP = 16                # pixels between exactly transformed grid points

@@ -32,6 +32,7 @@ from explorer.export.basemap import basemap_layer, layout_image as basemap_image
 from explorer.export.credits import add_footer, footer_lines
 from explorer.labels.credits import Credit, credit_for
 from explorer.export.raster_layers import RasterLayer, draw_layers, png_data_uri, polygon_rings
+from explorer.data.geo_reference import BNG_EPSG as BNG
 
 CONTEXT_REGION = "london-region"
 CONTEXT_THAMES = "thames"
@@ -39,7 +40,6 @@ REGION_FILL = "#f4f5f6"
 REGION_LINE = "#9aa5ad"
 THAMES_FILL = "#a9cfe6"
 LEGEND_WIDTH = 0.30          # share of the image width kept for the legend
-BNG = 27700
 
 
 @dataclass

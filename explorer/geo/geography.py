@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from explorer.catalogue.models import GEOGRAPHY_LEVELS
+from explorer.data.geo_reference import GSS_RE
 
 __all__ = [
     "GSS_RE", "BoundarySet", "BoundaryRegistry", "BoundaryConfigError", "CodeColumn",
@@ -31,8 +32,6 @@ __all__ = [
     "join_to_boundaries", "describe_prefix", "gss_prefix",
 ]
 
-GSS_RE = re.compile(r"^[EWSNK]\d{8}$")
-_GSS_PATTERN = r"[EWSNK]\d{8}"
 
 WARN_RATE = 0.9          # below this match rate (or coverage) the report warns
 MIN_MATCH_RATE = 0.5     # below this match rate a join is refused

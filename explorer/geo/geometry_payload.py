@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from explorer.data.geo_reference import BNG_EPSG
+
 NAME_HINTS = ("area_name", "name", "Name", "NAME", "SiteName", "site", "LABEL", "distName1",
               "poi_type", "species", "SiteCode", "Site")
 
@@ -59,9 +61,9 @@ def preview_geojson(frame, kind: str, variable: str | None = None, max_points: i
     tolerance = _tolerance_m(len(gdf), kind)
     geoms = gdf.geometry
     if tolerance:
-        projected = geoms.to_crs(27700)
+        projected = geoms.to_crs(BNG_EPSG)
         simplified = shapely.simplify(projected.values, tolerance, preserve_topology=True)
-        geoms = gdf.geometry.__class__(simplified, crs=27700, index=gdf.index).to_crs(4326)
+        geoms = gdf.geometry.__class__(simplified, crs=BNG_EPSG, index=gdf.index).to_crs(4326)
     geoms = shapely.set_precision(np.asarray(geoms.values, dtype=object), 10 ** -precision,
                                   mode="pointwise")
     label = name_column(gdf)

@@ -24,6 +24,7 @@ METHODS = {
 }
 MIN_CLASSES = 2
 MAX_CLASSES = 9
+CLASS_COUNTS = range(MIN_CLASSES, MAX_CLASSES + 1)   # what a link may ask for and the menu offers
 JENKS_EXACT_LIMIT = 800    # distinct values classified exactly; more are summarised first
 
 

@@ -10,7 +10,6 @@ them). :func:`payload_key` is the payload's cache key, from the registry entry a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,12 +20,13 @@ from explorer.geo.joins import DatasetError
 from explorer.geo.prepare import PRECISION, PreparedGeometry, prepare_geometry
 from explorer.maps.layer_info import LayerInfo, feature_labels, feature_rows, mappable
 from explorer.maps.layer_memo import memo_key, memo_table
+from explorer.data.geo_reference import GSS_RE
 
 __all__ = ["PAYLOAD_VERSION", "geometry_payload", "payload_key"]
 
 
 PAYLOAD_VERSION = 2          # bump when the geometry payload changes for the same data
-_GSS = re.compile(r"^[EWSNK]\d{8}$")
+_GSS = GSS_RE
 
 
 def payload_key(service, dataset_id: str, resource_id: str | None, fmt: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from urllib.parse import quote, unquote, urlencode
 
 from explorer.guards.request_limits import parse_query
+from explorer.maps.classify import CLASS_COUNTS
 
 BASEMAPS = {
     "light": {
@@ -111,8 +112,8 @@ def parse_layer(text: str) -> LayerSpec:
         try:
             if name in ("classes", "opacity"):
                 number = int(value)
-                if name == "classes" and not 2 <= number <= 9:
-                    raise LayerParamError(f"classes must be 2–9, got {number}")
+                if name == "classes" and number not in CLASS_COUNTS:
+                    raise LayerParamError(f"classes must be {CLASS_COUNTS[0]}–{CLASS_COUNTS[-1]}, got {number}")
                 if name == "opacity" and not 0 <= number <= 100:
                     raise LayerParamError(f"opacity must be 0–100, got {number}")
                 setattr(spec, name, number)

@@ -55,7 +55,6 @@ PERIOD = "~period"         # group: one bar per period (grouped bars)
 
 LONDON_CODES = ("E12000007",)
 LONDON_NAMES = ("london", "greater london", "london (greater)", "london region")
-GSS_RE = re.compile(r"^[EWSNK]\d{8}$")
 
 MAX_VALUE = 200            # characters of one URL value
 MAX_AREAS = 40             # places picked at once

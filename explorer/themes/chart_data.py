@@ -31,6 +31,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from explorer.data.geo_reference import GSS_RE
+
 log = logging.getLogger(__name__)
 
 BOROUGH_BOUNDARIES = ("london-boroughs-2022", "shp")   # LAD22CD / LAD22NM: names → codes
@@ -811,7 +813,7 @@ def long_values(service, spec, inputs: Inputs | None = None) -> ChartData:
     code = _column(frame, args.get("code", "area_code"), ds).astype("string")
     notes = []
     if args.get("require_code", True):
-        keep = code.str.match(r"^[EWSNK]\d{8}$").fillna(False)
+        keep = code.str.match(GSS_RE).fillna(False)
         if (~keep).any():
             notes.append(f"{int((~keep).sum()):,} rows without a GSS code (e.g. London or unapportioned totals) are left out.")
         frame, code = frame[keep], code[keep]
@@ -1013,7 +1015,7 @@ def year_change(service, spec) -> HeadlineValue:
     frame, loaded = inputs.load(spec.dataset, spec.resource)
     frame = _apply_filter(frame, args.get("filter"), spec.dataset)
     if args.get("require_code", True) and args.get("code"):
-        frame = frame[_column(frame, args["code"], spec.dataset).astype("string").str.match(r"^[EWSNK]\d{8}$").fillna(False)]
+        frame = frame[_column(frame, args["code"], spec.dataset).astype("string").str.match(GSS_RE).fillna(False)]
     years = _numeric(_column(frame, args.get("year", "year"), spec.dataset))
     values = _numeric(_column(frame, resolve_column(args.get("value", "{value_column}"), loaded.resource), spec.dataset))
     a = values[years == float(args["start"])].sum()

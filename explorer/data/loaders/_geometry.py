@@ -10,9 +10,9 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from explorer.data.loaders._base import LoadError, count
+from explorer.data.geo_reference import BNG, BNG_EPSG
 
 WGS84 = "EPSG:4326"
-BNG = "EPSG:27700"
 AREA_CRS = BNG
 
 # A generous box around Great Britain (Scilly to Shetland, St Kilda to Lowestoft) in lon/lat.
@@ -29,7 +29,7 @@ _FAMILIES = {
 }
 _TYPE_ORDER = ("Point", "MultiPoint", "LineString", "LinearRing", "MultiLineString", "Polygon",
                "MultiPolygon", "GeometryCollection")
-_KNOWN_EPSG = (27700, 4326, 4258, 4277, 3857, 32630, 32631)
+_KNOWN_EPSG = (BNG_EPSG, 4326, 4258, 4277, 3857, 32630, 32631)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def finalise_geo(gdf: gpd.GeoDataFrame, name: str, transformations: list[str],
         if options.get("crs"):
             crs = parse_crs(options["crs"], name)
         elif looks_bng(bounds):
-            crs = CRS.from_epsg(27700)
+            crs = CRS.from_epsg(BNG_EPSG)
         else:
             raise LoadError(name, f"the declared CRS {declared} is in degrees but the coordinates "
                                   f"{_fmt_bounds(bounds)} are not (give the crs option)")

@@ -40,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 from explorer.data.loaders._base import LoadError, count
+from explorer.data.geo_reference import GSS_RE
 
 SPREADSHEET_FORMATS = ("xlsx", "xls", "ods")
 ROW_TYPE = "row_type"
@@ -47,7 +48,7 @@ ROWS_CHOICES = ("all", "areas", "subtotals")
 FULL_READ_LIMIT = 64 << 20    # decompressed bytes up to which merged cells are read too
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
-_GSS = re.compile(r"^[EWSNK]\d{8}$")
+_GSS = GSS_RE
 # GSS entity codes of areas that add up other areas: countries, regions, Inner/Outer London, UK, GB …
 _AGGREGATE_CODE = re.compile(r"^(E92|E12|E13|K02|K03|K04|W92|S92|N92)\d{6}$")
 _AGGREGATE_NAMES = {
