@@ -119,8 +119,10 @@ def serve(ctx: click.Context, host: str = "127.0.0.1", port: int = 8050,
 
     app = create_app(settings)
     if not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true":  # not in the reloader's watcher
-        from explorer.web.warmup import start_warmup
-        start_warmup(app)   # in a thread: the first requests are answered meanwhile (/healthz: starting)
+        from explorer.web.warmup import DEV_FIRST_REQUEST_S, start_warmup
+        # in a thread that yields to requests: the first ones are answered meanwhile (/healthz: starting)
+        start_warmup(app, address=f"http://{f'[{host}]' if ':' in host else host}:{port}",
+                     first_request_s=DEV_FIRST_REQUEST_S)
     click.echo(f"London Data Explorer on http://{host}:{port}/")
     app.run(host=host, port=port, debug=debug)
 

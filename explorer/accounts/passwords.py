@@ -1,10 +1,14 @@
 """Password hashing with argon2id (argon2-cffi's defaults, RFC 9106 low-memory profile).
 
 A hash is never compared by hand: ``verify`` asks argon2 and says whether the stored hash should
-be upgraded to current parameters. ``DUMMY_HASH`` lets a sign-in for an unknown address cost the
-same time as one for a known address, so timing does not tell which addresses have accounts."""
+be upgraded to current parameters. ``dummy_hash()`` lets a sign-in for an unknown address cost the
+same time as one for a known address, so timing does not tell which addresses have accounts. It is
+made on first use (an argon2 hash costs ~0.1-0.2 s of a server's start), and the server's warm-up
+(explorer/web/warmup.py) makes it before it says it is ready."""
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -33,7 +37,7 @@ def verify(stored_hash: str | None, password: str) -> tuple[bool, bool]:
     """(matches, needs_rehash)."""
     if not stored_hash or len(password) > MAX_LENGTH:
         try:
-            _hasher.verify(DUMMY_HASH, password[:MAX_LENGTH])
+            _hasher.verify(dummy_hash(), password[:MAX_LENGTH])
         except (VerificationError, InvalidHashError):
             pass
         return False, False
@@ -44,4 +48,6 @@ def verify(stored_hash: str | None, password: str) -> tuple[bool, bool]:
     return True, _hasher.check_needs_rehash(stored_hash)
 
 
-DUMMY_HASH = _hasher.hash("not a real password, only for equal timing")
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    return _hasher.hash("not a real password, only for equal timing")

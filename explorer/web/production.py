@@ -117,17 +117,21 @@ def warm_imports() -> None:
             log.warning("could not import %s before serving: %s", name, exc)
 
 
-def create_server(settings: Settings | None = None) -> Flask:
-    """The WSGI application (the Flask server under the Dash app) for gunicorn or any WSGI server."""
+def create_server(settings: Settings | None = None, address: str | None = None) -> Flask:
+    """The WSGI application (the Flask server under the Dash app) for gunicorn or any WSGI server.
+
+    ``address``: where the server listens (``http://host:port``; default: ``EXPLORER_BIND``), the
+    address the warm-up draws the export images for when EXPLORER_PUBLIC_URL is not set."""
     from explorer.web.app import create_app
 
     warm_imports()
     app = create_app(settings or Settings.from_env())
     from explorer.web.warmup import master_folder, start_warmup
 
-    # theme pages, the map's geometry and the export renderer made ready in a thread; /healthz says
-    # "starting" until every worker of this master is warm (explorer/web/warmup.py)
-    start_warmup(app, shared=master_folder(app.explorer.settings))
+    # theme pages, the map's geometry, the export renderer and images made ready in a thread;
+    # /healthz says "starting" until every worker of this master is warm (explorer/web/warmup.py)
+    start_warmup(app, shared=master_folder(app.explorer.settings),
+                 address=address or f"http://{os.environ.get('EXPLORER_BIND', bind)}")
     return app.server
 
 
@@ -175,7 +179,7 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8050, workers: 
                     self.cfg.set(key, value)
 
         def load(self):  # called in each worker after the fork
-            return create_server(settings)
+            return create_server(settings, address=f"http://{options['bind']}")
 
     if not logging.getLogger().handlers:  # the app's own warnings (cache, loads) beside gunicorn's
         logging.basicConfig(level=logging.INFO,
