@@ -751,9 +751,37 @@ def semantic_index(registry, path: Path) -> dict:
             "target_build_s": TARGET_SEMANTIC_INDEX_S}
 
 
+def lexical_index(registry) -> dict:
+    """Seconds to build the in-memory BM25F index of the registry version (what a background
+    rebuild costs after a write), the memory it holds (its arrays and vocabulary) and the peak
+    Python allocation while building it (tracemalloc; numpy's buffers are counted)."""
+    import tracemalloc
+
+    if not hasattr(registry, "_build_lexical"):
+        return {}
+    with registry._snapshot() as conn:
+        version = registry.version
+        registry._build_lexical(conn, version)      # warm: the stemmer loaded, pages in the OS cache
+        registry._lex = None
+        t0 = time.perf_counter()
+        lex = registry._build_lexical(conn, version)
+        build_s = time.perf_counter() - t0
+        registry._lex = None
+        tracemalloc.start()
+        try:
+            registry._build_lexical(conn, version)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    return {"build_s": round(build_s, 2), "held_mb": round(lex.nbytes / 1e6, 1),
+            "build_peak_mb": round(peak / 1e6, 1), "terms": len(lex.vocabulary),
+            "postings": int(lex.rids.size)}
+
+
 def run_catalogue(name: str, registry, entries: list, repeats: int, peer_repeats: int,
                   budget_s: float, cap: float) -> tuple[dict, list[Case]]:
     totals = registry.facet_totals()
+    lex_stats = lexical_index(registry)
     cases: list[Case] = []
     notes: list[str] = []
     for query, filters in QUERIES:
@@ -768,6 +796,14 @@ def run_catalogue(name: str, registry, entries: list, repeats: int, peer_repeats
     try:
         ours = time_calls(lambda c: registry.search(c.query, c.filters), cases, repeats, budget_s,
                           cap, deadline)
+        fts5 = None
+        if hasattr(registry, "lexical_backend"):   # the previous ranking: FTS5's bm25() per row
+            registry.lexical_backend = "fts5"
+            try:
+                fts5 = time_calls(lambda c: registry.search(c.query, c.filters), cases, repeats,
+                                  budget_s, cap, deadline)
+            finally:
+                registry.lexical_backend = "memory"
     finally:
         deadline.close()
     peer = time_calls(lambda c: peer_search(df, c.query, c.filters), cases, peer_repeats, budget_s)
@@ -789,6 +825,8 @@ def run_catalogue(name: str, registry, entries: list, repeats: int, peer_repeats
     ours_stats = {**stats_ms(ours.times), "rounds": ours.rounds, "timed_out": ours.timed_out,
                   "cap_s": cap, "capped_share": round(capped / max(len(ours.times), 1), 3)}
     peer_stats = {**stats_ms(peer.times), "rounds": peer.rounds, "setup_s": round(peer_setup, 3)}
+    fts5_stats = ({**stats_ms(fts5.times), "rounds": fts5.rounds, "timed_out": fts5.timed_out}
+                  if fts5 is not None else None)
     target = TARGET_P95_MS["real" if name == "real" else "synthetic"]
     result = {
         "entries": registry.count(),
@@ -800,6 +838,10 @@ def run_catalogue(name: str, registry, entries: list, repeats: int, peer_repeats
             "p95": round(peer_stats["p95_ms"] / ours_stats["p95_ms"], 2),
             "mean": round(peer_stats["mean_ms"] / ours_stats["mean_ms"], 2),
         },
+        "fts5": fts5_stats,
+        "ratio_fts5_over_ours": ({k: round(fts5_stats[f"{k}_ms"] / ours_stats[f"{k}_ms"], 2)
+                                  for k in ("p50", "p95", "mean")} if fts5_stats else None),
+        "lexical_index": lex_stats,
         "target_p95_ms": target,
         "target_met": ours_stats["p95_ms"] <= target,
         "notes": sorted(set(notes)),
@@ -839,6 +881,23 @@ def render_markdown(result: dict) -> str:
     table = markdown_table(["catalogue", "queries", "ours p50 / p95 / mean (ms)",
                             "peer p50 / p95 / mean (ms)", "peer ÷ ours (p50 / p95)", "target"], rows)
     lines = ["### Registry search latency", "", table, ""]
+    fts_rows = []
+    for key, label in (("real", "London Datastore snapshot"), ("synthetic", "synthetic")):
+        r = result["catalogues"].get(key)
+        if not r or not r.get("fts5"):
+            continue
+        o, f, x = r["ours"], r["fts5"], r.get("lexical_index") or {}
+        fts_rows.append([f"{label}, {r['entries']:,} entries",
+                         f"{o['p50_ms']:.2f} / {o['p95_ms']:.2f} / {o['mean_ms']:.2f}",
+                         f"{f['p50_ms']:.2f} / {f['p95_ms']:.2f} / {f['mean_ms']:.2f}",
+                         f"{r['ratio_fts5_over_ours']['p50']:.2f}× / {r['ratio_fts5_over_ours']['p95']:.2f}×",
+                         f"{x.get('build_s', 0):.2f} s, {x.get('held_mb', 0):,.1f} MB held"
+                         f" (peak {x.get('build_peak_mb', 0):,.1f} MB building; {x.get('postings', 0):,} postings)"])
+    if fts_rows:
+        lines += ["Ours (in-memory BM25F index) against the previous ranking (FTS5 `bm25()` on every matching"
+                  " row), the same registry, queries and run:", "",
+                  markdown_table(["catalogue", "ours p50 / p95 / mean (ms)", "FTS5 path p50 / p95 / mean (ms)",
+                                  "FTS5 ÷ ours (p50 / p95)", "index build, memory"], fts_rows), ""]
     for key in ("real", "synthetic"):
         r = result["catalogues"].get(key)
         if r and r["ours"]["timed_out"]:
@@ -878,8 +937,8 @@ def render_markdown(result: dict) -> str:
                          f"{syn['index_read_ms']:,.0f} ms more at {syn['entries']:,} entries; later"
                          f" searches, the ones timed above, reuse it.")
     lines += ["", "Ours: `Registry.search(query, filters)` — the request's content words (phrasing dropped,"
-              " misspellings corrected, synonyms added), SQLite FTS5 with BM25 (matching rows and their rank"
-              " in one pass) fused by reciprocal rank with WordLlama similarity over the stored vectors, then"
+              " misspellings corrected, synonyms added), BM25F over the in-memory inverted index of the"
+              " registry version (built once per version; FTS5 only for snippets) fused by reciprocal rank with WordLlama similarity over the stored vectors, then"
               " filters, total, order and facet counts as numpy operations over the facet index, and the"
               " first page of 20 with snippets. Peer: a notebook's pandas scan —"
               " `str.contains(word, case=False)` over title + description + tags for each word, facet"

@@ -45,7 +45,9 @@ K1 = 1.2
 # Another name of what is asked (added by the synonyms, not typed) counts half as much as a word
 # the person typed: "noise pollution" must not rank "air quality" entries above "Noise Pollution".
 SYNONYM_WEIGHT = 0.5
-MAX_PREFIX_TERMS = 512   # a prefix as typed reads at most this many of its commonest completions
+MAX_PREFIX_TERMS = 512
+SNIPPET_TOKENS = 24       # words in a result's snippet, as FTS5's snippet() was asked for
+SNIPPET_CHARS = 20_000    # a description is read up to here for its snippet (bounded work)   # a prefix as typed reads at most this many of its commonest completions
 
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -225,6 +227,61 @@ class LexicalIndex:
             terms[-1] = words[-1]
         return Clause(tuple(terms), prefix, weight, is_word)
 
+    def snippet(self, text: str, clauses: list[Clause], tokens: int = SNIPPET_TOKENS) -> str:
+        """The stretch of ``text`` of ``tokens`` words holding the most of the request's terms,
+        each match between \\x02 and \\x03, "…" where text is cut (the shape of FTS5's
+        ``snippet()``, computed for a page's rows from their own text)."""
+        if not text:
+            return ""
+        exact = {t for c in clauses for i, t in enumerate(c.terms)
+                 if not (c.prefix and i == len(c.terms) - 1)}
+        prefixes = tuple({t for c in clauses if c.prefix for t in (c.terms[-1], self.analyser.stem(c.terms[-1]))})
+        # a stem is its word less a suffix, the last letter perhaps changed (y → i): a word can only
+        # match when it starts like a term without its last letter; only those are stemmed
+        starts = sorted({t[:-1] or t for t in exact} | set(prefixes), key=len, reverse=True)
+        head = text[:SNIPPET_CHARS]
+        folded = head.lower() if head.isascii() else None   # same offsets as the text
+        spans = [m.span() for m in _TOKEN_RE.finditer(folded if folded is not None else head)]
+        if not spans:
+            return ""
+        hits: dict[int, str] = {}   # token index → the term it matches
+        if starts:
+            pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")",
+                                 re.IGNORECASE)
+            token_starts = [a for a, _ in spans]
+            for m in pattern.finditer(folded if folded is not None else head):
+                i = bisect.bisect_left(token_starts, m.start())
+                if i >= len(spans) or spans[i][0] != m.start():
+                    continue
+                a, b = spans[i]
+                word = folded[a:b] if folded is not None else _fold(head[a:b])
+                term = self.analyser.stem(word)
+                if term in exact or (prefixes and (word.startswith(prefixes) or term.startswith(prefixes))):
+                    hits[i] = term
+        # the window of `tokens` words holding the most distinct terms, then the most matches,
+        # starting a few words before its first match
+        best, best_key = 0, (0, 0)
+        at = sorted(hits)
+        for j, first in enumerate(at):
+            inside = [hits[i] for i in at[j:] if i < first + tokens]
+            key = (len(set(inside)), len(inside))
+            if key > best_key:
+                best, best_key = first, key
+        best = max(0, min(best - 3, len(spans) - tokens))
+        end = min(len(spans), best + tokens)
+        out = ["…" if best else ""]
+        pos = spans[best][0]
+        for i in range(best, end):
+            a, b = spans[i]
+            out.append(text[pos:a])
+            out.append(f"\x02{text[a:b]}\x03" if i in hits else text[a:b])
+            pos = b
+        if end < len(spans) or len(text) > SNIPPET_CHARS:
+            out.append("…")
+        else:
+            out.append(text[pos:])   # the closing full stop
+        return "".join(out)
+
     def holds(self, clause: Clause) -> bool:
         """Does any entry hold every term of the clause?"""
         return self.matching(clause).size > 0
@@ -313,7 +370,7 @@ class Fused:
 
 def fuse(size: int, lexical: list[tuple[np.ndarray, np.ndarray, float]],
          semantic: tuple[np.ndarray, np.ndarray] | None, *, pool: int = 30, floor: float = 0.35,
-         alone_floor: float = 0.5, alpha: float = 0.5) -> Fused:
+         alone_floor: float = 0.5, alpha: float = 0.5, refine=None, refine_top: int = 200) -> Fused:
     """A convex combination of the lexical rankings — ``(rowids, scores higher-better, weight)``,
     each divided by its best score — and of the semantic similarity ``(rowids, cosine)`` of the
     entries that may be shown (filters applied), min–max scaled over the results:
@@ -327,7 +384,11 @@ def fuse(size: int, lexical: list[tuple[np.ndarray, np.ndarray, float]],
     1/61 and 1/70, so a middling match in meaning decided the order as much as a title holding
     every word; a convex combination of normalised scores keeps how far apart results are (Bruch,
     Gai & Ingber 2023, "An analysis of fusion functions for hybrid retrieval"). Equal weights
-    (alpha 0.5), not tuned: 0.3 and 0.7 were measured and were no better on either request set."""
+    (alpha 0.5), not tuned: 0.3 and 0.7 were measured and were no better on either request set.
+
+    ``refine(rowids) → similarities``, when given, says that ``semantic`` holds approximate
+    similarities: the ``refine_top`` best results are then scored again with exact ones (scaled
+    as the others were)."""
     score = np.zeros(size, dtype=np.float64)
     member = np.zeros(size, dtype=bool)
     for rids, scores, weight in lexical:
@@ -349,6 +410,17 @@ def fuse(size: int, lexical: list[tuple[np.ndarray, np.ndarray, float]],
         found = np.round(sims[in_set], 2)   # differences under 0.01 mean nothing to this model
         if found.size:
             lo, hi = float(found.min()), float(found.max())
-            score[vec_rids[in_set]] += (1.0 - alpha) * (found - lo) / ((hi - lo) or 1.0)
+            span = (hi - lo) or 1.0
+            meaning = np.zeros(size, dtype=np.float64)
+            meaning[vec_rids[in_set]] = (1.0 - alpha) * (found - lo) / span
+            score += meaning
+            if refine is not None:
+                rids = np.flatnonzero(member)
+                n = min(refine_top, rids.size)
+                if n:
+                    best = rids[np.argpartition(-score[rids], n - 1)[:n]]
+                    exact = np.round(refine(best), 2)
+                    change = (1.0 - alpha) * np.clip((exact - lo) / span, 0.0, 1.0) - meaning[best]
+                    score[best] += np.nan_to_num(change, nan=0.0)
     rids = np.flatnonzero(member)
     return Fused(rids, score[rids], similar)

@@ -106,6 +106,11 @@ SEMANTIC_FLOOR = 0.35
 # When no word of the request is in the registry, only a close meaning counts (random letters
 # reach 0.3–0.4 against some entry with this model; a real word and its topic 0.5 and more).
 SEMANTIC_ALONE_FLOOR = 0.5
+# Above COARSE_FROM vectors, similarity is scanned on their first COARSE_DIM numbers and the best
+# COARSE_REFINE results (or the page, if deeper) are scored again on all of them.
+COARSE_FROM = 20_000
+COARSE_DIM = 64
+COARSE_REFINE = 200
 
 
 @dataclass
@@ -439,6 +444,7 @@ class Registry:
         self._index_lock = threading.Lock()
         self._embedder = semantic.Embedder()
         self._vectors = None             # (version, rowids, matrix) of the semantic index
+        self._coarse = None              # (that tuple, its vectors' first COARSE_DIM numbers)
         self._vectors_lock = threading.Lock()
         self._spelling: tuple[int, Speller] | None = None
         # The in-memory BM25F index of the last registry version it was built for, and the
@@ -675,16 +681,19 @@ class Registry:
             match = request_match(words, synonyms, "any", typing)
             # one BM25 ranking over the words and the other names of what they ask for (a separate,
             # half-weight ranking for the other names was tried: worse on every measure)
+            clauses = None
             if lex is not None:
-                lex_rids, lex_scores, mode = self._ranked(lex, index, words, synonyms, typing, allowed)
+                lex_rids, lex_scores, mode, clauses = self._ranked(lex, index, words, synonyms, typing,
+                                                                   allowed)
             else:
                 mode = "all" if self._any_match(conn, request_match(words, [], "all", typing)) else "any"
                 lex_rids, bm25 = self._lexical(conn, index, match, allowed)
                 lex_scores = -bm25
-            fused = lexical.fuse(index.title_pos.size, [(lex_rids, lex_scores, 1.0)],
-                                 self._similarities(index, vectors, words, synonyms, allowed),
+            similarities, refine = self._similarities(index, vectors, words, allowed)
+            fused = lexical.fuse(index.title_pos.size, [(lex_rids, lex_scores, 1.0)], similarities,
                                  pool=SEMANTIC_POOL, floor=SEMANTIC_FLOOR,
-                                 alone_floor=SEMANTIC_ALONE_FLOOR, alpha=LEXICAL_SHARE)
+                                 alone_floor=SEMANTIC_ALONE_FLOOR, alpha=LEXICAL_SHARE,
+                                 refine=refine, refine_top=max(COARSE_REFINE, offset + limit))
             rids, scores, similar = fused.rids, fused.scores, fused.similar
             total = int(rids.size)
             key = index.updated_pos[rids] if sort == "updated" else -scores
@@ -698,11 +707,16 @@ class Registry:
             page, page_scores = rids[order].tolist(), scores[order].tolist()
             counts = index.counts(None, facet_limit, rowids=rids) if total else {}
             data = self._rows(conn, page)
-            snippets = self._snippets(conn, match, page) if match and page else {}
+            records = {rid: json.loads(data[rid]) for rid in page}
+            if clauses is not None:     # marked from the page's own descriptions, no FTS5
+                snippets = {rid: lex.snippet(records[rid].get("description") or "", clauses)
+                            for rid in page}
+            else:
+                snippets = self._snippets(conn, match, page) if match and page else {}
             suggestions = self._suggestions(conn, words, did_you_mean, filters) if not total else []
         hits = []
         for rid, score in zip(page, page_scores):
-            entry = Entry.from_dict(json.loads(data[rid]))
+            entry = Entry.from_dict(records[rid])
             hits.append(Hit(entry, round(float(score) * 1000, 4), snippets.get(rid) or "",
                             why=_why(entry, words, synonyms, rid in similar)))
         return SearchResults(total=total, hits=hits, facets=counts, query=query, filters=filters,
@@ -839,34 +853,65 @@ class Registry:
             keep &= allowed[rids]
         return rids[keep], ranks[keep]   # in no order: fusion ranks them by value
 
-    def _similarities(self, index: "_FacetIndex", vectors, words: list[str], synonyms: list[str],
-                      allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rowids, cosine similarity to the request) of every entry that may be shown."""
+    def _similarities(self, index: "_FacetIndex", vectors, words: list[str],
+                      allowed: np.ndarray | None):
+        """((rowids, cosine similarity to the request) of every entry that may be shown, or None;
+        and, for a large registry, a function giving the exact similarity of some rowids).
+
+        Up to COARSE_FROM vectors, every similarity is exact. Above, all of them are first read
+        from the vectors' first COARSE_DIM numbers (WordLlama is trained Matryoshka-style: a
+        prefix of its vector is itself an embedding), a quarter of the memory to stream — the
+        full scan was most of a search at 100,000 entries — and the results that can reach the
+        page are scored again with all 256 (``lexical.fuse``'s refine step)."""
         if vectors is None or not vectors[1].size:
-            return None
+            return None, None
         _, vec_rids, matrix = vectors
         # the words as typed (corrected): the model finds other names by itself, and the
         # synonyms' words pulled neighbouring topics ("noise pollution" + "air quality")
         request = self._embedder.embed([" ".join(words)])[0]
         if not np.any(request):
-            return None
+            return None, None
         size = index.title_pos.size
-        # einsum, not BLAS: a threaded BLAS matrix-vector product took 50 ms instead of 1
-        # on a busy 2-core machine (its threads wait for each other)
-        sims = np.einsum("ij,j->i", matrix, request)
+        refine = None
+        if matrix.shape[0] > COARSE_FROM:
+            coarse = self._coarse_vectors(vectors)
+            head = request[:COARSE_DIM]
+            norm = float(np.linalg.norm(head))
+            # einsum, not BLAS: a threaded BLAS matrix-vector product took 50 ms instead of 1
+            # on a busy 2-core machine (its threads wait for each other)
+            sims = np.einsum("ij,j->i", coarse, head / (norm or 1.0))
+
+            def refine(rids: np.ndarray) -> np.ndarray:
+                rows = np.searchsorted(vec_rids, rids)
+                rows = np.minimum(rows, vec_rids.size - 1)
+                exact = np.einsum("ij,j->i", matrix[rows], request)
+                return np.where(vec_rids[rows] == rids, exact, np.nan)   # nan: no vector
+        else:
+            sims = np.einsum("ij,j->i", matrix, request)
         ok = vec_rids < size
-        vec_rids, sims = vec_rids[ok], sims[ok]
-        ok = index.title_pos[vec_rids] >= 0
+        vec_rids_ok, sims = vec_rids[ok], sims[ok]
+        ok = index.title_pos[vec_rids_ok] >= 0
         if allowed is not None:
-            ok &= allowed[vec_rids]
-        return vec_rids[ok], sims[ok]
+            ok &= allowed[vec_rids_ok]
+        return (vec_rids_ok[ok], sims[ok]), refine
+
+    def _coarse_vectors(self, vectors) -> np.ndarray:
+        """The first COARSE_DIM numbers of every vector, unit length again (once per version)."""
+        cached = self._coarse
+        if cached is not None and cached[0] is vectors:
+            return cached[1]
+        head = np.ascontiguousarray(vectors[2][:, :COARSE_DIM])
+        norms = np.linalg.norm(head, axis=1, keepdims=True)
+        np.divide(head, norms, out=head, where=norms > 0)
+        self._coarse = (vectors, head)
+        return head
 
     # The in-memory lexical index ----------------------------------------------------------------
     SYNC_BUILD_MAX = 20_000   # a registry this small builds its index within the search (~0.3 s)
 
     def _ranked(self, lex: "lexical.LexicalIndex", index: "_FacetIndex", words: list[str],
                 synonyms: list[str], typing: bool,
-                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str]:
+                allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, str, list]:
         """(rowids, BM25F scores, "all" or "any") of the request over the in-memory index: every
         entry holding a word or another name of what is asked (a name of several words: all of
         them); "all" when some entry holds every word."""
@@ -888,7 +933,7 @@ class Registry:
         keep = index.title_pos[rids] >= 0
         if allowed is not None:
             keep &= allowed[rids]
-        return rids[keep], scores[keep], mode
+        return rids[keep], scores[keep], mode, clauses
 
     def _lexical_index(self, conn: sqlite3.Connection, version: int) -> "lexical.LexicalIndex | None":
         """The in-memory index of this registry version, or None while it is being built.
