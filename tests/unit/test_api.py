@@ -7,15 +7,11 @@ import json
 
 import pytest
 
-from explorer.web.app import create_app
-from explorer.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, data_dir):
-    home = tmp_path_factory.mktemp("api-home")
-    app = create_app(Settings(home=home, data_dir=data_dir, cache_url="simple"))
-    return app.server.test_client()
+def client(real_app):
+    return real_app.server.test_client()
 
 
 def test_search_api(client):

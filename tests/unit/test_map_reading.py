@@ -4,11 +4,6 @@ the class breaks of a layer stay the same through its years."""
 
 from __future__ import annotations
 
-from explorer.web.app import create_app
-from explorer.settings import Settings
-
-from ..conftest import DATA_DIR
-
 
 def _text(component) -> str:
     out = []
@@ -29,8 +24,8 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    return create_app(Settings(home=tmp_path_factory.mktemp("home"), data_dir=DATA_DIR, cache_url="simple"))
+def app(real_app):
+    return real_app
 
 
 def test_an_unknown_variable_in_a_link_gives_a_notice(app):

@@ -22,15 +22,13 @@ from explorer.maps.hit_test import MAX_HIT_VALUES, features_at
 from explorer.maps.layer_geometry import geometry_payload
 from explorer.maps.layer_info import NotMappable, layer_info, mappable
 from explorer.maps.values import layer_table, round_sig, values_payload
-from explorer.geo.joins import DataService, DatasetError
-from explorer.services import open_registry
-from explorer.settings import Settings
+from explorer.geo.joins import DatasetError
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory, data_dir):
-    settings = Settings(home=tmp_path_factory.mktemp("mapdata-home"), data_dir=data_dir, cache_url="null")
-    return DataService(settings, open_registry(settings))
+def service(real_services):
+    """The data service of the run's shared app on the real data folder (tests/conftest.py)."""
+    return real_services.data
 
 
 @pytest.fixture(scope="module")
