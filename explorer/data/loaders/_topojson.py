@@ -4,6 +4,13 @@ TopoJSON stores each boundary line once, as an "arc"; a geometry lists the arcs 
 negative index ``~i`` meaning arc ``i`` walked backwards. With a ``transform`` the arc positions are
 integers, each one a difference from the previous position, scaled and translated back to
 coordinates; point coordinates are quantised but not delta-encoded.
+
+Why our own and not GDAL's TopoJSON driver (issue 14, tests/unit/test_topojson.py): on the real
+TopoJSON files in the data folder GDAL gives the same frames, but on a file that is not clean it
+drops a member with a null geometry without a word, turns an arc index past the end into an empty
+shape, ignores a broken ``transform`` (reading quantised integers as coordinates), and cannot open
+an object that is not a GeometryCollection by its name. This decoder refuses the broken ones naming
+the object and member, keeps every member's row, and lets ``layer`` pick any object.
 """
 
 from __future__ import annotations
