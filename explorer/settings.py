@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
             "requests are kept: empty for SQLite files under EXPLORER_HOME (one machine), or "
             "postgresql://user:password@host:port/name for one PostgreSQL database shared by every "
             "host. Its schema is brought up to date on start and by `explorer db upgrade`."),
+    Setting("refresh_check_seconds", "EXPLORER_REFRESH_CHECK_SECONDS", 300.0,
+            "How often each server process looks for catalogue sources due a refresh, in seconds. "
+            "However many hosts and workers look, a due source is harvested once (a lock in the "
+            "database, or in EXPLORER_HOME on one machine)."),
     Setting("store_folder", "EXPLORER_STORE_DIR", "",
             "Folder for downloaded and uploaded files; empty uses EXPLORER_HOME/store. Give every "
             "host the same shared folder (NFS, a mounted volume) so a file written by one is read "
@@ -168,6 +172,7 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     database_url: str = ""
     store_folder: str = ""
+    refresh_check_seconds: float = 300.0
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""

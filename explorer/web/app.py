@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.explorer = services  # type: ignore[attr-defined]
     from explorer.catalogue.sources import Scheduler
     # each source harvested again on its schedule; one worker at a time (a lock file in EXPLORER_HOME)
-    services.scheduler = Scheduler(registry, settings).start()
+    services.scheduler = Scheduler(registry, settings, every_seconds=max(1.0, settings.refresh_check_seconds)).start()
     from explorer.web.warmup import install_readiness
     install_readiness(app)           # /healthz: "starting" until a warm-up (explorer/web/warmup.py) is over
 

@@ -1,8 +1,13 @@
-"""Two hosts behind one load balancer: two real `explorer serve` processes on different ports, each
-with its own EXPLORER_HOME, sharing one PostgreSQL database, one Redis and one file store.
+"""Two hosts behind one load balancer: two production servers (gunicorn with the project's
+configuration, `gunicorn -c python:explorer.web.production 'explorer.web.production:create_server()'`
+as the README runs it, two workers each) on different ports, each with its own EXPLORER_HOME,
+sharing one PostgreSQL database, one Redis and one file store.
 
 What one host publishes, the other finds and maps at once; a short link made on one opens on the
-other; the first-start harvest both are asked to do runs once."""
+other; the first-start harvest both are asked to do runs once; and a catalogue refresh that falls
+due while both run is harvested once, by the schedulers inside the serving processes (four of
+them look every two seconds), seen from outside: the catalogue's address, served here, is read
+once."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import requests
 from explorer.accounts.store import open_accounts
 from explorer.settings import Settings
 
+from ..local_http import QuietHandler, serve, stop
 from ..publishing_fixtures import PUBLISHER_A, lsoa_2011_csv
 from .test_redis_cache import redis_server  # noqa: F401  (fixture: a real redis-server)
 
@@ -35,17 +41,21 @@ def _free_port() -> int:
 
 
 class Host:
-    """`explorer serve` on 127.0.0.1:<free port>, its output in a file beside its home."""
+    """gunicorn with the project's configuration on 127.0.0.1:<free port>, two workers, its output
+    in a file beside its home."""
 
     def __init__(self, name: str, tmp: Path, env: dict[str, str]):
         self.port = _free_port()
         self.home = tmp / name
         self.log_path = tmp / f"{name}.log"
         self._log = open(self.log_path, "w")
+        address = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from explorer.cli import main; main()", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "gunicorn", "-c", "python:explorer.web.production", "--workers", "2",
+             "--bind", address, "explorer.web.production:create_server()"],
             cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(REPO), "EXPLORER_HOME": str(self.home), **env})
+            env={**os.environ, "PYTHONPATH": str(REPO), "EXPLORER_HOME": str(self.home), "EXPLORER_BIND": address,
+                 **env})
 
     @property
     def url(self) -> str:
@@ -66,20 +76,73 @@ class Host:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.terminate()            # gunicorn's master: stops its workers, then itself
             try:
-                self.proc.wait(20)
+                self.proc.wait(40)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
         self._log.close()
 
 
-def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_once(
+REFRESH_SECONDS = 45          # the London Datastore source falls due this long after its last harvest
+CHECK_SECONDS = 2             # each serving process looks for due sources this often
+
+
+class Catalogue:
+    """The London Datastore's export, served on 127.0.0.1 from the real snapshot: every read is
+    recorded with the database's row counters at that moment (before the refresh writes)."""
+
+    def __init__(self, snapshot: Path, database_url: str):
+        body = snapshot.read_bytes()
+        reads = self.reads = []
+
+        class Handler(QuietHandler):
+            def do_GET(self):
+                with psycopg.connect(database_url, autocommit=True) as conn:
+                    counters = conn.execute(
+                        "SELECT n_tup_ins, n_tup_upd, (SELECT COUNT(*) FROM registry_entries)"
+                        " FROM pg_stat_user_tables WHERE relname = 'registry_entries'").fetchone()
+                reads.append({"at": time.time(), "path": self.path, "counters": counters})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = serve(Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/api/v3/datasets/export.json"
+
+    def stop(self) -> None:
+        stop(self.httpd)
+
+
+def _sources_file(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - name: bundled\n    title: Bundled\n    kind: bundled\n    url: bundled\n    refresh_hours: 0\n"
+        "  - name: london-datastore\n    title: London Datastore\n    kind: lds\n"
+        f"    url: {url}\n    local_copy: catalogue/lds_export_snapshot.json\n"
+        f"    refresh_hours: {REFRESH_SECONDS / 3600}\n", encoding="utf-8")
+    return path
+
+
+def _source_state(postgres_url: str, name: str) -> dict:
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        row = conn.execute("SELECT value FROM registry_meta WHERE key = %s", (f"source:{name}",)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_and_a_refresh_once(
         tmp_path, data_dir, postgres_url, redis_server):  # noqa: F811
     store = tmp_path / "shared-store"
+    catalogue = Catalogue(data_dir / "catalogue" / "lds_export_snapshot.json", postgres_url)
     env = {"EXPLORER_DATA_DIR": str(data_dir), "EXPLORER_DATABASE_URL": postgres_url,
-           "EXPLORER_CACHE_URL": redis_server.url, "EXPLORER_STORE_DIR": str(store)}
+           "EXPLORER_CACHE_URL": redis_server.url, "EXPLORER_STORE_DIR": str(store),
+           "EXPLORER_SOURCES": str(_sources_file(tmp_path, catalogue.url)),
+           "EXPLORER_ALLOW_PRIVATE_URLS": "1",                    # the catalogue is on 127.0.0.1 here
+           "EXPLORER_REFRESH_CHECK_SECONDS": str(CHECK_SECONDS)}
     admin_side = Settings(home=tmp_path / "admin", database_url=postgres_url)
     accounts = open_accounts(admin_side)
     editor = accounts.add_user("editor@example.org", "correct horse battery staple", publisher="camden",
@@ -91,20 +154,9 @@ def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_once(
     try:
         a.wait_ready()
         b.wait_ready()
-        # the first-start harvest ran once: every entry inserted once, not written again
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            entries = conn.execute("SELECT COUNT(*) FROM registry_entries").fetchone()[0]
-            assert entries > 1200
-            deadline = time.monotonic() + 20
-            while True:       # table statistics reach pg_stat a moment after the writes
-                inserted, updated = conn.execute(
-                    "SELECT n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'registry_entries'").fetchone()
-                if inserted >= entries or time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
-            # a second harvest would write every entry again (its harvested_at); one harvest only
-            # updates the few entries two sources describe (the curated one merged with its record)
-            assert inserted == entries and updated < entries // 10, (inserted, updated)
+        first = _source_state(postgres_url, "london-datastore")
+        if not catalogue.reads:                      # (unless the refresh was quicker than the hosts' start)
+            assert first["origin"] == "local copy" and first["counts"]["added"] > 1200   # the first start: the copy
         assert requests.get(b.url + "/api/datasets?q=house+prices&limit=1").json()["total"] > 0
 
         # published through A ...
@@ -136,6 +188,24 @@ def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_once(
         opened = requests.get(b.url + made.json()["path"], allow_redirects=False, timeout=30)
         assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/dataset/{entry_id}")
         assert not (tmp_path / "host-a" / "links.sqlite3").exists()
+
+        # the refresh falls due while both hosts serve: their schedulers (two workers each) look every
+        # CHECK_SECONDS, and the catalogue's address is read once
+        deadline = time.monotonic() + REFRESH_SECONDS + 240
+        while not catalogue.reads and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert catalogue.reads, f"no scheduled refresh read the catalogue: {a.log_path.read_text()[-2000:]}"
+        while _source_state(postgres_url, "london-datastore")["origin"] != "url" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        refreshed = _source_state(postgres_url, "london-datastore")
+        assert refreshed["origin"] == "url" and refreshed["ok"] and refreshed["counts"]["unchanged"] > 1200
+        time.sleep(4 * CHECK_SECONDS)              # every process has looked again since: not due any more
+        assert len(catalogue.reads) == 1, catalogue.reads
+        # the first-start harvest, as the rows stood when the refresh began: each entry inserted once
+        # and not written again (a second harvest writes every entry's harvested_at)
+        inserted, updated, entries = catalogue.reads[0]["counters"]
+        assert entries > 1200 and inserted == entries and updated < entries // 10, (inserted, updated, entries)
     finally:
         a.stop()
         b.stop()
+        catalogue.stop()
