@@ -400,10 +400,15 @@ def fuse(size: int, lexical: list[tuple[np.ndarray, np.ndarray, float]],
     similar: set = set()
     if semantic is not None and semantic[0].size:
         vec_rids, sims = semantic
-        n = min(pool, sims.size)
+        n = min(pool * (2 if refine is not None else 1), sims.size)
         if n:
             top = np.argpartition(-sims, n - 1)[:n]
-            top = top[sims[top] >= (floor if lexical_found else alone_floor)]
+            near = sims[top]
+            if refine is not None:   # approximate: the pool is chosen, and held to the floor, exactly
+                near = np.nan_to_num(refine(vec_rids[top]), nan=-1.0)
+                keep = np.argsort(-near, kind="stable")[:pool]
+                top, near = top[keep], near[keep]
+            top = top[near >= (floor if lexical_found else alone_floor)]
             member[vec_rids[top]] = True
             similar = set(vec_rids[top].tolist())
         in_set = member[vec_rids]

@@ -142,3 +142,47 @@ def test_both_backends_find_the_same_entries(tmp_path):
         fts5 = registry.search(query)
         assert {h.entry.id for h in memory.hits} == {h.entry.id for h in fts5.hits}, query
         assert memory.mode == fts5.mode, query
+
+
+def test_a_snippet_marks_the_request_words_where_most_of_them_are(index):
+    text = ("Background. " + "filler " * 60 + "Street trees planted by boroughs; trees counted yearly. "
+            + "more " * 40 + "The end.")
+    clauses = [index.clause("trees"), index.clause("borou", prefix=True)]
+    snippet = index.snippet(text, clauses)
+    assert snippet.startswith("…") and snippet.endswith("…")
+    assert "\x02trees\x03" in snippet and "\x02boroughs\x03" in snippet
+    assert "Background" not in snippet
+    assert len(snippet.replace("\x02", "").replace("\x03", "").split()) <= lexical.SNIPPET_TOKENS
+    assert index.snippet("Short: no match here.", clauses) == "Short: no match here."
+    assert index.snippet("Cafés and trees.", [index.clause("cafe")]) == "\x02Cafés\x03 and trees."
+    assert index.snippet("", clauses) == ""
+
+
+def test_approximate_similarities_are_rescored_exactly_at_the_top():
+    lex = (np.array([1, 2]), np.array([1.0, 1.0]), 1.0)
+    approximate = (np.array([1, 2, 3]), np.array([0.9, 0.5, 0.1]))
+    exact = {1: 0.2, 2: 0.9, 3: 0.1}
+    plain = lexical.fuse(4, [lex], approximate, pool=0)
+    refined = lexical.fuse(4, [lex], approximate, pool=0,
+                           refine=lambda rids: np.array([exact[int(r)] for r in rids]), refine_top=2)
+    order = lambda f: f.rids[np.argsort(-f.scores, kind="stable")].tolist()
+    assert order(plain) == [1, 2] and order(refined) == [2, 1]
+
+
+def test_the_coarse_scan_of_a_large_registry_finds_what_the_exact_one_does(tmp_path, monkeypatch):
+    import explorer.catalogue.registry as registry_module
+
+    registry = Registry(tmp_path / "r.sqlite3")
+    titles = ["Street trees", "Tree canopy cover", "Air quality monitoring", "House prices by ward",
+              "Rough sleeping counts", "Bus passenger journeys", "Cycle hire usage", "School pupils",
+              "Crime by ward", "Population estimates", "Noise pollution map", "Flood risk zones"]
+    with registry.transaction():
+        for i, title in enumerate(titles):
+            registry.upsert(_entry(i, title, f"{title} in London, by borough."))
+    assert registry._embedder.available()    # wordllama is a dependency: the vectors exist
+    queries = ["green cover of the city", "how much do homes cost", "homeless people", "trees"]
+    exact = {q: [h.entry.id for h in registry.search(q, limit=5).hits] for q in queries}
+    monkeypatch.setattr(registry_module, "COARSE_FROM", 0)
+    coarse = {q: [h.entry.id for h in registry.search(q, limit=5).hits] for q in queries}
+    assert registry._coarse is not None       # the coarse path ran
+    assert coarse == exact
