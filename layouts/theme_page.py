@@ -1,6 +1,7 @@
 """Themed dashboard pages: the /themes index and one page per theme file.
 
-Pure functions of what callbacks/themes.py computes (chart results, headline figures, map layers).
+Pure functions of what explorer/themes/page_data.py works out (chart results, headline figures, map
+layers); callbacks/themes.py joins the two.
 The page reads top to bottom on a phone: title, summary, headline figures, the story, then a
 borough picker and the map, then each chart with what a reader must know under it, its source in
 one line that opens the full card, its "show data" table and a text summary for screen readers. Text from theme files is shown as

@@ -1,5 +1,5 @@
 """The start-up theme check reads a plain CSV/TSV file only as far as its first rows
-(callbacks/themes.py ``_ColumnsOnly``); a column missing from those rows is looked for in the
+(explorer/themes/theme_check.py ``ColumnsOnly``); a column missing from those rows is looked for in the
 whole file before the start is stopped, with the theme file and line."""
 
 from __future__ import annotations
