@@ -16,14 +16,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from explorer.data.geo_reference import BNG_EPSG as BNG
+from explorer.data.geo_reference import BNG_EPSG as BNG, WGS84_EPSG as WGS84
 
 log = logging.getLogger(__name__)
 
 PRECISION = 5                # decimal places of degrees kept (1e-5° ≈ 1.1 m × 0.7 m). A coarser
                              # 1e-4° grid halves LSOA bytes but snapping 5,000 areas to ~10 m opens
                              # gaps and collapses the smallest; 1e-5° keeps a clean coverage.
-WGS84 = 4326
 
 __all__ = ["PRECISION", "BNG", "WGS84", "PreparedGeometry", "prepare_geometry", "polygon_tolerance",
            "precision_for", "to_crs"]
