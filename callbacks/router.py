@@ -164,11 +164,14 @@ def not_found_page(path: str):
     return errors.not_found(f"Nothing lives at {path}."), f"Not found – {SITE}"
 
 
-def render_page(services, pathname: str | None, search: str | None, routes=ROUTES):
+def render_page(services, pathname: str | None, search: str | None, routes=ROUTES,
+                params: dict[str, list[str]] | None = None):
     """(page, title) of an address: the first row of the route table whose pattern matches the
-    path draws it; the 404 page when none does, or when the page function finds nothing there."""
+    path draws it; the 404 page when none does, or when the page function finds nothing there.
+    ``params`` is ``search`` already parsed, when the caller has read it (the index page's
+    PageRequest, explorer/web/index_page.py), so it is read once."""
     path = unquote(pathname or "/").rstrip("/") or "/"
-    visit = Visit(path=path, search=search, params=parse_search(search))
+    visit = Visit(path=path, search=search, params=parse_search(search) if params is None else params)
     for route in routes:
         match = route.regex.match(path)
         if match:

@@ -117,12 +117,12 @@ class PageLayout:
     """The app's layout: the frame with the page being opened already in it.
 
     ``frame(page, title, rendered)`` builds the frame (layouts/shell.py), ``render_page(path,
-    search)`` returns (page, title) as the router does, ``address_of(path, search)`` is the router's key of a
+    search, params=...)`` returns (page, title) as the router does (given the query already parsed), ``address_of(path, search)`` is the router's key of a
     drawn page (so its first call sends nothing). Called with no page (Dash's ``/_dash-layout``,
     its start-up check) it is the bare frame; a page that fails to render is the bare frame too, and
     the router draws it and shows its error."""
 
-    def __init__(self, frame: Callable[..., Any], render_page: Callable[[str, str], tuple],
+    def __init__(self, frame: Callable[..., Any], render_page: Callable[..., tuple],
                  address_of: Callable[[str, str], str]):
         self.frame = frame
         self.render_page = render_page
@@ -132,7 +132,7 @@ class PageLayout:
         if page is None:
             return self.frame()
         try:
-            content, title = self.render_page(page.path, page.search)
+            content, title = self.render_page(page.path, page.search, params=page.params)
         except Exception:  # noqa: BLE001 - the router will render it (and report errors) as before
             log.exception("could not render %s with the layout; the router will", page.path)
             return self.frame()

@@ -96,27 +96,31 @@ def test_a_page_that_fails_to_render_leaves_it_to_the_router(caplog):
     def frame(page=None, title=None, rendered=None):
         return {"page": page, "title": title, "rendered": rendered}
 
-    def broken(path, search):
+    def broken(path, search, params):
         raise RuntimeError("theme file unreadable")
 
     layout = PageLayout(frame, broken, lambda p, s: p + s)
     assert layout(PageRequest.parse("/themes/x", "")) == frame()
     assert "could not render /themes/x" in caplog.text
     assert layout() == frame()          # no page (Dash checking the layout, /_dash-layout)
-    drawn = PageLayout(frame, lambda p, s: (f"page of {p}{s}", "T"), lambda p, s: p + s)
-    assert drawn(PageRequest.parse("/x", "a=1")) == {"page": "page of /x?a=1", "title": "T", "rendered": "/x?a=1"}
+    drawn = PageLayout(frame, lambda p, s, params: (f"page of {p}{s} {params}", "T"), lambda p, s: p + s)
+    assert drawn(PageRequest.parse("/x", "a=1&a=1")) == {"page": "page of /x?a=1&a=1 {'a': ['1']}", "title": "T",
+                                                         "rendered": "/x?a=1&a=1"}
 
 
 def test_the_map_permalink_is_read_once_per_page(app, client, monkeypatch):
-    """The preloads read the drawn layout, not the link again (they once parsed it a second time)."""
+    """The preloads read the drawn layout, not the link again (they once parsed it a second time),
+    and the router is handed the query the PageRequest read."""
+    import callbacks.router as router
     import explorer.maps.layers as layers
 
-    calls = []
+    calls, routed = [], []
     real = layers.parse_state
     monkeypatch.setattr(layers, "parse_state", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(router, "parse_search", lambda search: routed.append(search) or {})
     search = "basemap=none&layer=laei-lsoa-2021:no2-2019,v:NO2-2019-mean"
     page = client.get("/map?" + search).get_data(as_text=True)
-    assert calls == ["?" + search]
+    assert calls == ["?" + search] and routed == []
     assert 'data-explorer-canvas href="/geo/laei-lsoa-2021/no2-2019.pbf"' in page
 
 
