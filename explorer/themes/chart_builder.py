@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Iterable, Mapping
@@ -641,11 +639,8 @@ def describe_loaded(loaded) -> TableInfo:
         source=source)
 
 
-_LOCK = threading.Lock()
-
-
 def describe(service, dataset_id: str, resource_id: str | None = None) -> TableInfo:
-    """:func:`describe_loaded` of the table as published (not joined), kept per data service."""
+    """:func:`describe_loaded` of the table as published (not joined), kept in the app's memos."""
     from explorer.data.cache import cache_key
 
     entry = service.entry(dataset_id)
@@ -653,23 +648,16 @@ def describe(service, dataset_id: str, resource_id: str | None = None) -> TableI
         resource = entry.resource(resource_id)
     except LookupError as exc:
         raise BuilderError("resource", str(exc)) from None
-    key = cache_key("chart-builder-table", 1, entry.id, resource.id, entry.content_hash(),
-                    str(service.settings.data_dir))
-    memo = service.__dict__.setdefault("_chart_builder_tables", OrderedDict())
-    with _LOCK:
-        hit = memo.get(key)
-        if hit is not None:
-            memo.move_to_end(key)
-            return hit
-    loaded = service.load(dataset_id, resource.id, join=False)
-    info = describe_loaded(loaded)
-    if info.name_col is None and info.code_col is not None:
-        _names_from_boundaries(service, info, dataset_id, resource.id)
-    with _LOCK:
-        memo[key] = info
-        while len(memo) > 16:
-            memo.popitem(last=False)
-    return info
+    key = cache_key("chart-builder-table", 1, entry.id, resource.id, entry.content_hash())
+
+    def compute() -> TableInfo:
+        loaded = service.load(dataset_id, resource.id, join=False)
+        info = describe_loaded(loaded)
+        if info.name_col is None and info.code_col is not None:
+            _names_from_boundaries(service, info, dataset_id, resource.id)
+        return info
+
+    return service.memos.table("chart_builder.tables", 16).get(key, compute)
 
 
 def _names_from_boundaries(service, info: TableInfo, dataset_id: str, resource_id: str) -> None:
