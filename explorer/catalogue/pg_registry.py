@@ -106,6 +106,10 @@ class _Replica(Registry):
         rowid_of = cached[1]
         return PgLexical(self._pg, version, max(rowid_of.values(), default=0) + 1, rowid_of)
 
+    def lexical_ready(self, timeout: float | None = None) -> bool:
+        """Always: the database's GIN index is kept by every write, there is nothing to build."""
+        return True
+
 
 def _asked_in_this_request() -> bool:
     """True when this web request has already compared versions (and marks that it has)."""

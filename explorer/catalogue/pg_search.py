@@ -33,7 +33,6 @@ CREATE INDEX IF NOT EXISTS registry_entries_tsv ON registry_entries USING GIN (t
 """
 # weight label of each field of lexical.FIELDS (title, description, tags, publisher)
 LABELS = ("A", "D", "B", "C")
-_FIELD_OF_LABEL = {label: f for f, label in enumerate(LABELS)}
 MAX_POSITION = 16383          # PostgreSQL keeps positions 1 … 16383
 MAX_POSITIONS_PER_LEXEME = 256
 MAX_LEXEME_BYTES = 2046       # a longer "word" cannot be a tsvector lexeme (and no one searches for it)
@@ -106,18 +105,63 @@ class PgSearch:
             self._stats = cached
         return cached
 
-    def postings(self, raw, exact: str | None, prefixes: list[str]) -> list[tuple]:
-        """(entry id, field lengths, weight labels of each position) of every entry holding the
-        lexeme ``exact``, or a lexeme starting with one of ``prefixes`` (one row per lexeme)."""
-        if exact is not None:
-            query = f"'{_escape(exact)}'"
-            return raw.execute(
-                "SELECT e.id, e.field_lengths, l.weights FROM registry_entries e CROSS JOIN LATERAL unnest(e.tsv) l"
-                " WHERE e.tsv @@ %s::tsquery AND l.lexeme = %s", (query, exact)).fetchall()
-        query = " | ".join(f"'{_escape(p)}':*" for p in prefixes)
-        return raw.execute(
-            "SELECT e.id, e.field_lengths, l.weights FROM registry_entries e CROSS JOIN LATERAL unnest(e.tsv) l"
-            " WHERE e.tsv @@ %s::tsquery AND l.lexeme LIKE ANY(%s)", (query, [_like(p) for p in prefixes])).fetchall()
+    def holds(self, terms: list[tuple[str, bool]]) -> bool:
+        """Does any entry hold every one of these (lexeme, prefix) terms? One GIN lookup."""
+        query = " & ".join(self._operand(t, prefix) for t, prefix in terms)
+        with self.db.pool.connection() as raw:
+            return bool(raw.execute("SELECT EXISTS (SELECT 1 FROM registry_entries WHERE tsv @@ %s::tsquery)",
+                                    (query,)).fetchone()[0])
+
+    def _starts(self, term: str) -> list[str]:
+        """What a prefix as typed finds (as the in-memory index's ``_expand``): lexemes starting with
+        it or with its stem; of two nested prefixes only the shorter (it finds both)."""
+        starts = sorted({term, self.analyser.stem(term)})
+        return [s for s in starts if not any(o != s and s.startswith(o) for o in starts)]
+
+    def _operand(self, term: str, prefix: bool) -> str:
+        """One term as a tsquery operand (quoted; a prefix as the OR of what it finds)."""
+        if not prefix:
+            return f"'{_escape(term)}'"
+        return "(" + " | ".join(f"'{_escape(s)}':*" for s in self._starts(term)) + ")"
+
+    def postings(self, keys: list[tuple[str, bool]], averages: np.ndarray) -> dict[tuple[str, bool], list[tuple]]:
+        """{(term, prefix): [(entry id, BM25F pseudo-frequency)]} of every entry holding each term —
+        the lexeme itself, or for a prefix every lexeme starting with it or with its stem (their
+        frequencies summed, as the in-memory index sums a prefix's completions) — in one statement:
+        the GIN index finds the entries holding any of them, each entry's tsvector is read once.
+        Each position counts its field's weight over the field's length normalisation
+        (``lexical.FIELD_WEIGHTS``, ``FIELD_B``), summed in the database."""
+        names, patterns = [], []
+        for i, (term, prefix) in enumerate(keys):
+            if not prefix:
+                names.append(str(i))
+                patterns.append(_like(term)[:-1])        # no wildcard: LIKE is equality
+                continue
+            for start in self._starts(term):   # disjoint: a lexeme is counted once
+                names.append(str(i))
+                patterns.append(_like(start))
+        if not names:
+            return {}
+        cases, params = [], []
+        for f, label in enumerate(LABELS):
+            average = float(averages[f]) if averages[f] > 0 else 1.0
+            b = float(lexical.FIELD_B[f])
+            cases.append(f"WHEN '{label}' THEN %s / (1.0 - %s + %s * COALESCE(e.field_lengths[{f + 1}], 0) / %s)")
+            params += [float(lexical.FIELD_WEIGHTS[f]), b, b, average]
+        weight = f"CASE w {' '.join(cases)} ELSE 0 END"
+        query = " | ".join(self._operand(t, prefix) for t, prefix in keys)
+        with self.db.pool.connection() as raw:
+            rows = raw.execute(
+                f"SELECT k.name, e.id, SUM({weight}) FROM registry_entries e"
+                " CROSS JOIN LATERAL unnest(e.tsv) l"
+                " JOIN unnest(%s::text[], %s::text[]) AS k(name, pattern) ON l.lexeme LIKE k.pattern"
+                " CROSS JOIN LATERAL unnest(l.weights) w"
+                " WHERE e.tsv @@ %s::tsquery GROUP BY k.name, e.id",
+                (*params, names, patterns, query)).fetchall()
+        out: dict[tuple[str, bool], list[tuple]] = {key: [] for key in keys}
+        for name, entry_id, tf in rows:
+            out[keys[int(name)]].append((entry_id, tf))
+        return out
 
 
 class PgLexical(lexical.LexicalIndex):
@@ -141,30 +185,33 @@ class PgLexical(lexical.LexicalIndex):
     def _term(self, term: str, prefix: bool):
         key = (term, prefix)
         if key not in self._terms:
-            self._terms[key] = self._read(term, prefix)
+            self._fetch([key])
         return self._terms[key]
 
-    def _read(self, term: str, prefix: bool):
-        starts = sorted({term, self.analyser.stem(term)}) if prefix else []
-        with self.search.db.raw_transaction() as raw:
-            rows = self.search.postings(raw, None if prefix else term, starts)
-        if not rows:
-            return None
-        weights = np.asarray(lexical.FIELD_WEIGHTS, dtype=np.float64)
-        field_b = np.asarray(lexical.FIELD_B, dtype=np.float64)
-        averages = np.where(self._averages > 0, self._averages, 1.0)
-        tf: dict[int, float] = defaultdict(float)
-        for entry_id, lengths, labels in rows:
-            rowid = self._rowid_of.get(entry_id)
-            if rowid is None or rowid >= self.size:
-                continue            # not in this host's replica yet: it cannot be shown
-            counts = np.zeros(len(lexical.FIELDS))
-            for label in labels or ():
-                counts[_FIELD_OF_LABEL.get(label, 1)] += 1
-            lengths = np.asarray(lengths or [0] * len(lexical.FIELDS), dtype=np.float64)
-            norm = 1.0 - field_b + field_b * lengths / averages
-            tf[rowid] += float(np.sum(weights * counts / norm))
-        if not tf:
-            return None
-        rids = np.fromiter(sorted(tf), dtype=np.int32, count=len(tf))
-        return rids, np.fromiter((tf[r] for r in rids.tolist()), dtype=np.float32, count=len(tf))
+    def _fetch(self, keys: list[tuple[str, bool]]) -> None:
+        """Read the postings of these terms (those not read yet in this search) in one statement."""
+        keys = [k for k in dict.fromkeys(keys) if k not in self._terms]
+        if not keys:
+            return
+        found = self.search.postings(keys, self._averages)
+        rowid_of, size = self._rowid_of, self.size
+        for key in keys:
+            # an entry not in this host's replica yet cannot be shown: it is left out
+            pairs = sorted((r, tf) for r, tf in ((rowid_of.get(i, -1), tf) for i, tf in found.get(key, ()))
+                           if 0 <= r < size)
+            if not pairs:
+                self._terms[key] = None
+                continue
+            rids = np.fromiter((r for r, _ in pairs), dtype=np.int32, count=len(pairs))
+            self._terms[key] = (rids, np.fromiter((tf for _, tf in pairs), dtype=np.float32, count=len(pairs)))
+
+    def holds(self, clause: lexical.Clause) -> bool:
+        """Does any entry hold every term of the clause? (A GIN lookup; postings are read only to
+        score.)"""
+        last = len(clause.terms) - 1
+        return self.search.holds([(t, clause.prefix and i == last) for i, t in enumerate(clause.terms)])
+
+    def score(self, clauses: list[lexical.Clause]):
+        """The in-memory index's own scoring, once the postings of every term are read together."""
+        self._fetch([(t, c.prefix and i == len(c.terms) - 1) for c in clauses for i, t in enumerate(c.terms)])
+        return super().score(clauses)
