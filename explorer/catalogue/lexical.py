@@ -47,7 +47,8 @@ K1 = 1.2
 SYNONYM_WEIGHT = 0.5
 MAX_PREFIX_TERMS = 512
 SNIPPET_TOKENS = 24       # words in a result's snippet, as FTS5's snippet() was asked for
-SNIPPET_CHARS = 20_000    # a description is read up to here for its snippet (bounded work)   # a prefix as typed reads at most this many of its commonest completions
+SNIPPET_CHARS = 4_000     # a description is read up to here for its snippet (bounded work)
+SNIPPET_REACH = 200       # characters a snippet's words span, about (to find its best stretch)   # a prefix as typed reads at most this many of its commonest completions
 
 _TOKEN_RE = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -241,42 +242,57 @@ class LexicalIndex:
         starts = sorted({t[:-1] or t for t in exact} | set(prefixes), key=len, reverse=True)
         head = text[:SNIPPET_CHARS]
         folded = head.lower() if head.isascii() else None   # same offsets as the text
-        spans = [m.span() for m in _TOKEN_RE.finditer(folded if folded is not None else head)]
-        if not spans:
-            return ""
-        hits: dict[int, str] = {}   # token index → the term it matches
+        search_in = folded if folded is not None else head
+        # the matches, found by one regex pass (words that start like a term), each checked
+        hits: list[tuple[int, int, str]] = []               # (start, end, term)
         if starts:
             pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, starts)) + r")",
                                  re.IGNORECASE)
-            token_starts = [a for a, _ in spans]
-            for m in pattern.finditer(folded if folded is not None else head):
-                i = bisect.bisect_left(token_starts, m.start())
-                if i >= len(spans) or spans[i][0] != m.start():
+            for m in pattern.finditer(search_in):
+                token = _TOKEN_RE.match(search_in, m.start())
+                if token is None:
                     continue
-                a, b = spans[i]
+                a, b = token.span()
                 word = folded[a:b] if folded is not None else _fold(head[a:b])
                 term = self.analyser.stem(word)
                 if term in exact or (prefixes and (word.startswith(prefixes) or term.startswith(prefixes))):
-                    hits[i] = term
-        # the window of `tokens` words holding the most distinct terms, then the most matches,
-        # starting a few words before its first match
-        best, best_key = 0, (0, 0)
-        at = sorted(hits)
-        for j, first in enumerate(at):
-            inside = [hits[i] for i in at[j:] if i < first + tokens]
-            key = (len(set(inside)), len(inside))
+                    hits.append((a, b, term))
+        # the stretch of about `tokens` words (SNIPPET_REACH characters) holding the most distinct
+        # terms, then the most matches; only that part of the text is split into words
+        first = 0
+        best_key = (0, 0)
+        counts: dict[str, int] = {}
+        k = 0                                   # hits[j:k] lie within the stretch from hits[j]
+        for j, (a, _, _) in enumerate(hits):
+            while k < len(hits) and hits[k][0] < a + SNIPPET_REACH:
+                counts[hits[k][2]] = counts.get(hits[k][2], 0) + 1
+                k += 1
+            key = (len(counts), k - j)
             if key > best_key:
-                best, best_key = first, key
-        best = max(0, min(best - 3, len(spans) - tokens))
-        end = min(len(spans), best + tokens)
-        out = ["…" if best else ""]
-        pos = spans[best][0]
-        for i in range(best, end):
-            a, b = spans[i]
+                first, best_key = a, key
+            gone = hits[j][2]
+            counts[gone] -= 1
+            if not counts[gone]:
+                del counts[gone]
+        lo = max(0, first - 60)
+        region = [m.span() for m in _TOKEN_RE.finditer(search_in, lo, min(len(head), first + SNIPPET_REACH * 2))]
+        if not region:
+            return ""
+        marked = {a for a, _, _ in hits}
+        at = next((i for i, (a, _) in enumerate(region) if a >= first), 0)
+        begin = max(0, min(at - 3, len(region) - tokens))
+        if lo > 0 and begin == 0:
+            begin = 1   # the region's first word may be cut
+        spans = region[begin:begin + tokens]
+        if not spans:
+            spans = region[:tokens]
+        out = ["…" if spans[0][0] > 0 else ""]
+        pos = spans[0][0]
+        for a, b in spans:
             out.append(text[pos:a])
-            out.append(f"\x02{text[a:b]}\x03" if i in hits else text[a:b])
+            out.append(f"\x02{text[a:b]}\x03" if a in marked else text[a:b])
             pos = b
-        if end < len(spans) or len(text) > SNIPPET_CHARS:
+        if _TOKEN_RE.search(search_in, pos) is not None or len(text) > SNIPPET_CHARS:
             out.append("…")
         else:
             out.append(text[pos:])   # the closing full stop
@@ -355,12 +371,6 @@ class LexicalIndex:
 
 
 # Fusion -----------------------------------------------------------------------------------------
-def competition_ranks(values: np.ndarray) -> np.ndarray:
-    """1 + how many values are strictly greater: equal values share a rank."""
-    ordered = np.sort(-values)
-    return np.searchsorted(ordered, -values, side="left") + 1
-
-
 @dataclass
 class Fused:
     rids: np.ndarray          # every result, in no order

@@ -21,6 +21,7 @@ page's rows and snippets are read for those 20 rows only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -409,7 +410,20 @@ def _typing(text: str, words: list[str]) -> bool:
     return bool(words) and bool(re.search(re.escape(words[-1]) + r"$", normalise(text).lower()))
 
 
-_competition_ranks = lexical.competition_ranks
+
+def _why_stem(word: str) -> str:
+    return (word if len(word) <= 5 else word[:max(5, len(word) - 3)]).lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _why_pattern(terms: tuple[str, ...]) -> tuple[re.Pattern, frozenset]:
+    """One pattern for the stems of all of a request's words (an entry's text is read once), and
+    the stems that start another one ("air", "airport"): a match of the longer hides them."""
+    stems = {_why_stem(w) for w in terms}
+    hidden = frozenset(x for x in stems if any(y != x and y.startswith(x) for y in stems))
+    pattern = re.compile(r"(?<!\w)(" + "|".join(re.escape(x) for x in sorted(stems, key=len, reverse=True))
+                         + ")")
+    return pattern, hidden
 
 
 def _why(entry: Entry, words: list[str], synonyms: list[str], similar: bool) -> dict:
@@ -417,11 +431,13 @@ def _why(entry: Entry, words: list[str], synonyms: list[str], similar: bool) -> 
     found for its meaning."""
     text = " ".join([entry.title, entry.description, *entry.tags, *entry.themes, entry.publisher,
                      *expansions(entry.title + " " + " ".join(entry.tags))]).lower()
-    found = []
-    for word in [*words, *synonyms]:
-        stem = word if len(word) <= 5 else word[:max(5, len(word) - 3)]
-        if re.search(r"(?<!\w)" + re.escape(stem.lower()), text):
-            found.append(word)
+    terms = tuple(dict.fromkeys([*words, *synonyms]))
+    if not terms:
+        return {"words": [], "similar_meaning": bool(similar)}
+    pattern, hidden = _why_pattern(terms)
+    present = {m.group(1) for m in pattern.finditer(text)}
+    present |= {x for x in hidden - present if re.search(r"(?<!\w)" + re.escape(x), text)}
+    found = [w for w in terms if _why_stem(w) in present]
     return {"words": found, "similar_meaning": bool(similar)}
 
 
@@ -708,7 +724,9 @@ class Registry:
             counts = index.counts(None, facet_limit, rowids=rids) if total else {}
             data = self._rows(conn, page)
             records = {rid: json.loads(data[rid]) for rid in page}
-            if clauses is not None:     # marked from the page's own descriptions, no FTS5
+            if clauses is not None and page and not _cheap_per_row(match):
+                # several words: FTS5 would run the whole expression over the page's rowid range
+                # (most of the table at 100,000 entries); the page's own descriptions are marked
                 snippets = {rid: lex.snippet(records[rid].get("description") or "", clauses)
                             for rid in page}
             else:
@@ -872,7 +890,6 @@ class Registry:
         if not np.any(request):
             return None, None
         size = index.title_pos.size
-        refine = None
         if matrix.shape[0] > COARSE_FROM:
             coarse = self._coarse_vectors(vectors)
             head = request[:COARSE_DIM]
@@ -888,6 +905,7 @@ class Registry:
                 return np.where(vec_rids[rows] == rids, exact, np.nan)   # nan: no vector
         else:
             sims = np.einsum("ij,j->i", matrix, request)
+            refine = None
         ok = vec_rids < size
         vec_rids_ok, sims = vec_rids[ok], sims[ok]
         ok = index.title_pos[vec_rids_ok] >= 0
