@@ -46,6 +46,7 @@ K1 = 1.2
 # the person typed: "noise pollution" must not rank "air quality" entries above "Noise Pollution".
 SYNONYM_WEIGHT = 0.5
 MAX_PREFIX_TERMS = 512
+BUILD_CHUNK = 8192        # entries read into one chunk while the index is built
 SNIPPET_TOKENS = 24       # words in a result's snippet, as FTS5's snippet() was asked for
 SNIPPET_CHARS = 4_000     # a description is read up to here for its snippet (bounded work)
 SNIPPET_REACH = 200       # characters a snippet's words span, about (to find its best stretch)   # a prefix as typed reads at most this many of its commonest completions
@@ -120,57 +121,100 @@ class LexicalIndex:
     @classmethod
     def build(cls, rows: Iterable[tuple], version: int = 0,
               analyser: Analyser | None = None) -> "LexicalIndex":
-        """From ``(rowid, title, description, tags, publisher)`` rows (text as indexed)."""
+        """From ``(rowid, title, description, tags, publisher)`` rows (text as indexed).
+
+        Rows are read in chunks of BUILD_CHUNK: each chunk's words become, per distinct (term,
+        entry) pair, its count in each field (the chunk's tokens are then dropped), so memory
+        while building is about the postings' own, not the catalogue's text. The field lengths'
+        averages are known at the end, when the pseudo-frequencies are computed."""
         analyser = analyser or Analyser()
-        ids: dict[str, int] = {}           # unstemmed word → provisional term id
-        stems: list[str] = []              # provisional id → stem
+        stem_id: dict[str, int] = {}       # stem → provisional term id (in order of first sight)
 
-        def word_id(word: str) -> int:
-            i = ids.get(word)
-            if i is None:
-                i = ids[word] = len(stems)
-                stems.append(analyser.stem(word))
-            return i
+        class _Ids(dict):                  # unstemmed word → its stem's provisional id
+            def __missing__(self, word: str) -> int:
+                i = self[word] = stem_id.setdefault(analyser.stem(word), len(stem_id))
+                return i
 
-        per_field: list[list[np.ndarray]] = [[] for _ in FIELDS]
+        lookup = _Ids().__getitem__
+        n_fields = len(FIELDS)
         rowids: list[int] = []
+        lengths: list[list[int]] = [[] for _ in FIELDS]
+        tokens: list[list[int]] = [[] for _ in FIELDS]
+        chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (term, entry, counts)
+
+        def flush(first: int) -> None:
+            n = len(rowids) - first
+            keys, counts = [], []
+            for f in range(n_fields):
+                lens = np.asarray(lengths[f][first:], dtype=np.int64)
+                if not lens.sum():
+                    keys.append(np.zeros(0, dtype=np.int64))
+                    counts.append(np.zeros(0, dtype=np.int64))
+                    continue
+                doc = np.repeat(np.arange(n, dtype=np.int64), lens)
+                key, count = np.unique(np.asarray(tokens[f], dtype=np.int64) * n + doc, return_counts=True)
+                keys.append(key)
+                counts.append(count)
+                tokens[f] = []
+            key, where = np.unique(np.concatenate(keys), return_inverse=True)
+            per_field = np.zeros((key.size, n_fields), dtype=np.uint16)
+            at = 0
+            for f in range(n_fields):
+                m = keys[f].size
+                per_field[where[at:at + m], f] = np.minimum(counts[f], 65535)
+                at += m
+            chunks.append(((key // n).astype(np.int32), (key % n + first).astype(np.int32), per_field))
+
+        first = 0
         for row in rows:
             rowids.append(int(row[0]))
-            for f in range(len(FIELDS)):
+            for f in range(n_fields):
                 words = analyser.words(row[1 + f])
-                per_field[f].append(np.fromiter(map(word_id, words), dtype=np.int32, count=len(words)))
+                lengths[f].append(len(words))
+                tokens[f].extend(map(lookup, words))
+            if len(rowids) - first >= BUILD_CHUNK:
+                flush(first)
+                first = len(rowids)
+        if len(rowids) > first:
+            flush(first)
         n_docs = len(rowids)
         rowid_arr = np.asarray(rowids, dtype=np.int64)
         size = int(rowid_arr.max()) + 1 if n_docs else 1
-        # provisional ids (one per spelling) → final ids (one per stem, in sorted order)
-        vocabulary = sorted(set(stems))
-        final = {t: i for i, t in enumerate(vocabulary)}
-        remap = np.fromiter((final[s] for s in stems), dtype=np.int64, count=len(stems))
-        n_div = max(n_docs, 1)
-        keys, weights = [], []
-        for f, docs in enumerate(per_field):
-            lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
-            if not lengths.sum():
-                continue
-            tokens = remap[np.concatenate(docs)]
-            doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-            key, counts = np.unique(tokens * n_div + doc, return_counts=True)
-            average = float(lengths.mean())
-            norm = 1.0 - FIELD_B[f] + FIELD_B[f] * lengths / average
-            keys.append(key)
-            weights.append(FIELD_WEIGHTS[f] * counts / norm[key % n_div])
-            per_field[f] = []   # free the field's tokens before the next one
-        if keys:
-            key, where = np.unique(np.concatenate(keys), return_inverse=True)
-            tf = np.bincount(where, weights=np.concatenate(weights)).astype(np.float32)
-        else:
-            key, tf = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        term = key // n_div
-        rids = rowid_arr[key % n_div].astype(np.int32)
+        # provisional ids → final ids (the place of the stem in the sorted vocabulary)
+        vocabulary = sorted(stem_id)
+        remap = np.zeros(max(len(stem_id), 1), dtype=np.int32)
+        for i, t in enumerate(vocabulary):
+            remap[stem_id[t]] = i
+        norms = []
+        for f in range(n_fields):
+            lens = np.asarray(lengths[f], dtype=np.float64)
+            average = float(lens.mean()) if lens.size else 0.0
+            norms.append((1.0 - FIELD_B[f] + FIELD_B[f] * lens / average) if average else None)
+        del lengths
+        terms, docs, tfs = [], [], []
+        while chunks:
+            term, doc, per_field = chunks.pop(0)
+            tf = np.zeros(term.size, dtype=np.float64)
+            for f in range(n_fields):
+                if norms[f] is not None:
+                    tf += FIELD_WEIGHTS[f] * per_field[:, f] / norms[f][doc]
+            terms.append(remap[term])
+            docs.append(doc)
+            tfs.append(tf.astype(np.float32))
+        term = np.concatenate(terms) if terms else np.zeros(0, dtype=np.int32)
+        del terms
+        order = np.argsort(term, kind="stable")      # by term; entries stay in row order
+        term = term[order]
+        rids = rowid_arr[np.concatenate(docs)[order]].astype(np.int32) if docs else np.zeros(0, dtype=np.int32)
+        del docs
+        tf = np.concatenate(tfs)[order] if tfs else np.zeros(0, dtype=np.float32)
+        del tfs, order
         ptr = np.searchsorted(term, np.arange(len(vocabulary) + 1)).astype(np.int64)
-        # rowids within a term are in document order: sort each term's run by rowid
-        order = np.lexsort((rids, term))
-        return cls(version, size, n_docs, vocabulary, ptr, rids[order], tf[order], analyser)
+        # within a term, entries are in the order rows came: sort each run by rowid if they did not
+        if rids.size > 1 and np.any((np.diff(rids.astype(np.int64)) <= 0) & (np.diff(term) == 0)):
+            order = np.lexsort((rids, term))
+            rids, tf = rids[order], tf[order]
+        return cls(version, size, n_docs, vocabulary, ptr, rids, tf, analyser)
 
     @property
     def nbytes(self) -> int:

@@ -186,3 +186,14 @@ def test_the_coarse_scan_of_a_large_registry_finds_what_the_exact_one_does(tmp_p
     coarse = {q: [h.entry.id for h in registry.search(q, limit=5).hits] for q in queries}
     assert registry._coarse is not None       # the coarse path ran
     assert coarse == exact
+
+
+def test_building_in_chunks_gives_the_same_index(index, monkeypatch):
+    monkeypatch.setattr(lexical, "BUILD_CHUNK", 2)
+    chunked = lexical.LexicalIndex.build(ROWS, version=7)
+    assert chunked.vocabulary == index.vocabulary
+    assert np.array_equal(chunked.ptr, index.ptr) and np.array_equal(chunked.rids, index.rids)
+    assert np.allclose(chunked.tf, index.tf)
+    # rows in any order: the postings of each term are still sorted by rowid
+    shuffled = lexical.LexicalIndex.build(list(reversed(ROWS)), version=7)
+    assert np.array_equal(shuffled.rids, index.rids) and np.allclose(shuffled.tf, index.tf)
