@@ -157,7 +157,9 @@ class ExplorerDash(dash.Dash):
     # the parts ---------------------------------------------------------------------------------
     def layout_of(self, page: PageRequest):
         """The layout the index page of ``page`` carries: the app's :class:`PageLayout` for that page,
-        or, for a layout set otherwise (a test's own frame), what Dash itself would serve."""
+        or, for a layout set otherwise (a test's own frame), what Dash itself would serve. (Dash's
+        layout hooks and extra components, which this app has none of, are Dash's to add to
+        ``/_dash-layout``: a page layout does not get them.)"""
         layout = self.layout
         if isinstance(layout, PageLayout):
             return layout(page)

@@ -77,9 +77,12 @@ INTERNALS: tuple[Internal, ...] = (
                      "lang on <html>) and ExplorerDash.interpolate_index rewrites the metas, scripts and "
                      "app_entry Dash.index hands it"),
     Internal("layout serialisation", python=("dash._utils:to_json", "dash.dash:Dash.serve_layout",
+                                             "dash.dash:Dash.get_layout",
                                              "dash.development.base_component:Component.to_plotly_json"),
              recheck="explorer/web/index_page.py serialises the layout with plotly's to_json_plotly, as "
-                     "Dash's /_dash-layout does, so the renderer takes the page's copy as its own; "
+                     "Dash's /_dash-layout does, so the renderer takes the page's copy as its own "
+                     "(ExplorerDash.layout_of calls the PageLayout itself: Dash's layout hooks and extra "
+                     "components, which this app has none of, are not added to the page's copy); "
                      "static_html.py and first_view.js read its {type, namespace, props} shape"),
 )
 
