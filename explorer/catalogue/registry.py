@@ -724,9 +724,11 @@ class Registry:
             counts = index.counts(None, facet_limit, rowids=rids) if total else {}
             data = self._rows(conn, page)
             records = {rid: json.loads(data[rid]) for rid in page}
-            if clauses is not None and page and not _cheap_per_row(match):
-                # several words: FTS5 would run the whole expression over the page's rowid range
-                # (most of the table at 100,000 entries); the page's own descriptions are marked
+            if (clauses is not None and page and not _cheap_per_row(match)
+                    and index.title_pos.size > self.SYNC_BUILD_MAX):
+                # several words in a large registry: FTS5 would run the whole expression over the
+                # page's rowid range (most of the table at 100,000 entries); the page's own
+                # descriptions are marked instead (slower than FTS5 on a small registry)
                 snippets = {rid: lex.snippet(records[rid].get("description") or "", clauses)
                             for rid in page}
             else:
