@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.postgres_server import database_url, postgres_server, postgres_url  # noqa: F401  (fixtures)
+from tests.local_http import local_server  # noqa: F401  (fixture: the one local HTTP server)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()

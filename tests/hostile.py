@@ -1,7 +1,7 @@
-"""Builders for the bad-input corpus (issue 13): a scriptable local server and crafted files.
+"""Builders for the bad-input corpus (issue 13): scripted responses and crafted files.
 
 Everything is made by the tests themselves in ``tmp_path``: no hostile file is stored in the
-repository. The server is a real HTTP server on 127.0.0.1 (see ``tests/local_http.py``).
+repository. The responses here are for the one local HTTP server (``tests/local_http.py``).
 """
 
 from __future__ import annotations
@@ -10,60 +10,11 @@ import gzip
 import io
 import time
 import zipfile
-from collections import Counter
 from pathlib import Path
-
-from .local_http import QuietHandler, serve, stop
 
 GOOD_CSV = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 7) for i in range(400))
 HTML_ERROR = (b"<!DOCTYPE HTML>\n<html><head><title>Service unavailable</title></head>"
               b"<body><h1>Sorry</h1><p>We are down for maintenance.</p></body></html>\n" * 3)
-
-
-class Server:
-    """Routes map a path to a response: ``(status, headers, body)`` or a callable taking the
-    request handler. ``hits`` counts requests per path."""
-
-    def __init__(self):
-        self.routes: dict[str, object] = {}
-        self.hits: Counter = Counter()
-        server = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):  # noqa: N802
-                server.hits[self.path] += 1
-                response = server.routes.get(self.path)
-                if response is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if callable(response):
-                    response(self)
-                    return
-                status, headers, body = response
-                self.send_response(status)
-                for key, value in {"Content-Length": str(len(body)), **headers}.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-        self.port = self.httpd.server_address[1]
-
-    def add(self, path: str, response) -> str:
-        self.routes[path] = response
-        return self.url(path)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    @property
-    def total(self) -> int:
-        return sum(self.hits.values())
-
-    def close(self):
-        stop(self.httpd)
 
 
 def trickle(body: bytes = GOOD_CSV, every: float = 1.0):

@@ -13,7 +13,6 @@ from explorer.catalogue.sources import SourcesError, describe, load_sources, ref
 from explorer.cli import main
 from explorer.services import open_registry
 from explorer.settings import Settings
-from tests.local_http import QuietHandler, serve, stop
 
 
 def _export(*records):
@@ -32,33 +31,24 @@ ROUGH = {"id": "rough-sleeping-chain", "title": "Rough sleeping in London (CHAIN
 
 
 class Portal:
-    """A London Datastore export served on 127.0.0.1; ``down`` makes it answer 503."""
+    """A London Datastore export served by the one local server; ``down`` makes it answer 503."""
 
-    def __init__(self, body: bytes):
-        portal = self
+    def __init__(self, server, body: bytes):
         self.body, self.down = body, False
+        self.url = server.add("/api/v3/datasets/export.json", self._answer)
 
-        class Handler(QuietHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                if portal.down:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(portal.body)))
-                self.end_headers()
-                self.wfile.write(portal.body)
-
-        self.httpd = serve(Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/api/v3/datasets/export.json"
+    def _answer(self, handler) -> None:
+        body = b"" if self.down else self.body
+        handler.send_response(503 if self.down else 200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
 
 @pytest.fixture
-def portal():
-    p = Portal(_export(AIR, ROUGH))
-    yield p
-    stop(p.httpd)
+def portal(local_server):
+    return Portal(local_server, _export(AIR, ROUGH))
 
 
 def _sources_file(tmp_path: Path, url: str, local_copy: str | None = None) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,64 +18,12 @@ from explorer.data.download import (
 )
 from explorer.guards.netguard import UnsafeURLError
 
-from ..local_http import QuietHandler, serve, stop
+from ..local_http import LocalServer
+from ..local_http import local_server as server  # noqa: F401 - the one local HTTP server, as `server`
 
 BODY = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 7) for i in range(3000))
 SHA = hashlib.sha256(BODY).hexdigest()
 MD5 = hashlib.md5(BODY).hexdigest()
-
-
-class Server:
-    """Routes map a path to a list of responses, served in turn (the last one repeats).
-
-    A response is ``(status, headers, body)`` or a callable taking the request handler.
-    """
-
-    def __init__(self):
-        self.routes: dict[str, list] = {}
-        self.hits: Counter = Counter()
-        server = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):  # noqa: N802
-                server.hits[self.path] += 1
-                queue = server.routes.get(self.path)
-                if not queue:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                response = queue.pop(0) if len(queue) > 1 else queue[0]
-                if callable(response):
-                    response(self)
-                    return
-                status, headers, body = response
-                self.send_response(status)
-                headers = {"Content-Length": str(len(body)), **headers}
-                for key, value in headers.items():
-                    if value is not None:
-                        self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-
-    def add(self, path: str, *responses) -> str:
-        self.routes[path] = list(responses)
-        return self.url(path)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        stop(self.httpd)
-
-
-@pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    srv.close()
 
 
 def truncated(handler):
@@ -170,7 +117,7 @@ def test_client_error_is_not_retried(server, tmp_path):
 
 
 def test_connection_refused_is_retried_then_reported(tmp_path):
-    srv = Server()
+    srv = LocalServer()
     url = srv.url("/gone.csv")
     srv.close()  # nothing listens on that port any more
     with pytest.raises(DownloadError, match="gone.csv.*2 attempt"):

@@ -26,7 +26,6 @@ from explorer.export.map_figure import build_map, export_map
 from explorer.services import open_registry
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -55,38 +54,33 @@ def png_tile(colour) -> bytes:
     return buf.getvalue()
 
 
-class TileServer:
-    """Serves /{z}/{x}/{y}.png as flat colours; ``mode`` 'ok', 'error' (HTTP 500) or 'hang'."""
+class Tiles:
+    """/{z}/{x}/{y}.png as flat colours, served by the one local server; ``mode`` 'ok', 'error'
+    (HTTP 500) or 'hang'; ``requests`` the tiles asked for."""
 
-    def __init__(self):
+    def __init__(self, server):
         self.mode = "ok"
         self.requests: list[tuple[int, int, int]] = []
         self.release = threading.Event()
-        server = self
+        server.add("*", self._answer)
+        self.port = server.port
+        self.template = server.url("/{z}/{x}/{y}.png")
 
-        class Handler(QuietHandler):
-            def do_GET(self):
-                z, x, y = (int(p) for p in self.path.strip("/").removesuffix(".png").split("/"))
-                server.requests.append((z, x, y))
-                if server.mode == "hang":
-                    server.release.wait(20)
-                    return
-                if server.mode == "error":
-                    self.send_error(500)
-                    return
-                body = png_tile(zoom_colour(z))
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-        self.template = f"http://127.0.0.1:{self.httpd.server_port}/{{z}}/{{x}}/{{y}}.png"
-
-    def close(self):
-        self.release.set()
-        stop(self.httpd)
+    def _answer(self, handler) -> None:
+        z, x, y = (int(p) for p in handler.path.strip("/").removesuffix(".png").split("/"))
+        self.requests.append((z, x, y))
+        if self.mode == "hang":
+            self.release.wait(20)
+            return
+        if self.mode == "error":
+            handler.send_error(500)
+            return
+        body = png_tile(zoom_colour(z))
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/png")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
@@ -97,13 +91,13 @@ def service(tmp_path_factory, data_dir):
 
 
 @pytest.fixture
-def server(service, monkeypatch):
-    srv = TileServer()
+def server(service, monkeypatch, local_server):
+    srv = Tiles(local_server)
     monkeypatch.setattr(service, "settings", service.settings.with_(
         offline=False, allow_private_urls=True, tile_url=srv.template))
     monkeypatch.setattr(tiles, "_failures", {})
     yield srv
-    srv.close()
+    srv.release.set()           # a hanging answer ends before the server stops
 
 
 def svg_root(data: bytes) -> ET.Element:
@@ -188,7 +182,7 @@ def test_tiles_are_drawn_under_the_map_and_credited(service, renderer, server):
     assert share > 0.95, f"only {share:.0%} of the warped image has the tiles' colour"
     text = flat(svg_text(svg.content))
     # tiles from EXPLORER_TILE_URL are not CARTO's: with no credit set, the server's host is named
-    port = server.httpd.server_port
+    port = server.port
     assert f"Basemap: 127.0.0.1:{port}" in text and "could not be fetched" not in text
     assert "CARTO" not in text
 
@@ -209,7 +203,7 @@ def test_a_second_export_reads_the_tiles_from_the_disk_cache(service, renderer, 
     again = export_map(BOROUGHS, "svg", SLIDE, service, renderer)
     assert len(server.requests) == seen
     assert svg_images(again.content) == svg_images(first.content)
-    assert f"Basemap: 127.0.0.1:{server.httpd.server_port}" in flat(svg_text(again.content))
+    assert f"Basemap: 127.0.0.1:{server.port}" in flat(svg_text(again.content))
 
 
 def test_the_tile_credit_setting_is_printed_for_a_custom_tile_server(service, renderer, server, monkeypatch):
@@ -218,7 +212,7 @@ def test_the_tile_credit_setting_is_printed_for_a_custom_tile_server(service, re
     text = flat(svg_text(export_map(BOROUGHS, "svg", SLIDE, service, renderer).content))
     assert "Basemap: © OpenStreetMap contributors, tiles by Test Tiles Ltd" in text
     assert "CARTO" not in text
-    assert f"Basemap: 127.0.0.1:{server.httpd.server_port}" not in text
+    assert f"Basemap: 127.0.0.1:{server.port}" not in text
 
 
 def test_credit_lines_for_bundled_and_custom_basemaps():

@@ -23,58 +23,27 @@ from explorer.data.provenance import read_provenance
 from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
+from ..local_http import local_server as source  # noqa: F401 - the one local HTTP server, a publisher's
 
 REPO = Path(__file__).resolve().parents[2]
 V1 = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i) for i in range(500))
 V2 = V1.replace(b",1\n", b",100\n")
 
 
-class Source:
-    """A publisher's server: path → (status, body), changed by the test; slow paths trickle."""
-
-    def __init__(self):
-        self.routes: dict[str, tuple[int, bytes]] = {}
-        self.slow: dict[str, bytes] = {}
-        self.hits: list[str] = []
-        source = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):  # noqa: N802
-                source.hits.append(self.path)
-                if self.path in source.slow:
-                    body = source.slow[self.path]
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    for i in range(0, len(body), 4096):  # ~100 KB/s: killed long before the end
-                        try:
-                            self.wfile.write(body[i:i + 4096])
-                            self.wfile.flush()
-                        except OSError:
-                            return
-                        time.sleep(0.04)
-                    return
-                status, body = source.routes.get(self.path, (404, b""))
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self) -> None:
-        stop(self.httpd)
-
-
-@pytest.fixture
-def source():
-    src = Source()
-    yield src
-    src.close()
+def trickled(body: bytes):
+    """A response sent 4 KB at a time at ~100 KB/s: a download is killed long before its end."""
+    def respond(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for i in range(0, len(body), 4096):
+            try:
+                handler.wfile.write(body[i:i + 4096])
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.04)
+    return respond
 
 
 @pytest.fixture
@@ -103,12 +72,12 @@ def card_text(component) -> str:
 def test_new_version_unreachable_serves_the_last_stored_copy_and_says_since_when(settings, source):
     from layouts.components import source_card
 
-    source.routes["/2019/no2.csv"] = (200, V1)
+    source.add("/2019/no2.csv", (200, V1))
     first = resolver(settings).resolve(entry(source.url("/2019/no2.csv")))
     assert first.origin == "download" and first.provenance.refresh_failed_at is None
 
     # The registry now names the publisher's new file; the publisher's server answers 503.
-    source.routes["/2020/no2.csv"] = (503, b"maintenance")
+    source.add("/2020/no2.csv", (503, b"maintenance"))
     newer = entry(source.url("/2020/no2.csv"))
     got = resolver(settings).resolve(newer)
     assert got.origin == "store" and got.path.read_bytes() == V1
@@ -133,11 +102,11 @@ def test_new_version_unreachable_serves_the_last_stored_copy_and_says_since_when
 
 
 def test_the_mark_goes_when_a_refresh_succeeds(settings, source):
-    source.routes["/v1.csv"] = (200, V1)
+    source.add("/v1.csv", (200, V1))
     resolver(settings).resolve(entry(source.url("/v1.csv")))
-    source.routes["/v2.csv"] = (500, b"boom")
+    source.add("/v2.csv", (500, b"boom"))
     assert resolver(settings).resolve(entry(source.url("/v2.csv"))).provenance.refresh_failed_at
-    source.routes["/v2.csv"] = (200, V2)
+    source.add("/v2.csv", (200, V2))
     fresh = resolver(settings).resolve(entry(source.url("/v2.csv")))
     assert fresh.origin == "download" and fresh.path.read_bytes() == V2
     assert fresh.provenance.refresh_failed_at is None and fresh.provenance.refresh_error is None
@@ -146,10 +115,10 @@ def test_the_mark_goes_when_a_refresh_succeeds(settings, source):
 
 def test_a_forced_refresh_that_fails_is_reported_and_marks_the_copy_kept(settings, source):
     e = entry(source.url("/no2.csv"))
-    source.routes["/no2.csv"] = (200, V1)
+    source.add("/no2.csv", (200, V1))
     r = resolver(settings)
     r.resolve(e)
-    source.routes["/no2.csv"] = (502, b"bad gateway")
+    source.add("/no2.csv", (502, b"bad gateway"))
     with pytest.raises(ResolveError, match="HTTP 502"):
         r.fetch(e, force=True)
     kept = r.resolve(e)
@@ -158,7 +127,7 @@ def test_a_forced_refresh_that_fails_is_reported_and_marks_the_copy_kept(setting
 
 
 def test_new_checksum_with_the_old_file_still_served_keeps_the_verified_copy(settings, source):
-    source.routes["/no2.csv"] = (200, V1)
+    source.add("/no2.csv", (200, V1))
     resolver(settings).resolve(entry(source.url("/no2.csv"), f"sha256:{hashlib.sha256(V1).hexdigest()}"))
     # The registry expects new bytes, the publisher still serves the old: not a valid refresh.
     got = resolver(settings).resolve(entry(source.url("/no2.csv"),
@@ -168,24 +137,24 @@ def test_new_checksum_with_the_old_file_still_served_keeps_the_verified_copy(set
 
 
 def test_no_stored_copy_and_no_source_is_still_an_error(settings, source):
-    source.routes["/gone.csv"] = (404, b"")
+    source.add("/gone.csv", (404, b""))
     with pytest.raises(ResolveError, match="HTTP 404"):
         resolver(settings).resolve(entry(source.url("/gone.csv")))
 
 
 def test_offline_does_not_pass_off_an_out_of_date_copy(settings, source):
-    source.routes["/v1.csv"] = (200, V1)
+    source.add("/v1.csv", (200, V1))
     resolver(settings).resolve(entry(source.url("/v1.csv")))
     with pytest.raises(ResolveError, match="out of date"):
         resolver(settings.with_(offline=True)).resolve(entry(source.url("/v2.csv")))
 
 
 def test_damaged_last_copy_is_not_served_when_the_refresh_fails(settings, source):
-    source.routes["/v1.csv"] = (200, V1)
+    source.add("/v1.csv", (200, V1))
     resolver(settings).resolve(entry(source.url("/v1.csv")))
     data_file = settings.store_dir / "laei-test" / "no2" / "v1.csv"
     data_file.write_bytes(V1[: len(V1) // 2])
-    source.routes["/v2.csv"] = (503, b"")
+    source.add("/v2.csv", (503, b""))
     with pytest.raises(ResolveError, match="HTTP 503"):
         resolver(settings).resolve(entry(source.url("/v2.csv")))
 
@@ -233,7 +202,7 @@ def _kill_mid_download(settings, url: str) -> None:
 
 def test_killed_while_downloading_leaves_nothing_that_reads_as_valid(settings, source):
     big = V1 * 200  # ~2.5 MB, trickled
-    source.slow["/big.csv"] = big
+    source.add("/big.csv", trickled(big))
     _kill_mid_download(settings, source.url("/big.csv"))
     e = entry(source.url("/big.csv"))
     offline = resolver(settings.with_(offline=True))
@@ -241,17 +210,16 @@ def test_killed_while_downloading_leaves_nothing_that_reads_as_valid(settings, s
         offline.resolve(e)
     assert offline.where(e)["store"]["ok"] is False
     # The next process downloads it whole, past the abandoned staging folder.
-    source.routes["/big.csv"] = (200, big)
-    del source.slow["/big.csv"]
+    source.add("/big.csv", (200, big))
     got = resolver(settings).resolve(e)
     assert got.origin == "download" and got.path.read_bytes() == big
 
 
 def test_killed_while_refreshing_keeps_the_previous_copy_intact(settings, source):
-    source.routes["/no2.csv"] = (200, V1)
+    source.add("/no2.csv", (200, V1))
     e = entry(source.url("/no2.csv"))
     resolver(settings).resolve(e)
-    source.slow["/no2.csv"] = V2 * 200
+    source.add("/no2.csv", trickled(V2 * 200))
     _kill_mid_download(settings, source.url("/no2.csv"))
     kept = resolver(settings.with_(offline=True)).resolve(e)
     assert kept.origin == "store" and kept.path.read_bytes() == V1

@@ -12,53 +12,40 @@ from explorer.catalogue.harvest import HarvestError, harvest
 from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
 
+class CkanApi:
+    """A tiny CKAN action API, served by the one local server: package_search from a list of
+    packages; ``fail_next`` statuses are answered first, ``truncate_start`` cuts that page in half."""
 
-class CkanServer:
-    """A tiny CKAN action API on 127.0.0.1 serving package_search from a list of packages."""
-
-    def __init__(self, packages: list[dict]):
+    def __init__(self, server, packages: list[dict]):
         self.packages = packages
         self.requests: list[dict] = []
-        self.fail_next: list[int] = []   # status codes to answer before serving normally
+        self.fail_next: list[int] = []
         self.truncate_start: int | None = None
-        server = self
+        server.add("*", self._answer)
+        self.url = server.url()
 
-        class Handler(QuietHandler):
-
-            def do_GET(self):
-                parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                server.requests.append({"path": parts.path, "query": query,
-                                        "ua": self.headers.get("User-Agent")})
-                if server.fail_next:
-                    self.send_response(server.fail_next.pop(0))
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if parts.path != "/api/3/action/package_search":
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                rows, start = int(query.get("rows", 10)), int(query.get("start", 0))
-                page = server.packages[start:start + rows]
-                body = json.dumps({"success": True, "result": {"count": len(server.packages), "results": page}})
-                data = body.encode()
-                if server.truncate_start is not None and start == server.truncate_start:
-                    data = data[: len(data) // 2]
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = serve(Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self):
-        stop(self.httpd)
+    def _answer(self, handler) -> None:
+        parts = urlsplit(handler.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.requests.append({"path": parts.path, "query": query, "ua": handler.headers.get("User-Agent")})
+        status, data = 200, b""
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+        elif parts.path != "/api/3/action/package_search":
+            status = 404
+        else:
+            rows, start = int(query.get("rows", 10)), int(query.get("start", 0))
+            page = self.packages[start:start + rows]
+            data = json.dumps({"success": True, "result": {"count": len(self.packages), "results": page}}).encode()
+            if self.truncate_start is not None and start == self.truncate_start:
+                data = data[: len(data) // 2]
+        handler.send_response(status)
+        if data:
+            handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
 
 
 @pytest.fixture()
@@ -80,10 +67,8 @@ def registry():
 
 
 @pytest.fixture()
-def server(demo_packages):
-    srv = CkanServer(copy.deepcopy(demo_packages))
-    yield srv
-    srv.close()
+def server(demo_packages, local_server):
+    return CkanApi(local_server, copy.deepcopy(demo_packages))
 
 
 def test_pages_through_package_search(server, registry, settings):

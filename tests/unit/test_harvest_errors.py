@@ -10,7 +10,6 @@ from explorer.catalogue.harvest import HarvestError, HarvestReport, Rejection, h
 from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
 
 
 @pytest.fixture()
@@ -185,58 +184,33 @@ def test_progress_and_report_dict(tmp_path, registry, settings):
     assert isinstance(report, HarvestReport) and isinstance(report.rejected[0], Rejection)
 
 
-class _FileServer:
-    def __init__(self, routes: dict[str, tuple[int, dict, bytes]]):
-        self.hits: list[str] = []
-        outer = self
-
-        class Handler(QuietHandler):
-
-            def do_GET(self):
-                outer.hits.append(self.path)
-                status, headers, body = routes.get(self.path, (404, {}, b""))
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self):
-        stop(self.httpd)
-
-
-def test_export_over_http_with_redirect(data_dir, registry, settings):
+def test_export_over_http_with_redirect(data_dir, registry, settings, local_server):
     body = (data_dir / "catalogue" / "lds_api_examples" / "v3_datasets_export.json").read_bytes()
-    server = _FileServer({"/old.json": (302, {"Location": "/export.json"}, b""),
-                          "/export.json": (200, {"Content-Type": "application/json"}, body),
-                          "/broken.json": (200, {}, body[:300])})
-    try:
-        report = harvest(server.url + "/old.json", registry, settings.with_(allow_private_urls=True))
-        assert report.kind == "lds" and report.added == ["2xxx0"]
-        assert server.hits == ["/old.json", "/export.json"]
-        assert registry.get("2xxx0").source == "lds:127.0.0.1"
-        with pytest.raises(HarvestError, match=r"/broken.json: not valid JSON"):
-            harvest(server.url + "/broken.json", registry, settings.with_(allow_private_urls=True))
-        with pytest.raises(HarvestError, match="404"):
-            harvest(server.url + "/missing.json", registry, settings.with_(allow_private_urls=True))
-        with pytest.raises(HarvestError, match="offline"):
-            harvest(server.url + "/export.json", registry, settings.with_(allow_private_urls=True, offline=True))
-    finally:
-        server.close()
+    server = local_server
+    server.add("/old.json", (302, {"Location": "/export.json"}, b""))
+    server.add("/export.json", (200, {"Content-Type": "application/json"}, body))
+    server.add("/broken.json", (200, body[:300]))
+    report = harvest(server.url("/old.json"), registry, settings.with_(allow_private_urls=True))
+    assert report.kind == "lds" and report.added == ["2xxx0"]
+    assert server.requests == ["/old.json", "/export.json"]
+    assert registry.get("2xxx0").source == "lds:127.0.0.1"
+    with pytest.raises(HarvestError, match=r"/broken.json: not valid JSON"):
+        harvest(server.url("/broken.json"), registry, settings.with_(allow_private_urls=True))
+    with pytest.raises(HarvestError, match="404"):
+        harvest(server.url("/missing.json"), registry, settings.with_(allow_private_urls=True))
+    with pytest.raises(HarvestError, match="offline"):
+        harvest(server.url("/export.json"), registry, settings.with_(allow_private_urls=True, offline=True))
     assert registry.count() == 1
 
 
-def test_every_redirect_hop_is_checked(data_dir, registry, settings, monkeypatch):
+def test_every_redirect_hop_is_checked(data_dir, registry, settings, monkeypatch, local_server):
     from explorer.catalogue.harvest import sources
     from explorer.guards.netguard import UnsafeURLError
 
     body = (data_dir / "catalogue" / "lds_api_examples" / "v3_datasets_export.json").read_bytes()
-    server = _FileServer({"/start.json": (302, {"Location": "/internal/export.json"}, b""),
-                          "/internal/export.json": (200, {}, body)})
+    server = local_server
+    server.add("/start.json", (302, {"Location": "/internal/export.json"}, b""))
+    server.add("/internal/export.json", (200, body))
     real_check = sources.check_url
 
     def strict(url, allow_private=False, **kwargs):
@@ -245,10 +219,7 @@ def test_every_redirect_hop_is_checked(data_dir, registry, settings, monkeypatch
         return real_check(url, allow_private=allow_private, **kwargs)
 
     monkeypatch.setattr(sources, "check_url", strict)
-    try:
-        with pytest.raises(HarvestError, match="refused URL.*internal"):
-            harvest(server.url + "/start.json", registry, settings.with_(allow_private_urls=True))
-    finally:
-        server.close()
-    assert server.hits == ["/start.json"]
+    with pytest.raises(HarvestError, match="refused URL.*internal"):
+        harvest(server.url("/start.json"), registry, settings.with_(allow_private_urls=True))
+    assert server.requests == ["/start.json"]
     assert registry.count() == 0

@@ -22,7 +22,7 @@ from explorer.catalogue.models import Entry, Resource
 from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
-from ..hostile import GOOD_CSV, Server, gzip_zeros, vrt, write, zeros_zip, zip_bytes
+from ..hostile import GOOD_CSV, gzip_zeros, vrt, write, zeros_zip, zip_bytes
 
 LIMIT = 20 * 1024 * 1024          # EXPLORER_MAX_DOWNLOAD_BYTES for these tests
 BOMB = 64 * 1024 * 1024           # what one bomb member expands to
@@ -34,11 +34,9 @@ def limited(monkeypatch):
 
 
 @pytest.fixture
-def server():
-    srv = Server()
-    srv.add("/x.csv", (200, {}, GOOD_CSV))
-    yield srv
-    srv.close()
+def server(local_server):
+    local_server.add("/x.csv", (200, {}, GOOD_CSV))
+    return local_server
 
 
 def resource(fmt: str, **kw) -> Resource:

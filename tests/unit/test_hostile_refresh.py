@@ -13,7 +13,8 @@ from explorer.data.provenance import read_provenance
 from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
-from ..hostile import GOOD_CSV, HTML_ERROR, Server, trickle, vrt, zeros_zip, zip_bytes
+from ..hostile import GOOD_CSV, HTML_ERROR, trickle, vrt, zeros_zip, zip_bytes
+from ..local_http import local_server as server  # noqa: F401 - the one local HTTP server, as `server`
 
 GOOD_ZIP = zip_bytes({"data/london.csv": GOOD_CSV})
 GOOD_JSON = json.dumps([{"code": "E09000001", "value": 1}, {"code": "E09000002", "value": 2}]).encode()
@@ -21,11 +22,6 @@ GOOD_GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
     {"type": "Feature", "properties": {"n": 1}, "geometry": {"type": "Point", "coordinates": [-0.1, 51.5]}}]}).encode()
 
 
-@pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    srv.close()
 
 
 def settings_for(tmp_path, **kw) -> Settings:

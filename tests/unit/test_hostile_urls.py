@@ -22,15 +22,13 @@ from explorer.guards.netguard import GuardedSession, UnsafeURLError, check_url
 from explorer.catalogue.registry import Registry
 from explorer.settings import Settings
 
-from ..hostile import GOOD_CSV, Server, trickle
+from ..hostile import GOOD_CSV, trickle
 
 
 @pytest.fixture
-def server():
-    srv = Server()
-    srv.add("/secret.csv", (200, {}, b"password,hash\nroot,x\n"))
-    yield srv
-    srv.close()
+def server(local_server):
+    local_server.add("/secret.csv", (200, {}, b"password,hash\nroot,x\n"))
+    return local_server
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import threading
 import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -16,10 +15,11 @@ import pytest
 import requests
 from authlib.jose import JsonWebKey, jwt
 from flask import Flask, jsonify, redirect, request
-from werkzeug.serving import make_server
 
 from explorer.web.app import create_app
 from explorer.settings import Settings
+
+from ..local_http import LocalServer
 
 CLIENT_ID = "london-data-explorer"
 CLIENT_SECRET = "s3cret-for-tests-only"
@@ -85,14 +85,12 @@ class Provider:
             return jsonify(self.person)
 
     def __enter__(self):
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.issuer = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = LocalServer(self.app)
+        self.issuer = self.server.url()
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
+        self.server.close()
 
 
 @pytest.fixture()

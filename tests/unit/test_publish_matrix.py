@@ -377,45 +377,28 @@ def test_a_published_entry_is_seen_at_once_by_another_worker(world, data_dir):
     assert response.status_code == 200 and len(response.get_data()) > 1000
 
 
-def test_a_resource_by_url_is_fetched_and_reported_or_refused(world, data_dir, tmp_path):
+def test_a_resource_by_url_is_fetched_and_reported_or_refused(world, data_dir, tmp_path, local_server):
     """A link to a file on a real local HTTP server: fetched, loaded and reported like an upload; a
     link that does not answer with the file is refused with the reason, and nothing is written."""
-    from ..local_http import QuietHandler, serve, stop
-
     body = world["csv"].encode()
-
-    class Handler(QuietHandler):
-        def do_GET(self):
-            if self.path == "/scores.csv":
-                self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            else:
-                self.send_error(404)
-
-    httpd = serve(Handler)
+    local_server.add("/scores.csv", (200, {"Content-Type": "text/csv"}, body))
     app = create_app(Settings(home=world["home"], data_dir=data_dir, cache_url="simple", allow_private_urls=True,
                               database_url=world["database"]))
     client = app.server.test_client()
-    try:
-        entry_id = _fresh(world)
-        headers = world["who"]["editor_a"].headers()
-        base = f"http://127.0.0.1:{httpd.server_port}"
-        ok = client.post(f"/api/datasets/{entry_id}/resources", headers=headers,
-                         json={"url": f"{base}/scores.csv", "format": "csv"})
-        assert ok.status_code == 201, ok.get_data()[:400]
-        assert ok.get_json()["geography"]["boundary_set"] == "lsoa-2011"
-        before = _snapshot(world, entry_id)
-        missing = client.post(f"/api/datasets/{entry_id}/resources", headers=headers,
-                              json={"url": f"{base}/gone.csv", "format": "csv"})
-        assert missing.status_code == 422 and "404" in missing.get_json()["fields"]["file"]
-        not_a_url = client.post(f"/api/datasets/{entry_id}/resources", headers=headers, json={"url": "file:///etc/passwd"})
-        assert not_a_url.status_code == 422 and "url" in not_a_url.get_json()["fields"]
-        assert _snapshot(world, entry_id) == before
-    finally:
-        stop(httpd)
+    entry_id = _fresh(world)
+    headers = world["who"]["editor_a"].headers()
+    base = local_server.url()
+    ok = client.post(f"/api/datasets/{entry_id}/resources", headers=headers,
+                     json={"url": f"{base}/scores.csv", "format": "csv"})
+    assert ok.status_code == 201, ok.get_data()[:400]
+    assert ok.get_json()["geography"]["boundary_set"] == "lsoa-2011"
+    before = _snapshot(world, entry_id)
+    missing = client.post(f"/api/datasets/{entry_id}/resources", headers=headers,
+                          json={"url": f"{base}/gone.csv", "format": "csv"})
+    assert missing.status_code == 422 and "404" in missing.get_json()["fields"]["file"]
+    not_a_url = client.post(f"/api/datasets/{entry_id}/resources", headers=headers, json={"url": "file:///etc/passwd"})
+    assert not_a_url.status_code == 422 and "url" in not_a_url.get_json()["fields"]
+    assert _snapshot(world, entry_id) == before
 
 
 def test_theme_chart_exports_are_refused_when_a_theme_dataset_is_shared(world):

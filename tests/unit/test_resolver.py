@@ -7,7 +7,6 @@ import io
 import json
 import os
 import zipfile
-from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,60 +18,13 @@ from explorer.data.provenance import Provenance, read_provenance
 from explorer.data.resolver import ResolveError, Resolver
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
+from ..local_http import local_server as server  # noqa: F401 - the one local HTTP server, as `server`
 
 BODY = b"LSOA21CD,value\n" + b"".join(b"E0100%04d,%d\n" % (i, i * 3) for i in range(2000))
 SHA = hashlib.sha256(BODY).hexdigest()
 MSOA = "boundaries/london-2021-msoa-gen20/london-2021-msoa-gen20.shp"
 MSOA_SIDECARS = ["london-2021-msoa-gen20.dbf", "london-2021-msoa-gen20.shx",
                  "london-2021-msoa-gen20.prj", "london-2021-msoa-gen20.cpg"]
-
-
-class Server:
-    """Routes: path → responses served in turn (the last repeats); counts hits per path."""
-
-    def __init__(self):
-        self.routes: dict[str, list] = {}
-        self.hits: Counter = Counter()
-        server = self
-
-        class Handler(QuietHandler):
-            def do_GET(self):  # noqa: N802
-                server.hits[self.path] += 1
-                queue = server.routes.get(self.path)
-                if not queue:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                response = queue.pop(0) if len(queue) > 1 else queue[0]
-                if callable(response):
-                    return response(self)
-                status, body = response
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-
-    def add(self, path, *responses) -> str:
-        self.routes[path] = list(responses)
-        return self.url(path)
-
-    def url(self, path) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    @property
-    def total(self) -> int:
-        return sum(self.hits.values())
-
-
-@pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    stop(srv.httpd)
 
 
 @pytest.fixture

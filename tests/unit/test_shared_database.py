@@ -204,52 +204,32 @@ def test_a_harvest_scheduled_on_two_hosts_runs_once(tmp_path, postgres_url):
         assert again is True
 
 
-def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_path):
+def test_a_file_downloaded_by_one_host_is_read_by_another_with_its_checksum(tmp_path, local_server):
     """Two hosts with their own EXPLORER_HOME and one EXPLORER_STORE_DIR: host B, offline, uses
     host A's download after checking its sha256; a file changed behind the store's back is refused."""
-    from http.server import BaseHTTPRequestHandler
-
     from explorer.catalogue.models import Entry
     from explorer.data.resolver import Resolver
 
-    from ..local_http import serve, stop
-
     body = b"code,value\nE09000001,1\nE09000002,2\n"
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = serve(Handler)
-    try:
-        shared = tmp_path / "shared-store"
-        url = f"http://127.0.0.1:{httpd.server_port}/values.csv"
-        entry = Entry.from_dict({"id": "shared-test", "title": "Shared", "publisher": "GLA", "licence": "OGL v3",
-                                 "resources": [{"id": "csv", "url": url, "format": "csv"}]})
-        host_a = Settings(home=tmp_path / "a", data_dir=tmp_path / "nodata", store_folder=str(shared),
-                          allow_private_urls=True, harvest_bundled=False)
-        host_b = Settings(home=tmp_path / "b", data_dir=tmp_path / "nodata", store_folder=str(shared),
-                          offline=True, harvest_bundled=False)
-        first = Resolver(host_a, progress=False).resolve(entry)
-        assert first.origin == "download" and str(first.path).startswith(str(shared))
-        second = Resolver(host_b, progress=False).resolve(entry)
-        assert second.origin == "store" and second.path.read_bytes() == body
-        assert second.provenance.sha256 == first.provenance.sha256
-        assert not list((tmp_path / "b").rglob("values.csv"))     # nothing copied into host B's home
-        assert not [p for p in shared.rglob("*") if p.name.startswith((".tmp", ".part")) or p.suffix == ".part"]
-        first.path.write_bytes(body.replace(b"1\n", b"9\n"))      # changed behind the store's back
-        from explorer.data.resolver import ResolveError
-        with pytest.raises(ResolveError):
-            Resolver(host_b.with_(), progress=False).resolve(entry)
-    finally:
-        stop(httpd)
+    url = local_server.add("/values.csv", (200, {"Content-Type": "text/csv"}, body))
+    shared = tmp_path / "shared-store"
+    entry = Entry.from_dict({"id": "shared-test", "title": "Shared", "publisher": "GLA", "licence": "OGL v3",
+                             "resources": [{"id": "csv", "url": url, "format": "csv"}]})
+    host_a = Settings(home=tmp_path / "a", data_dir=tmp_path / "nodata", store_folder=str(shared),
+                      allow_private_urls=True, harvest_bundled=False)
+    host_b = Settings(home=tmp_path / "b", data_dir=tmp_path / "nodata", store_folder=str(shared),
+                      offline=True, harvest_bundled=False)
+    first = Resolver(host_a, progress=False).resolve(entry)
+    assert first.origin == "download" and str(first.path).startswith(str(shared))
+    second = Resolver(host_b, progress=False).resolve(entry)
+    assert second.origin == "store" and second.path.read_bytes() == body
+    assert second.provenance.sha256 == first.provenance.sha256
+    assert not list((tmp_path / "b").rglob("values.csv"))     # nothing copied into host B's home
+    assert not [p for p in shared.rglob("*") if p.name.startswith((".tmp", ".part")) or p.suffix == ".part"]
+    first.path.write_bytes(body.replace(b"1\n", b"9\n"))      # changed behind the store's back
+    from explorer.data.resolver import ResolveError
+    with pytest.raises(ResolveError):
+        Resolver(host_b.with_(), progress=False).resolve(entry)
 
 
 # The registry on PostgreSQL -----------------------------------------------------------------------

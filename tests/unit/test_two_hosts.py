@@ -27,7 +27,6 @@ import requests
 from explorer.accounts.store import open_accounts
 from explorer.settings import Settings
 
-from ..local_http import QuietHandler, serve, stop
 from ..publishing_fixtures import PUBLISHER_A, lsoa_2011_csv
 from .test_redis_cache import redis_server  # noqa: F401  (fixture: a real redis-server)
 
@@ -90,31 +89,25 @@ CHECK_SECONDS = 2             # each serving process looks for due sources this 
 
 
 class Catalogue:
-    """The London Datastore's export, served on 127.0.0.1 from the real snapshot: every read is
-    recorded with the database's row counters at that moment (before the refresh writes)."""
+    """The London Datastore's export, served by the one local server from the real snapshot: every
+    read is recorded with the database's row counters at that moment (before the refresh writes)."""
 
-    def __init__(self, snapshot: Path, database_url: str):
-        body = snapshot.read_bytes()
-        reads = self.reads = []
+    def __init__(self, server, snapshot: Path, database_url: str):
+        self.body, self.database_url = snapshot.read_bytes(), database_url
+        self.reads: list[dict] = []
+        self.url = server.add("/api/v3/datasets/export.json", self._answer)
 
-        class Handler(QuietHandler):
-            def do_GET(self):
-                with psycopg.connect(database_url, autocommit=True) as conn:
-                    counters = conn.execute(
-                        "SELECT n_tup_ins, n_tup_upd, (SELECT COUNT(*) FROM registry_entries)"
-                        " FROM pg_stat_user_tables WHERE relname = 'registry_entries'").fetchone()
-                reads.append({"at": time.time(), "path": self.path, "counters": counters})
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = serve(Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}/api/v3/datasets/export.json"
-
-    def stop(self) -> None:
-        stop(self.httpd)
+    def _answer(self, handler) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            counters = conn.execute(
+                "SELECT n_tup_ins, n_tup_upd, (SELECT COUNT(*) FROM registry_entries)"
+                " FROM pg_stat_user_tables WHERE relname = 'registry_entries'").fetchone()
+        self.reads.append({"at": time.time(), "path": handler.path, "counters": counters})
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(self.body)))
+        handler.end_headers()
+        handler.wfile.write(self.body)
 
 
 def _sources_file(tmp_path: Path, url: str) -> Path:
@@ -135,9 +128,9 @@ def _source_state(postgres_url: str, name: str) -> dict:
 
 
 def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_and_a_refresh_once(
-        tmp_path, data_dir, postgres_url, redis_server):  # noqa: F811
+        tmp_path, data_dir, postgres_url, redis_server, local_server):  # noqa: F811
     store = tmp_path / "shared-store"
-    catalogue = Catalogue(data_dir / "catalogue" / "lds_export_snapshot.json", postgres_url)
+    catalogue = Catalogue(local_server, data_dir / "catalogue" / "lds_export_snapshot.json", postgres_url)
     env = {"EXPLORER_DATA_DIR": str(data_dir), "EXPLORER_DATABASE_URL": postgres_url,
            "EXPLORER_CACHE_URL": redis_server.url, "EXPLORER_STORE_DIR": str(store),
            "EXPLORER_SOURCES": str(_sources_file(tmp_path, catalogue.url)),
@@ -208,4 +201,3 @@ def test_two_hosts_share_entries_links_files_and_run_the_first_harvest_and_a_ref
     finally:
         a.stop()
         b.stop()
-        catalogue.stop()

@@ -10,18 +10,12 @@ import time
 
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
 from explorer.settings import Settings
 from explorer.web.warmup import Claims, RequestGate, draw_export_images, export_address
 
+from ..local_http import LocalServer
 from .test_redis_cache import redis_server  # noqa: F401 - the fixture: a real redis-server
-
-
-def _serve(wsgi_app):
-    server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
 
 
 def test_the_warm_up_waits_while_a_visitors_request_is_in_flight():
@@ -40,7 +34,8 @@ def test_the_warm_up_waits_while_a_visitors_request_is_in_flight():
 
     gate = RequestGate()
     app.wsgi_app = gate.wrap(app.wsgi_app)
-    server, base = _serve(app)
+    server = LocalServer(app)
+    base = server.url()
     try:
         assert gate.wait_quiet() < 0.1           # nobody there: no wait
         assert not gate.first_answered.is_set()
@@ -62,7 +57,7 @@ def test_the_warm_up_waits_while_a_visitors_request_is_in_flight():
         assert app.test_client().get("/healthz").status_code == 200
         assert gate.wait_quiet() < 0.1 and gate.requests == 1
     finally:
-        server.shutdown()
+        server.close()
 
 
 def test_a_visitor_who_never_stops_does_not_stop_the_warm_up(monkeypatch):
