@@ -19,7 +19,7 @@ from ``/_dash-dependencies`` and the page it holds, as the browser does (``bench
 2. **click a borough**: a borough from the theme page's picker; the page takes the selection and
    restyles its charts and map in the browser (assets/theme_selection.js), so the client sets the
    selection as that code does and calls the server callbacks that follow it (the place panel);
-3. **export a chart**: ``/export/chart/<theme>/<chart>.png?preset=slide``;
+3. **export a chart**: the chart's PNG link as its page offers it (``/export/chart/<theme>/<chart>.png?preset=a4``);
 4. **open the map**: ``/map`` with the callbacks it fires and its default layers' geometry;
 5. **add a layer**: the layer panel's search callback, the add callback, the new card's callbacks and
    its geometry;
@@ -63,6 +63,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+
+from layouts.export_menu import chart_image_href
 
 from .dash_client import Page, has_input, has_output, id_text
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, stats_ms, write_results
@@ -242,7 +244,7 @@ def run_session(base: str, deps: list[dict], slugs: list[str], n: int, iteration
                 if not charts:
                     raise StepError("no chart on the theme page")
                 chart = charts[k % len(charts)]["index"]
-                return browser.get(f"/export/chart/{browser.slug}/{chart}.png?preset=slide")
+                return browser.get(chart_image_href(browser.slug, chart, "png"))   # the page's PNG link
 
             def open_map():
                 return browser.navigate("/map") + browser.geometry("layer-geo")
@@ -595,8 +597,10 @@ def main(argv: list[str] | None = None) -> int:
         "restyles every chart and the map itself (assets/theme_selection.js), with no request; the "
         "client sets the selection as that code does and calls the server callbacks that follow it "
         "(the place panel).",
-        "export a chart: GET /export/chart/<theme>/<chart>.png?preset=slide (a PNG with title, "
-        "source, licence and date drawn by the shared headless browser).",
+        "export a chart: GET the chart's PNG link as its page offers it, "
+        "/export/chart/<theme>/<chart>.png?preset=a4 (a PNG with title, source, licence, date and a "
+        "link back drawn by the shared headless browser; before 2026-12-07 the runs asked for "
+        "preset=slide).",
         "open the map: GET /map (with its layout) + dependencies + router callback + the callbacks "
         "the page fires + the default layers' geometry on first sight.",
         "add a layer: the layer panel's search callback (" + ", ".join(LAYER_SEARCHES) + ", in turn), "
@@ -609,8 +613,9 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(DATASETS) + ".",
         "Cold: each set-up's server and Redis start fresh (empty EXPLORER_HOME, empty Redis); the "
         "server warms itself before /healthz says ready (theme pages and charts, the map's "
-        "geometry, the export renderer: explorer/web/warmup.py); the 50 sessions start together at "
-        "that moment. Warm: the same server, once per --think value, after the cold pass.",
+        "geometry, the export renderer and every chart's PNG, each drawn by one worker: "
+        "explorer/web/warmup.py); the 50 sessions start together at that moment. Warm: the same "
+        "server, once per --think value, after the cold pass.",
     ]
     data = {"machine": machine, "load_average_end": round(os.getloadavg()[0], 2), "sessions": args.sessions, "iterations": args.iterations,
             "think_s": thinks, "setups": results, "notes": notes}

@@ -15,10 +15,12 @@ process, what its first visitors would otherwise wait for:
    server listens on: the image prints a link back to the view, so it is drawn for one address)
    and kept in the shared cache, so the first person to export a chart reads it.
 
-Two workers share the work (:class:`Claims`): before drawing a page or an image a worker claims it
-in the shared cache (an atomic ``add``: Redis ``SET NX``); a page claimed by another worker is left
-to it and taken up again at the end (read from the cache once drawn, drawn here if the other
-gave up), so two workers started together draw each page once instead of twice.
+Workers share the work (:class:`Claims`): before drawing a page or an image a worker claims it in
+the shared cache (an atomic ``add``: Redis ``SET NX``); work claimed by another worker is left to
+it. The theme pages are drawn by one worker (the first to claim them) while the others start their
+renderer and then read the pages (about 3 s instead of the whole drawing: side by side, two workers
+each loaded and joined the same datasets at once, and on a busy machine took longer than one
+alone); the export images are shared out image by image.
 
 The warm-up never delays a visitor (:class:`RequestGate`): before each piece of work it waits
 until no visitor's request is in flight (and a quarter of a second has passed since the last), so
@@ -57,7 +59,9 @@ log = logging.getLogger(__name__)
 PRELOAD = re.compile(r'<link rel="preload" as="fetch"[^>]*href="([^"]+)"')
 CLAIM_SECONDS = 120      # a claim lapses after this, should its worker die while drawing
 CLAIM_WAIT_SECONDS = 90  # a worker waits at most this for a page another worker claimed
+LEAD_SECONDS = 600       # the same for the worker that draws the theme pages (minutes on a busy machine)
 DEV_FIRST_REQUEST_S = 5.0  # the development server waits this long for its first page before warming
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"   # what Chromium and Firefox send
 
 
 # =============================================================================== yielding to visitors
@@ -142,16 +146,17 @@ class Claims:
         self.token = f"{os.getpid()}@{time.time():.3f}"
         self._mine: set[str] = set()
         self.deferred = 0
+        self.taken = 0
 
     @staticmethod
     def _key(key: str) -> str:
         return f"warm-claim:{key}"
 
-    def _add(self, key: str) -> bool:
+    def _add(self, key: str, seconds: int = CLAIM_SECONDS) -> bool:
         if self.cache is None:
             return True
         try:
-            return bool(self.cache.add(self._key(key), self.token, timeout=CLAIM_SECONDS))
+            return bool(self.cache.add(self._key(key), self.token, timeout=seconds))
         except Exception as exc:  # noqa: BLE001 - a cache that fails: draw it here
             log.warning("warm-up: could not claim work in the cache (%s)", exc)
             return True
@@ -162,20 +167,23 @@ class Claims:
         except Exception:  # noqa: BLE001
             return False
 
-    def take(self, key: str, wait: bool = False) -> bool:
+    def take(self, key: str, wait: bool = False, seconds: int = CLAIM_SECONDS) -> bool:
+        """Claim ``key`` for ``seconds`` (see the class); with ``wait``, for as long again at most."""
         if self.gate is not None:
             self.gate.wait_quiet()
-        if self._add(key):
+        if self._add(key, seconds):
             self._mine.add(key)
+            self.taken += 1
             return True
         if not wait:
             self.deferred += 1
             return False
-        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+        deadline = time.monotonic() + (CLAIM_WAIT_SECONDS if seconds == CLAIM_SECONDS else seconds)
         while time.monotonic() < deadline and self._held(key):
             time.sleep(0.2)
-        self._add(key)             # taken, or left by a worker that is stuck: draw it here anyway
+        self._add(key, seconds)    # taken, or left by a worker that is stuck: draw it here anyway
         self._mine.add(key)
+        self.taken += 1
         return True
 
     def release(self, key: str) -> None:
@@ -204,19 +212,16 @@ def _timed(steps: dict, name: str, work) -> None:
 def _page_and_preloads(client, path: str) -> int:
     """GET an index page as a browser does, then the geometry files it preloads; the count of
     geometry files fetched."""
-    response = client.get(path, headers={"Accept-Encoding": "gzip"})
+    response = client.get(path)      # a page is compressed for each request: read it plain
     if response.status_code >= 400:
         raise RuntimeError(f"GET {path} answered {response.status_code}")
-    text = response.get_data(as_text=False)
-    if response.headers.get("Content-Encoding") == "gzip":
-        import gzip
-
-        text = gzip.decompress(text)
-    urls = [u.replace("&amp;", "&") for u in PRELOAD.findall(text.decode("utf-8", "replace"))]
+    text = response.get_data(as_text=True)
+    urls = [u.replace("&amp;", "&") for u in PRELOAD.findall(text)]
     fetched = 0
     for url in dict.fromkeys(urls):
         if url.startswith("/geo/"):
-            client.get(url, headers={"Accept-Encoding": "gzip"})
+            # as browsers ask, so the compressed copy they are sent is the one kept (compression.py)
+            client.get(url, headers={"Accept-Encoding": BROWSER_ENCODINGS})
             fetched += 1
     return fetched
 
@@ -305,8 +310,21 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
         started_renderer.start()
 
     def theme_pages_step():
-        done = theme_page_cache.warm(services, server, claims=claims)
-        shared = f"; {claims.deferred} left to another worker first" if claims.deferred else ""
+        # one worker draws the theme pages, the others read them once it is done: drawn side by
+        # side, two workers each loaded and joined the same datasets (most of the work) at once
+        key = f"theme pages {services.settings.data_dir}"
+        lead = claims.take(key, seconds=LEAD_SECONDS)
+        waited = time.monotonic()
+        if not lead:
+            claims.take(key, wait=True, seconds=LEAD_SECONDS)
+        waited = time.monotonic() - waited
+        taken = claims.taken
+        try:
+            done = theme_page_cache.warm(services, server, claims=claims)
+        finally:
+            claims.release(key)
+        shared = "" if lead else (f"; drawn by another worker (waited {waited:.1f} s for it), "
+                                  f"{claims.taken - taken} drawn here")
         return f"{len(done)} of {len(themes)} complete{shared}"
 
     def index_pages_step():
