@@ -14,7 +14,8 @@ Measured, on both:
    ``benchmarks/search_quality.py`` scores them (P@5, R@10, nDCG@5), and how many requests get
    the very same first 10;
 2. **search latency** — every request of the set, ``--repeats`` rounds, p50/p95/max per search on
-   host B (PostgreSQL) and on the SQLite file;
+   host B (PostgreSQL: the request's terms found and weighed in the database, ``pg_search``) and
+   on the SQLite file (the in-memory index);
 3. **seeing another host's write** — host A upserts one entry, host B searches for it at once:
    p50/p95 of that search (it pulls the change first) over ``--writes`` rounds, beside a search
    with nothing to pull;
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -96,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     server = PostgresServer(bin_dir)
     server.start()
-    out: dict = {"catalogue": "London Datastore snapshot, 1,249 datasets", "requests": len(requests)}
+    out: dict = {"catalogue": "London Datastore snapshot, 1,249 datasets", "requests": len(requests),
+                 "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     try:
         url = server.new_database()
         with tempfile.TemporaryDirectory() as tmp:
@@ -172,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     out["machine"] = machine()
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     table = _table(out)
     print(table)
     if not args.no_write:
@@ -203,6 +207,8 @@ def _table(out: dict) -> str:
     b = out["build_seconds"]
     lines.append(f"| harvest + embed 1,249 datasets (s) | {b['sqlite']} | {b['postgresql_host_a']} |")
     lines.append(f"| a second host's start (replica from the database, s) | – | {b['postgresql_second_host_start']} |")
+    lines.append(f"\nLoad average (1, 5, 15 min) at start {out['load_average_at_start']}, "
+                 f"at end {out.get('load_average_at_end')}.")
     return "\n".join(lines)
 
 
