@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import unquote
 
-from dash import ClientsideFunction, Input, Output, State, ctx, no_update
-from dash.exceptions import PreventUpdate
+from dash import ClientsideFunction, Input, Output, State, no_update
 
 from explorer.catalogue.registry import FACETS
 from explorer.guards.request_limits import facet_filters, parse_query
@@ -187,17 +186,12 @@ def register(app, services) -> None:
         Output("page-rendered", "data"),
         Input("url", "pathname"),
         Input("url", "search"),
-        State("page-title", "data"),  # which page is showing (the page itself is too big to send)
         State("page-rendered", "data"),  # the address whose page came with the layout, if any
     )
-    def route_callback(pathname: str | None, search: str | None, current_title, rendered):
-        # The map page keeps its own state in the query string, written in the browser
-        # (history.replaceState, assets/map_explorer.js), which the router never hears of. A
-        # change of query that does reach it while the map shows is not a new page either: drawing
-        # the map again gives its layers new ids. A bare /map is a person following the "Map" link.
-        path = unquote(pathname or "/").rstrip("/") or "/"
-        if path == "/map" and current_title == MAP_TITLE and ctx.triggered_id == "url" and search:
-            raise PreventUpdate
+    def route_callback(pathname: str | None, search: str | None, rendered):
+        # The map keeps its state in the address, written in the browser (history.replaceState,
+        # assets/map_explorer.js) without telling dcc.Location, so the router only hears of a map
+        # address the person went to (a link, Back, Forward) and draws that map.
         if rendered is not None:
             # The layout holds this address's page (explorer/web/index_page.py): nothing to send. Once
             # used, the mark is cleared, so coming back to the address later renders it again.

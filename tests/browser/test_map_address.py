@@ -73,3 +73,25 @@ def test_an_embedded_map_keeps_embed_in_its_address(explorer):
     wait_until(lambda: "view=" in duo.driver.current_url, 20, "the address is not the map's permalink")
     assert "embed=1" in duo.driver.current_url
     assert duo.driver.execute_script("return document.documentElement.classList.contains('embed');")
+
+
+def test_back_after_the_map_link_brings_the_restyled_map_back(explorer):
+    """The address the map wrote is a real place in the history: leaving it by the "Map" link (a
+    new, default map) and pressing Back draws the restyled map again, not the default one."""
+    duo = explorer
+    open_map(duo, BOROUGH_NO2)
+    wait_until(lambda: coloured(duo) >= 33, 60, "borough NO2 not drawn")
+    classes = cards(duo)[0].find_elements(By.CSS_SELECTOR, ".layer-card__style .dash-dropdown")[1]
+    pick(duo, classes, "4")
+    wait_until(lambda: "k:4" in duo.driver.current_url, 20, "the address did not record the classes")
+    restyled = duo.driver.current_url
+
+    next(a for a in duo.driver.find_elements(By.CSS_SELECTOR, ".site-nav__link") if a.text == "Map").click()
+    wait_until(lambda: len(cards(duo)) == 2, 60, "the Map link did not open the default map")
+    wait_until(lambda: "k:4" not in duo.driver.current_url, 20, "the default map kept the old address")
+
+    duo.driver.back()
+    wait_until(lambda: duo.driver.current_url == restyled, 20, "Back did not return to the restyled address")
+    wait_until(lambda: len(cards(duo)) == 1, 60, "Back did not draw the restyled map's layer")
+    wait_until(lambda: len(cards(duo)[0].find_elements(By.CSS_SELECTOR, ".legend__list li")) == 5, 30,
+               "Back did not draw four classes")

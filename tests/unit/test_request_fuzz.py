@@ -213,8 +213,7 @@ def test_a_wrongly_typed_property_is_refused_before_the_callback_runs(client):
                                        {"id": "page-rendered", "property": "data"}],
             "inputs": [{"id": "url", "property": "pathname", "value": {"not": "a path"}},
                        {"id": "url", "property": "search", "value": ""}],
-            "state": [{"id": "page-title", "property": "data", "value": None},
-                      {"id": "page-rendered", "property": "data", "value": None}],
+            "state": [{"id": "page-rendered", "property": "data", "value": None}],
             "changedPropIds": ["url.pathname"]}
     response = client.post("/_dash-update-component", json=body)
     assert response.status_code == 400 and response.get_json()["error"] == "inputs[0]: pathname cannot be a dict"

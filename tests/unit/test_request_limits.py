@@ -32,8 +32,7 @@ def route(client, pathname: str, search: str):
                                           {"id": "page-rendered", "property": "data"}],
             "inputs": [{"id": "url", "property": "pathname", "value": pathname},
                        {"id": "url", "property": "search", "value": search}],
-            "state": [{"id": "page-title", "property": "data", "value": None},
-                      {"id": "page-rendered", "property": "data", "value": None}],
+            "state": [{"id": "page-rendered", "property": "data", "value": None}],
             "changedPropIds": ["url.search"]}
     return client.post("/_dash-update-component", json=body)
 
