@@ -53,8 +53,7 @@ def build_theme_page(services, slug: str, chart: str | None = None):
     data = page_data.theme_page(services, slug, chart)
     if data is None:
         return None
-    charts = [view.ChartView(spec=part.spec, result=part.result, entries=part.entries) for part in data.charts]
-    page = view.theme_page(data.theme, data.headlines, data.headline_entries, data.layers, charts,
+    page = view.theme_page(data.theme, data.headlines, data.headline_entries, data.layers, data.charts,
                            data.boroughs, focus=data.focus)
     return page, f"{data.theme.title} – Themes – London Data Explorer", data.complete
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import dash_leaflet as dl
@@ -22,6 +21,7 @@ from dash import dcc, html
 from explorer.labels import caveats as caveat_kinds
 from explorer.labels.sources import source_line
 from explorer.catalogue.models import Entry
+from explorer.themes.page_data import ChartPart
 from explorer.maps import hideout as hideouts
 from explorer.maps.layers import DEFAULT_VIEW
 
@@ -49,11 +49,8 @@ GRAPH_CONFIG = {
 }
 
 
-@dataclass
-class ChartView:
-    spec: object                     # explorer.themes.theme_files.ChartSpec
-    result: object                   # explorer.themes.charts.ChartResult
-    entries: dict = field(default_factory=dict)   # dataset id → Entry (or None)
+# one chart of a page as page_data gives it: spec, result and the registry entries of its datasets
+ChartView = ChartPart
 
 
 def paragraphs(text: str) -> list[str]:
