@@ -65,8 +65,12 @@ who whom why will with would you your yours yourself yourselves""".split())
 
 def previous_registry_class():
     """The Registry class as it was at PREVIOUS_COMMIT, loaded as a module of the package."""
-    source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:explorer/catalogue/registry.py"], cwd=ROOT,
+    # at that commit the registry was the flat module explorer/registry.py, importing its
+    # neighbours relatively; they now live in explorer.catalogue
+    source = subprocess.run(["git", "show", f"{PREVIOUS_COMMIT}:explorer/registry.py"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
+    source = (source.replace("from .models import", "from explorer.catalogue.models import")
+              .replace("from .synonyms import", "from explorer.catalogue.synonyms import"))
     spec = importlib.util.spec_from_loader("explorer._registry_previous", loader=None)
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "explorer"
