@@ -11,10 +11,10 @@ a dataset's first look is coloured by.
 from __future__ import annotations
 
 import logging
-import re
 
 from explorer.geo.joins import DatasetError
 from explorer.maps.layers import LayerSpec
+from explorer.maps.time_steps import column_steps
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ def style_for(services, meta: dict, variable, method, classes, palette, values) 
 # ------------------------------------------------------------------ a dataset's first variable
 ID_LIKE = ("code", "cd", "id", "rank", "decile", "objectid", "fid", "x_coord", "y_coord",
            "easting", "northing", "lat", "lon", "bng_", "shape_", "hectares")
-PERIOD_RE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])?")
 
 
 def choose_variable(loaded) -> str | None:
@@ -66,11 +65,13 @@ def choose_variable(loaded) -> str | None:
     preferred = [c for c in columns if c.lower().endswith("-mean") or c.lower().endswith("_mean")]
     if preferred:
         return preferred[0]
-    # one column per year or month (house prices 1995…2017, crime 202403…202603): the latest, as
-    # the map's year slider starts; the earliest can be a part-period (crime's first month is empty)
-    periods = [c for c in columns if PERIOD_RE.fullmatch(str(c))]
-    if len(periods) >= 2:
-        return max(periods, key=str)
+    # one column per year or month (crime 202403…202603, house prices "Year ending Dec 1995"…,
+    # household income HHI_median_2001…): the latest, as the map's year slider starts (the same
+    # time steps); the earliest can be a part-period (crime's first month is empty)
+    by_name = {str(c): c for c in columns}
+    steps = column_steps(list(by_name), loaded.resource.id)
+    if len(steps) >= 2 and steps[-1].variable in by_name:
+        return by_name[steps[-1].variable]
     for col in columns:
         if not any(tok in col.lower() for tok in ID_LIKE):
             return col

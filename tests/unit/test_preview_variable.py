@@ -29,3 +29,14 @@ def test_a_column_per_month_is_previewed_at_its_latest_month(service):
 def test_a_mean_is_still_preferred_and_boundaries_stay_plain(service):
     assert choose_variable(service.load("laei-lsoa-2021")) == "NO2-2019-mean"
     assert choose_variable(service.load("london-boroughs")) is None
+
+
+
+@pytest.mark.parametrize("dataset, first, latest", [
+    ("house-prices-borough", "Year ending Dec 1995", "Year ending Dec 2017"),   # quarters named in words
+    ("household-income-lsoa", "HHI_median_2001", "HHI_median_2012"),           # a year inside the name
+])
+def test_a_period_named_in_words_is_previewed_at_its_latest_period(service, dataset, first, latest):
+    loaded = service.load(dataset)
+    assert first in loaded.numeric_columns() and latest in loaded.numeric_columns()
+    assert choose_variable(loaded) == latest
