@@ -161,7 +161,10 @@ class Claims:
             log.warning("warm-up: could not claim work in the cache (%s)", exc)
             return True
 
-    def _held(self, key: str) -> bool:
+    def held(self, key: str) -> bool:
+        """Whether some worker holds a claim on ``key``."""
+        if self.cache is None:
+            return False
         try:
             return self.cache.get(self._key(key)) is not None
         except Exception:  # noqa: BLE001
@@ -179,7 +182,7 @@ class Claims:
             self.deferred += 1
             return False
         deadline = time.monotonic() + (CLAIM_WAIT_SECONDS if seconds == CLAIM_SECONDS else seconds)
-        while time.monotonic() < deadline and self._held(key):
+        while time.monotonic() < deadline and self.held(key):
             time.sleep(0.2)
         self._add(key, seconds)    # taken, or left by a worker that is stuck: draw it here anyway
         self._mine.add(key)
@@ -207,6 +210,13 @@ def _timed(steps: dict, name: str, work) -> None:
         log.exception("warm-up: %s failed", name)
         detail = "failed"
     steps[name] = {"s": round(time.monotonic() - started, 2), **({"detail": detail} if detail is not None else {})}
+
+
+def _in_cache(cache, key: str) -> bool:
+    try:
+        return bool(cache is not None and cache.has(key))
+    except Exception:  # noqa: BLE001 - a cache that fails holds nothing
+        return False
 
 
 def _page_and_preloads(client, path: str) -> int:
@@ -316,6 +326,7 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
         lead = claims.take(key, seconds=LEAD_SECONDS)
         waited = time.monotonic()
         if not lead:
+            images_meanwhile(key)
             claims.take(key, wait=True, seconds=LEAD_SECONDS)
         waited = time.monotonic() - waited
         taken = claims.taken
@@ -327,6 +338,25 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
                                   f"{claims.taken - taken} drawn here")
         return f"{len(done)} of {len(themes)} complete{shared}"
 
+    base = export_address(services.settings, address) if renderer else None
+    images_done: dict[str, str] = {}
+
+    def images_meanwhile(lead_key: str) -> None:
+        """While another worker draws the theme pages, draw the export images of those it has
+        finished (their data is in the shared cache by then): this worker's CPU is otherwise idle."""
+        if base is None:
+            return
+        deadline = time.monotonic() + LEAD_SECONDS
+        while time.monotonic() < deadline and claims.held(lead_key):
+            finished = [slug for slug, theme in themes.items() if slug not in images_done
+                        and _in_cache(services.cache, theme_page_cache.page_key(services, theme, None))]
+            if not finished:
+                time.sleep(0.5)
+                continue
+            started_renderer.join()
+            for slug in finished:
+                images_done[slug] = draw_export_images(client, base, {slug: themes[slug]}, claims)
+
     def index_pages_step():
         files = 0
         for slug in themes:
@@ -337,11 +367,13 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
         return f"{len(themes) + 1} pages, {files} geometry files"
 
     def export_images_step():
-        base = export_address(services.settings, address)
         if base is None:
             return "skipped: no address known (set EXPLORER_PUBLIC_URL)"
         started_renderer.join()
-        return draw_export_images(client, base, themes, claims)
+        rest = {slug: theme for slug, theme in themes.items() if slug not in images_done}
+        done = draw_export_images(client, base, rest, claims) if rest else "none left"
+        return done + (f"; {len(images_done)} theme(s) drawn while the pages were being drawn"
+                       if images_done else "")
 
     _timed(steps, "theme pages", theme_pages_step)
     _timed(steps, "index pages and map", index_pages_step)
