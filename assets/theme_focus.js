@@ -65,7 +65,7 @@
     return window.dash_clientside.no_update;
   }
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    explorerThemeFocus: { openAt: openAt }
-  });
+  // under the app's one clientside namespace (ClientsideFunction("explorer", name))
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.explorer = Object.assign(window.dash_clientside.explorer || {}, { themeOpenAt: openAt });
 })();

@@ -293,7 +293,9 @@
     });
   }
 
-  window.dash_clientside = Object.assign({}, window.dash_clientside, {
-    explorerTheme: { select: select, highlight: highlight, mapStyles: mapStyles, restyleFigure: restyleFigure }
+  // under the app's one clientside namespace (ClientsideFunction("explorer", name))
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.explorer = Object.assign(window.dash_clientside.explorer || {}, {
+    themeSelect: select, themeHighlight: highlight, themeMapStyles: mapStyles, themeRestyleFigure: restyleFigure
   });
 })();

@@ -8,9 +8,9 @@ layers, the places under a click, the figures of selected places) and drawn by
 
 A page's selection (places picked on the map, in a chart or with the borough picker) lives in the
 ``theme-selection`` store as a list of GSS codes. The picker, chart clicks and Clear set it in the
-browser (``explorerTheme.select`` in assets/theme_selection.js); a click on the map asks the server
+browser (``explorer.themeSelect`` in assets/theme_selection.js); a click on the map asks the server
 which places lie under it (``page_data.map_pick``). Three things follow it: every chart is restyled
-with those codes highlighted from the hints its traces carry (browser, ``explorerTheme.highlight``;
+with those codes highlighted from the hints its traces carry (browser, ``explorer.themeHighlight``;
 explorer/themes/charts.py draws the same highlight for exported images), every map layer outlines
 them through its ``hideout`` (browser, ``explorer.theme.layerStyle`` in assets/theme_map.js), and
 the "selected place" panel lists their figures (server). The map layers are the map explorer's:
@@ -81,7 +81,7 @@ def register(app, services) -> None:
 
     # Picker, chart click or box/lasso selection, clear → the page's selection, in the browser ----
     app.clientside_callback(
-        ClientsideFunction(namespace="explorerTheme", function_name="select"),
+        ClientsideFunction(namespace="explorer", function_name="themeSelect"),
         Output("theme-selection", "data", allow_duplicate=True),
         Output("theme-picker", "value", allow_duplicate=True),
         Input("theme-picker", "value"),
@@ -121,7 +121,7 @@ def register(app, services) -> None:
 
     # Every chart highlights the selection: its traces restyled in the browser -----------------
     app.clientside_callback(
-        ClientsideFunction(namespace="explorerTheme", function_name="highlight"),
+        ClientsideFunction(namespace="explorer", function_name="themeHighlight"),
         Output({"type": "theme-chart", "index": ALL}, "figure"),
         Input("theme-selection", "data"),
         State({"type": "theme-chart", "index": ALL}, "figure"),
@@ -145,7 +145,7 @@ def register(app, services) -> None:
 
     # Map layers follow the selection and their visibility switches (in the browser) ------------
     app.clientside_callback(
-        ClientsideFunction(namespace="explorerTheme", function_name="mapStyles"),
+        ClientsideFunction(namespace="explorer", function_name="themeMapStyles"),
         Output({"type": "theme-geo", "index": ALL}, "hideout"),
         Input("theme-selection", "data"),
         Input({"type": "theme-layer-visible", "index": ALL}, "value"),
@@ -158,7 +158,7 @@ def register(app, services) -> None:
     # A permalink to one chart (?chart=<id>, as the export links copy) opens the page at it, and
     # keeps it there while the charts above are drawn (assets/theme_focus.js) -------------------
     app.clientside_callback(
-        ClientsideFunction(namespace="explorerThemeFocus", function_name="openAt"),
+        ClientsideFunction(namespace="explorer", function_name="themeOpenAt"),
         Output("theme-focus", "id"),
         Input("theme-focus", "data"),
     )

@@ -1,5 +1,6 @@
 """Browser-side code lives in assets/, not in strings inside callbacks: every clientside callback
-names a function (ClientsideFunction) that an assets/*.js file registers under that namespace."""
+names a function (ClientsideFunction) that an assets/*.js file registers under the app's one
+namespace, window.dash_clientside.explorer."""
 
 from __future__ import annotations
 
@@ -33,8 +34,6 @@ def _registered() -> dict[str, set[str]]:
         text = path.read_text(encoding="utf-8")
         for m in re.finditer(r"dash_clientside\.(\w+)\s*=\s*Object\.assign\([^{]*\{(.*?)\}\s*\)", text, re.S):
             found.setdefault(m.group(1), set()).update(re.findall(r"(\w+)\s*:", m.group(2)))
-        for m in re.finditer(r"Object\.assign\(\{\}, window\.dash_clientside, \{\s*(\w+)\s*:\s*\{(.*?)\}", text, re.S):
-            found.setdefault(m.group(1), set()).update(re.findall(r"(\w+)\s*:", m.group(2)))
     return found
 
 
@@ -55,6 +54,7 @@ def test_every_clientside_function_is_registered_by_an_asset():
             f"{module}:{line}: not a ClientsideFunction"
         args = {k.arg: k.value.value for k in first.keywords}
         namespace, name = args.get("namespace"), args.get("function_name")
+        assert namespace == "explorer", f"{module}:{line}: namespace {namespace!r}, not the app's one ('explorer')"
         if name not in registered.get(namespace, set()):
             missing.append(f"{module}:{line} {namespace}.{name}")
     assert not missing, f"no assets/*.js registers: {missing}"
