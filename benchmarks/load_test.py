@@ -228,7 +228,7 @@ def run_session(base: str, deps: list[dict], slugs: list[str], n: int, iteration
                     size = browser.callback(select, [("theme-picker", "value")], {("theme-picker", "value"): code})
                 else:
                     # the browser makes the selection and restyles the charts and the map itself
-                    # (assets/theme_selection.js: explorerTheme.select); the store holds it
+                    # (assets/theme_selection.js: explorer.themeSelect); the store holds it
                     label = options[k % len(options)].get("label", code)
                     browser.page.props.setdefault("theme-selection", {})["data"] = {
                         "codes": [code], "names": {code: label}, "label": label, "source": "picker", "at": []}

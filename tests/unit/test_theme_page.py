@@ -267,7 +267,7 @@ def test_a_map_click_picks_the_area_and_its_borough(services):
 
 
 def test_a_selected_place_has_its_figures_from_every_chart(services):
-    # a pick in a chart is read in the browser (explorerTheme.select, assets/theme_selection.js;
+    # a pick in a chart is read in the browser (explorer.themeSelect, assets/theme_selection.js;
     # tests/browser/test_theme_selection.py); the server lists the picked places' figures
     theme = services.themes["air-quality"]
     figures = {f["chart"]: f for f in page_data.place_figures(services, theme, [CAMDEN])}
