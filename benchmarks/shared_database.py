@@ -24,8 +24,12 @@ Measured, on both:
    PostgreSQL.
 
     .venv/bin/python -m benchmarks.shared_database [--repeats 5] [--writes 30] [--no-write]
+    .venv/bin/python -m benchmarks.shared_database --scale 10000
 
-Writes benchmarks/results/shared_database.json and .md.
+Writes benchmarks/results/shared_database.json and .md. ``--scale N`` measures only search at a
+larger registry: N entries made from the snapshot's (each copied under new ids), written into a
+SQLite registry and into PostgreSQL in the same run, then every request of the set on both (p50,
+p95, max, and how many get the same first 10); written to ``shared_database_scale_N.json``/``.md``.
 """
 
 from __future__ import annotations
@@ -79,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds of the request set")
     parser.add_argument("--writes", type=int, default=30, help="rounds of 'write on A, search on B'")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results")
+    parser.add_argument("--scale", type=int, default=0, help="measure search only, at a registry of this many entries")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    if args.scale:
+        return _scale(args)
     from benchmarks.search_quality import SET_FILE, SNAPSHOT, machine, score
     from explorer.catalogue.pg_registry import PgRegistry
     from explorer.catalogue.harvest import harvest
@@ -184,6 +191,67 @@ def main(argv: list[str] | None = None) -> int:
         (RESULTS_DIR / "shared_database.md").write_text(
             f"# Shared database ({out['machine']['date']}, commit {out['machine']['commit']})\n\n{table}\n",
             encoding="utf-8")
+    return 0
+
+
+def _scale(args) -> int:
+    """Search latency on both backends at a registry of ``args.scale`` entries (see the docstring)."""
+    from benchmarks.search_quality import SET_FILE, SNAPSHOT, machine
+    from explorer.catalogue.harvest import harvest
+    from explorer.catalogue.models import Entry
+    from explorer.catalogue.pg_registry import PgRegistry
+    from explorer.catalogue.registry import Registry
+    from explorer.settings import Settings
+    from tests.postgres_server import PostgresServer, find_bin_dir
+
+    queries = [r["request"] for r in json.loads(SET_FILE.read_text(encoding="utf-8"))["requests"]]
+    server = PostgresServer(find_bin_dir())
+    server.start()
+    out: dict = {"entries": args.scale, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            base = Registry(tmp / "base.sqlite3")
+            harvest(str(SNAPSHOT), base, Settings(home=tmp / "home", offline=True), kind="lds")
+            records = [e.to_dict() for e in base.all()]
+            entries = [Entry.from_dict({**records[i % len(records)], "id": f"{records[i % len(records)]['id']}-{i}"})
+                       for i in range(args.scale)]
+            registries = {"sqlite": Registry(tmp / "scale.sqlite3"),
+                          "postgresql": PgRegistry(server.new_database(), tmp / "pg" / "replica.sqlite3")}
+            out["write_seconds"] = {}
+            for name, registry in registries.items():
+                started = time.perf_counter()
+                with registry.transaction():
+                    for entry in entries:
+                        registry.upsert(entry)
+                out["write_seconds"][name] = round(time.perf_counter() - started, 1)
+                registry.search("warm up", limit=10)
+            out["search_latency"] = {name: _latency(r, queries, args.repeats) for name, r in registries.items()}
+            out["same_first_10"] = sum(
+                [h.entry.id for h in registries["sqlite"].search(q, limit=10).hits]
+                == [h.entry.id for h in registries["postgresql"].search(q, limit=10).hits] for q in queries)
+            out["requests"] = len(queries)
+            registries["sqlite"].close()
+            registries["postgresql"].close()
+    finally:
+        server.stop()
+    out["machine"] = machine()
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    lat = out["search_latency"]
+    table = "\n".join([
+        f"| {args.scale:,} entries | SQLite | PostgreSQL |", "|---|---:|---:|",
+        f"| search p50 / p95 / max (ms) | {lat['sqlite']['p50_ms']} / {lat['sqlite']['p95_ms']} / {lat['sqlite']['max_ms']} | "
+        f"{lat['postgresql']['p50_ms']} / {lat['postgresql']['p95_ms']} / {lat['postgresql']['max_ms']} |",
+        f"| requests with the same first 10 | {out['requests']} of {out['requests']} | {out['same_first_10']} of {out['requests']} |",
+        f"| writing the entries (s) | {out['write_seconds']['sqlite']} | {out['write_seconds']['postgresql']} |",
+        f"\nLoad average (1, 5, 15 min) at start {out['load_average_at_start']}, at end {out['load_average_at_end']}."])
+    print(table)
+    if not args.no_write:
+        name = f"shared_database_scale_{args.scale}"
+        (RESULTS_DIR / f"{name}.json").write_text(json.dumps(out, indent=1), encoding="utf-8")
+        (RESULTS_DIR / f"{name}.md").write_text(
+            f"# Shared database, search at {args.scale:,} entries ({out['machine']['date']}, commit "
+            f"{out['machine']['commit']})\n\n{table}\n", encoding="utf-8")
     return 0
 
 

@@ -131,15 +131,17 @@ class PgSearch:
         the GIN index finds the entries holding any of them, each entry's tsvector is read once.
         Each position counts its field's weight over the field's length normalisation
         (``lexical.FIELD_WEIGHTS``, ``FIELD_B``), summed in the database."""
-        names, patterns = [], []
+        names, patterns, exact, starts = [], [], [], []
         for i, (term, prefix) in enumerate(keys):
             if not prefix:
                 names.append(str(i))
                 patterns.append(_like(term)[:-1])        # no wildcard: LIKE is equality
+                exact.append(term)
                 continue
             for start in self._starts(term):   # disjoint: a lexeme is counted once
                 names.append(str(i))
                 patterns.append(_like(start))
+                starts.append(_like(start))
         if not names:
             return {}
         cases, params = [], []
@@ -151,13 +153,16 @@ class PgSearch:
         weight = f"CASE w {' '.join(cases)} ELSE 0 END"
         query = " | ".join(self._operand(t, prefix) for t, prefix in keys)
         with self.db.pool.connection() as raw:
+            # the lexemes of the request are picked out of each matching entry's tsvector first
+            # (one comparison per lexeme), and only those are matched to the request's terms
             rows = raw.execute(
-                f"SELECT k.name, e.id, SUM({weight}) FROM registry_entries e"
-                " CROSS JOIN LATERAL unnest(e.tsv) l"
-                " JOIN unnest(%s::text[], %s::text[]) AS k(name, pattern) ON l.lexeme LIKE k.pattern"
-                " CROSS JOIN LATERAL unnest(l.weights) w"
-                " WHERE e.tsv @@ %s::tsquery GROUP BY k.name, e.id",
-                (*params, names, patterns, query)).fetchall()
+                f"SELECT k.name, e.id, SUM({weight}) FROM ("
+                "SELECT e.id, e.field_lengths, l.lexeme, l.weights FROM registry_entries e"
+                " CROSS JOIN LATERAL unnest(e.tsv) l WHERE e.tsv @@ %s::tsquery"
+                " AND (l.lexeme = ANY(%s::text[]) OR l.lexeme LIKE ANY(%s::text[]))) e"
+                " JOIN unnest(%s::text[], %s::text[]) AS k(name, pattern) ON e.lexeme LIKE k.pattern"
+                " CROSS JOIN LATERAL unnest(e.weights) w GROUP BY k.name, e.id",
+                (*params, query, exact, starts, names, patterns)).fetchall()
         out: dict[tuple[str, bool], list[tuple]] = {key: [] for key in keys}
         for name, entry_id, tf in rows:
             out[keys[int(name)]].append((entry_id, tf))
