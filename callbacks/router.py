@@ -75,13 +75,16 @@ class Route:
 
 # The pages ---------------------------------------------------------------------------------------------
 def home_page(services, visit: Visit):
-    """The search box, each theme file's dashboard with its first headline figure (computed once,
-    kept on the app), the registry's latest datasets, its themes and publishers."""
+    """The search box, each theme file's dashboard with its first headline figure and its small
+    map (computed once, kept on the app), the registry's latest datasets, its themes and publishers."""
     from explorer.themes.page_data import dashboards
+    from explorer.themes.thumbnails import theme_thumbnail
 
     registry = services.registry
     recent = [hit.entry for hit in registry.search("", limit=5, sort="updated").hits]
-    return home.home(registry.count(), registry.facet_totals(), dashboards(services, 1), recent), SITE
+    tiles = dashboards(services, 1)
+    maps = {theme.slug: theme_thumbnail(services, theme) for theme, _ in tiles}
+    return home.home(registry.count(), registry.facet_totals(), tiles, recent, maps), SITE
 
 
 def catalogue_page(services, visit: Visit):

@@ -9,6 +9,7 @@ from dash import dcc, html
 from explorer.labels.sources import readable_date
 from explorer.labels.themes import theme_label
 
+from .map_thumbnail import map_thumbnail
 from .theme_page import theme_card
 
 def search_form(query: str = "", autofocus: bool = False, compact: bool = False) -> html.Form:
@@ -22,12 +23,15 @@ def search_form(query: str = "", autofocus: bool = False, compact: bool = False)
     ])
 
 
-def home(count: int, totals: dict, dashboards: list | None = None, recent: list | None = None) -> html.Div:
+def home(count: int, totals: dict, dashboards: list | None = None, recent: list | None = None,
+         maps: dict | None = None) -> html.Div:
     """The first page: a search box that takes a question, the themed dashboards with a headline
     figure each, what is new in the registry, then every theme and publisher. ``count`` is the
     registry's number of datasets, ``totals`` its facet totals ({facet: [(value, n), …]}),
-    ``dashboards`` [(theme, [headline figure, …])], ``recent`` the entries updated last; the
+    ``dashboards`` [(theme, [headline figure, …])], ``recent`` the entries updated last, ``maps``
+    each theme's small map by slug (explorer/maps/thumbnail.py; a theme without one has none); the
     router reads them (callbacks/router.py)."""
+    maps = maps or {}
     themes = totals.get("theme", [])
     publishers = totals.get("publisher", [])
     return html.Div(className="home", children=[
@@ -41,7 +45,8 @@ def home(count: int, totals: dict, dashboards: list | None = None, recent: list 
         ]),
         html.Section(className="section", **{"aria-labelledby": "home-dashboards"}, children=[
             html.H2("London in numbers", id="home-dashboards"),
-            html.Ul([theme_card(theme, figures[:1]) for theme, figures in dashboards],
+            html.Ul([theme_card(theme, figures[:1], map_thumbnail(maps.get(theme.slug)))
+                     for theme, figures in dashboards],
                     className="theme-cards theme-cards--dashboards home__dashboards"),
             html.P(dcc.Link("All themes →", href="/themes"), className="home__more"),
         ]) if dashboards else None,
