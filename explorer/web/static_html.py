@@ -28,6 +28,7 @@ from typing import Any, Callable
 HTML_NAMESPACE = "dash_html_components"
 CORE_NAMESPACE = "dash_core_components"
 LEAFLET_NAMESPACE = "dash_leaflet"
+SVG_NAMESPACE = "dash_svg"
 
 VOID_TAGS = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                        "source", "track", "wbr"})
@@ -309,6 +310,34 @@ def _map(props: dict, out: list[str]) -> None:
                f"{mark}></div>")
 
 
+# dash_svg -----------------------------------------------------------------------------------------
+# the few SVG elements and attributes our own drawings use (layouts/map_thumbnail.py), each value
+# checked for its shape: path data is numbers and path commands, a fill a colour
+SVG_ATTRIBUTES: dict[str, re.Pattern] = {
+    "viewBox": re.compile(r"^-?[\d.]+( -?[\d.]+){3}$"),
+    "preserveAspectRatio": re.compile(r"^[A-Za-z ]+$"),
+    "role": re.compile(r"^img$"),
+    "d": re.compile(r"^[MmLlHhVvZz\d .,\-]*$"),
+    "fill": re.compile(r"^(#[0-9a-fA-F]{3,8}|none)$"),
+}
+
+
+def _svg_element(tag: str) -> Callable[[dict, list[str]], None]:
+    def write(props: dict, out: list[str]) -> None:
+        attrs = []
+        for key, value in props.items():
+            if not isinstance(value, str):
+                continue
+            if key == "className":
+                attrs.append(f' class="{escape(value)}"')
+            elif DATA_OR_ARIA.match(key) or (key in SVG_ATTRIBUTES and SVG_ATTRIBUTES[key].match(value)):
+                attrs.append(f' {key}="{escape(value)}"')
+        out.append(f"<{tag}{''.join(attrs)}>")
+        _render(props.get("children"), out)
+        out.append(f"</{tag}>")
+    return write
+
+
 COMPONENTS: dict[tuple[str, str], Callable[[dict, list[str]], None]] = {
     (CORE_NAMESPACE, "Link"): _link,
     (CORE_NAMESPACE, "Dropdown"): _dropdown,
@@ -322,4 +351,7 @@ COMPONENTS: dict[tuple[str, str], Callable[[dict, list[str]], None]] = {
     (CORE_NAMESPACE, "Clipboard"): _placeholder,
     (LEAFLET_NAMESPACE, "MapContainer"): _map,
     (LEAFLET_NAMESPACE, "Map"): _map,
+    (SVG_NAMESPACE, "Svg"): _svg_element("svg"),
+    (SVG_NAMESPACE, "G"): _svg_element("g"),
+    (SVG_NAMESPACE, "Path"): _svg_element("path"),
 }

@@ -7,6 +7,7 @@ import json
 from html.parser import HTMLParser
 
 import dash_leaflet as dl
+import dash_svg as svg
 from dash import dcc, html
 from dash._utils import to_json
 
@@ -124,3 +125,16 @@ def test_a_map_is_its_box_named_for_the_first_view():
                                           children=[dl.GeoJSON(id="g", url="/geo/x.pbf")])))
     assert out.elements == [("div", {"class": "first-view__map map", "style": "height: 100%",
                                      "data-first-view-map": '"explorer-map"'})]
+
+
+def test_our_svg_drawings_are_drawn_with_only_checked_attributes():
+    # the home page's small maps (layouts/map_thumbnail.py) are in the first view, as drawn
+    out = Elements(static(svg.Svg(viewBox="0 0 300 231", role="img", className="map-thumbnail",
+                                  **{"aria-label": "Map: <b>NO₂</b>"}, children=svg.G(children=[
+                                      svg.Path(d="M1 2l3 4 -5 6z", fill="#fed976"),
+                                      svg.Path(d="M1 2 url(javascript:x)", fill="red; x: expression(1)"),
+                                      svg.Path(id="p", d="M0 0l1 1 1 0z", fill="#abc", stroke="x")]))))
+    assert out.elements == [
+        ("svg", {"viewbox": "0 0 300 231", "role": "img", "class": "map-thumbnail", "aria-label": "Map: <b>NO₂</b>"}),
+        ("g", {}), ("path", {"d": "M1 2l3 4 -5 6z", "fill": "#fed976"}), ("path", {}),
+        ("path", {"d": "M0 0l1 1 1 0z", "fill": "#abc"})]
