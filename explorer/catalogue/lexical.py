@@ -190,7 +190,6 @@ class LexicalIndex:
             lens = np.asarray(lengths[f], dtype=np.float64)
             average = float(lens.mean()) if lens.size else 0.0
             norms.append((1.0 - FIELD_B[f] + FIELD_B[f] * lens / average) if average else None)
-        del lengths
         terms, docs, tfs = [], [], []
         while chunks:
             term, doc, per_field = chunks.pop(0)
