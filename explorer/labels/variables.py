@@ -35,6 +35,9 @@ _WORDS = {"pct": "%", "percent": "%", "pop": "population", "no": "number", "num"
           "gla": "GLA", "uk": "UK", "tfl": "TfL", "osm": "OSM", "laei": "LAEI"}
 
 
+_MONTH_NAMES = frozenset(calendar.month_abbr[1:]) | frozenset(calendar.month_name[1:])
+
+
 def period_label(text: str, short: bool = False) -> str:
     """"202603" → "March 2026" ("Mar 2026" when ``short``); "2019" stays "2019"."""
     found = _MONTH.match(str(text))
@@ -54,6 +57,8 @@ def _words(column: str) -> str:
             words.append(POLLUTANTS[key])
         elif key in _WORDS:
             words.append(_WORDS[key])
+        elif key.capitalize() in _MONTH_NAMES:
+            words.append(key.capitalize())        # "Year ending Dec 2017", not "dec"
         else:
             words.append(part if part.isupper() and len(part) <= 5 else part.lower())
     if not words:

@@ -24,6 +24,8 @@ from layouts.map_explorer import time_marks
     ("pop_density", "Population density"),
     ("MajorText", "Major text"),
     ("IMD_Score", "IMD score"),
+    ("Year ending Dec 2017", "Year ending Dec 2017"),      # a month keeps its capital
+    ("year_ending_mar_1996", "Year ending Mar 1996"),
 ])
 def test_a_column_gets_a_human_label(column, label):
     assert variable_label(column) == label
