@@ -128,3 +128,24 @@ def test_a_pre_drawn_chart_image_is_what_the_first_visitor_gets(tmp_path, data_d
         assert client.get(path, base_url="http://localhost/").status_code == 500
     finally:
         shared_renderer().close()
+
+
+def test_a_restarted_server_reads_the_home_pages_map_thumbnails_from_the_cache(tmp_path, data_dir, monkeypatch):
+    """The home page's small maps (explorer/themes/thumbnails.py) are kept in the app's cache, so a
+    restart's first page does not load every theme's first layer again."""
+    from explorer.themes import thumbnails
+    from explorer.themes.page_data import themes_of
+    from explorer.web.app import create_app
+
+    settings = Settings(home=tmp_path / "home", data_dir=data_dir, offline=True)   # the filesystem cache
+    first = create_app(settings).explorer
+    theme = themes_of(first)["air-quality"]
+    drawn = thumbnails.theme_thumbnail(first, theme)
+    assert drawn is not None and drawn.areas
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("a thumbnail was drawn again after the restart")
+
+    monkeypatch.setattr(thumbnails, "_compute", no_drawing)
+    again = create_app(settings).explorer        # the restart: nothing in its memory
+    assert thumbnails.theme_thumbnail(again, themes_of(again)["air-quality"]) == drawn
