@@ -71,7 +71,7 @@ def dom_id(kind: str, index: str) -> str:
 # =============================================================================== index
 def theme_card(theme, figures: list[dict], picture=None) -> html.Li:
     """A dashboard's tile; ``picture`` (the home page's small map, layouts/map_thumbnail.py) goes
-    under its title."""
+    under its figures, at the foot of the tile (the maps of a row line up)."""
     items = []
     for h in figures:
         items.append(html.Div(className="theme-card__figure", children=[
@@ -81,9 +81,9 @@ def theme_card(theme, figures: list[dict], picture=None) -> html.Li:
     return html.Li(className="theme-card theme-card--dashboard", children=[
         html.H2(dcc.Link(theme.title, href=f"/themes/{theme.slug}", className="theme-card__link"),
                 className="theme-card__title"),
-        html.Div(picture, className="theme-card__map") if picture is not None else None,
         html.P(theme.summary, className="theme-card__summary"),
         html.Dl(items, className="theme-card__figures") if items else None,
+        html.Div(picture, className="theme-card__map") if picture is not None else None,
         html.P(f"{len(theme.charts)} charts and a map, each with its sources", className="theme-card__meta"),
     ])
 

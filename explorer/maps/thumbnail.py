@@ -31,7 +31,8 @@ from explorer.maps.layer_info import feature_rows, mappable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Thumbnail", "build_thumbnail", "class_of", "path_data", "region_means", "alt_text", "TOLERANCE_M", "WIDTH", "MAX_AREAS"]
+__all__ = ["Thumbnail", "build_thumbnail", "class_of", "path_data", "region_means", "alt_text",
+           "range_ends", "TOLERANCE_M", "WIDTH", "MAX_AREAS"]
 
 WIDTH = 300            # view-box units across: London's ~59 km at ~200 m a unit
 TOLERANCE_M = 300.0    # simplification (metres): a thumbnail pixel is ~170–200 m; 300 m cut the
@@ -42,12 +43,14 @@ MAX_AREAS = 200        # more features than this are averaged within each region
 @dataclass(frozen=True)
 class Thumbnail:
     """What a thumbnail draws: ``areas`` [(path data, fill colour)], the view box, the text
-    alternative, and the legend's (colour, label) pairs."""
+    alternative, the legend's (colour, label) pairs, a visible caption and the key's two ends."""
     label: str
     view_box: str
     areas: tuple[tuple[str, str], ...]
     legend: tuple[tuple[str, str], ...]
     averaged: bool = False        # small areas averaged within regions (boroughs)
+    caption: str = ""             # what it shows, seen under it ("NO₂ annual mean, 2019 …")
+    ends: tuple[str, str] | None = None   # the lowest and highest classes, for its key
 
     @property
     def size(self) -> int:
@@ -175,16 +178,25 @@ def build_thumbnail(service, dataset_id: str, resource_id: str | None, values: l
         what = re.sub(r",\s*by [^,]*$", "", what) + (", small areas averaged by borough"
                                                       if regions[0] == "london-boroughs" else ", averaged by area")
     return Thumbnail(label=alt_text(what, labels, info.unit), view_box=f"0 0 {WIDTH} {height}",
-                     areas=tuple(areas), legend=legend, averaged=averaged)
+                     areas=tuple(areas), legend=legend, averaged=averaged, caption=what,
+                     ends=range_ends(labels, info.unit))
+
+
+def range_ends(class_labels: list[str], unit: str | None) -> tuple[str, str] | None:
+    """The lowest and highest classes as a reader says them, with the unit: ("≤ 10", "> 40 µg/m³"),
+    ("≤ £452,000", "> £818,000"); None without at least two classes."""
+    if len(class_labels) < 2:
+        return None
+    low, high = class_labels[0].split(" (")[0], class_labels[-1].split(" (")[0]
+    if unit in ("£", "$", "€"):          # money: £452,000, not 452,000 £
+        return tuple(re.sub(r"(-?\d)", unit + r"\1", x, count=1) for x in (low, high))
+    return low, high + (f" {unit}" if unit else "")
 
 
 def alt_text(label: str, class_labels: list[str], unit: str | None) -> str:
     """"Map: <what, when, where>. Darker is higher, from ≤ 10 to > 40 µg/m³." """
     text = f"Map: {label.strip().rstrip('.')}. Darker is higher"
-    if len(class_labels) >= 2:
-        low, high = class_labels[0].split(" (")[0], class_labels[-1].split(" (")[0]
-        if unit in ("£", "$", "€"):          # money: £452,000, not 452,000 £
-            low, high = (re.sub(r"(-?\d)", unit + r"\1", x, count=1) for x in (low, high))
-            unit = None
-        text += f", from {low} to {high}" + (f" {unit}" if unit else "")
+    ends = range_ends(class_labels, unit)
+    if ends:
+        text += f", from {ends[0]} to {ends[1]}"
     return text + "."

@@ -90,6 +90,20 @@ def test_home_catalogue_and_themes_index(duo, tmp_path, size):
     assert len(tiles) == len(THEMES) and all(t.find_elements("css selector", ".theme-card__value") for t in tiles)
     assert {a.get_attribute("href").split("/themes/")[1] for a in duo.find_elements(".home__dashboards a")} \
         == {t.slug for t in THEMES}
+    # each dashboard whose theme has a map layer shows it as a small map, labelled for a screen reader
+    for tile in tiles:
+        slug = tile.find_element("css selector", "a").get_attribute("href").split("/themes/")[1]
+        theme = next(t for t in THEMES if t.slug == slug)
+        maps = tile.find_elements("css selector", "svg.map-thumbnail[role='img']")
+        if not any(layer.get("variable") for layer in theme.map_layers):
+            assert not maps and not tile.find_elements("css selector", ".theme-card__map"), slug
+            continue
+        assert len(maps) == 1, f"{slug}: no small map"
+        label = maps[0].get_attribute("aria-label")
+        assert label.startswith("Map: ") and "Darker is higher" in label, (slug, label)
+        assert len(maps[0].find_elements("css selector", "path")) > 30, slug
+        box = maps[0].rect
+        assert box["width"] > 150 and box["height"] > 100 and box["x"] + box["width"] <= size[0], (slug, box)
     open_at(duo, "/catalogue", size, ".catalogue")
     look(duo, tmp_path, "catalogue", size)
     open_at(duo, "/themes", size, ".theme-cards, .themes")

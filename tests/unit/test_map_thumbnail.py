@@ -50,6 +50,9 @@ def test_borough_layer_is_coloured_by_its_own_classes(services):
     # the text alternative names the variable and period, which way the colours go, and the range
     assert thumb.label.startswith("Map: Mean price paid, year to December 2017.")
     assert "Darker is higher" in thumb.label and "£452,000" in thumb.label
+    # the key under it: the two ends of the classes, money written as money
+    assert thumb.ends == ("≤ £452,000", "> £818,000") and thumb.caption == "Mean price paid, year to December 2017"
+    assert [c for c, _ in thumb.legend] == style["colours"]
 
 
 def test_small_area_layer_is_drawn_as_borough_means(services):
@@ -59,7 +62,7 @@ def test_small_area_layer_is_drawn_as_borough_means(services):
                             layer["label"])
     assert thumb.averaged and len(thumb.areas) == 33
     assert "NO₂ annual mean, 2019" in thumb.label and "small areas averaged by borough" in thumb.label
-    assert "µg/m³" in thumb.label
+    assert "µg/m³" in thumb.label and thumb.ends == ("≤ 10", "> 40 µg/m³")
     # the mean the map draws for a borough is the mean of its LSOAs (named "<Borough> 001A")
     from explorer.maps.values import layer_table
     lsoas = layer_table(services.data, layer["dataset"], layer["resource"], style["values"])
