@@ -10,11 +10,17 @@ length in tokens. The stems are made by the registry's one analyser (``lexical.A
 the in-memory index holds on SQLite, and a request's word finds the same entries on both. The
 registry's writes fill both columns in the statement that stores the entry.
 
-A search asks PostgreSQL, through the GIN index, for the postings of each of the request's terms
-(every entry holding it, with the term's positions in each field); :class:`PgLexical` turns them
-into BM25F pseudo-frequencies with the field weights and lengths of ``explorer.catalogue.lexical``
-and scores with that module's own ``LexicalIndex.score``, so the ranking function, the fusion with
-semantic similarity (``lexical.fuse``) and every constant are one code on both backends.
+A search asks PostgreSQL whether a word is held at all (a GIN lookup, for "Did you mean") and, in
+one statement, for the postings of all the request's terms: the GIN index finds the entries
+holding any of them, the request's lexemes are picked out of each one's tsvector and their
+positions summed, per field, into BM25F pseudo-frequencies with the field weights and length
+normalisation of ``explorer.catalogue.lexical``. :class:`PgLexical` then scores with that module's
+own ``LexicalIndex.score``, so the ranking function, the fusion with semantic similarity
+(``lexical.fuse``) and every constant are one code on both backends.
+
+Cost: a search reads the whole tsvector of every entry matching any of its terms (PostgreSQL has
+no cheaper way to one lexeme's positions), so it grows with the matches: 133 ms p50 at 1,249
+entries, 228 ms at 10,000 (README, "Many hosts"), where the in-memory index takes 20–40 ms.
 """
 
 from __future__ import annotations
@@ -172,10 +178,9 @@ class PgSearch:
 class PgLexical(lexical.LexicalIndex):
     """``lexical.LexicalIndex`` for one search whose postings are read from PostgreSQL.
 
-    Only ``_term`` differs: the postings of a term come from the GIN index (entry ids mapped to the
-    replica's rowids), and their BM25F pseudo-frequencies are computed here with the module's
-    field weights and length normalisation; ``clause``, ``holds``, ``matching`` and ``score`` are
-    the in-memory index's own."""
+    ``_term`` reads a term's postings from the database (entry ids mapped to the replica's rowids;
+    all the terms of a request in one statement, see ``score``) and ``holds`` is a GIN lookup;
+    ``clause``, ``matching`` and the scoring itself are the in-memory index's own."""
 
     def __init__(self, search: PgSearch, version: int, size: int, rowid_of: dict[str, int]):
         self.search = search
