@@ -35,8 +35,10 @@ __all__ = ["Thumbnail", "build_thumbnail", "class_of", "path_data", "region_mean
            "range_ends", "TOLERANCE_M", "WIDTH", "MAX_AREAS"]
 
 WIDTH = 300            # view-box units across: London's ~59 km at ~200 m a unit
-TOLERANCE_M = 300.0    # simplification (metres): a thumbnail pixel is ~170–200 m; 300 m cut the
-                       # home page's path data from 62 kB to 44 kB with no change seen at 350 px
+TOLERANCE_M = 400.0    # simplification (metres, Visvalingam-Whyatt: triangles under 400 m square
+                       # go): the map is drawn ~210 px wide, ~280 m a pixel. 200 m gave 62 kB of
+                       # path data for the seven maps, 300 m 44 kB, 400 m 35 kB (29 kB written
+                       # with minus signs as separators)
 MAX_AREAS = 200        # more features than this are averaged within each region
 
 
@@ -78,9 +80,16 @@ def _ring(coords: np.ndarray) -> str:
         pts = pts[keep]
     if len(pts) < 3:
         return ""
-    steps = np.diff(pts, axis=0)
-    moves = " ".join(f"{dx} {dy}" for dx, dy in steps)
-    return f"M{pts[0][0]} {pts[0][1]}l{moves}z"
+    return f"M{_numbers(pts[0])}l{_numbers(np.diff(pts, axis=0).ravel())}z"
+
+
+def _numbers(values) -> str:
+    """Whole numbers as SVG path data writes them shortest: a minus sign is its own separator
+    ("3-4 5", not "3 -4 5")."""
+    out = []
+    for v in (int(x) for x in values):
+        out.append(str(v) if v < 0 or not out else f" {v}")
+    return "".join(out)
 
 
 def path_data(geom, origin: tuple[float, float], scale: float) -> str:

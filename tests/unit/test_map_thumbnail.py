@@ -33,7 +33,7 @@ def test_class_of_follows_the_legend_rule():
 
 def test_path_data_is_one_closed_ring_in_relative_moves():
     square = shapely.box(0, 0, 100, 100)
-    assert path_data(square, (0, 100), 1.0) == "M100 100l0 -100 -100 0 0 100z"
+    assert path_data(square, (0, 100), 1.0) == "M100 100l0-100-100 0 0 100z"   # a minus sign separates
 
 
 def test_borough_layer_is_coloured_by_its_own_classes(services):
@@ -46,7 +46,7 @@ def test_borough_layer_is_coloured_by_its_own_classes(services):
     expected = [style["colours"][c] for c in class_of(style["values"], style["breaks"])]
     assert [fill for _, fill in thumb.areas] == expected
     assert len(set(expected)) == 5            # quantile classes: every colour used
-    assert all(re.fullmatch(r"(M-?\d+ -?\d+l(-?\d+ -?\d+ ?)+z)+", d) for d, _ in thumb.areas)
+    assert all(re.fullmatch(r"(M-?\d+(?: |-)\d+l(?:(?: |-)?\d+)+z)+", d) for d, _ in thumb.areas)
     # the text alternative names the variable and period, which way the colours go, and the range
     assert thumb.label.startswith("Map: Mean price paid, year to December 2017.")
     assert "Darker is higher" in thumb.label and "£452,000" in thumb.label
@@ -84,8 +84,8 @@ def test_every_theme_has_its_map_and_the_home_page_stays_small(services):
     # a second call is the app's memo, not a recomputation
     theme = themes_of(services)["net-zero"]
     assert theme_thumbnail(services, theme) is thumbs["net-zero"]
-    # 33 simplified boroughs a map: under 8 kB of path data each
-    assert max(t.size for t in drawn.values()) < 8_000, {s: t.size for s, t in drawn.items()}
+    # 33 boroughs simplified to 400 m a map: about 4 kB of path data each (the page carries seven)
+    assert max(t.size for t in drawn.values()) < 6_000, {s: t.size for s, t in drawn.items()}
 
 
 def test_a_layer_not_drawn_by_classes_has_no_thumbnail(services):
