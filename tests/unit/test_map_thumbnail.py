@@ -92,3 +92,33 @@ def test_a_layer_not_drawn_by_classes_has_no_thumbnail(services):
     layer = first_layer(services, "housing")
     assert build_thumbnail(services.data, layer["dataset"], layer["resource"], layer["style"]["values"],
                            {"mode": "single", "colour": "#2b8538"}, layer["label"]) is None
+
+
+def test_a_theme_without_a_map_layer_has_no_map_and_no_empty_box(services, tmp_path):
+    from dash._utils import to_json
+
+    from explorer.themes.theme_files import load_theme
+    from layouts.home import home
+
+    housing = themes_of(services)["housing"]
+    source = housing.path.read_text(encoding="utf-8")
+    # the same theme file with no map section
+    lines, skipping = [], False
+    for line in source.splitlines():
+        if line.startswith("map:"):
+            skipping = True
+            continue
+        if skipping and line and not line.startswith((" ", "-", "#")):
+            skipping = False
+        if not skipping:
+            lines.append(line)
+    path = tmp_path / "housing.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapless = load_theme(path)
+    assert not mapless.map_layers
+    assert theme_thumbnail(services, mapless) is None
+
+    drawn = to_json(home(1, {}, [(housing, [])], [], {"housing": theme_thumbnail(services, housing)}))
+    bare = to_json(home(1, {}, [(mapless, [])], [], {"housing": None}))
+    assert "map-thumbnail" in drawn and '"role": "img"' in drawn.replace('":"', '": "')
+    assert "map-thumbnail" not in bare and "theme-card__map" not in bare
