@@ -332,11 +332,11 @@ def explorer_page(state: MapState, cards: list, specs_infos, basemap_options: li
     return html.Div(className="explorer", children=[
         dcc.Store(id="map-state", data={"layers": [s.to_dict() for s in state.layers],
                                         "basemap": state.basemap, "view": list(state.view)}),
-        html.Div([notice(n, "warning") for n in state.notices], id="map-notices"),
-        html.Div(className="explorer__grid", children=[
         # the map's permalink query, which the browser keeps in the address bar and the export
         # links and "Copy link" read (callbacks/map_explorer.py, callbacks/export_menu.py)
         dcc.Store(id="map-url", data=state.to_search()),
+        html.Div([notice(n, "warning") for n in state.notices], id="map-notices"),
+        html.Div(className="explorer__grid", children=[
             html.Details(open=True, className="layer-drawer", children=[
                 html.Summary("Layers", className="layer-drawer__summary"),
                 html.Section(className="layer-panel", **{"aria-label": "Layers"}, children=[
