@@ -363,8 +363,10 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
             quiet()
             files += _page_and_preloads(client, f"/themes/{slug}")
         quiet()
+        files += _page_and_preloads(client, "/")        # the home page: headline figures, small maps
+        quiet()
         files += _page_and_preloads(client, "/map")
-        return f"{len(themes) + 1} pages, {files} geometry files"
+        return f"{len(themes) + 2} pages, {files} geometry files"
 
     def export_images_step():
         if base is None:

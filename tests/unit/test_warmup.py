@@ -54,6 +54,18 @@ def test_healthz_says_starting_until_the_app_is_warm_then_ready(tmp_path, data_d
     services = app.explorer
     theme = next(iter(themes.values()))
     assert services.cache.get(page_cache.page_key(services, theme, None)) is not None
+    # and the home page's small maps are drawn: its first visitor draws none
+    from explorer.themes import thumbnails
+
+    drawn = []
+    original = thumbnails._kept
+    thumbnails._kept = lambda *args: drawn.append(args) or original(*args)
+    try:
+        assert client.get("/").status_code == 200
+    finally:
+        thumbnails._kept = original
+    assert drawn == []
+    assert any(thumbnails.theme_thumbnail(services, t) for t in themes.values())
 
 
 def test_a_worker_says_ready_only_when_every_live_worker_of_its_master_is(tmp_path):
