@@ -12,7 +12,9 @@ C. (``--postgresql``, issue 18) as B, with ``EXPLORER_DATABASE_URL`` naming a Po
 
 Each session is one browser (its own connection pool, the page it is on, the geometry it has
 cached) and plays issue 6's steps a fixed number of times, building every Dash callback request
-from ``/_dash-dependencies`` and the page it holds, as the browser does (``benchmarks/dash_client.py``):
+from ``/_dash-dependencies`` and the page it holds, as the browser does (``benchmarks/dash_client.py``).
+It offers the encodings a browser offers (``gzip, deflate, br``: the server answers brotli, as it
+answers Chromium and Firefox; before 2026-12-07 the client offered gzip only):
 
 1. **open a theme**: ``/themes/<slug>`` (the index page, which carries the page's layout, then the
    dependencies and the router callback) and its map layers' geometry the first time;
@@ -62,6 +64,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import brotli
 import requests
 
 from layouts.export_menu import chart_image_href
@@ -117,6 +120,15 @@ class StepError(RuntimeError):
     """A step that could not do what a person would (an answer without what the page needs)."""
 
 
+ACCEPT_ENCODING = "gzip, deflate, br"
+
+
+def inflate(body: bytes, encoding: str | None) -> bytes:
+    if encoding == "br":
+        return brotli.decompress(body)
+    return gzip.decompress(body) if encoding == "gzip" else body
+
+
 class Browser:
     """One person's browser: a connection pool, the page in the tab, the geometry it has cached."""
 
@@ -124,7 +136,8 @@ class Browser:
         self.base = base
         self.deps = deps
         self.session = requests.Session()
-        self.session.headers.update({"Accept-Encoding": "gzip, deflate", "User-Agent": "explorer-load-test"})
+        # what Chromium and Firefox offer (the server answers brotli, as it does them)
+        self.session.headers.update({"Accept-Encoding": ACCEPT_ENCODING, "User-Agent": "explorer-load-test"})
         self.page: Page | None = None
         self.cached: set[str] = set()   # URLs the browser keeps (immutable geometry)
         self.slug = ""
@@ -135,11 +148,10 @@ class Browser:
     def fetch(self, path: str) -> tuple[bytes, bytes]:
         """(the body as sent, the body inflated)."""
         response = self.session.get(self.base + path, timeout=REQUEST_TIMEOUT, stream=True)
-        body = response.raw.read(decode_content=False)  # as sent (gzip); the browser inflates it
+        body = response.raw.read(decode_content=False)  # as sent (compressed); the browser inflates it
         if response.status_code >= 400 or not body:
             raise StepError(f"GET {path[:60]} -> HTTP {response.status_code}")
-        inflated = gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
-        return body, inflated
+        return body, inflate(body, response.headers.get("Content-Encoding"))
 
     def callback(self, dep: dict, changed, values=None, index=None) -> int:
         body = self.page.body(dep, changed, values, index)
@@ -151,7 +163,7 @@ class Browser:
             return len(raw)
         if response.status_code >= 400 or not raw:
             raise StepError(f"callback {dep['output'][:50]} -> HTTP {response.status_code}")
-        text = gzip.decompress(raw) if response.headers.get("Content-Encoding") == "gzip" else raw
+        text = inflate(raw, response.headers.get("Content-Encoding"))
         new = self.page.apply(json.loads(text))
         return len(raw) + self.fire_initial(new)
 
@@ -589,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         "Each session is one browser: it keeps the page it is on (every component with an id) and "
         "builds each Dash callback request from /_dash-dependencies and that page, as the browser "
         "does, including the callbacks a new page fires by itself; geometry URLs it has fetched once "
-        "are not fetched again (browser cache); static bundles are not fetched (fingerprinted).",
+        "are not fetched again (browser cache); static bundles are not fetched (fingerprinted). It "
+        "offers the encodings a browser offers (Accept-Encoding: " + ACCEPT_ENCODING + "; the server "
+        "answers brotli, as it answers Chromium and Firefox; runs before 2026-12-07 offered gzip only).",
         "open a theme: GET /themes/<slug> (the page, drawn by the server, with the layout Dash takes "
         "from it) + /_dash-dependencies + the router callback (which finds the page there) + the "
         "geometry of its map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",

@@ -140,10 +140,10 @@ def theme_page(services, visit: Visit, slug: str):
         from .themes import embedded_page     # one chart, no chrome, for other pages
 
         return embedded_page(services, slug, visit.first("chart")), SITE
-    from .theme_page_cache import served_theme_page
+    from .theme_page_cache import served_theme_fragment
 
-    # a theme file's dashboard, built once and then read from the app's cache
-    dashboard = served_theme_page(services, slug, visit.first("chart"))
+    # a theme file's dashboard, built once and then read from the app's cache, as JSON text
+    dashboard = served_theme_fragment(services, slug, visit.first("chart"))
     if dashboard is not None:
         return dashboard
     # else the registry's datasets on that theme, if it has any

@@ -70,6 +70,23 @@ def test_a_second_open_reads_the_page_and_does_not_build_it(services, builds):
     assert page_cache.served_theme_page(services, "no-such-theme") is None
 
 
+
+def test_the_router_is_given_the_stored_text_and_dash_sends_it_unchanged(services, builds, monkeypatch):
+    """The router's page is the stored JSON text (an orjson.Fragment): not parsed, and Dash's own
+    serialiser copies it into the answer, which reads as the component tree would."""
+    import orjson
+    from dash._utils import to_json      # what Dash serialises a callback's answer with
+
+    text, title = page_cache.served_theme_page_json(services, SLUG)
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr(page_cache.json, "loads", lambda *a, **k: parsed.append(1) or real_loads(*a, **k))
+    fragment, again_title = page_cache.served_theme_fragment(services, SLUG)
+    assert isinstance(fragment, orjson.Fragment) and again_title == title and parsed == []
+    sent = to_json({"page-content": {"children": fragment}})
+    assert json.loads(sent)["page-content"]["children"] == json.loads(text)
+    assert page_cache.served_theme_fragment(services, "no-such-theme") is None
+
 def test_the_served_page_keeps_its_source_cards_and_charts(services, builds):
     page, _ = page_cache.served_theme_page(services, SLUG)
     text = _texts(page)
