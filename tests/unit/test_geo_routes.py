@@ -100,3 +100,75 @@ def test_the_preview_route_still_answers(client):
     response = client.get("/geo/london-boroughs.geojson")
     assert response.status_code == 200
     assert len(json.loads(response.data)["features"]) == 33
+
+
+# A layer's answer kept in the process (explorer/web/api.py GEO_KEPT) -----------------------------
+@pytest.fixture()
+def own_app(tmp_path, data_dir):
+    """An app of the test's own: these tests change its registry."""
+    return create_app(Settings(home=tmp_path / "home", data_dir=data_dir, cache_url="simple"))
+
+
+def _kept(app) -> list:
+    from explorer.web.api import GEO_KEPT
+
+    return [kept[0] for kept in app.explorer.data.memos.table(*GEO_KEPT).values()]
+
+
+def test_a_repeat_request_is_answered_from_the_process_without_the_registry_entry_or_the_cache(
+        own_app, monkeypatch):
+    client = own_app.server.test_client()
+    url = "/geo/london-boroughs/geojson.pbf"
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and len(_kept(own_app)) == 1
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a kept answer read the registry entry or the shared cache again")
+
+    monkeypatch.setattr(layer_geometry, "payload_key", refused)
+    monkeypatch.setattr(own_app.explorer.cache, "get", refused)
+    for encoding in ("gzip", "br", ""):
+        again = client.get(url, headers={"Accept-Encoding": encoding})
+        assert again.status_code == 200
+        body = {"gzip": gzip.decompress, "br": brotli.decompress, "": bytes}[encoding](again.data)
+        assert len(geobuf.decode(body)["features"]) == 33
+    assert client.get(url, headers={"Accept-Encoding": "gzip"}).headers["ETag"] == first.headers["ETag"]
+    held = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["ETag"]})
+    assert held.status_code == 304 and held.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_changed_registry_entry_is_answered_anew(own_app):
+    client = own_app.server.test_client()
+    url = "/geo/london-boroughs/geojson.pbf"
+    first = client.get(url)
+    registry = own_app.explorer.registry
+    original = registry.get("london-boroughs")
+    changed = type(original).from_dict({**original.to_dict(), "title": original.title + " (revised)"})
+    registry.upsert(changed)
+    second = client.get(url)
+    assert second.status_code == 200
+    # the entry's content hash is in the payload's key: a new version, a new ETag, both kept
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert len(set(_kept(own_app))) == 2
+
+
+def test_a_layer_that_is_not_open_is_never_kept(own_app):
+    from ..publishing_fixtures import people
+
+    client = own_app.server.test_client()
+    services = own_app.explorer
+    who = people(services.accounts)
+    url = "/geo/london-boroughs/geojson.pbf"
+    registry = services.registry
+    original = registry.get("london-boroughs")
+    registry.upsert(type(original).from_dict({**original.to_dict(), "access_level": "shared",
+                                              "access_note": "For partners."}))
+    admin = who["admin"].headers()
+    for _ in range(2):
+        allowed = client.get(url, headers=admin)
+        assert allowed.status_code == 200 and len(geobuf.decode(allowed.data)["features"]) == 33
+        assert "private" in allowed.headers["Cache-Control"]
+    assert _kept(own_app) == []
+    assert client.get(url).status_code == 401          # and nobody else is answered
+    registry.upsert(original)                          # open again: kept from its next answer on
+    assert client.get(url).status_code == 200 and len(_kept(own_app)) == 1
