@@ -148,6 +148,9 @@ class Browser:
         self.base = base
         self.deps = deps
         self.session = requests.Session()
+        # no proxy or .netrc from the environment (read again on every request otherwise): the
+        # client shares the CPUs with the server it measures
+        self.session.trust_env = False
         # what Chromium and Firefox offer (the server answers brotli, as it does them)
         self.session.headers.update({"Accept-Encoding": ACCEPT_ENCODING, "User-Agent": "explorer-load-test"})
         self.page: Page | None = None
