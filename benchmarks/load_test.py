@@ -158,15 +158,22 @@ class Browser:
         self.slug = ""
 
     def get(self, path: str) -> int:
-        return len(self.fetch(path)[0])
+        """The size of an answer as sent (geometry, an image, the search API): its bytes are not
+        read here, so not inflated either (the browser's inflating is on the visitor's CPU, not the
+        server's, which this client shares)."""
+        return len(self._send(path)[0])
 
     def fetch(self, path: str) -> tuple[bytes, bytes]:
         """(the body as sent, the body inflated)."""
+        body, response = self._send(path)
+        return body, inflate(body, response.headers.get("Content-Encoding"))
+
+    def _send(self, path: str) -> tuple[bytes, requests.Response]:
         response = self.session.get(self.base + path, timeout=REQUEST_TIMEOUT, stream=True)
-        body = response.raw.read(decode_content=False)  # as sent (compressed); the browser inflates it
+        body = response.raw.read(decode_content=False)  # as sent (compressed)
         if response.status_code >= 400 or not body:
             raise StepError(f"GET {path[:60]} -> HTTP {response.status_code}")
-        return body, inflate(body, response.headers.get("Content-Encoding"))
+        return body, response
 
     def callback(self, dep: dict, changed, values=None, index=None) -> int:
         body = self.page.body(dep, changed, values, index)
