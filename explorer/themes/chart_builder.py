@@ -644,6 +644,11 @@ def describe(service, dataset_id: str, resource_id: str | None = None) -> TableI
     from explorer.data.cache import cache_key
 
     entry = service.entry(dataset_id)
+    guard = getattr(service, "access_guard", None)
+    if guard is not None and entry.access_level != "open":
+        # asked before the memo, as DataService.load asks: a table kept after one person was let
+        # read it is never handed to the next without asking again (raises DatasetError)
+        guard(entry)
     try:
         resource = entry.resource(resource_id)
     except LookupError as exc:
