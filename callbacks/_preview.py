@@ -91,7 +91,14 @@ def preview_data(services, dataset_id: str, resource_id: str | None) -> Preview:
                    layer=layer, map_note=note, table=table)
 
 
+def preview_answer(services, dataset_id: str, resource_id: str | None, map_id: str,
+                   height: str = "420px") -> tuple[tuple[list, object, object], bool]:
+    """((preview children, source card, provenance panel), whether the file was loaded)."""
+    data = preview_data(services, dataset_id, resource_id)
+    return dataset_layout.preview(map_id, data, height), data.error is None
+
+
 def build_preview(services, dataset_id: str, resource_id: str | None, map_id: str,
                   height: str = "420px") -> tuple[list, object, object]:
     """(preview children, source card, provenance panel) for a dataset's file."""
-    return dataset_layout.preview(map_id, preview_data(services, dataset_id, resource_id), height)
+    return preview_answer(services, dataset_id, resource_id, map_id, height)[0]

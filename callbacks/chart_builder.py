@@ -21,6 +21,8 @@ from explorer.themes import chart_builder as cb
 from explorer.export.sizes import FORMATS
 from layouts import chart_builder as view
 
+from ._dataset_answers import CHARTS, dataset_version, kept_answer
+
 log = logging.getLogger(__name__)
 
 CONTROLS = ["cb-type", "cb-y", "cb-x", "cb-group", "cb-areas", "cb-from", "cb-to", "cb-filter-col",
@@ -191,6 +193,54 @@ def response(services, out: dict) -> tuple:
             out["target"], out["extra"], False)
 
 
+def _table_was_read(services, dataset_id, resource_id) -> bool:
+    """Whether the table was read (so that "nothing to chart" is the table's answer, not a file
+    that could not be found or fetched just now); the description is the one kept on the app."""
+    try:
+        cb.describe(services.data, dataset_id, resource_id)
+    except Exception:  # noqa: BLE001 - a file not read, or not described: not the table's answer
+        return False
+    return True
+
+
+def outputs_for(services, dataset_id, resource_id, values, search, extra_filters, trigger) -> tuple:
+    """The callback's outputs for one event, and whether they may be kept (a drawn chart, or a
+    choice that cannot be drawn; not a table that could not be read, nor a failure)."""
+    try:
+        out = compute(services, dataset_id, resource_id, search, values, extra_filters, trigger)
+    except Exception:  # noqa: BLE001 - the panel says so; the page stays
+        log.exception("chart builder failed for %s", dataset_id)
+        out = {"error": "something went wrong while drawing this chart; try other choices", "failed": True}
+    keep = [no_update] * (len(OPTIONS) + len(CONTROLS) + 1)
+    if "unavailable" in out:   # this table offers nothing to chart (or was not read): the panel is hidden
+        return (*keep, no_update, no_update, "", "", "", "", None,
+                view.message(out["unavailable"], "info"), no_update, no_update, True), \
+            _table_was_read(services, dataset_id, resource_id)
+    if "error" in out:         # a choice that cannot be drawn: say why, keep the last chart
+        return (*keep, no_update, no_update, no_update, no_update, no_update, no_update, no_update,
+                view.message(f"This chart cannot be drawn: {out['error']}", "warning"),
+                no_update, no_update, False), not out.get("failed")
+    return response(services, out), True
+
+
+def answer(services, dataset_id, resource_id, values: dict, search, extra_filters, trigger) -> tuple:
+    """The callback's outputs, as every visitor of an open dataset making the same choices is sent
+    them: worked out once and kept, keyed by the event (the choices, the address, the trigger) and
+    the dataset's version (callbacks/_dataset_answers.py)."""
+    entry = services.registry.get(dataset_id) if isinstance(dataset_id, str) else None
+    kept = []
+
+    def work():
+        outputs, ok = outputs_for(services, dataset_id, resource_id, values, search, extra_filters, trigger)
+        kept.append(ok)
+        return outputs
+
+    request = ("chart builder", dataset_id, resource_id, [values.get(c) for c in CONTROLS], search,
+               extra_filters, trigger)
+    return kept_answer(services, CHARTS, dataset_version(services, entry, resource_id), request, work,
+                       lambda _outputs: kept[-1])
+
+
 def register(app, services) -> None:
     outputs = ([Output(i, "options") for i in OPTIONS] + [Output(i, "value") for i in CONTROLS] + [
         Output("cb-controls", "className"),
@@ -213,21 +263,8 @@ def register(app, services) -> None:
         if not dataset_id:
             raise PreventUpdate
         trigger = ctx.triggered_id if isinstance(ctx.triggered_id, str) else None
-        values = dict(zip(CONTROLS, control_vals))
-        try:
-            out = compute(services, dataset_id, resource_id, search, values, extra_filters, trigger)
-        except Exception:  # noqa: BLE001 - the panel says so; the page stays
-            log.exception("chart builder failed for %s", dataset_id)
-            out = {"error": "something went wrong while drawing this chart; try other choices"}
-        keep = [no_update] * (len(OPTIONS) + len(CONTROLS) + 1)
-        if "unavailable" in out:   # this table offers nothing to chart: the panel is hidden
-            return (*keep, no_update, no_update, "", "", "", "", None,
-                    view.message(out["unavailable"], "info"), no_update, no_update, True)
-        if "error" in out:         # a choice that cannot be drawn: say why, keep the last chart
-            return (*keep, no_update, no_update, no_update, no_update, no_update, no_update, no_update,
-                    view.message(f"This chart cannot be drawn: {out['error']}", "warning"),
-                    no_update, no_update, False)
-        return response(services, out)
+        return answer(services, dataset_id, resource_id, dict(zip(CONTROLS, control_vals)), search,
+                      extra_filters, trigger)
 
     # the address and the export links follow the chart, in the browser
     app.clientside_callback(

@@ -263,6 +263,31 @@ class Resolver:
             str(ResolveError(entry.id, res.id, reasons)),
         }
 
+    def copies_signature(self, entry: Entry, resource_id: str | None = None) -> tuple:
+        """What is on disk for a resource, as ``stat`` figures (size, modification time, inode) of
+        its local file and that file's folder, its store folder and each file in it: a few ``stat``
+        calls and no file read, so a memo of something drawn from the resource (a page, a preview)
+        can key on it and a copy that appears, goes or is replaced gives a new key. An unknown
+        resource raises :class:`ResolveError`, as :meth:`where` does."""
+        res = self._pick(entry, resource_id)
+
+        def stat(path) -> tuple | None:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return None
+            return st.st_size, st.st_mtime_ns, st.st_ino
+
+        local = self._local_candidate(res)
+        folder = self._store_folder(entry, res)
+        try:
+            with os.scandir(folder) as items:
+                stored = tuple(sorted((item.name, stat(item.path)) for item in items))
+        except OSError:
+            stored = ()
+        return (res.id, local, stat(local) if local else None,
+                stat(os.path.dirname(local)) if local else None, stat(folder), stored)
+
     # Steps --------------------------------------------------------------------------------------
     def _pick(self, entry: Entry, resource_id: str | None) -> Resource:
         try:

@@ -1,0 +1,98 @@
+"""The dataset page's answers kept on the app: what every visitor of an open dataset is sent alike.
+
+Many people open the same dataset page, and its callbacks (the preview with its map, source card
+and provenance: ``callbacks/dataset.py``; the chart builder's choices and chart:
+``callbacks/chart_builder.py``) answer them all alike: an answer depends only on the callback's
+inputs and states, the registry, the files on disk and the code. So the answer worked out for the
+first visitor is kept (:func:`kept_answer`: one bounded table of ``services.data.memos`` per
+callback) and the next is sent it as the JSON text Dash would have written: each output an
+``orjson.Fragment``, which Dash's serialiser (plotly's, with orjson) copies into the response as it
+is, so neither the work nor the serialising is done again.
+
+The key (:func:`dataset_version`) holds everything an answer depends on beyond the callback's own
+inputs: the registry's version (a re-harvest, an edited entry), the data folder and the store,
+what is on disk for the file (``Resolver.copies_signature``: a stored copy that appears, a local
+file replaced) and the code (``explorer.data.cache.code_digest``).
+
+Never kept:
+
+- the answer for an entry that is not open (``access_level`` shared or closed): the access guard
+  (``DataService.access_guard``) decides for each person whether its files may be read, and a memo
+  shared between people knows nobody; such an answer is worked out for each request, as before;
+- an answer the callback marks as a failure (a file that could not be found or read, a download
+  that failed): tried again next time, as the data service does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from dash._no_update import NoUpdate
+
+from explorer.data.cache import cache_key, code_digest
+
+# the app's memo tables: (name, how many answers kept)
+PREVIEWS = ("dataset-page.previews", 32)
+CHARTS = ("dataset-page.chart-builder", 64)
+
+
+class _NotKept(Exception):
+    def __init__(self, value):
+        super().__init__("not kept")
+        self.value = value
+
+
+def dataset_version(services, entry, resource_id: str | None) -> tuple | None:
+    """Everything an answer about ``entry``'s file depends on beyond the request, or None when it
+    may not be kept (an entry that is not open, or that has no such file)."""
+    from explorer.data.resolver import ResolveError
+
+    if entry is None or entry.access_level != "open":
+        return None
+    settings = services.settings
+    try:
+        on_disk = services.data.resolver.copies_signature(entry, resource_id)
+    except ResolveError:
+        return None
+    return (services.registry.version, str(settings.data_dir), str(settings.store_dir), on_disk,
+            code_digest())
+
+
+def as_json_text(outputs: tuple) -> tuple:
+    """``outputs`` with each value Dash will send written once as JSON text (an
+    ``orjson.Fragment``); a ``no_update`` stays what it is. Without orjson as plotly's JSON engine
+    (which copies a fragment as it is), the values are kept as they are."""
+    import plotly.io.json as plotly_json
+    from plotly.io._json import to_json_plotly
+
+    if plotly_json.config.default_engine not in ("auto", "orjson"):
+        return tuple(outputs)
+    try:
+        import orjson
+    except ImportError:     # plotly's "auto" then writes with the json module
+        return tuple(outputs)
+    return tuple(value if NoUpdate.is_no_update(value) else orjson.Fragment(to_json_plotly(value))
+                 for value in outputs)
+
+
+def kept_answer(services, table: tuple[str, int], version: tuple | None, request: tuple,
+                compute: Callable[[], tuple], keep: Callable[[tuple], bool]) -> tuple:
+    """The callback's outputs for ``request`` (its inputs and states, as plain JSON data): the
+    answer kept for (``request``, ``version``), else ``compute()``'s, kept (as JSON text) when
+    ``keep(outputs)`` says it may be. ``version`` None (:func:`dataset_version`: not open) keeps
+    nothing. Two requests for the same answer at once: the second waits for the first's."""
+    if version is None:
+        return compute()
+
+    def work():
+        outputs = compute()
+        if not keep(outputs):
+            raise _NotKept(outputs)
+        return as_json_text(outputs)
+
+    key = cache_key(table[0], request, version)
+    try:
+        return services.data.memos.table(*table).get(key, work)
+    except _NotKept as not_kept:
+        return not_kept.value
+
