@@ -9,6 +9,9 @@ callback) and the next is sent it as the JSON text Dash would have written: each
 ``orjson.Fragment``, which Dash's serialiser (plotly's, with orjson) copies into the response as it
 is, so neither the work nor the serialising is done again.
 
+The page itself (``/dataset/<id>``: its metadata and table of files) is kept the same way
+(:func:`page_version`), drawn by ``callbacks.dataset.served_dataset_page``.
+
 The key (:func:`dataset_version`) holds everything an answer depends on beyond the callback's own
 inputs: the registry's version (a re-harvest, an edited entry), the data folder and the store,
 what is on disk for the file (``Resolver.copies_signature``: a stored copy that appears, a local
@@ -32,6 +35,7 @@ from dash._no_update import NoUpdate
 from explorer.data.cache import cache_key, code_digest
 
 # the app's memo tables: (name, how many answers kept)
+PAGES = ("dataset-page.pages", 64)
 PREVIEWS = ("dataset-page.previews", 32)
 CHARTS = ("dataset-page.chart-builder", 64)
 
@@ -56,6 +60,16 @@ def dataset_version(services, entry, resource_id: str | None) -> tuple | None:
         return None
     return (services.registry.version, str(settings.data_dir), str(settings.store_dir), on_disk,
             code_digest())
+
+
+def page_version(services, entry) -> tuple | None:
+    """:func:`dataset_version` for the dataset's page: what is on disk for every file of it (its
+    table of files says where each is available), or None for an entry that is not open."""
+    if entry is None or entry.access_level != "open":
+        return None
+    resolver, settings = services.data.resolver, services.settings
+    return (services.registry.version, str(settings.data_dir), str(settings.store_dir),
+            tuple(resolver.copies_signature(entry, r.id) for r in entry.resources), code_digest())
 
 
 def as_json_text(outputs: tuple) -> tuple:

@@ -1,13 +1,28 @@
-"""Dataset page: load the chosen file and fill the preview, source card and provenance."""
+"""Dataset page: the page of an entry (kept for the next visitor), and its callbacks: load the
+chosen file and fill the preview, source card and provenance."""
 
 from __future__ import annotations
 
 from dash import Input, Output, no_update
 from dash.exceptions import PreventUpdate
 
+from layouts import dataset as dataset_layout
+
 from . import chart_builder
-from ._dataset_answers import PREVIEWS, dataset_version, kept_answer
+from ._dataset_answers import PAGES, PREVIEWS, dataset_version, kept_answer, page_version
 from ._preview import preview_answer
+
+
+def served_dataset_page(services, entry):
+    """The page of a registry entry (metadata, files and where each is available, the empty
+    preview and chart builder the callbacks below fill), as every visitor of an open dataset is
+    sent it: drawn once and kept as its JSON text (callbacks/_dataset_answers.py)."""
+    def draw():
+        availability = services.data.availability(entry.id)
+        return (dataset_layout.dataset_page(entry, services.registry.record(entry.id), availability),)
+
+    return kept_answer(services, PAGES, page_version(services, entry), ("page", entry.id), draw,
+                       lambda _outputs: True)[0]
 
 
 def preview_outputs(services, dataset_id: str, resource_id: str | None) -> tuple:

@@ -222,3 +222,27 @@ def test_the_copies_signature_follows_the_store_and_the_local_file(tmp_path):
     assert resolver.copies_signature(entry) != local
     with pytest.raises(Exception):
         resolver.copies_signature(entry, "no-such-file")
+
+
+def test_the_dataset_page_is_drawn_once_and_again_when_a_file_appears(tmp_path, monkeypatch):
+    import callbacks.dataset as dataset_module
+
+    data = tmp_path / "data"
+    app, _client = _app(tmp_path / "home", data)
+    services = app.explorer
+    services.registry.upsert(_tiny_entry())
+    counted = Counter(monkeypatch, dataset_module.dataset_layout, "dataset_page")
+    first = dataset_module.served_dataset_page(services, services.registry.get("tiny-figures"))
+    again = dataset_module.served_dataset_page(services, services.registry.get("tiny-figures"))
+    assert counted.calls == 1 and orjson.dumps(again) == orjson.dumps(first)
+    assert "Tiny figures" in text_of(orjson.loads(orjson.dumps(first)))
+    (data / "tiny").mkdir(parents=True)
+    (data / "tiny" / "figures.csv").write_text("Place,Visitors\nAlpha,1\nBeta,2\n")
+    appeared = dataset_module.served_dataset_page(services, services.registry.get("tiny-figures"))
+    assert counted.calls == 2 and orjson.dumps(appeared) != orjson.dumps(first)   # "Available" says local
+    shared = Entry.from_dict({**_tiny_entry().to_dict(), "access_level": "shared"})
+    services.registry.upsert(shared)
+    dataset_module.served_dataset_page(services, shared)
+    page = dataset_module.served_dataset_page(services, shared)
+    assert counted.calls == 4                               # not kept: drawn for each request
+    assert not isinstance(page, orjson.Fragment) and "Request access" in text_of(json.loads(to_json_plotly(page)))
