@@ -46,11 +46,15 @@ class _NotKept(Exception):
         self.value = value
 
 
-def dataset_version(services, entry, resource_id: str | None) -> tuple | None:
-    """Everything an answer about ``entry``'s file depends on beyond the request, or None when it
-    may not be kept (an entry that is not open, or that has no such file)."""
+def dataset_version(services, dataset_id, resource_id: str | None) -> tuple | None:
+    """Everything an answer about a dataset's file depends on beyond the request, or None when it
+    may not be kept (an entry that is not open, not in the registry, or without such a file). The
+    registry's version is read before the entry, so what is worked out after is never older than
+    the version it is kept under."""
     from explorer.data.resolver import ResolveError
 
+    version = services.registry.version
+    entry = services.registry.get(dataset_id) if isinstance(dataset_id, str) else None
     if entry is None or entry.access_level != "open":
         return None
     settings = services.settings
@@ -58,17 +62,18 @@ def dataset_version(services, entry, resource_id: str | None) -> tuple | None:
         on_disk = services.data.resolver.copies_signature(entry, resource_id)
     except ResolveError:
         return None
-    return (services.registry.version, str(settings.data_dir), str(settings.store_dir), on_disk,
-            code_digest())
+    return (version, str(settings.data_dir), str(settings.store_dir), on_disk, code_digest())
 
 
 def page_version(services, entry) -> tuple | None:
     """:func:`dataset_version` for the dataset's page: what is on disk for every file of it (its
-    table of files says where each is available), or None for an entry that is not open."""
+    table of files says where each is available), or None for an entry that is not open. (The
+    page is drawn from the entry read again after this, as the registry then has it.)"""
+    version = services.registry.version
     if entry is None or entry.access_level != "open":
         return None
     resolver, settings = services.data.resolver, services.settings
-    return (services.registry.version, str(settings.data_dir), str(settings.store_dir),
+    return (version, str(settings.data_dir), str(settings.store_dir),
             tuple(resolver.copies_signature(entry, r.id) for r in entry.resources), code_digest())
 
 

@@ -227,7 +227,6 @@ def answer(services, dataset_id, resource_id, values: dict, search, extra_filter
     """The callback's outputs, as every visitor of an open dataset making the same choices is sent
     them: worked out once and kept, keyed by the event (the choices, the address, the trigger) and
     the dataset's version (callbacks/_dataset_answers.py)."""
-    entry = services.registry.get(dataset_id) if isinstance(dataset_id, str) else None
     kept = []
 
     def work():
@@ -237,7 +236,7 @@ def answer(services, dataset_id, resource_id, values: dict, search, extra_filter
 
     request = ("chart builder", dataset_id, resource_id, [values.get(c) for c in CONTROLS], search,
                extra_filters, trigger)
-    return kept_answer(services, CHARTS, dataset_version(services, entry, resource_id), request, work,
+    return kept_answer(services, CHARTS, dataset_version(services, dataset_id, resource_id), request, work,
                        lambda _outputs: kept[-1])
 
 

@@ -18,8 +18,9 @@ def served_dataset_page(services, entry):
     preview and chart builder the callbacks below fill), as every visitor of an open dataset is
     sent it: drawn once and kept as its JSON text (callbacks/_dataset_answers.py)."""
     def draw():
+        drawn = services.registry.get(entry.id) or entry     # as the registry has it now
         availability = services.data.availability(entry.id)
-        return (dataset_layout.dataset_page(entry, services.registry.record(entry.id), availability),)
+        return (dataset_layout.dataset_page(drawn, services.registry.record(entry.id), availability),)
 
     return kept_answer(services, PAGES, page_version(services, entry), ("page", entry.id), draw,
                        lambda _outputs: True)[0]
@@ -29,7 +30,6 @@ def preview_outputs(services, dataset_id: str, resource_id: str | None) -> tuple
     """(preview, source card, provenance) of the file, as every visitor of an open dataset is sent
     it: worked out once and kept (callbacks/_dataset_answers.py); a file that could not be
     loaded is tried again next time."""
-    entry = services.registry.get(dataset_id) if isinstance(dataset_id, str) else None
     failed = []
 
     def compute():
@@ -38,7 +38,7 @@ def preview_outputs(services, dataset_id: str, resource_id: str | None) -> tuple
             failed.append(True)
         return children, card if card is not None else no_update, provenance
 
-    return kept_answer(services, PREVIEWS, dataset_version(services, entry, resource_id),
+    return kept_answer(services, PREVIEWS, dataset_version(services, dataset_id, resource_id),
                        ("preview", dataset_id, resource_id), compute, lambda _outputs: not failed)
 
 
