@@ -5,6 +5,13 @@ Style changes go through one MATCH callback per layer that returns only class br
 (a restyle moves a few hundred bytes); the values of a variable travel once, into a per-layer store,
 and a clientside callback merges values and style into the GeoJSON's ``hideout``. The geometry is
 fetched once by URL and never sent again.
+
+Many visitors send the same requests: the default map, the same search words, the same layer added
+to the same map. Those answers (:func:`served_explorer_page`, the layer search, adding, removing
+and moving a layer) are kept on the app as the JSON text Dash sends
+(``callbacks/_dataset_answers.py``: ``kept_answer``), keyed by the request and by everything else
+they depend on (:func:`layers_version`): never for a layer that is not open, never an answer in
+which a layer could not be drawn (it is worked out again next time).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import re
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
+from explorer.data.cache import code_digest
 from explorer.geo.joins import DatasetError
 from explorer.labels.variables import period_label, variable_label
 from explorer.maps.layer_look import layer_info_safe
@@ -22,6 +30,8 @@ from explorer.maps.layer_look import style_for as _style_for
 from explorer.maps.layers import BASEMAPS, DEFAULT_VIEW, MAX_LAYERS, LayerSpec, MapState
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
+
+from ._dataset_answers import kept_answer
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +115,68 @@ def build_cards(services, specs: list[LayerSpec]):
     return cards, infos
 
 
-def explorer_page(services, search: str | None):
+# the app's memo tables of answers every visitor is sent alike: (name, how many kept)
+PAGES = ("map.pages", 32)
+SEARCHES = ("map.layer-searches", 128)
+STRUCTURES = ("map.layer-changes", 64)
+
+
+def layers_version(services, dataset_ids) -> tuple | None:
+    """Everything an answer drawing these datasets' layers depends on beyond its request: the
+    registry's version (a re-harvest, an edited entry, an access change), the data folder and
+    store, what is on disk for each of the entries' resources (``Resolver.copies_signature``: a
+    stored copy that appears or is replaced) and the code. None when the answer may not be kept: an
+    entry that is not open (the access guard decides per person; a shared memo knows nobody) or
+    not in the registry."""
+    from explorer.data.resolver import ResolveError
+
+    on_disk = []
+    for dataset_id in sorted(set(dataset_ids)):
+        entry = services.registry.get(dataset_id)
+        if entry is None or entry.access_level != "open":
+            return None
+        try:
+            on_disk.append(tuple(services.data.resolver.copies_signature(entry, r.id) for r in entry.resources))
+        except ResolveError:
+            return None
+    settings = services.settings
+    return (services.registry.version, str(settings.data_dir), str(settings.store_dir), tuple(on_disk),
+            code_digest())
+
+
+def _all_drawn(infos) -> bool:
+    """Every layer of a built map has its description and its look (no error on its card)."""
+    return all(info is not None and look is not None and look[1] is not None for _spec, info, look in infos)
+
+
+def served_explorer_page(services, search: str | None):
+    """The map page of an address, for the router: :func:`explorer_page`, kept (as JSON text) for
+    the next visitor of the same address while nothing it depends on changes. The same address
+    gives the same page, its layers' ids included, so the answers to what visitors do next on it
+    (add a layer) are the same too."""
     from explorer.maps.layers import parse_state
 
     state = parse_state(search, lambda d: services.registry.get(d) is not None)
+    drawn = []
+
+    def compute():
+        page, infos = _explorer_page(services, state)
+        drawn.append(_all_drawn(infos))
+        return (page,)
+
+    return kept_answer(services, PAGES, layers_version(services, [s.dataset for s in state.layers]),
+                       ("page", search or ""), compute, lambda _outputs: all(drawn))[0]
+
+
+def explorer_page(services, search: str | None):
+    """The map page of an address (``?layer=…&view=…``) as a component tree."""
+    from explorer.maps.layers import parse_state
+
+    return _explorer_page(services, parse_state(search, lambda d: services.registry.get(d) is not None))[0]
+
+
+def _explorer_page(services, state):
+    """(page, layers built) of a map state read from an address."""
     # a variable the layer does not have (a stale or mistyped link): said, as the README promises
     for spec in state.layers:
         info, error = layer_info_safe(services, spec)
@@ -119,7 +187,7 @@ def explorer_page(services, search: str | None):
             spec.variable = None
     cards, infos = build_cards(services, state.layers)
     basemaps = [{"label": b["label"], "value": k} for k, b in BASEMAPS.items()]
-    return view.explorer_page(state, cards, infos, basemaps)
+    return view.explorer_page(state, cards, infos, basemaps), infos
 
 
 def _titles(registry, specs: list[LayerSpec]) -> dict[str, str]:
@@ -138,10 +206,17 @@ def register(app, services) -> None:
     @app.callback(Output("layer-search-results", "children"), Input("layer-search", "value"),
                   prevent_initial_call=True)
     def search_layers(query):
-        from explorer.maps.layers import SPATIAL_GEOGRAPHIES
-
         if not query or len(query.strip()) < 2:
             return []
+        # the same words give the same list to everyone (the search knows nobody): kept by the
+        # registry's version, and whether its full index is built yet (until then, FTS5 ranks)
+        version = (registry.version, registry.lexical_ready(timeout=0))
+        return kept_answer(services, SEARCHES, version, ("search", query), lambda: (layer_search_items(query),),
+                           lambda _outputs: True)[0]
+
+    def layer_search_items(query):
+        from explorer.maps.layers import SPATIAL_GEOGRAPHIES
+
         results = registry.search(query, limit=40)
         items = []
         for hit in results.hits:
@@ -179,20 +254,33 @@ def register(app, services) -> None:
         trigger = ctx.triggered_id
         if not trigger or not any(t["value"] for t in ctx.triggered):
             raise PreventUpdate
-        specs = _specs(state)
         kind, key = trigger["type"], trigger["index"]
+        datasets = [s.dataset for s in _specs(state)] + ([key] if kind == "add-layer" else [])
+        drawn = []
+
+        def compute():
+            outputs, infos = change(kind, key, state, compare_state)
+            drawn.append(outputs[0] is not no_update and _all_drawn(infos))
+            return outputs
+
+        return kept_answer(services, STRUCTURES, layers_version(services, datasets),
+                           ("change", kind, key, state, compare_state), compute, lambda _outputs: all(drawn))
+
+    def change(kind, key, state, compare_state):
+        """(outputs, the layers built) of a structure change."""
+        specs = _specs(state)
         message = None
         if kind == "add-layer":
             if len(specs) >= MAX_LAYERS:
                 message = notice(f"At most {MAX_LAYERS} layers: remove one first.", "warning")
-                return no_update, no_update, no_update, message, no_update, no_update
+                return (no_update, no_update, no_update, message, no_update, no_update), []
             spec = LayerSpec(dataset=key)
             info, error = layer_info_safe(services, spec)
             if error:
                 entry = registry.get(key)
                 title = entry.title if entry else key
-                return no_update, no_update, no_update, notice(
-                    [html.Strong(f"“{title}” cannot be mapped. "), error], "warning"), no_update, no_update
+                return (no_update, no_update, no_update, notice(
+                    [html.Strong(f"“{title}” cannot be mapped. "), error], "warning"), no_update, no_update), []
             specs.insert(0, spec)
             message = notice(f"Added “{registry.get(key).title}”.", "info")
         else:
@@ -217,7 +305,7 @@ def register(app, services) -> None:
             options = view.compare_options(specs, _titles(registry, specs))
             if compare_state.get("uid") not in {o["value"] for o in options}:
                 value = options[0]["value"] if options else None
-        return new_state, cards, view.data_layers(infos), message, options, value
+        return (new_state, cards, view.data_layers(infos), message, options, value), infos
 
     # One layer's variable, time step and classes ----------------------------------------------
     # The first render carries each layer's values, style and legend (build_cards), so this runs

@@ -19,7 +19,6 @@ from dash import ClientsideFunction, Input, Output, State, no_update
 from explorer.catalogue.registry import FACETS
 from explorer.guards.request_limits import facet_filters, parse_query
 from layouts import catalogue as catalogue_layout
-from layouts import dataset as dataset_layout
 from layouts import errors, home, themes
 
 MAP_TITLE = "Map – London Data Explorer"
@@ -118,15 +117,17 @@ def dataset_page(services, visit: Visit, dataset_id: str):
         from .chart_builder import embedded_page
 
         return embedded_page(services, dataset_id, visit.search), f"{entry.title} – {SITE}"
-    availability = services.data.availability(dataset_id)
-    return (dataset_layout.dataset_page(entry, registry.record(dataset_id), availability),
-            f"{entry.title} – {SITE}")
+    from .dataset import served_dataset_page
+
+    # an open entry's page is the same for everyone: kept as JSON text while nothing changes
+    return served_dataset_page(services, entry), f"{entry.title} – {SITE}"
 
 
 def map_page(services, visit: Visit):
-    from .map_explorer import explorer_page
+    from .map_explorer import served_explorer_page
 
-    return explorer_page(services, visit.search), MAP_TITLE
+    # the same address is the same page for everyone: kept as JSON text while nothing changes
+    return served_explorer_page(services, visit.search), MAP_TITLE
 
 
 def themes_index(services, visit: Visit):

@@ -3,6 +3,7 @@ product path draws its page, an unknown path or an unknown thing on a known path
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from callbacks import router
@@ -21,6 +22,8 @@ def _text(component) -> str:
     """Every string a component tree shows, joined."""
     if component is None:
         return ""
+    if isinstance(component, orjson.Fragment):   # a page kept as the JSON text Dash sends (the map's)
+        component = orjson.loads(orjson.dumps(component))
     if isinstance(component, (str, int, float)):
         return str(component)
     if isinstance(component, (list, tuple)):
