@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 
 from flask import Flask, Response, g, jsonify, request
 
@@ -13,6 +14,10 @@ from explorer.catalogue.registry import FACETS
 from explorer.services import Services, entry_document
 from explorer.web.compression import cache_compressed_by
 
+# answers of /api/datasets kept in the process: (memo table name, size), seconds
+SEARCH_ANSWERS = ("api search answers", 256)
+SEARCH_ANSWER_SECONDS = 60
+SEARCH_ANSWER_BYTES = 256 * 1024
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 
 
@@ -56,8 +61,20 @@ def register(server: Flask, services: Services) -> None:
             return _error(400, str(exc))
         filters = {key: request.args.getlist(key) for key in FACETS if request.args.getlist(key)}
         sort = "updated" if request.args.get("sort") == "updated" else "relevance"
-        results = registry.search(request.args.get("q", ""), filters, limit=limit, offset=offset, sort=sort)
-        return jsonify(results.to_dict())
+
+        # the same question asked again of the same registry is answered from this process's memo
+        # (the words are read, corrected and scored once); for a minute at most, for what the
+        # registry does not count as a change (an index still being built for a very large
+        # registry), and only answers of a bounded size (a thousand results are not kept)
+        key = (registry.version, request.query_string)
+        answers = services.data.memos.table(*SEARCH_ANSWERS)
+        kept = answers.peek(key)
+        if kept is None or time.monotonic() - kept[0] > SEARCH_ANSWER_SECONDS:
+            results = registry.search(request.args.get("q", ""), filters, limit=limit, offset=offset, sort=sort)
+            kept = (time.monotonic(), jsonify(results.to_dict()).get_data())
+            if len(kept[1]) <= SEARCH_ANSWER_BYTES:
+                answers.put(key, kept)
+        return Response(kept[1], mimetype="application/json")
 
     @server.get("/api/datasets/<dataset_id>")
     def api_dataset(dataset_id: str):

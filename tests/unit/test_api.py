@@ -24,6 +24,24 @@ def test_search_api(client):
     assert client.get("/api/datasets?limit=lots").status_code == 400
 
 
+
+def test_a_search_asked_again_is_answered_from_the_memo_until_the_registry_changes(client, real_app, monkeypatch):
+    registry = real_app.explorer.registry
+    calls = []
+    real_search = registry.search
+    monkeypatch.setattr(registry, "search", lambda *a, **k: calls.append(a) or real_search(*a, **k))
+    url = "/api/datasets?q=tree+canopy+in+camden&limit=3"
+    first = client.get(url)
+    assert client.get(url).data == first.data and len(calls) == 1          # asked again: not searched
+    client.get(url + "&offset=1")
+    assert len(calls) == 2                                                 # another question is
+    version = registry.version
+    monkeypatch.setattr(type(registry), "version", property(lambda self: version + 1))
+    assert client.get(url).data == first.data and len(calls) == 3          # a new registry version is
+    big = client.get("/api/datasets?limit=1000")                            # a large answer is not kept
+    client.get("/api/datasets?limit=1000")
+    assert len(big.data) > 256 * 1024 and len(calls) == 5
+
 def test_dataset_api(client):
     doc = client.get("/api/datasets/london-boroughs").get_json()
     assert doc["id"] == "london-boroughs" and doc["resources"]
