@@ -7,7 +7,8 @@ inputs and states, the registry, the files on disk and the code. So the answer w
 first visitor is kept (:func:`kept_answer`: one bounded table of ``services.data.memos`` per
 callback) and the next is sent it as the JSON text Dash would have written: each output an
 ``orjson.Fragment``, which Dash's serialiser (plotly's, with orjson) copies into the response as it
-is, so neither the work nor the serialising is done again.
+is, so neither the work nor the serialising is done again. (The map keeps its answers with the
+same :func:`kept_answer`: ``callbacks/map_explorer.py``.)
 
 The page itself (``/dataset/<id>``: its metadata and table of files) is kept the same way
 (:func:`page_version`), drawn by ``callbacks.dataset.served_dataset_page``.
