@@ -42,8 +42,8 @@ def _outputs(spec: str) -> list[tuple[Any, str]]:
 def walk(tree: Any) -> Iterator[dict]:
     """Every component (a dict with 'props') in a layout tree or callback value.
 
-    Only lists and dicts are gone into (a chart's thousands of numbers are stepped over, not each
-    made a generator): the client shares the CPUs with the server it measures, so its own work is
+    Only lists and dicts are gone into, and not a chart's figure (its thousands of numbers are
+    stepped over, not each made a generator): the client shares the CPUs with the server it measures, so its own work is
     kept small."""
     stack = [tree]
     while stack:
@@ -51,7 +51,8 @@ def walk(tree: Any) -> Iterator[dict]:
         if isinstance(node, dict):
             if "props" in node and "type" in node:
                 yield node
-                children = node["props"].values()
+                # a chart's figure holds no components (dash-renderer does not look in it either)
+                children = [v for k, v in node["props"].items() if k != "figure"]
             else:
                 children = node.values()
         elif isinstance(node, list):

@@ -14,7 +14,10 @@ Each session is one browser (its own connection pool, the page it is on, the geo
 cached) and plays issue 6's steps a fixed number of times, building every Dash callback request
 from ``/_dash-dependencies`` and the page it holds, as the browser does (``benchmarks/dash_client.py``).
 It offers the encodings a browser offers (``gzip, deflate, br``: the server answers brotli, as it
-answers Chromium and Firefox; before 2026-12-07 the client offered gzip only):
+answers Chromium and Firefox; before 2026-12-07 the client offered gzip only). The sessions are
+spread over ``--client-processes`` processes (default 10), each running its sessions in threads: in
+one process, 50 browsers took turns at parsing their pages under Python's one lock, which a
+person's browser does on its own CPU (before 2026-12-07 the runs used one process):
 
 1. **open a theme**: ``/themes/<slug>`` (the index page, which carries the page's layout, then the
    dependencies and the router callback) and its map layers' geometry the first time;
@@ -60,11 +63,13 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import brotli
+import orjson
 import requests
 
 from layouts.export_menu import chart_image_href
@@ -75,6 +80,7 @@ from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdow
 STEPS = ["open a theme", "click a borough", "export a chart", "open the map", "add a layer",
          "restyle", "search API", "dataset page"]
 DATASETS = ["laei-lsoa-2021", "london-boroughs", "laei-borough", "parks-os-greenspace", "laqn-sites"]
+CLIENT_PROCESSES = 10   # 50 sessions: 5 browsers per client process
 LAYER_SEARCHES = ["house prices", "deprivation", "parks", "crime", "trees"]
 REQUEST_TIMEOUT = 30
 READY_TIMEOUT = 180     # seconds a fresh server may take to say /healthz ready
@@ -91,7 +97,7 @@ def embedded_layout(page: bytes) -> Any:
         return None
     start += len(EMBEDDED_LAYOUT)
     end = page.find(b"</script>", start)
-    return json.loads(page[start:end]) if end > 0 else None
+    return orjson.loads(page[start:end]) if end > 0 else None
 
 
 def free_port() -> int:
@@ -126,6 +132,18 @@ class Recorder:
             else:
                 self.times[step].append(seconds)
                 self.bytes[step] += size
+
+    def state(self) -> dict:
+        with self.lock:
+            return {"times": self.times, "errors": self.errors, "bytes": self.bytes}
+
+    def merge(self, state: dict) -> None:
+        """Add what another process's recorder holds (:meth:`state`)."""
+        with self.lock:
+            for step in STEPS:
+                self.times[step] += state["times"][step]
+                self.errors[step] += state["errors"][step]
+                self.bytes[step] += state["bytes"][step]
 
 
 class StepError(RuntimeError):
@@ -186,7 +204,7 @@ class Browser:
         if response.status_code >= 400 or not raw:
             raise StepError(f"callback {dep['output'][:50]} -> HTTP {response.status_code}")
         text = inflate(raw, response.headers.get("Content-Encoding"))
-        new = self.page.apply(json.loads(text))
+        new = self.page.apply(orjson.loads(text))
         return len(raw) + self.fire_initial(new)
 
     def fire_initial(self, new: set[str]) -> int:
@@ -341,6 +359,18 @@ def run_session(base: str, deps: list[dict], slugs: list[str], n: int, iteration
                 rec.add(step, time.perf_counter() - started, error, size)
 
 
+
+def run_sessions(base: str, deps: list[dict], slugs: list[str], numbers: list[int], iterations: int,
+                 deadline: float, think: float) -> dict:
+    """Sessions ``numbers`` side by side in this (client) process; what they recorded."""
+    rec = Recorder()
+    with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
+        for f in [pool.submit(run_session, base, deps, slugs, n, iterations, rec, deadline, think)
+                  for n in numbers]:
+            f.result()
+    return rec.state()
+
+
 # The servers -------------------------------------------------------------------------------------
 class Redis:
     def __init__(self, folder: Path):
@@ -430,7 +460,8 @@ def summarise(rec: Recorder) -> dict:
 
 
 def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, iterations: int,
-              deadline: float, workdir: Path, thinks: list[float]) -> dict:
+              deadline: float, workdir: Path, thinks: list[float],
+              client_processes: int = CLIENT_PROCESSES) -> dict:
     home = workdir / f"home-{name}"
     redis = Redis(workdir) if cache.startswith("redis") else None
     postgres = None
@@ -454,11 +485,15 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
         def one_pass(think: float) -> dict:
             rec = Recorder()
             started = time.monotonic()
-            with ThreadPoolExecutor(max_workers=sessions) as pool:
-                futures = [pool.submit(run_session, server.base, deps, slugs, n, iterations, rec,
-                                       deadline, think) for n in range(sessions)]
+            # the sessions are spread over client processes (one GIL each): one process's threads
+            # took turns at parsing pages, which a person's own browser does on its own CPU
+            groups = [list(range(sessions))[i::client_processes] for i in range(client_processes)]
+            groups = [g for g in groups if g]
+            with ProcessPoolExecutor(max_workers=len(groups), mp_context=get_context("fork")) as pool:
+                futures = [pool.submit(run_sessions, server.base, deps, slugs, group, iterations,
+                                       deadline, think) for group in groups]
                 for f in futures:
-                    f.result()
+                    rec.merge(f.result())
             wall = time.monotonic() - started
             total = sum(len(v) for v in rec.times.values())
             return {"think_s": think, "wall_s": round(wall, 2),
@@ -473,6 +508,7 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
             "cache": "redis" if redis else "filesystem", "sessions": sessions,
             "database": "postgresql" if postgres else "sqlite",
             "iterations": iterations,
+            "client_processes": client_processes,
             "themes": slugs,
             "ready_s": server.ready_s,
             "health": server.health,
@@ -593,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgresql", action="store_true",
                         help="add a set-up with the registry, links and accounts in PostgreSQL (issue 18)")
     parser.add_argument("--results", default="load_test", help="name of the results files")
+    parser.add_argument("--client-processes", type=int, default=CLIENT_PROCESSES,
+                        help="processes the sessions are spread over (default %(default)s)")
     parser.add_argument("--think", default="0,1",
                         help="mean pauses before each step, in seconds, one run each (default 0,1)")
     args = parser.parse_args(argv)
@@ -610,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, workers, cache in setups:
             print(f"{name}: {args.sessions} sessions × {args.iterations} iterations …", flush=True)
             results.append(run_setup(name, workers, args.threads, cache, args.sessions,
-                                     args.iterations, deadline, Path(tmp), thinks))
+                                     args.iterations, deadline, Path(tmp), thinks,
+                                     max(1, args.client_processes)))
             print(f"  ready after {results[-1]['ready_s']} s", flush=True)
             for run in [dict(results[-1]["cold"], think_s=f"{results[-1]['cold']['think_s']} (cold)")] + results[-1]["runs"]:
                 print(f"  pause {run['think_s']} s: {run['wall_s']} s wall", flush=True)
@@ -623,7 +662,10 @@ def main(argv: list[str] | None = None) -> int:
         "does, including the callbacks a new page fires by itself; geometry URLs it has fetched once "
         "are not fetched again (browser cache); static bundles are not fetched (fingerprinted). It "
         "offers the encodings a browser offers (Accept-Encoding: " + ACCEPT_ENCODING + "; the server "
-        "answers brotli, as it answers Chromium and Firefox; runs before 2026-12-07 offered gzip only).",
+        "answers brotli, as it answers Chromium and Firefox; runs before 2026-12-07 offered gzip only). "
+        f"The sessions are spread over {results[0].get('client_processes', 1) if results else 1} client "
+        "processes, so that one Python process's lock does not make 50 browsers take turns at their "
+        "own work (runs before 2026-12-07: one process).",
         "open a theme: GET /themes/<slug> (the page, drawn by the server, with the layout Dash takes "
         "from it) + /_dash-dependencies + the router callback (which finds the page there) + the "
         "geometry of its map layers on first sight, rotating over " + ", ".join(theme_slugs()) + ".",
