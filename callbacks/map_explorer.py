@@ -130,8 +130,11 @@ def layers_version(services, dataset_ids) -> tuple | None:
     not in the registry."""
     from explorer.data.resolver import ResolveError
 
+    ids = set(dataset_ids)
+    if not all(isinstance(d, str) for d in ids):      # not an id a page of the app sends
+        return None
     on_disk = []
-    for dataset_id in sorted(set(dataset_ids)):
+    for dataset_id in sorted(ids):
         entry = services.registry.get(dataset_id)
         if entry is None or entry.access_level != "open":
             return None

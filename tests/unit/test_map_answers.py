@@ -213,3 +213,11 @@ def test_a_layer_whose_file_is_missing_is_tried_again_and_drawn_when_it_appears(
     assert appeared["map-state"]["data"]["layers"][0]["dataset"] == "tiny-boroughs"
     calls = counted.calls
     assert add_layer(app, client, "tiny-boroughs", state) == appeared and counted.calls == calls
+
+
+def test_an_add_button_with_an_id_no_page_sends_is_answered_as_before(real):
+    app, client = real
+    state = map_state(map_module.served_explorer_page(app.explorer, ""))
+    assert map_module.layers_version(app.explorer, ["london-boroughs", 7]) is None
+    answer = add_layer(app, client, 7, state)          # a number where a dataset id goes
+    assert "cannot be mapped" in text_of(answer) and "map-state" not in answer
