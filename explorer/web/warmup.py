@@ -7,10 +7,12 @@ process, what its first visitors would otherwise wait for:
    first moment (it is another process: it starts while this one draws pages);
 2. **theme pages**: every theme page drawn (its charts, headline figures, map layers and their
    geometry) and kept in the app's cache (``callbacks/theme_page_cache.py``);
-3. **pages as sent**: the index page of every theme and of ``/map`` (each carries its page drawn
+3. **search**: one search, which builds the registry's word index and loads the language model and
+   the entries' vectors (the first search in a process waited for them);
+4. **pages as sent**: the index page of every theme and of ``/map`` (each carries its page drawn
    as HTML, drawn once per process), and the geometry files those pages preload — the default
    map's borough outlines and LSOA values among them;
-4. **export images**: every theme chart's image as the page's export link offers it (PNG at the
+5. **export images**: every theme chart's image as the page's export link offers it (PNG at the
    default size), drawn at the address people use (``EXPLORER_PUBLIC_URL``, else the address the
    server listens on: the image prints a link back to the view, so it is drawn for one address)
    and kept in the shared cache, so the first person to export a chart reads it.
@@ -62,6 +64,7 @@ CLAIM_WAIT_SECONDS = 90  # a worker waits at most this for a page another worker
 LEAD_SECONDS = 600       # the same for the worker that draws the theme pages (minutes on a busy machine)
 DEV_FIRST_REQUEST_S = 5.0  # the development server waits this long for its first page before warming
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"   # what Chromium and Firefox send
+WARM_SEARCH = "air quality in london"          # a search made once, to build the search indexes
 
 
 # =============================================================================== yielding to visitors
@@ -377,7 +380,16 @@ def warm_app(app, renderer: bool = True, steps: dict | None = None, gate: Reques
         return done + (f"; {len(images_done)} theme(s) drawn while the pages were being drawn"
                        if images_done else "")
 
+    def search_step():
+        # the first search in a process builds the word index of this registry version, loads
+        # the language model and reads every entry's vector: the first person to search (the
+        # catalogue, the map's layer panel, the API) waited for it
+        quiet()
+        results = services.registry.search(WARM_SEARCH, limit=5)
+        return f"{results.total} entries found for {WARM_SEARCH!r}"
+
     _timed(steps, "theme pages", theme_pages_step)
+    _timed(steps, "search", search_step)
     _timed(steps, "index pages and map", index_pages_step)
     from explorer.accounts.passwords import dummy_hash
 

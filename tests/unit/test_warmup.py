@@ -50,6 +50,11 @@ def test_healthz_says_starting_until_the_app_is_warm_then_ready(tmp_path, data_d
     themes = page_data.themes_of(app.explorer)
     assert body["steps"]["theme pages"]["detail"] == f"{len(themes)} of {len(themes)} complete"
     assert "index pages and map" in body["steps"]
+    # and the search indexes of this registry version are built: the first search builds nothing
+    registry = app.explorer.registry
+    assert "entries found" in body["steps"]["search"]["detail"]
+    assert registry._lex is not None and registry._lex.version == registry.version
+    assert registry._vectors is None or registry._vectors[0] == registry.version
     # warm means the pages are made: opening a theme builds nothing
     services = app.explorer
     theme = next(iter(themes.values()))
