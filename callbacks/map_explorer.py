@@ -133,6 +133,9 @@ def layers_version(services, dataset_ids) -> tuple | None:
     ids = set(dataset_ids)
     if not all(isinstance(d, str) for d in ids):      # not an id a page of the app sends
         return None
+    # the version first: an entry read after it is never older than the version the answer is
+    # kept under (one made shared in between gives None here, or a newer version next time)
+    version = services.registry.version
     on_disk = []
     for dataset_id in sorted(ids):
         entry = services.registry.get(dataset_id)
@@ -143,8 +146,7 @@ def layers_version(services, dataset_ids) -> tuple | None:
         except ResolveError:
             return None
     settings = services.settings
-    return (services.registry.version, str(settings.data_dir), str(settings.store_dir), tuple(on_disk),
-            code_digest())
+    return (version, str(settings.data_dir), str(settings.store_dir), tuple(on_disk), code_digest())
 
 
 def _all_drawn(infos) -> bool:
