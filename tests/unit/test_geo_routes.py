@@ -172,3 +172,18 @@ def test_a_layer_that_is_not_open_is_never_kept(own_app):
     assert client.get(url).status_code == 401          # and nobody else is answered
     registry.upsert(original)                          # open again: kept from its next answer on
     assert client.get(url).status_code == 200 and len(_kept(own_app)) == 1
+
+
+def test_a_body_over_the_limit_is_read_from_the_shared_cache_each_time(own_app, monkeypatch):
+    from explorer.web import api
+
+    client = own_app.server.test_client()
+    url = "/geo/london-boroughs/geojson.pbf"
+    monkeypatch.setattr(api, "GEO_KEPT_MAX_BYTES", 1000)        # the boroughs' outlines are ~40 kB
+    reads = []
+    real_get = own_app.explorer.cache.get
+    monkeypatch.setattr(own_app.explorer.cache, "get", lambda key: reads.append(key) or real_get(key))
+    for _ in range(2):
+        response = client.get(url)
+        assert response.status_code == 200 and len(geobuf.decode(response.data)["features"]) == 33
+    assert _kept(own_app) == [] and len([key for key in reads if key.endswith(":body")]) == 2
