@@ -340,3 +340,21 @@ def test_a_long_yearly_table_maps_one_year_at_a_time(service):
     assert sum(1 for v in last if v is not None) == 33
     loaded, _ = mappable(service, "leggi-co2-borough", None)
     assert any("long table kept" in t for t in loaded.provenance.transformations)
+
+
+def test_rounding_every_value_at_once_is_rounding_each():
+    """values._round_all rounds each distinct number once; the answer is round_sig of each value,
+    type included (a whole number is an int: JSON ``12``, not ``12.0``)."""
+    from explorer.maps.values import _round_all
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.lognormal(3, 1, 3000), rng.poisson(4, 3000).astype(float),
+                             rng.normal(0, 1e-7, 500), rng.normal(0, 1e20, 500),
+                             [np.nan, np.inf, -np.inf, 0.0, -0.0, 12.0, 2.0 ** 60, -123456.0, 5e-324]])
+    rng.shuffle(values)
+    expected = [round_sig(v) for v in values]
+    for array in (values, values.astype(np.float32)):
+        wanted = expected if array is values else [round_sig(v) for v in array]
+        got = _round_all(array)
+        assert got == wanted and [type(v) for v in got] == [type(v) for v in wanted]
+    assert _round_all(np.array([])) == [] and _round_all([1, None, "x", "2.5"]) == [1, None, None, 2.5]
