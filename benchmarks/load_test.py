@@ -437,6 +437,24 @@ class Server:
         self.stop()
         raise SystemExit(f"the server did not say it was ready within {READY_TIMEOUT} s; see {log}")
 
+    def rss_mb(self) -> dict[str, dict]:
+        """Resident memory of each process of the server, in MB (``{pid: {"process": "python" or
+        "renderer", "mb": …}}``: the master and its workers, and the export renderer's headless
+        Chromium): what its memos and caches cost. Read from /proc (Linux); empty elsewhere."""
+        out = {}
+        for folder in Path("/proc").glob("[0-9]*"):
+            try:
+                fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) != self.proc.pid:      # process group: the server's session
+                    continue
+                rss = next(line for line in (folder / "status").read_text().splitlines()
+                           if line.startswith("VmRSS:"))
+            except (OSError, ValueError, StopIteration, IndexError):
+                continue
+            name = "renderer" if "chrom" in (folder / "comm").read_text() else "python"
+            out[folder.name] = {"process": name, "mb": round(int(rss.split()[1]) / 1024, 1)}
+        return out
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -498,6 +516,7 @@ def run_setup(name: str, workers: int, threads: int, cache: str, sessions: int, 
             total = sum(len(v) for v in rec.times.values())
             return {"think_s": think, "wall_s": round(wall, 2),
                     "steps_per_s": round(total / wall, 1) if wall else None,
+                    "server_rss_mb": server.rss_mb(),
                     "steps": summarise(rec)}
 
         load_at_ready = round(os.getloadavg()[0], 2)
@@ -606,10 +625,17 @@ def render_markdown(result: dict) -> str:
                                  + "; ".join(f"`{e[:110]}`" for e in st["error_examples"]))
         lines.append("")
     for setup in setups:
+        rss = [setup["cold"].get("server_rss_mb")] + [run.get("server_rss_mb") for run in setup["runs"]]
+        rss = [sorted((p["mb"] for p in r.values() if p["process"] == "python"), reverse=True)
+               + [sum(p["mb"] for p in r.values() if p["process"] == "renderer")] for r in rss if r]
         lines.append(f"- **{setup['setup']}**: {setup['workers']} worker(s) × {setup['threads_per_worker']} "
                      f"threads, {setup['cache']} cache"
                      + (f"; Redis held {setup['redis']['keys']} keys, {setup['redis']['used_memory_human']}"
-                        if setup.get("redis") else ""))
+                        if setup.get("redis") else "")
+                     + (f"; resident memory in MB of the server's Python processes (largest first) and, "
+                        f"last, of the export renderer's Chromium processes together: after the cold pass "
+                        f"{', '.join(f'{m:,.0f}' for m in rss[0])}; after the last pass "
+                        f"{', '.join(f'{m:,.0f}' for m in rss[-1])}" if rss else ""))
     if result.get("load_average_end"):
         lines += ["", f"1-minute load average when the runs ended: {result['load_average_end']:.1f} (this test's "
                   "own load included; much above it means other work shared the machine during the run)."]
