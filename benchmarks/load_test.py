@@ -628,12 +628,14 @@ def render_markdown(result: dict) -> str:
         rss = [setup["cold"].get("server_rss_mb")] + [run.get("server_rss_mb") for run in setup["runs"]]
         rss = [sorted((p["mb"] for p in r.values() if p["process"] == "python"), reverse=True)
                + [sum(p["mb"] for p in r.values() if p["process"] == "renderer")] for r in rss if r]
+        rss = [r if r[-1] else r[:-1] for r in rss]     # no renderer seen (its own process group)
         lines.append(f"- **{setup['setup']}**: {setup['workers']} worker(s) × {setup['threads_per_worker']} "
                      f"threads, {setup['cache']} cache"
                      + (f"; Redis held {setup['redis']['keys']} keys, {setup['redis']['used_memory_human']}"
                         if setup.get("redis") else "")
-                     + (f"; resident memory in MB of the server's Python processes (largest first) and, "
-                        f"last, of the export renderer's Chromium processes together: after the cold pass "
+                     + (f"; resident memory in MB of the server's Python processes (largest first; and, "
+                        f"last, the export renderer's Chromium processes together when they are in the "
+                        f"server's process group): after the cold pass "
                         f"{', '.join(f'{m:,.0f}' for m in rss[0])}; after the last pass "
                         f"{', '.join(f'{m:,.0f}' for m in rss[-1])}" if rss else ""))
     if result.get("load_average_end"):
