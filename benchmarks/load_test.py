@@ -56,7 +56,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -74,6 +73,7 @@ import requests
 
 from layouts.export_menu import chart_image_href
 
+from .processes import stop_group
 from .dash_client import Page, has_input, has_output, id_text
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, stats_ms, write_results
 
@@ -456,13 +456,7 @@ class Server:
         return out
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        stop_group(self.proc, grace=30)
         self.log.close()
 
 

@@ -28,7 +28,6 @@ import gzip
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import requests
 
+from .processes import stop_group
 from .registry_search import DATA_DIR, ROOT, machine_info, machine_line, markdown_table, write_results
 
 PRELOAD = re.compile(r'<link rel="preload" as="fetch"[^>]*href="([^"]+)"')
@@ -111,13 +111,7 @@ def open_map(base: str) -> int:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    stop_group(proc, grace=30)
 
 
 def one_start(home: Path, log: Path) -> dict:

@@ -18,6 +18,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
+from benchmarks.processes import stop_group
 from explorer.web import production
 from explorer.cli import main
 
@@ -91,13 +92,7 @@ def gunicorn(tmp_path, data_dir):
             time.sleep(0.2)
         yield proc, base, tmp_path / "gunicorn.log"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        stop_group(proc)
         log.close()
 
 
