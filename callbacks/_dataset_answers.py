@@ -11,9 +11,9 @@ is, so neither the work nor the serialising is done again. (The map keeps its an
 same :func:`kept_answer`: ``callbacks/map_explorer.py``.)
 
 The page itself (``/dataset/<id>``: its metadata and table of files) is kept the same way
-(:func:`page_version`), drawn by ``callbacks.dataset.served_dataset_page``.
+(:func:`entries_version` of every file), drawn by ``callbacks.dataset.served_dataset_page``.
 
-The key (:func:`dataset_version`) holds everything an answer depends on beyond the callback's own
+The key (:func:`entries_version`) holds everything an answer depends on beyond the callback's own
 inputs: the registry's version (a re-harvest, an edited entry), the data folder and the store,
 what is on disk for the file (``Resolver.copies_signature``: a stored copy that appears, a local
 file replaced) and the code (``explorer.data.cache.code_digest``).
@@ -47,35 +47,43 @@ class _NotKept(Exception):
         self.value = value
 
 
-def dataset_version(services, dataset_id, resource_id: str | None) -> tuple | None:
-    """Everything an answer about a dataset's file depends on beyond the request, or None when it
-    may not be kept (an entry that is not open, not in the registry, or without such a file). The
-    registry's version is read before the entry, so what is worked out after is never older than
-    the version it is kept under."""
+EVERY_FILE = object()    # entries_version: what is on disk for each of an entry's files
+
+
+def entries_version(services, dataset_ids, resource_id=EVERY_FILE) -> tuple | None:
+    """Everything an answer drawn from these entries depends on beyond its request: the registry's
+    version (a re-harvest, an edited entry, an access change), the data folder and store, what is
+    on disk for each entry's files (``Resolver.copies_signature``: a stored copy that appears or is
+    replaced; ``resource_id``: that file only, ``None`` the entry's first) and the code. None when
+    the answer may not be kept: an id that is not a string, an entry not in the registry or not
+    open (the access guard decides per person; a shared memo knows nobody), no such file.
+
+    The registry's version is read before the entries, so what is worked out after is never
+    older than the version it is kept under (an entry made shared in between gives None here, or
+    a newer version next time)."""
     from explorer.data.resolver import ResolveError
 
-    version = services.registry.version
-    entry = services.registry.get(dataset_id) if isinstance(dataset_id, str) else None
-    if entry is None or entry.access_level != "open":
+    ids = set(dataset_ids)
+    if not all(isinstance(d, str) for d in ids):      # not an id a page of the app sends
         return None
+    version = services.registry.version
+    resolver, on_disk = services.data.resolver, []
+    for dataset_id in sorted(ids):
+        entry = services.registry.get(dataset_id)
+        if entry is None or entry.access_level != "open":
+            return None
+        files = [r.id for r in entry.resources] if resource_id is EVERY_FILE else [resource_id]
+        try:
+            on_disk.append(tuple(resolver.copies_signature(entry, f) for f in files))
+        except ResolveError:
+            return None
     settings = services.settings
-    try:
-        on_disk = services.data.resolver.copies_signature(entry, resource_id)
-    except ResolveError:
-        return None
-    return (version, str(settings.data_dir), str(settings.store_dir), on_disk, code_digest())
+    return (version, str(settings.data_dir), str(settings.store_dir), tuple(on_disk), code_digest())
 
 
-def page_version(services, entry) -> tuple | None:
-    """:func:`dataset_version` for the dataset's page: what is on disk for every file of it (its
-    table of files says where each is available), or None for an entry that is not open. (The
-    page is drawn from the entry read again after this, as the registry then has it.)"""
-    version = services.registry.version
-    if entry is None or entry.access_level != "open":
-        return None
-    resolver, settings = services.data.resolver, services.settings
-    return (version, str(settings.data_dir), str(settings.store_dir),
-            tuple(resolver.copies_signature(entry, r.id) for r in entry.resources), code_digest())
+def dataset_version(services, dataset_id, resource_id: str | None) -> tuple | None:
+    """:func:`entries_version` of one file of a dataset (the preview, the chart builder)."""
+    return entries_version(services, [dataset_id], resource_id)
 
 
 def as_json_text(outputs: tuple) -> tuple:

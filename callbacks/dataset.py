@@ -9,7 +9,7 @@ from dash.exceptions import PreventUpdate
 from layouts import dataset as dataset_layout
 
 from . import chart_builder
-from ._dataset_answers import PAGES, PREVIEWS, dataset_version, kept_answer, page_version
+from ._dataset_answers import PAGES, PREVIEWS, dataset_version, entries_version, kept_answer
 from ._preview import preview_answer
 
 
@@ -22,7 +22,7 @@ def served_dataset_page(services, entry):
         availability = services.data.availability(entry.id)
         return (dataset_layout.dataset_page(drawn, services.registry.record(entry.id), availability),)
 
-    return kept_answer(services, PAGES, page_version(services, entry), ("page", entry.id), draw,
+    return kept_answer(services, PAGES, entries_version(services, [entry.id]), ("page", entry.id), draw,
                        lambda _outputs: True)[0]
 
 

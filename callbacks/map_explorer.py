@@ -10,7 +10,7 @@ Many visitors send the same requests: the default map, the same search words, th
 to the same map. Those answers (:func:`served_explorer_page`, the layer search, adding, removing
 and moving a layer) are kept on the app as the JSON text Dash sends
 (``callbacks/_dataset_answers.py``: ``kept_answer``), keyed by the request and by everything else
-they depend on (:func:`layers_version`): never for a layer that is not open, never an answer in
+they depend on (``entries_version``): never for a layer that is not open, never an answer in
 which a layer could not be drawn (it is worked out again next time).
 """
 
@@ -22,7 +22,6 @@ import re
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
-from explorer.data.cache import code_digest
 from explorer.geo.joins import DatasetError
 from explorer.labels.variables import period_label, variable_label
 from explorer.maps.layer_look import layer_info_safe
@@ -31,7 +30,7 @@ from explorer.maps.layers import BASEMAPS, DEFAULT_VIEW, MAX_LAYERS, LayerSpec, 
 from layouts import map_explorer as view
 from layouts.components import notice, source_card
 
-from ._dataset_answers import kept_answer
+from ._dataset_answers import entries_version, kept_answer
 
 log = logging.getLogger(__name__)
 
@@ -121,34 +120,6 @@ SEARCHES = ("map.layer-searches", 128)
 STRUCTURES = ("map.layer-changes", 64)
 
 
-def layers_version(services, dataset_ids) -> tuple | None:
-    """Everything an answer drawing these datasets' layers depends on beyond its request: the
-    registry's version (a re-harvest, an edited entry, an access change), the data folder and
-    store, what is on disk for each of the entries' resources (``Resolver.copies_signature``: a
-    stored copy that appears or is replaced) and the code. None when the answer may not be kept: an
-    entry that is not open (the access guard decides per person; a shared memo knows nobody) or
-    not in the registry."""
-    from explorer.data.resolver import ResolveError
-
-    ids = set(dataset_ids)
-    if not all(isinstance(d, str) for d in ids):      # not an id a page of the app sends
-        return None
-    # the version first: an entry read after it is never older than the version the answer is
-    # kept under (one made shared in between gives None here, or a newer version next time)
-    version = services.registry.version
-    on_disk = []
-    for dataset_id in sorted(ids):
-        entry = services.registry.get(dataset_id)
-        if entry is None or entry.access_level != "open":
-            return None
-        try:
-            on_disk.append(tuple(services.data.resolver.copies_signature(entry, r.id) for r in entry.resources))
-        except ResolveError:
-            return None
-    settings = services.settings
-    return (version, str(settings.data_dir), str(settings.store_dir), tuple(on_disk), code_digest())
-
-
 def _all_drawn(infos) -> bool:
     """Every layer of a built map has its description and its look (no error on its card)."""
     return all(info is not None and look is not None and look[1] is not None for _spec, info, look in infos)
@@ -169,7 +140,7 @@ def served_explorer_page(services, search: str | None):
         drawn.append(_all_drawn(infos))
         return (page,)
 
-    return kept_answer(services, PAGES, layers_version(services, [s.dataset for s in state.layers]),
+    return kept_answer(services, PAGES, entries_version(services, [s.dataset for s in state.layers]),
                        ("page", search or ""), compute, lambda _outputs: all(drawn))[0]
 
 
@@ -268,7 +239,7 @@ def register(app, services) -> None:
             drawn.append(outputs[0] is not no_update and _all_drawn(infos))
             return outputs
 
-        return kept_answer(services, STRUCTURES, layers_version(services, datasets),
+        return kept_answer(services, STRUCTURES, entries_version(services, datasets),
                            ("change", kind, key, state, compare_state), compute, lambda _outputs: all(drawn))
 
     def change(kind, key, state, compare_state):

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import callbacks.map_explorer as map_module
+from callbacks._dataset_answers import entries_version
 from explorer.catalogue.models import Entry
 from explorer.settings import Settings
 from explorer.web.app import create_app
@@ -218,6 +219,6 @@ def test_a_layer_whose_file_is_missing_is_tried_again_and_drawn_when_it_appears(
 def test_an_add_button_with_an_id_no_page_sends_is_answered_as_before(real):
     app, client = real
     state = map_state(map_module.served_explorer_page(app.explorer, ""))
-    assert map_module.layers_version(app.explorer, ["london-boroughs", 7]) is None
+    assert entries_version(app.explorer, ["london-boroughs", 7]) is None
     answer = add_layer(app, client, 7, state)          # a number where a dataset id goes
     assert "cannot be mapped" in text_of(answer) and "map-state" not in answer
