@@ -17,7 +17,7 @@ from explorer.web.compression import cache_compressed_by
 # answers of /api/datasets kept in the process: (memo table name, size), seconds
 SEARCH_ANSWERS = ("api search answers", 256)
 SEARCH_ANSWER_SECONDS = 60
-SEARCH_ANSWER_BYTES = 256 * 1024
+SEARCH_ANSWER_BYTES = 64 * 1024     # 256 kept answers: 16 MB at most (a page of 100 results is ~40 kB)
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$")
 
 

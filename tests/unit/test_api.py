@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from explorer.web import api
+
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def test_a_search_asked_again_is_answered_from_the_memo_until_the_registry_chang
     assert client.get(url).data == first.data and len(calls) == 3          # a new registry version is
     big = client.get("/api/datasets?limit=1000")                            # a large answer is not kept
     client.get("/api/datasets?limit=1000")
-    assert len(big.data) > 256 * 1024 and len(calls) == 5
+    assert len(big.data) > api.SEARCH_ANSWER_BYTES and len(calls) == 5
 
 def test_dataset_api(client):
     doc = client.get("/api/datasets/london-boroughs").get_json()
